@@ -1,0 +1,26 @@
+import { connectionByName } from '../src/config/load';
+import { taskQueues } from '../src/config/names';
+import type { ActivityDeps } from './deps';
+import { toActivityFailure } from './failures';
+
+export interface ConnectionPlan {
+  provider: string;
+  listTaskQueue: string;
+  transferTaskQueue: string;
+  batchSize: number;
+}
+
+export function connectionActivities(deps: ActivityDeps) {
+  return {
+    /** Tells the workflow where this connection's work runs, without telling it what the connection is. */
+    async describeConnection(input: { connection: string }): Promise<ConnectionPlan> {
+      try {
+        const conn = connectionByName(deps.config, input.connection);
+        const queues = taskQueues(deps.config.temporal.taskQueue, conn.name);
+        return { provider: conn.provider, listTaskQueue: queues.list, transferTaskQueue: queues.transfer, batchSize: conn.batchSize };
+      } catch (err) {
+        throw toActivityFailure(err, input.connection);
+      }
+    },
+  };
+}

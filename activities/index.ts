@@ -1,0 +1,22 @@
+import { connectionActivities } from './connection';
+import type { ActivityDeps } from './deps';
+import { exportActivities } from './exports';
+import { listActivities } from './list';
+import { transferActivities } from './transfer';
+
+export type { ActivityDeps } from './deps';
+export type { ConnectionPlan } from './connection';
+export type { ListPageInput, ListPageResult } from './list';
+export type { ItemResult, TransferBatchInput } from './transfer';
+
+/** The activity factory: every activity, closed over the dependencies the worker built. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...connectionActivities(deps),
+    ...exportActivities(deps),
+    ...listActivities(deps),
+    ...transferActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

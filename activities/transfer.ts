@@ -1,0 +1,194 @@
+import { Context } from '@temporalio/activity';
+import { connectionByName } from '../src/config/load';
+import { UnavailableError } from '../src/errors';
+import type { FailureCode } from '../src/provenance/store';
+import type { SourceItem } from '../src/providers/types';
+import { objectKey, sidecarKey } from '../src/storage/keys';
+import { transferFile, type StoredObject, type TransferCheckpoint } from '../src/transfer/transferFile';
+import type { ActivityDeps } from './deps';
+import { currentExecution } from './execution';
+import { toActivityFailure } from './failures';
+
+const MiB = 1024 * 1024;
+
+export interface TransferBatchInput {
+  connection: string;
+  items: SourceItem[];
+}
+
+export type ItemResult =
+  | { sourceId: string; outcome: 'stored'; bytes: number }
+  /** Stored before, by another export: nothing fetched. */
+  | { sourceId: string; outcome: 'already_stored' }
+  | { sourceId: string; outcome: 'not_ready'; reason: string; retryAfterSeconds: number }
+  /** Gone for good; a failure row with the reason is in provenance. */
+  | { sourceId: string; outcome: 'unavailable'; reason: string };
+
+export interface RecordFailuresInput {
+  connection: string;
+  items: SourceItem[];
+  code: FailureCode;
+  reason: string;
+}
+
+export function transferActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Transfers a few files, one after the other, heartbeating per part and per file. A retried
+     * attempt skips the files provenance already has and resumes the one it was in the middle of.
+     */
+    async transferBatch(input: TransferBatchInput): Promise<ItemResult[]> {
+      const ctx = Context.current();
+      const exec = currentExecution();
+      try {
+        const conn = connectionByName(deps.config, input.connection);
+        const provider = deps.providerFor(conn.name);
+        const stored = await deps.provenance.storedSources(
+          conn.name,
+          input.items.map((i) => i.sourceId),
+        );
+        let checkpoint = ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
+        const results: ItemResult[] = [];
+        for (const item of input.items) {
+          const prior = stored.get(item.sourceId);
+          if (prior) {
+            // Stored by an earlier attempt of this very export counts as this export's work.
+            results.push(
+              prior.workflowId === exec.workflowId
+                ? { sourceId: item.sourceId, outcome: 'stored', bytes: prior.size }
+                : { sourceId: item.sourceId, outcome: 'already_stored' },
+            );
+            continue;
+          }
+          const startedAt = new Date();
+          const keyFor = (extension: string) =>
+            objectKey({
+              prefix: deps.config.storage.prefix,
+              provider: conn.provider,
+              connection: conn.name,
+              createdAt: item.createdAt,
+              conversationId: item.conversationId,
+              sourceId: item.sourceId,
+              originalName: item.originalName,
+              extension,
+            });
+          try {
+            const outcome = await transferFile({
+              provider,
+              store: deps.store,
+              item,
+              keyFor,
+              baseMetadata: { provider: conn.provider, connection: conn.name, 'source-id': encodeURIComponent(item.sourceId) },
+              partSize: deps.config.storage.partSizeMiB * MiB,
+              checkpoint,
+              signal: ctx.cancellationSignal,
+              onCheckpoint: (cp) => {
+                checkpoint = cp;
+                ctx.heartbeat(cp);
+              },
+              onBytes: () => ctx.heartbeat(checkpoint),
+            });
+            if (outcome.kind === 'not_ready') {
+              results.push({ sourceId: item.sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds });
+              continue;
+            }
+            await recordStored(item, outcome.object, startedAt);
+            results.push({ sourceId: item.sourceId, outcome: 'stored', bytes: outcome.object.size });
+            ctx.heartbeat(checkpoint);
+          } catch (err) {
+            if (!(err instanceof UnavailableError)) throw err;
+            await deps.provenance.recordFailed({
+              provider: conn.provider,
+              connection: conn.name,
+              item,
+              code: err.reason,
+              reason: err.message,
+              execution: exec,
+              startedAt,
+              finishedAt: new Date(),
+            });
+            results.push({ sourceId: item.sourceId, outcome: 'unavailable', reason: err.message });
+          }
+        }
+        return results;
+      } catch (err) {
+        throw toActivityFailure(err, input.connection);
+      }
+
+      async function recordStored(item: SourceItem, object: StoredObject, startedAt: Date): Promise<void> {
+        const conn = connectionByName(deps.config, input.connection);
+        const finishedAt = new Date();
+        // The sidecar goes first: an object with provenance in Postgres always has its sidecar too.
+        await deps.store.putJson(sidecarKey(object.key), {
+          provider: conn.provider,
+          connection: conn.name,
+          source: {
+            id: item.sourceId,
+            kind: item.kind,
+            conversationId: item.conversationId,
+            messageId: item.messageId ?? null,
+            originalName: item.originalName ?? null,
+            createdAt: item.createdAt,
+            url: object.sourceUrl,
+          },
+          object: { bucket: deps.store.bucket, key: object.key, size: object.size, sha256: object.sha256, contentType: object.contentType, etag: object.etag },
+          export: exec,
+          transferredAt: finishedAt.toISOString(),
+        });
+        await deps.provenance.recordStored({
+          provider: conn.provider,
+          connection: conn.name,
+          item,
+          sourceUrl: object.sourceUrl,
+          bucket: deps.store.bucket,
+          objectKey: object.key,
+          versionId: object.versionId,
+          etag: object.etag,
+          size: object.size,
+          sha256: object.sha256,
+          contentType: object.contentType,
+          execution: exec,
+          startedAt,
+          finishedAt,
+        });
+      }
+    },
+
+    /** Failure rows for files whose transfer gave up; never overwrites a stored row. Returns how many it recorded. */
+    async recordFailures(input: RecordFailuresInput): Promise<{ recorded: number; storedByThisExport: number; bytes: number }> {
+      const conn = connectionByName(deps.config, input.connection);
+      const exec = currentExecution();
+      const stored = await deps.provenance.storedSources(
+        conn.name,
+        input.items.map((i) => i.sourceId),
+      );
+      let recorded = 0;
+      let storedByThisExport = 0;
+      let bytes = 0;
+      const now = new Date();
+      for (const item of input.items) {
+        const prior = stored.get(item.sourceId);
+        if (prior) {
+          if (prior.workflowId === exec.workflowId) {
+            storedByThisExport++;
+            bytes += prior.size;
+          }
+          continue;
+        }
+        const wrote = await deps.provenance.recordFailed({
+          provider: conn.provider,
+          connection: conn.name,
+          item,
+          code: input.code,
+          reason: input.reason,
+          execution: exec,
+          startedAt: now,
+          finishedAt: now,
+        });
+        if (wrote) recorded++;
+      }
+      return { recorded, storedByThisExport, bytes };
+    },
+  };
+}
+

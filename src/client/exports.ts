@@ -1,0 +1,80 @@
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { CallvaultConfig } from '../config/schema';
+import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../../workflows/contracts';
+import { exportWorkflowId, parseExportInput, type ExportInput } from '../../workflows/input';
+
+export interface Connected {
+  client: Client;
+  close(): Promise<void>;
+}
+
+export async function connectClient(config: CallvaultConfig): Promise<Connected> {
+  const connection = await Connection.connect({ address: config.temporal.address });
+  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+}
+
+export interface StartedExport {
+  workflowId: string;
+  runId: string;
+  /** False when an export of this window was already running and we attached to it. */
+  started: boolean;
+  handle: WorkflowHandle;
+}
+
+/**
+ * Starts the export of a window, or attaches to the one already running for it: the workflow id
+ * is derived from connection and window, and the conflict policy is USE_EXISTING. A finished
+ * export may be started again; it then transfers only what is missing.
+ */
+export async function startExport(client: Client, taskQueue: string, raw: ExportInput): Promise<StartedExport> {
+  const input = parseExportInput(raw); // fail here, with the same message the workflow would give
+  const workflowId = exportWorkflowId(input);
+  const handle = await client.workflow.start(EXPORT_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId,
+    args: [raw],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  const runId = handle.firstExecutionRunId;
+  const description = await handle.describe();
+  return { workflowId, runId: description.runId, started: description.runId === runId, handle };
+}
+
+export async function queryProgress(handle: WorkflowHandle): Promise<ExportProgress | null> {
+  try {
+    return await handle.query(progressQuery);
+  } catch {
+    // Not answerable yet (no worker has picked it up) or already closed without a worker.
+    return null;
+  }
+}
+
+/** Waits for the export's result, reporting progress as it goes. */
+export async function watchExport(
+  handle: WorkflowHandle,
+  onProgress: (progress: ExportProgress) => void,
+  intervalMs = 1000,
+): Promise<ExportResult> {
+  let done = false;
+  const result = (handle.result() as Promise<ExportResult>).finally(() => (done = true));
+  const poll = (async () => {
+    while (!done) {
+      const progress = await queryProgress(handle);
+      if (progress && !done) onProgress(progress);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  try {
+    return await result;
+  } finally {
+    await poll;
+  }
+}
+
+/** The innermost failure message of a failed export, for people. */
+export function failureMessage(err: unknown): string {
+  let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause: Error }).cause;
+  return e instanceof Error ? e.message : String(e);
+}

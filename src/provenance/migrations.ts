@@ -1,0 +1,67 @@
+/**
+ * Schema migrations, in order. Append, never edit: a deployed database has run the old ones.
+ * They live in code (not .sql files) so the compiled worker carries them without copy steps.
+ */
+export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
+  {
+    id: 1,
+    name: 'exports and files',
+    sql: `
+      CREATE TABLE callvault.exports (
+        workflow_id   text PRIMARY KEY,
+        first_run_id  text NOT NULL,
+        connection    text NOT NULL,
+        provider      text NOT NULL,
+        window_from   timestamptz NOT NULL,
+        window_to     timestamptz NOT NULL,
+        trigger_kind  text NOT NULL,
+        triggered_by  text,
+        status        text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'failed')),
+        listed        bigint NOT NULL DEFAULT 0,
+        transferred   bigint NOT NULL DEFAULT 0,
+        skipped       bigint NOT NULL DEFAULT 0,
+        failed        bigint NOT NULL DEFAULT 0,
+        bytes         bigint NOT NULL DEFAULT 0,
+        error         text,
+        started_at    timestamptz NOT NULL DEFAULT now(),
+        finished_at   timestamptz
+      );
+      CREATE INDEX exports_connection_window ON callvault.exports (connection, window_from, window_to);
+
+      CREATE TABLE callvault.files (
+        id                bigserial PRIMARY KEY,
+        provider          text NOT NULL,
+        connection        text NOT NULL,
+        source_id         text NOT NULL,
+        source_kind       text NOT NULL,
+        conversation_id   text NOT NULL,
+        message_id        text,
+        original_name     text,
+        source_created_at timestamptz,
+        source_url        text,
+        status            text NOT NULL CHECK (status IN ('stored', 'failed')),
+        failure_code      text,
+        failure_reason    text,
+        bucket            text,
+        object_key        text,
+        version_id        text,
+        etag              text,
+        size_bytes        bigint,
+        sha256            text,
+        content_type      text,
+        workflow_id       text NOT NULL,
+        run_id            text NOT NULL,
+        attempt           integer NOT NULL,
+        started_at        timestamptz NOT NULL,
+        finished_at       timestamptz NOT NULL,
+        CONSTRAINT files_source_unique UNIQUE (connection, source_id),
+        CONSTRAINT files_stored_complete CHECK (
+          status <> 'stored' OR (object_key IS NOT NULL AND sha256 IS NOT NULL AND size_bytes IS NOT NULL)
+        )
+      );
+      CREATE UNIQUE INDEX files_object_unique ON callvault.files (bucket, object_key) WHERE status = 'stored';
+      CREATE INDEX files_workflow ON callvault.files (workflow_id);
+      CREATE INDEX files_created ON callvault.files (connection, source_created_at);
+    `,
+  },
+];

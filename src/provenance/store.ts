@@ -1,0 +1,182 @@
+import { Pool } from 'pg';
+import type { SourceItem } from '../providers/types';
+
+/** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
+export interface Execution {
+  workflowId: string;
+  runId: string;
+  attempt: number;
+}
+
+export interface StoredFileRecord {
+  provider: string;
+  connection: string;
+  item: SourceItem;
+  sourceUrl: string;
+  bucket: string;
+  objectKey: string;
+  versionId: string | null;
+  etag: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  execution: Execution;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export type FailureCode = 'not_found' | 'provider_final_status' | 'refused_link' | 'malformed' | 'gave_up' | 'not_ready_timeout';
+
+export interface FailedFileRecord {
+  provider: string;
+  connection: string;
+  item: SourceItem;
+  code: FailureCode;
+  reason: string;
+  execution: Execution;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export interface StoredSource {
+  workflowId: string;
+  size: number;
+}
+
+export interface ExportStart {
+  workflowId: string;
+  runId: string;
+  connection: string;
+  provider: string;
+  window: { from: string; to: string };
+  trigger: { kind: string; by?: string };
+}
+
+export interface ExportCounters {
+  listed: number;
+  transferred: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+}
+
+const FILE_COLUMNS = `provider, connection, source_id, source_kind, conversation_id, message_id, original_name,
+  source_created_at, source_url, status, failure_code, failure_reason, bucket, object_key, version_id, etag,
+  size_bytes, sha256, content_type, workflow_id, run_id, attempt, started_at, finished_at`;
+
+/** On a clash of source identity, a stored row is final; a failed one may be replaced by a later success. */
+const UPSERT_UNLESS_STORED = `ON CONFLICT (connection, source_id) DO UPDATE SET
+  (${FILE_COLUMNS}) = (${FILE_COLUMNS.split(',')
+    .map((c) => `EXCLUDED.${c.trim()}`)
+    .join(', ')})
+  WHERE callvault.files.status <> 'stored'`;
+
+/**
+ * Provenance in Postgres: one row per source file (stored or failed, unique per connection and
+ * source id), one row per export. Every write is idempotent, so activity retries are harmless.
+ */
+export class ProvenanceStore {
+  constructor(readonly pool: Pool) {}
+
+  static connect(url: string, max = 10): ProvenanceStore {
+    return new ProvenanceStore(new Pool({ connectionString: url, max, application_name: 'callvault' }));
+  }
+
+  /** The sources among `sourceIds` that are already stored, with the export that stored them. */
+  async storedSources(connection: string, sourceIds: readonly string[]): Promise<Map<string, StoredSource>> {
+    if (sourceIds.length === 0) return new Map();
+    const res = await this.pool.query<{ source_id: string; workflow_id: string; size_bytes: string }>(
+      `SELECT source_id, workflow_id, size_bytes FROM callvault.files
+        WHERE connection = $1 AND source_id = ANY($2::text[]) AND status = 'stored'`,
+      [connection, sourceIds],
+    );
+    return new Map(res.rows.map((r) => [r.source_id, { workflowId: r.workflow_id, size: Number(r.size_bytes) }]));
+  }
+
+  /** Records a stored file. Returns false when another writer had already stored it (no new row). */
+  async recordStored(rec: StoredFileRecord): Promise<boolean> {
+    const res = await this.pool.query(
+      `INSERT INTO callvault.files (${FILE_COLUMNS}) VALUES
+        ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'stored', NULL, NULL, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+        ${UPSERT_UNLESS_STORED}`,
+      [
+        rec.provider,
+        rec.connection,
+        rec.item.sourceId,
+        rec.item.kind,
+        rec.item.conversationId,
+        rec.item.messageId ?? null,
+        rec.item.originalName ?? null,
+        validDate(rec.item.createdAt),
+        rec.sourceUrl,
+        rec.bucket,
+        rec.objectKey,
+        rec.versionId,
+        rec.etag,
+        rec.size,
+        rec.sha256,
+        rec.contentType,
+        rec.execution.workflowId,
+        rec.execution.runId,
+        rec.execution.attempt,
+        rec.startedAt,
+        rec.finishedAt,
+      ],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  /** Records that a file could not be exported, and why. Never overwrites a stored row. */
+  async recordFailed(rec: FailedFileRecord): Promise<boolean> {
+    const res = await this.pool.query(
+      `INSERT INTO callvault.files (${FILE_COLUMNS}) VALUES
+        ($1, $2, $3, $4, $5, $6, $7, $8, NULL, 'failed', $9, $10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $11, $12, $13, $14, $15)
+        ${UPSERT_UNLESS_STORED}`,
+      [
+        rec.provider,
+        rec.connection,
+        rec.item.sourceId,
+        rec.item.kind,
+        rec.item.conversationId,
+        rec.item.messageId ?? null,
+        rec.item.originalName ?? null,
+        validDate(rec.item.createdAt),
+        rec.code,
+        rec.reason.slice(0, 2000),
+        rec.execution.workflowId,
+        rec.execution.runId,
+        rec.execution.attempt,
+        rec.startedAt,
+        rec.finishedAt,
+      ],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async beginExport(start: ExportStart): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO callvault.exports (workflow_id, first_run_id, connection, provider, window_from, window_to, trigger_kind, triggered_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (workflow_id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL,
+         first_run_id = EXCLUDED.first_run_id, trigger_kind = EXCLUDED.trigger_kind, triggered_by = EXCLUDED.triggered_by`,
+      [start.workflowId, start.runId, start.connection, start.provider, start.window.from, start.window.to, start.trigger.kind, start.trigger.by ?? null],
+    );
+  }
+
+  async finishExport(workflowId: string, outcome: 'completed' | 'failed', counters: ExportCounters, error?: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE callvault.exports SET status = $2, listed = $3, transferred = $4, skipped = $5, failed = $6, bytes = $7,
+         error = $8, finished_at = now() WHERE workflow_id = $1`,
+      [workflowId, outcome, counters.listed, counters.transferred, counters.skipped, counters.failed, counters.bytes, error ?? null],
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function validDate(iso: string): Date | null {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d;
+}

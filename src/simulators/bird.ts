@@ -1,0 +1,272 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { contentKey, contentSha256, deterministicUuid } from './content';
+import { FaultPlan } from './faults';
+import { serveMedia, type MediaBehaviour } from './media';
+import { SimServer, playResponseFault, sendJson, type LoggedRequest } from './server';
+
+export type BirdStatus = 'accepted' | 'completed' | 'ongoing' | 'paused' | 'available' | 'absent' | 'failed';
+
+export interface BirdRecordingSpec {
+  id: string;
+  /** The call this recording belongs to. */
+  sourceId: string;
+  channelId: string;
+  createdAt: string;
+  size: number;
+  status: BirdStatus;
+  /** An `ongoing` recording becomes `available` after this many metadata requests. */
+  availableAfterPolls?: number;
+}
+
+export interface BirdSimulatorOptions {
+  seed?: string;
+  workspaceId?: string;
+  accessKey?: string;
+  recordings: BirdRecordingSpec[];
+  /** Lifetime of the signed media URLs (Bird: 600 s). */
+  signedUrlTtlSeconds?: number;
+  media?: Partial<MediaBehaviour>;
+  /** Leave `url` out of the metadata, so clients must use the `.mp3` endpoint's 307. */
+  omitUrlInMetadata?: boolean;
+}
+
+export interface GenerateOptions {
+  seed: string;
+  count: number;
+  from: string;
+  to: string;
+  size: { min: number; max: number };
+  /** How many recordings get each non-available status (the rest are available). */
+  statuses?: Partial<Record<BirdStatus, number>>;
+}
+
+/**
+ * A Bird voice API for tests and the demo: List Recordings (limit, pageToken, startAt, endAt),
+ * recording metadata as the OpenAPI schema in the seed page has it, `{id}.mp3` answering 307 to
+ * a signed URL on a separate storage origin that expires, AccessKey auth, Range, faults on
+ * demand, and a log of every request.
+ */
+export class BirdSimulator {
+  readonly seed: string;
+  readonly workspaceId: string;
+  readonly accessKey: string;
+  readonly faults = new FaultPlan();
+  readonly requests: LoggedRequest[] = [];
+  readonly media: MediaBehaviour;
+  private readonly recordings: BirdRecordingSpec[];
+  private readonly byId: Map<string, BirdRecordingSpec>;
+  private readonly polls = new Map<string, number>();
+  private readonly signingSecret: string;
+  private readonly api: SimServer;
+  private readonly storage: SimServer;
+  signedUrlTtlSeconds: number;
+
+  constructor(private readonly options: BirdSimulatorOptions) {
+    this.seed = options.seed ?? 'bird';
+    this.workspaceId = options.workspaceId ?? deterministicUuid(this.seed, 'workspace');
+    this.accessKey = options.accessKey ?? `bird-key-${deterministicUuid(this.seed, 'key')}`;
+    this.signingSecret = `sign-${this.seed}`;
+    this.signedUrlTtlSeconds = options.signedUrlTtlSeconds ?? 600;
+    this.media = { range: true, contentLength: true, ...options.media };
+    this.recordings = [...options.recordings].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    this.byId = new Map(this.recordings.map((r) => [r.id, r]));
+    this.api = new SimServer('bird-api', (req, res, url, log) => this.handleApi(req, res, url, log), this.requests);
+    this.storage = new SimServer('bird-storage', (req, res, url, log) => this.handleStorage(req, res, url, log), this.requests);
+  }
+
+  /** Recordings spread evenly over a window, sizes and statuses drawn deterministically from the seed. */
+  static generate(options: GenerateOptions): BirdRecordingSpec[] {
+    const from = Date.parse(options.from);
+    const span = Date.parse(options.to) - from;
+    const statusList: BirdStatus[] = [];
+    for (const [status, n] of Object.entries(options.statuses ?? {})) for (let i = 0; i < (n ?? 0); i++) statusList.push(status as BirdStatus);
+    // Special statuses sit at evenly spaced positions, so they spread over pages and days.
+    const stride = Math.max(1, Math.floor(options.count / Math.max(1, statusList.length)));
+    return Array.from({ length: options.count }, (_, i) => {
+      const unit = contentKey(options.seed, `size-${i}`).readUInt32BE(0) / 0xffffffff;
+      const special = i % stride === 0 ? statusList[i / stride] : undefined;
+      return {
+        id: deterministicUuid(options.seed, `recording-${i}`),
+        sourceId: deterministicUuid(options.seed, `call-${Math.floor(i / 2)}`),
+        channelId: deterministicUuid(options.seed, 'channel'),
+        createdAt: new Date(from + Math.floor(((i + 0.5) * span) / options.count)).toISOString(),
+        size: Math.round(options.size.min + unit * (options.size.max - options.size.min)),
+        status: special ?? 'available',
+      };
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.api.start();
+    await this.storage.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.api.stop();
+    await this.storage.stop();
+  }
+
+  /** Base URL to configure as the connection's `baseUrl`. */
+  get baseUrl(): string {
+    return this.api.origin;
+  }
+
+  /** The storage origin signed URLs point at, as a host pattern for `mediaHosts`. */
+  get storageHost(): string {
+    return new URL(this.storage.origin).host;
+  }
+
+  list(): readonly BirdRecordingSpec[] {
+    return this.recordings;
+  }
+
+  recording(id: string): BirdRecordingSpec {
+    const rec = this.byId.get(id);
+    if (!rec) throw new Error(`no simulated recording ${id}`);
+    return rec;
+  }
+
+  setStatus(id: string, status: BirdStatus): void {
+    this.recording(id).status = status;
+  }
+
+  sha256(id: string): Promise<string> {
+    const rec = this.recording(id);
+    return contentSha256(contentKey(this.seed, rec.id), rec.size);
+  }
+
+  /** Body bytes the storage origin sent for one recording, over all requests. */
+  mediaBytesSent(id: string): number {
+    return this.requests.filter((r) => r.server === 'bird-storage' && r.id === id).reduce((n, r) => n + r.bytesSent, 0);
+  }
+
+  private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
+    const prefix = `/workspaces/${this.workspaceId}/recordings`;
+    if (req.headers.authorization !== `AccessKey ${this.accessKey}`) {
+      return sendJson(res, log, 401, { code: 'Unauthorized', message: 'Missing or invalid access key' });
+    }
+    if (!url.pathname.startsWith(prefix)) return sendJson(res, log, 404, { code: 'NotFound', message: 'Workspace not found' });
+    const rest = url.pathname.slice(prefix.length);
+    if (rest === '' || rest === '/') return this.listRecordings(res, url, log);
+    const media = /^\/([^/]+)\.mp3$/.exec(rest);
+    const meta = /^\/([^/.]+)$/.exec(rest);
+    const id = decodeURIComponent(media?.[1] ?? meta?.[1] ?? '');
+    log.id = id;
+    const rec = this.byId.get(id);
+    if (!rec) return sendJson(res, log, 404, { code: 'NotFound', message: 'Recording not found' });
+    if (media) {
+      if (playResponseFault(res, log, this.faults.take('redirect', id))) return;
+      if (this.currentStatus(rec, false) !== 'available') return sendJson(res, log, 404, { code: 'NotFound', message: 'Recording file not available' });
+      res.writeHead(307, { location: this.signedUrl(rec) });
+      res.end();
+      return;
+    }
+    const fault = this.faults.take('metadata', id);
+    if (playResponseFault(res, log, fault)) return;
+    const status = this.currentStatus(rec, true);
+    const body = this.recordingJson(rec, status);
+    if (fault?.kind === 'foreign-redirect') body.url = fault.location;
+    if (fault?.kind === 'expired') body.url = this.signedUrl(rec, -60);
+    return sendJson(res, log, 200, body);
+  }
+
+  private listRecordings(res: ServerResponse, url: URL, log: LoggedRequest): void {
+    if (playResponseFault(res, log, this.faults.take('list'))) return;
+    const limit = Number(url.searchParams.get('limit') ?? '10');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 99) {
+      return sendJson(res, log, 422, { code: 'InvalidParameter', message: 'limit must be between 1 and 99' });
+    }
+    const startAt = url.searchParams.get('startAt');
+    const endAt = url.searchParams.get('endAt');
+    let offset = 0;
+    const token = url.searchParams.get('pageToken');
+    if (token) {
+      const decoded = /^o(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
+      if (!decoded) return sendJson(res, log, 422, { code: 'InvalidPageToken', message: 'pageToken is invalid' });
+      offset = Number(decoded[1]);
+    }
+    const inWindow = this.recordings.filter(
+      (r) => (!startAt || r.createdAt >= new Date(startAt).toISOString()) && (!endAt || r.createdAt < new Date(endAt).toISOString()),
+    );
+    const page = inWindow.slice(offset, offset + limit);
+    const next = offset + limit < inWindow.length ? Buffer.from(`o${offset + limit}`).toString('base64url') : undefined;
+    sendJson(res, log, 200, { results: page.map((r) => this.recordingJson(r, this.currentStatus(r, false))), nextPageToken: next });
+  }
+
+  private async handleStorage(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
+    const m = new RegExp(`^/voice-recordings/${this.workspaceId}/([^/]+)\\.mp3$`).exec(url.pathname);
+    const id = m?.[1] ?? '';
+    log.id = id;
+    const rec = this.byId.get(id);
+    if (!rec) return sendXmlError(res, log, 404, 'NoSuchKey', 'The specified key does not exist.');
+    const fault = this.faults.take('media', id);
+    if (fault?.kind === 'expired' || !this.validSignature(url, id)) {
+      return sendXmlError(res, log, 403, 'AccessDenied', 'Request has expired');
+    }
+    await serveMedia(req, res, log, { key: contentKey(this.seed, rec.id), size: rec.size, contentType: 'audio/mpeg' }, this.media, fault);
+  }
+
+  private currentStatus(rec: BirdRecordingSpec, countPoll: boolean): BirdStatus {
+    if (rec.availableAfterPolls === undefined) return rec.status;
+    const polls = (this.polls.get(rec.id) ?? 0) + (countPoll ? 1 : 0);
+    this.polls.set(rec.id, polls);
+    return polls > rec.availableAfterPolls ? 'available' : rec.status;
+  }
+
+  private signedUrl(rec: BirdRecordingSpec, ttlOverride?: number): string {
+    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    const expires = String(ttlOverride ?? this.signedUrlTtlSeconds);
+    const path = `/voice-recordings/${this.workspaceId}/${rec.id}.mp3`;
+    const signature = this.sign(path, date, expires);
+    const q = new URLSearchParams({ 'X-Amz-Algorithm': 'AWS4-HMAC-SHA256', 'X-Amz-Date': date, 'X-Amz-Expires': expires, 'X-Amz-Signature': signature });
+    return `${this.storage.origin}${path}?${q}`;
+  }
+
+  private sign(path: string, date: string, expires: string): string {
+    return createHmac('sha256', this.signingSecret).update(`${path}\n${date}\n${expires}`).digest('hex');
+  }
+
+  private validSignature(url: URL, id: string): boolean {
+    const date = url.searchParams.get('X-Amz-Date') ?? '';
+    const expires = url.searchParams.get('X-Amz-Expires') ?? '';
+    const given = Buffer.from(url.searchParams.get('X-Amz-Signature') ?? '');
+    const wanted = Buffer.from(this.sign(`/voice-recordings/${this.workspaceId}/${id}.mp3`, date, expires));
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return false;
+    const issued = Date.parse(date.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    return Date.now() <= issued + Number(expires) * 1000;
+  }
+
+  private recordingJson(rec: BirdRecordingSpec, status: BirdStatus): Record<string, unknown> {
+    const created = Date.parse(rec.createdAt);
+    const durationSeconds = Math.max(1, Math.round(rec.size / 16_000));
+    const json: Record<string, unknown> = {
+      id: rec.id,
+      source: 'call',
+      sourceId: rec.sourceId,
+      channelId: rec.channelId,
+      status,
+      direction: 'outgoing',
+      originator: { number: { type: 'pstn', number: '3197004499436', identity: '+3197004499436', countryIsoCode: 'NL' } },
+      receiver: { number: { type: 'pstn', number: '351919150029', countryIsoCode: 'PT' } },
+      origin: 'create-call',
+      duration: durationSeconds,
+      stereo: false,
+      format: 'mp3',
+      transcription: false,
+      createdAt: rec.createdAt,
+      updatedAt: new Date(created + durationSeconds * 1000 + 500).toISOString(),
+      startedAt: rec.createdAt,
+      endedAt: new Date(created + durationSeconds * 1000).toISOString(),
+    };
+    if (status === 'available' && !this.options.omitUrlInMetadata) json.url = this.signedUrl(rec);
+    return json;
+  }
+}
+
+function sendXmlError(res: ServerResponse, log: LoggedRequest, status: number, code: string, message: string): void {
+  const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+  log.bytesSent += Buffer.byteLength(body);
+}

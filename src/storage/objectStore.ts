@@ -1,0 +1,183 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+export interface StoredPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export interface WriteResult {
+  etag: string;
+  versionId: string | null;
+}
+
+export interface ObjectMeta {
+  contentType: string;
+  metadata: Record<string, string>;
+}
+
+export interface HeadResult {
+  size: number;
+  etag: string;
+  versionId: string | null;
+  metadata: Record<string, string>;
+  contentType: string | null;
+}
+
+/**
+ * The S3 calls callvault makes, one method each, on one bucket. Multipart is driven part by part
+ * (not lib-storage's Upload) because a resumed attempt must find and continue an upload that an
+ * earlier, crashed attempt began.
+ */
+export class ObjectStore {
+  constructor(
+    readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((err: { name?: string }) => {
+        if (err.name !== 'BucketAlreadyOwnedByYou' && err.name !== 'BucketAlreadyExists') throw err;
+      });
+    }
+  }
+
+  async putObject(key: string, body: Buffer, meta: ObjectMeta, signal?: AbortSignal): Promise<WriteResult> {
+    const res = await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: meta.contentType, Metadata: meta.metadata }),
+      { abortSignal: signal },
+    );
+    return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
+  }
+
+  async createUpload(key: string, meta: ObjectMeta, signal?: AbortSignal): Promise<string> {
+    const res = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: meta.contentType, Metadata: meta.metadata }),
+      { abortSignal: signal },
+    );
+    if (!res.UploadId) throw new Error(`S3 gave no UploadId for ${key}`);
+    return res.UploadId;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<StoredPart> {
+    const res = await this.client.send(
+      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }),
+      { abortSignal: signal },
+    );
+    return { partNumber, etag: res.ETag ?? '', size: body.length };
+  }
+
+  /** Every part of an upload (ListParts pages at 1,000), or null when the upload no longer exists. */
+  async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<StoredPart[] | null> {
+    const parts: StoredPart[] = [];
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const res = await this.client.send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+          { abortSignal: signal },
+        );
+        for (const p of res.Parts ?? []) {
+          if (p.PartNumber !== undefined) parts.push({ partNumber: p.PartNumber, etag: p.ETag ?? '', size: p.Size ?? 0 });
+        }
+        if (!res.IsTruncated || !res.NextPartNumberMarker) break;
+        marker = res.NextPartNumberMarker;
+      }
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchUpload') return null;
+      throw err;
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  /** Uploads in progress for exactly this key, newest first. */
+  async findUploads(key: string, signal?: AbortSignal): Promise<string[]> {
+    const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }), { abortSignal: signal });
+    return (res.Uploads ?? [])
+      .filter((u) => u.Key === key && u.UploadId)
+      .sort((a, b) => (b.Initiated?.getTime() ?? 0) - (a.Initiated?.getTime() ?? 0))
+      .map((u) => u.UploadId as string);
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: StoredPart[], signal?: AbortSignal): Promise<WriteResult> {
+    const res = await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+      }),
+      { abortSignal: signal },
+    );
+    return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch((err: { name?: string }) => {
+      if (err.name !== 'NoSuchUpload') throw err;
+    });
+  }
+
+  /**
+   * Rewrites an object's metadata in place (a server-side copy onto itself). Used after a multipart
+   * upload, whose SHA-256 is only known once the last byte has passed.
+   */
+  async replaceMetadata(key: string, meta: ObjectMeta, signal?: AbortSignal): Promise<WriteResult> {
+    const res = await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        CopySource: `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: meta.contentType,
+        Metadata: meta.metadata,
+      }),
+      { abortSignal: signal },
+    );
+    return { etag: res.CopyObjectResult?.ETag ?? '', versionId: res.VersionId ?? null };
+  }
+
+  async head(key: string, signal?: AbortSignal): Promise<HeadResult | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+      return {
+        size: res.ContentLength ?? 0,
+        etag: res.ETag ?? '',
+        versionId: res.VersionId ?? null,
+        metadata: res.Metadata ?? {},
+        contentType: res.ContentType ?? null,
+      };
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;
+      throw err;
+    }
+  }
+
+  async readStream(key: string, signal?: AbortSignal): Promise<Readable> {
+    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+    return res.Body as Readable;
+  }
+
+  async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<WriteResult> {
+    return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), { contentType: 'application/json', metadata: {} }, signal);
+  }
+}

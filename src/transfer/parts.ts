@@ -1,0 +1,81 @@
+import type { Readable } from 'node:stream';
+import type { StoredPart } from '../storage/objectStore';
+
+const MiB = 1024 * 1024;
+/** S3 allows 10,000 parts; leave headroom for files that turn out larger than announced. */
+const PART_BUDGET = 9_000;
+
+/** The part size for a file: the configured one, grown so a file of `totalSize` fits the part budget. */
+export function choosePartSize(configured: number, totalSize: number | null): number {
+  if (totalSize === null || totalSize <= configured * PART_BUDGET) return configured;
+  return Math.ceil(totalSize / PART_BUDGET / MiB) * MiB;
+}
+
+/**
+ * The parts a resumed upload can keep: the run 1..k without gaps. Anything after a gap is
+ * uploaded again (same part numbers, so S3 replaces it).
+ */
+export function contiguousParts(parts: readonly StoredPart[]): StoredPart[] {
+  const kept: StoredPart[] = [];
+  for (const part of [...parts].sort((a, b) => a.partNumber - b.partNumber)) {
+    if (part.partNumber !== kept.length + 1) break;
+    kept.push(part);
+  }
+  return kept;
+}
+
+export interface ChunkedBody {
+  /** Bytes that were thrown away because the source started before where we asked. */
+  discarded: number;
+  /** Bytes the body delivered, discarded ones included. */
+  received: number;
+}
+
+/**
+ * Cuts a body into buffers of `partSize` (the last one shorter). One buffer is reused: the
+ * generator only reads on when the consumer asks for the next part, which is what gives
+ * back-pressure all the way to the source socket and keeps memory at one part per transfer.
+ * `skip` bytes at the start are dropped (a source that ignored our Range request).
+ */
+export async function* chunkBody(
+  body: Readable,
+  partSize: number,
+  skip: number,
+  stats: ChunkedBody,
+  onBytes: (chunk: Buffer) => void,
+  /** Expected bytes, when known: small files then get a small buffer instead of a whole part. */
+  sizeHint: number | null = null,
+): AsyncGenerator<Buffer> {
+  let buffer = Buffer.allocUnsafe(sizeHint === null ? partSize : Math.min(partSize, Math.max(sizeHint, 1)));
+  let filled = 0;
+  let toSkip = skip;
+  for await (const raw of body) {
+    let chunk = raw as Buffer;
+    stats.received += chunk.length;
+    if (toSkip > 0) {
+      const dropped = Math.min(toSkip, chunk.length);
+      toSkip -= dropped;
+      stats.discarded += dropped;
+      chunk = chunk.subarray(dropped);
+      if (chunk.length === 0) continue;
+    }
+    onBytes(chunk);
+    while (chunk.length > 0) {
+      if (filled === buffer.length) {
+        // The hint was low (or absent and the file is larger): grow to a whole part once.
+        const grown = Buffer.allocUnsafe(partSize);
+        buffer.copy(grown, 0, 0, filled);
+        buffer = grown;
+      }
+      const n = Math.min(buffer.length - filled, chunk.length);
+      chunk.copy(buffer, filled, 0, n);
+      filled += n;
+      chunk = chunk.subarray(n);
+      if (filled === partSize) {
+        yield buffer;
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0 || stats.received === 0) yield buffer.subarray(0, filled);
+}

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { TransientError, UnavailableError } from '../errors';
+import type { Provider, SourceItem } from '../providers/types';
+import type { ObjectStore, StoredPart, WriteResult } from '../storage/objectStore';
+import { chunkBody, choosePartSize, contiguousParts, type ChunkedBody } from './parts';
+import { sha256OfObject } from './verify';
+
+/** What a heartbeat carries so the next attempt can continue: identities and counters, no URLs. */
+export interface TransferCheckpoint {
+  sourceId: string;
+  key: string;
+  uploadId: string;
+  partsDone: number;
+  bytesDone: number;
+}
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  versionId: string | null;
+  contentType: string;
+  sourceUrl: string;
+  /** Where this attempt picked up: 0 when the file moved in one go. */
+  resumedFromByte: number;
+  /** Bytes fetched again and dropped because the source ignored our Range. */
+  bytesDiscarded: number;
+  /** `stream` when hashed on the way in; `read-back` when a resume forced hashing the stored object. */
+  hashedBy: 'stream' | 'read-back';
+}
+
+export type TransferOutcome =
+  | { kind: 'stored'; object: StoredObject }
+  | { kind: 'not_ready'; reason: string; retryAfterSeconds: number };
+
+export interface TransferFileInput {
+  provider: Provider;
+  store: ObjectStore;
+  item: SourceItem;
+  /** The object key for this item given the file's extension (known from the listing or the download). */
+  keyFor: (extension: string) => string;
+  /** Metadata every object carries (provider, connection, source id); the SHA-256 is added here. */
+  baseMetadata: Record<string, string>;
+  partSize: number;
+  /** The previous attempt's last heartbeat, if it was about this item. */
+  checkpoint?: TransferCheckpoint;
+  signal?: AbortSignal;
+  /** Called after each stored part: heartbeat it. */
+  onCheckpoint: (checkpoint: TransferCheckpoint) => void;
+  /** Called as bytes flow, so a slow source still heartbeats between parts. */
+  onBytes?: (bytes: number) => void;
+}
+
+interface Resumable {
+  key: string;
+  uploadId: string;
+  parts: StoredPart[];
+}
+
+/**
+ * Moves one file from its provider into the object store and returns what was stored.
+ *
+ * Files that fit in one part go up as a single PutObject with their SHA-256 in the metadata.
+ * Larger ones go up as a multipart upload, one part at a time, with a checkpoint after each part.
+ * A later attempt finds the upload (from the checkpoint, or by key when the checkpoint was lost),
+ * keeps the parts already stored, and asks the source for the rest with Range. The hash is taken
+ * while streaming; only a resumed file is hashed by reading it back, since a hash state cannot
+ * be carried across a crash without paying for it on every byte (see README, "Decisions").
+ */
+export async function transferFile(input: TransferFileInput): Promise<TransferOutcome> {
+  const { store, item, signal } = input;
+  const resume = await findResumable(input);
+  const offset = resume ? resume.parts.reduce((sum, p) => sum + p.size, 0) : 0;
+
+  const opened = await input.provider.openDownload(item, { offset, signal });
+  if (opened.kind === 'not_ready') return opened;
+  const download = opened.download;
+  const key = resume?.key ?? input.keyFor(download.extension);
+
+  try {
+    if (download.offset > offset || (resume && resume.key !== key)) {
+      // The source cannot serve what the stored parts lack, or the file changed shape: start over.
+      if (resume) await store.abortUpload(resume.key, resume.uploadId);
+      throw new TransientError(`${item.sourceId}: cannot continue the stored upload (source offset ${download.offset}, have ${offset}); starting over`);
+    }
+    const stats: ChunkedBody = { discarded: 0, received: 0 };
+    const hash = offset === 0 ? createHash('sha256') : null;
+    const partSize = choosePartSize(input.partSize, download.totalSize);
+    const chunks = chunkBody(download.body, partSize, offset - download.offset, stats, (chunk) => {
+      hash?.update(chunk);
+      input.onBytes?.(chunk.length);
+    }, download.totalSize === null ? null : download.totalSize - offset);
+
+    let uploadId = resume?.uploadId ?? null;
+    const parts: StoredPart[] = resume ? [...resume.parts] : [];
+    let bytes = offset;
+    let single: { written: WriteResult; sha256: string } | null = null;
+    const objectMeta = { contentType: download.contentType, metadata: input.baseMetadata };
+
+    for await (const buffer of chunks) {
+      const isFirstAndLast = uploadId === null && buffer.length < partSize;
+      if (isFirstAndLast && hash) {
+        // The whole file is in memory already: one request, with the hash in its metadata.
+        const sha256 = hash.digest('hex');
+        const written = await store.putObject(key, buffer, { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } }, signal);
+        single = { written, sha256 };
+        bytes += buffer.length;
+        break;
+      }
+      if (buffer.length === 0) continue;
+      uploadId ??= await store.createUpload(key, objectMeta, signal);
+      parts.push(await store.uploadPart(key, uploadId, parts.length + 1, buffer, signal));
+      bytes += buffer.length;
+      input.onCheckpoint({ sourceId: item.sourceId, key, uploadId, partsDone: parts.length, bytesDone: bytes });
+    }
+
+    checkLength(item, download, stats, bytes);
+
+    if (single) return stored(single.written, single.sha256, 'stream');
+    if (uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
+    await store.completeUpload(key, uploadId, parts, signal);
+    const sha256 = hash ? hash.digest('hex') : await sha256OfObject(store, key, signal);
+    // The SHA-256 is only known now; a copy onto itself puts it into the object's metadata.
+    const written = await store.replaceMetadata(key, { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } }, signal);
+    return stored(written, sha256, hash ? 'stream' : 'read-back');
+
+    function stored(written: WriteResult, sha256: string, hashedBy: StoredObject['hashedBy']): TransferOutcome {
+      return {
+        kind: 'stored',
+        object: {
+          key,
+          size: bytes,
+          sha256,
+          etag: written.etag.replace(/"/g, ''),
+          versionId: written.versionId,
+          contentType: download.contentType,
+          sourceUrl: download.sourceUrl,
+          resumedFromByte: offset,
+          bytesDiscarded: stats.discarded,
+          hashedBy,
+        },
+      };
+    }
+  } catch (err) {
+    download.body.destroy();
+    // A file that is gone for good leaves no half-upload behind; anything else keeps it for the retry.
+    if (err instanceof UnavailableError && resume) await store.abortUpload(resume.key, resume.uploadId).catch(() => undefined);
+    throw err;
+  }
+}
+
+function checkLength(item: SourceItem, download: { contentLength: number | null; totalSize: number | null }, stats: ChunkedBody, bytes: number): void {
+  if (download.contentLength !== null && stats.received !== download.contentLength) {
+    throw new TransientError(`${item.sourceId}: short body, received ${stats.received} of ${download.contentLength} bytes`);
+  }
+  if (download.totalSize !== null && bytes !== download.totalSize) {
+    throw new TransientError(`${item.sourceId}: size mismatch, stored ${bytes} of ${download.totalSize} bytes`);
+  }
+}
+
+/** The upload an earlier attempt left: from its checkpoint, or found by key when that was lost. */
+async function findResumable(input: TransferFileInput): Promise<Resumable | null> {
+  const { store, item, checkpoint, signal } = input;
+  const candidates: Array<{ key: string; uploadId: string }> = [];
+  if (checkpoint && checkpoint.sourceId === item.sourceId) candidates.push({ key: checkpoint.key, uploadId: checkpoint.uploadId });
+  else if (item.extension) {
+    const key = input.keyFor(item.extension);
+    for (const uploadId of await store.findUploads(key, signal)) candidates.push({ key, uploadId });
+  }
+  for (const [index, candidate] of candidates.entries()) {
+    const parts = await store.listParts(candidate.key, candidate.uploadId, signal);
+    if (parts === null) continue;
+    // Older uploads of the same key are leftovers of attempts that lost their checkpoint.
+    for (const stale of candidates.slice(index + 1)) await store.abortUpload(stale.key, stale.uploadId);
+    return { ...candidate, parts: contiguousParts(parts) };
+  }
+  return null;
+}

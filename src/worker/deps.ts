@@ -1,0 +1,41 @@
+import type { ActivityDeps } from '../../activities';
+import { connectionByName } from '../config/load';
+import type { CallvaultConfig } from '../config/schema';
+import { ProvenanceStore } from '../provenance/store';
+import { createProvider } from '../providers/registry';
+import type { Provider } from '../providers/types';
+import { ObjectStore } from '../storage/objectStore';
+import { createS3Client } from '../storage/s3';
+
+export interface WorkerDeps extends ActivityDeps {
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the activities' dependencies from configuration: one S3 client, one Postgres pool, and
+ * a provider per connection, created on first use so that a connection with a missing secret
+ * only fails the exports that use it (with a message naming the secret).
+ */
+export function buildDeps(config: CallvaultConfig, env: NodeJS.ProcessEnv = process.env): WorkerDeps {
+  const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket);
+  const provenance = ProvenanceStore.connect(config.database.url, config.worker.transferConcurrency + config.worker.listConcurrency + 2);
+  const providers = new Map<string, Provider>();
+  return {
+    config,
+    store,
+    provenance,
+    providerFor(name: string): Provider {
+      let provider = providers.get(name);
+      if (!provider) {
+        provider = createProvider(connectionByName(config, name), env);
+        providers.set(name, provider);
+      }
+      return provider;
+    },
+    async close() {
+      await Promise.allSettled([...providers.values()].map((p) => p.close()));
+      await provenance.close();
+      store.client.destroy();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../config/load';
+import { migrate } from '../provenance/migrate';
+import { prebuiltWorkflowBundle } from './bundle';
+import { buildDeps } from './deps';
+import { createWorkers, runWorkers } from './worker';
+
+/**
+ * The worker process: configuration from CALLVAULT_CONFIG (or ./callvault.config.json) and the
+ * environment, secrets resolved here and nowhere else. Temporal's runtime turns SIGINT/SIGTERM
+ * into a graceful shutdown: running activities get cancelled and resume elsewhere.
+ */
+export async function runWorkerProcess(options: { configPath?: string } = {}): Promise<void> {
+  const config = loadConfig({ path: options.configPath });
+  const deps = buildDeps(config);
+  try {
+    await migrate(deps.provenance.pool);
+    await deps.store.ensureBucket();
+    const connection = await NativeConnection.connect({ address: config.temporal.address });
+    try {
+      const workers = await createWorkers({ deps, connection, workflowBundle: prebuiltWorkflowBundle() });
+      const queues = workers.map((w) => w.options.taskQueue).join(', ');
+      console.log(`callvault worker ${process.pid} polling ${queues} on ${config.temporal.address}`);
+      await runWorkers(workers);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await deps.close();
+  }
+}
+
+if (require.main === module) {
+  runWorkerProcess().catch((err: unknown) => {
+    console.error(`callvault worker: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,76 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../../activities';
+import { taskQueues } from '../config/names';
+import { providerLimits } from '../providers/registry';
+
+export interface CreateWorkersOptions {
+  deps: ActivityDeps;
+  connection: NativeConnection;
+  /** A prebuilt workflow bundle (fast start); otherwise the workflows are bundled now. */
+  workflowBundle?: WorkflowBundleOption;
+  identity?: string;
+}
+
+/**
+ * The workers of one process: one on the main task queue for workflows and bookkeeping, and per
+ * connection one for listing and one for transfers. Each connection's queues carry the server-side
+ * rate limit derived from the platform's published limit, so any number of worker processes
+ * together stay under it.
+ */
+export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
+  const { deps, connection } = options;
+  const { config } = deps;
+  const activities = createActivities(deps);
+  const common = { connection, namespace: config.temporal.namespace, identity: options.identity };
+  const workers: Worker[] = [
+    await Worker.create({
+      ...common,
+      taskQueue: config.temporal.taskQueue,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../../workflows') }),
+      activities: {
+        describeConnection: activities.describeConnection,
+        beginExport: activities.beginExport,
+        finishExport: activities.finishExport,
+        recordFailures: activities.recordFailures,
+      },
+    }),
+  ];
+  for (const conn of Object.values(config.connections)) {
+    const limits = providerLimits(conn);
+    const queues = taskQueues(config.temporal.taskQueue, conn.name);
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: queues.list,
+        activities: { listPage: activities.listPage },
+        maxConcurrentActivityTaskExecutions: config.worker.listConcurrency,
+        maxTaskQueueActivitiesPerSecond: limits.listRequestsPerSecond,
+      }),
+      await Worker.create({
+        ...common,
+        taskQueue: queues.transfer,
+        activities: { transferBatch: activities.transferBatch },
+        maxConcurrentActivityTaskExecutions: config.worker.transferConcurrency,
+        // One activity moves a batch of files, each costing a few requests.
+        maxTaskQueueActivitiesPerSecond: limits.transferRequestsPerSecond / (limits.requestsPerFile * conn.batchSize),
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs workers until one fails or all are shut down; a failure stops the others. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  try {
+    await Promise.all(
+      workers.map((w) =>
+        w.run().catch((err: unknown) => {
+          for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+          throw err;
+        }),
+      ),
+    );
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}

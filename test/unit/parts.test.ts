@@ -1,0 +1,65 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { chunkBody, choosePartSize, contiguousParts } from '../../src/transfer/parts';
+
+const MiB = 1024 * 1024;
+
+async function collect(body: Readable, partSize: number, skip = 0, hint: number | null = null) {
+  const stats = { discarded: 0, received: 0 };
+  const seen: Buffer[] = [];
+  const parts: Buffer[] = [];
+  for await (const part of chunkBody(body, partSize, skip, stats, (c) => seen.push(Buffer.from(c)), hint)) parts.push(Buffer.from(part));
+  return { parts, stats, seen: Buffer.concat(seen) };
+}
+
+function bytes(n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
+}
+
+describe('chunkBody', () => {
+  it('cuts a body into equal parts and a shorter last one, whatever the chunking', async () => {
+    const data = bytes(25);
+    const body = Readable.from([data.subarray(0, 3), data.subarray(3, 17), data.subarray(17)]);
+    const { parts, stats } = await collect(body, 10);
+    expect(parts.map((p) => p.length)).toEqual([10, 10, 5]);
+    expect(Buffer.concat(parts)).toEqual(data);
+    expect(stats).toEqual({ discarded: 0, received: 25 });
+  });
+
+  it('drops the bytes a source sent before the requested offset', async () => {
+    const data = bytes(30);
+    const { parts, stats, seen } = await collect(Readable.from([data.subarray(0, 7), data.subarray(7)]), 10, 12);
+    expect(Buffer.concat(parts)).toEqual(data.subarray(12));
+    expect(seen).toEqual(data.subarray(12));
+    expect(stats).toEqual({ discarded: 12, received: 30 });
+  });
+
+  it('yields one empty part for an empty body (an empty file is still a file)', async () => {
+    const { parts } = await collect(Readable.from([]), 10);
+    expect(parts.map((p) => p.length)).toEqual([0]);
+  });
+
+  it('grows a too-small size hint to a whole part', async () => {
+    const data = bytes(23);
+    const { parts } = await collect(Readable.from([data]), 10, 0, 4);
+    expect(parts.map((p) => p.length)).toEqual([10, 10, 3]);
+    expect(Buffer.concat(parts)).toEqual(data);
+  });
+});
+
+describe('part planning', () => {
+  it('keeps the configured part size unless the file would need too many parts', () => {
+    expect(choosePartSize(8 * MiB, null)).toBe(8 * MiB);
+    expect(choosePartSize(8 * MiB, 1024 * MiB)).toBe(8 * MiB);
+    const huge = 200 * 1024 * MiB;
+    const size = choosePartSize(8 * MiB, huge);
+    expect(Math.ceil(huge / size)).toBeLessThanOrEqual(10_000);
+    expect(size % MiB).toBe(0);
+  });
+
+  it('resumes only from the run of parts without gaps', () => {
+    const p = (n: number) => ({ partNumber: n, etag: `e${n}`, size: 5 });
+    expect(contiguousParts([p(2), p(1), p(4)]).map((x) => x.partNumber)).toEqual([1, 2]);
+    expect(contiguousParts([p(2)])).toEqual([]);
+  });
+});

@@ -1,0 +1,61 @@
+import { defineQuery } from '@temporalio/workflow';
+import type { SourceItem } from '../src/providers/types';
+
+export const EXPORT_WORKFLOW_TYPE = 'exportWorkflow';
+
+export interface ExportCounters {
+  /** Files the listing returned. */
+  listed: number;
+  /** Files this export stored. */
+  transferred: number;
+  /** Files already stored by an earlier export (nothing fetched). */
+  skipped: number;
+  /** Files recorded as failed, with a reason, in provenance. */
+  failed: number;
+  /** Bytes this export stored. */
+  bytes: number;
+}
+
+export interface ExportProgress extends ExportCounters {
+  state: 'starting' | 'running' | 'completed' | 'failed';
+  connection: string;
+  window: { from: string; to: string };
+  /** Files waiting because the platform said "not ready yet". */
+  waiting: number;
+  inFlight: number;
+  pagesListed: number;
+  listingDone: boolean;
+  /** How many times this export continued as new to keep its history small. */
+  generation: number;
+}
+
+export interface ExportResult extends ExportCounters {
+  workflowId: string;
+  connection: string;
+  window: { from: string; to: string };
+  pagesListed: number;
+  generation: number;
+}
+
+export interface DeferredItem {
+  item: SourceItem;
+  /** Workflow time (ms) at which to look again. */
+  readyAt: number;
+  /** Workflow time (ms) when the platform first said "not ready". */
+  firstSeenAt: number;
+  reason: string;
+}
+
+/** What one run hands the next when it continues as new: a cursor and counters, nothing that grows. */
+export interface CarriedState {
+  counters: ExportCounters;
+  cursor: string | null;
+  listingDone: boolean;
+  pagesListed: number;
+  queue: SourceItem[];
+  deferred: DeferredItem[];
+  notReadySince: Record<string, number>;
+  generation: number;
+}
+
+export const progressQuery = defineQuery<ExportProgress>('progress');
