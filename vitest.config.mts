@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     // Two cores: integration files share one Temporal, one SeaweedFS and one database, one at a time.
     fileParallelism: false,
+    // The SDK's notice about Node 22 is not about callvault; keep test output readable.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 },

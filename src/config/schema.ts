@@ -13,6 +13,8 @@ const hostPatternSchema = z
 const connectionCommon = {
   /** Files per transfer activity: larger batches amortise Temporal round trips for small files. */
   batchSize: z.number().int().min(1).max(64).default(4),
+  /** How long to wait before looking again at a file the platform says is not ready yet. */
+  notReadyRetrySeconds: z.number().int().min(1).max(86_400).default(60),
   /** Override the provider's published rate limits (requests per second), e.g. for a raised quota. */
   rateLimit: z
     .object({
@@ -31,14 +33,60 @@ export const birdConnectionSchema = z
     accessKey: secretRefSchema,
     /** Hosts the media redirect may lead to. Credentials are never sent to them either way. */
     mediaHosts: z.array(hostPatternSchema).min(1).default(['*.amazonaws.com']),
+    /** Recordings per List Recordings call (the API allows 1-99). */
+    pageSize: z.number().int().min(1).max(99).default(99),
+    ...connectionCommon,
+  })
+  .strict();
+
+const httpUrlSchema = z.url({ protocol: /^https?$/ });
+
+export const dixaConnectionSchema = z
+  .object({
+    provider: z.literal('dixa'),
+    exportsBaseUrl: httpUrlSchema.default('https://exports.dixa.io'),
+    apiBaseUrl: httpUrlSchema.default('https://dev.dixa.io'),
+    /** The only origin file links may point at; relative links are paths on it. */
+    filesBaseUrl: httpUrlSchema.default('https://files.dixa.io'),
+    /** One Dixa API token serves the exports API, the main API and private files. */
+    apiToken: secretRefSchema,
+    /** `Bearer <token>` (current docs) or Basic `bearer:<token>` (older docs, tap-dixa). */
+    exportsAuth: z.enum(['bearer', 'basic']).default('bearer'),
+    /** Hosts a files redirect may land on besides the files host. Credentials never go there. */
+    storageHosts: z.array(hostPatternSchema).default([]),
+    /** Days per exports API request (the API allows at most 31). */
+    windowDays: z.number().int().min(1).max(31).default(1),
+    ...connectionCommon,
+  })
+  .strict();
+
+export const koreConnectionSchema = z
+  .object({
+    provider: z.literal('kore'),
+    /** The platform environment, e.g. https://platform.kore.ai (or a regional/on-prem host). */
+    baseUrl: httpUrlSchema.default('https://platform.kore.ai'),
+    /** Bot (stream) id from the app settings page. */
+    botId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'a Kore bot id such as st-1234abcd-...'),
+    /** The app's client id and secret: the worker mints the `auth` JWT from them. */
+    clientId: secretRefSchema,
+    clientSecret: secretRefSchema,
+    /** v2 (signed media links, statuses) is Kore's recommended API; v1 inlines base64 audio and is deprecated. */
+    recordingsApi: z.enum(['v2', 'v1']).default('v2'),
+    includeVoicemail: z.boolean().default(true),
+    /** Hosts v2 signed fileUrls may point at besides the platform host. No credentials go there. */
+    mediaHosts: z.array(hostPatternSchema).default([]),
+    /** Session channels that are calls. */
+    channels: z.array(z.string().min(1).max(100)).min(1).default(['korevg']),
     ...connectionCommon,
   })
   .strict();
 
 /** Providers register their schema here; the discriminator is `provider`. */
-export const connectionSchema = z.discriminatedUnion('provider', [birdConnectionSchema]);
+export const connectionSchema = z.discriminatedUnion('provider', [birdConnectionSchema, dixaConnectionSchema, koreConnectionSchema]);
 export type ConnectionConfig = z.infer<typeof connectionSchema> & { name: string };
 export type BirdConnectionConfig = z.infer<typeof birdConnectionSchema> & { name: string };
+export type KoreConnectionConfig = z.infer<typeof koreConnectionSchema> & { name: string };
+export type DixaConnectionConfig = z.infer<typeof dixaConnectionSchema> & { name: string };
 
 export const configSchema = z
   .object({

@@ -9,8 +9,6 @@ import type { DownloadOutcome, ExportWindow, ListPage, OpenDownloadOptions, Prov
 /** Bird's published limit is 50 GET/s per workspace; stay under it with room for other clients. */
 export const birdLimits: ProviderLimits = { listRequestsPerSecond: 40, transferRequestsPerSecond: 40, requestsPerFile: 2 };
 
-const PAGE_LIMIT = 99; // the API's maximum
-
 /** The fields callvault reads; the API sends more, and may add more. */
 const recordingSchema = z.looseObject({
   id: z.string().min(1).max(200),
@@ -32,8 +30,6 @@ const NOT_YET = new Set(['accepted', 'completed', 'ongoing', 'paused']);
 /** Statuses that mean "it never will". */
 const FINAL = new Set(['absent', 'failed']);
 
-const NOT_READY_RETRY_SECONDS = 60;
-
 export class BirdProvider implements Provider {
   readonly providerName = 'bird';
   private readonly api: string;
@@ -52,7 +48,7 @@ export class BirdProvider implements Provider {
 
   async listPage(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
     const url = new URL(`${this.api}/recordings`);
-    url.searchParams.set('limit', String(PAGE_LIMIT));
+    url.searchParams.set('limit', String(this.conn.pageSize));
     url.searchParams.set('startAt', window.from);
     url.searchParams.set('endAt', window.to);
     if (cursor) url.searchParams.set('pageToken', cursor);
@@ -83,9 +79,9 @@ export class BirdProvider implements Provider {
     if (!meta.success) throw new TransientError(`${what} metadata: unexpected response shape`);
     const status = meta.data.status;
     if (FINAL.has(status)) throw new UnavailableError(`${what}: Bird reports status '${status}'`, 'provider_final_status');
-    if (NOT_YET.has(status)) return { kind: 'not_ready', reason: `Bird reports status '${status}'`, retryAfterSeconds: NOT_READY_RETRY_SECONDS };
+    if (NOT_YET.has(status)) return { kind: 'not_ready', reason: `Bird reports status '${status}'`, retryAfterSeconds: this.conn.notReadyRetrySeconds };
     if (status !== 'available') {
-      return { kind: 'not_ready', reason: `Bird reports an unknown status '${status.slice(0, 40)}'`, retryAfterSeconds: NOT_READY_RETRY_SECONDS };
+      return { kind: 'not_ready', reason: `Bird reports an unknown status '${status.slice(0, 40)}'`, retryAfterSeconds: this.conn.notReadyRetrySeconds };
     }
 
     const media = await this.openMedia(meta.data, metaUrl, options, what);

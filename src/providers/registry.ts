@@ -1,6 +1,8 @@
 import type { ConnectionConfig } from '../config/schema';
 import { resolveSecret } from '../config/secrets';
 import { BirdProvider, birdLimits } from './bird';
+import { KoreProvider, koreLimits } from './kore';
+import { DixaProvider, dixaLimits } from './dixa';
 import type { Provider, ProviderLimits } from './types';
 
 /**
@@ -11,6 +13,13 @@ export function createProvider(conn: ConnectionConfig, env: NodeJS.ProcessEnv = 
   switch (conn.provider) {
     case 'bird':
       return new BirdProvider(conn, resolveSecret(conn.accessKey, `connections.${conn.name}.accessKey`, env));
+    case 'kore':
+      return new KoreProvider(conn, {
+        clientId: resolveSecret(conn.clientId, `connections.${conn.name}.clientId`, env),
+        clientSecret: resolveSecret(conn.clientSecret, `connections.${conn.name}.clientSecret`, env),
+      });
+    case 'dixa':
+      return new DixaProvider(conn, resolveSecret(conn.apiToken, `connections.${conn.name}.apiToken`, env));
   }
 }
 
@@ -19,6 +28,10 @@ export function providerLimits(conn: ConnectionConfig): ProviderLimits {
     switch (conn.provider) {
       case 'bird':
         return birdLimits;
+      case 'kore':
+        return koreLimits;
+      case 'dixa':
+        return dixaLimits;
     }
   })();
   return {

@@ -124,7 +124,7 @@ export async function sendBody(res: ServerResponse, body: Readable, log: LoggedR
       log.bytesSent += chunk.length;
       const ok = res.write(chunk);
       if (log.bytesSent >= limit) break;
-      if (!ok) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!ok) await drained(res);
     }
   } finally {
     body.destroy();
@@ -152,4 +152,17 @@ export function parseRange(header: string | undefined, size: number): { start: n
   const end = m[2] ? Math.min(Number(m[2]) + 1, size) : size;
   if (start >= size || start >= end) return 'unsatisfiable';
   return { start, end };
+}
+
+/** Waits for 'drain' or 'close', removing both listeners after (thousands of writes must not pile them up). */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -21,7 +21,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   const { deps, connection } = options;
   const { config } = deps;
   const activities = createActivities(deps);
-  const common = { connection, namespace: config.temporal.namespace, identity: options.identity };
+  const common = { connection, namespace: config.temporal.namespace, ...(options.identity ? { identity: options.identity } : {}) };
   const workers: Worker[] = [
     await Worker.create({
       ...common,

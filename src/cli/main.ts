@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config/load';
+import type { CallvaultConfig } from '../config/schema';
+import { connectClient, failureMessage, queryProgress, startExport, watchExport } from '../client/exports';
+import { migrate } from '../provenance/migrate';
+import { ProvenanceStore } from '../provenance/store';
+import { ObjectStore } from '../storage/objectStore';
+import { createS3Client } from '../storage/s3';
+import { verifyObjects } from '../verify/verify';
+import { runWorkerProcess } from '../worker/main';
+import type { ExportInput } from '../../workflows/input';
+import { formatBytes, progressPrinter } from './progress';
+
+const program = new Command('callvault')
+  .description('Export call recordings and attachments from contact-center platforms into S3, durably, with provenance.')
+  .option('-c, --config <file>', 'configuration file (default: $CALLVAULT_CONFIG or ./callvault.config.json)')
+  .showHelpAfterError();
+
+function config(): CallvaultConfig {
+  return loadConfig({ path: program.opts<{ config?: string }>().config });
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+program
+  .command('worker')
+  .description('run a worker: workflows, listing and transfers for every configured connection')
+  .action(async () => {
+    await runWorkerProcess({ configPath: program.opts<{ config?: string }>().config });
+  });
+
+program
+  .command('migrate')
+  .description('apply the provenance schema migrations to the configured database')
+  .action(async () => {
+    const provenance = ProvenanceStore.connect(config().database.url, 1);
+    try {
+      const applied = await migrate(provenance.pool);
+      console.log(applied.length ? `applied migrations ${applied.join(', ')}` : 'schema is up to date');
+    } finally {
+      await provenance.close();
+    }
+  });
+
+const exportCmd = program.command('export').description('start, watch and inspect exports');
+
+exportCmd
+  .command('start')
+  .description('export one connection\'s window; attaches to the running export of the same window if there is one')
+  .requiredOption('--connection <name>', 'configured connection name')
+  .requiredOption('--from <date>', 'window start, ISO-8601 date or date-time (inclusive)')
+  .requiredOption('--to <date>', 'window end, ISO-8601 date or date-time (exclusive)')
+  .option('--by <who>', 'who asks for it, kept in provenance', process.env.USER)
+  .option('--max-in-flight <n>', 'transfer batches in flight', positiveInt)
+  .option('--heartbeat-timeout <seconds>', 'seconds without heartbeat before a transfer moves to another worker', positiveInt)
+  .option('--no-wait', 'return once started instead of following progress')
+  .action(async (opts: { connection: string; from: string; to: string; by?: string; maxInFlight?: number; heartbeatTimeout?: number; wait: boolean }) => {
+    const cfg = config();
+    const input: ExportInput = {
+      connection: opts.connection,
+      from: opts.from,
+      to: opts.to,
+      trigger: { kind: 'cli', ...(opts.by ? { by: opts.by } : {}) },
+      options: {
+        ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
+        ...(opts.heartbeatTimeout ? { heartbeatTimeoutSeconds: opts.heartbeatTimeout } : {}),
+      },
+    };
+    const { client, close } = await connectClient(cfg);
+    try {
+      const started = await startExport(client, cfg.temporal.taskQueue, input);
+      console.log(`${started.started ? 'started' : 'attached to running'} export ${started.workflowId} (run ${started.runId})`);
+      if (opts.wait) await follow(started.handle);
+    } finally {
+      await close();
+    }
+  });
+
+exportCmd
+  .command('watch <workflowId>')
+  .description('follow an export with a progress bar until it ends')
+  .action(async (workflowId: string) => {
+    const { client, close } = await connectClient(config());
+    try {
+      await follow(client.workflow.getHandle(workflowId));
+    } finally {
+      await close();
+    }
+  });
+
+exportCmd
+  .command('status <workflowId>')
+  .description('show an export\'s state, counters and provenance summary')
+  .option('--json', 'print JSON')
+  .action(async (workflowId: string, opts: { json?: boolean }) => {
+    const cfg = config();
+    const { client, close } = await connectClient(cfg);
+    const provenance = ProvenanceStore.connect(cfg.database.url, 1);
+    try {
+      const handle = client.workflow.getHandle(workflowId);
+      const description = await handle.describe();
+      const progress = await queryProgress(handle);
+      const files = await provenance.pool.query<{ status: string; failure_code: string | null; n: string; bytes: string | null }>(
+        `SELECT status, failure_code, count(*) AS n, sum(size_bytes) AS bytes FROM callvault.files WHERE workflow_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+        [workflowId],
+      );
+      const status = {
+        workflowId,
+        runId: description.runId,
+        temporalStatus: description.status.name,
+        progress,
+        provenance: files.rows.map((r) => ({ status: r.status, failureCode: r.failure_code, files: Number(r.n), bytes: Number(r.bytes ?? 0) })),
+      };
+      if (opts.json) console.log(JSON.stringify(status, null, 2));
+      else {
+        console.log(`export ${workflowId}: ${status.temporalStatus}`);
+        if (progress) console.log(`  listed ${progress.listed}, transferred ${progress.transferred}, skipped ${progress.skipped}, failed ${progress.failed}, ${formatBytes(progress.bytes)}`);
+        for (const row of status.provenance) console.log(`  provenance: ${row.files} ${row.status}${row.failureCode ? ` (${row.failureCode})` : ''}, ${formatBytes(row.bytes)}`);
+      }
+    } finally {
+      await provenance.close();
+      await close();
+    }
+  });
+
+program
+  .command('verify')
+  .description('re-read stored objects and check size and SHA-256 against provenance')
+  .option('--connection <name>', 'only this connection')
+  .option('--export <workflowId>', 'only files of this export')
+  .action(async (opts: { connection?: string; export?: string }) => {
+    const cfg = config();
+    const provenance = ProvenanceStore.connect(cfg.database.url, 1);
+    const s3 = createS3Client(cfg.storage);
+    try {
+      const report = await verifyObjects(provenance, new ObjectStore(s3, cfg.storage.bucket), { connection: opts.connection, workflowId: opts.export }, (r) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2Kverified ${r.checked} objects, ${formatBytes(r.bytes)}`);
+      });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      for (const p of report.problems) console.log(`MISMATCH ${p.key} (source ${p.sourceId}): ${p.problem}`);
+      console.log(`verified ${report.checked} objects (${formatBytes(report.bytes)}): ${report.problems.length} problems`);
+      if (report.problems.length > 0) process.exitCode = 1;
+    } finally {
+      await provenance.close();
+      s3.destroy();
+    }
+  });
+
+async function follow(handle: Parameters<typeof watchExport>[0]): Promise<void> {
+  const printer = progressPrinter();
+  try {
+    const result = await watchExport(handle, (p) => printer.update(p));
+    printer.done();
+    console.log(
+      `export ${result.workflowId} completed: ${result.transferred} transferred (${formatBytes(result.bytes)}), ` +
+        `${result.skipped} already stored, ${result.failed} failed, ${result.listed} listed`,
+    );
+    if (result.failed > 0) console.log(`failed files have rows with reasons: SELECT source_id, failure_code, failure_reason FROM callvault.files WHERE workflow_id = '${result.workflowId}' AND status = 'failed';`);
+  } catch (err) {
+    printer.done();
+    throw new Error(`export ${handle.workflowId} failed: ${failureMessage(err)}`);
+  }
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`callvault: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,244 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StartProcessOptions {
+  /** Short label used in error messages, e.g. "temporal". */
+  name: string;
+  command: string;
+  args: readonly string[];
+  /** stdout and stderr are appended here; the file outlives the process for post-mortems. */
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Default time stop() and stopAll() give it between SIGTERM and SIGKILL. */
+  stopGraceMs?: number;
+}
+
+const POLL_INTERVAL_MS = 250;
+const DEFAULT_STOP_GRACE_MS = 10_000;
+const TAIL_LINES = 20;
+const TAIL_BYTES = 64 * 1024;
+
+/** Every child that is still running, so nothing outlives the parent by accident. */
+const live = new Set<ManagedProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous, so this cannot wait for a graceful stop; it is the
+  // last line of defence against orphaned servers holding ports after a crash or a
+  // process.exit() somewhere. (A SIGKILL of the parent itself cannot be caught; then the
+  // children are orphaned and must be killed by hand.)
+  process.on('exit', killAllSync);
+}
+
+function killAllSync(): void {
+  for (const p of live) p.signal('SIGKILL');
+}
+
+function formatExit(info: ExitInfo): string {
+  return info.signal ? `killed by ${info.signal}` : `exit code ${String(info.code)}`;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A server started as a child process, with its output in a log file. */
+export class ManagedProcess {
+  /** Resolves once the process has exited, however that happened. */
+  readonly exited: Promise<ExitInfo>;
+  private exitInfo: ExitInfo | null = null;
+
+  private constructor(
+    readonly name: string,
+    readonly pid: number,
+    readonly logFile: string,
+    readonly stopGraceMs: number,
+    private readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        live.delete(this);
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  static async start(opts: StartProcessOptions): Promise<ManagedProcess> {
+    fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
+    const fd = fs.openSync(opts.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      fs.writeSync(fd, `\n=== ${new Date().toISOString()} start ${opts.name}: ${opts.command} ${opts.args.join(' ')}\n`);
+      // The child writes straight into the file (no pipe through us), so its output is never
+      // lost to back-pressure and it keeps logging if this process is busy or gone.
+      child = spawn(opts.command, [...opts.args], {
+        cwd: opts.cwd,
+        env: opts.env ?? process.env,
+        stdio: ['ignore', fd, fd],
+        detached: false,
+      });
+    } finally {
+      // spawn() has already duplicated the descriptor into the child.
+      fs.closeSync(fd);
+    }
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) => reject(new Error(`cannot start ${opts.name} (${opts.command}): ${err.message}`)));
+    });
+    if (child.pid === undefined) throw new Error(`cannot start ${opts.name}: no pid`);
+    const managed = new ManagedProcess(opts.name, child.pid, opts.logFile, opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, child);
+    live.add(managed);
+    installExitHook();
+    return managed;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /** How the process ended, or null while it runs. */
+  get exit(): ExitInfo | null {
+    return this.exitInfo;
+  }
+
+  /** Sends a signal without waiting; false if the process is already gone. */
+  signal(sig: NodeJS.Signals): boolean {
+    if (!this.running) return false;
+    try {
+      return this.child.kill(sig);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Polls check() until it returns true. Fails early, with the log tail, if the process dies,
+   * because waiting out the timeout on a dead server only hides the reason. A check that
+   * throws counts as "not yet"; its last error is reported on failure.
+   */
+  async waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      if (!this.running) throw this.failure(`${this.name} exited before ${what}`, lastError);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw this.failure(`timed out after ${timeoutMs} ms waiting for ${what}`, lastError);
+
+      const outcome = await this.raceExit(
+        check().then(
+          (ok) => (ok ? 'ready' : 'retry'),
+          (err: unknown) => {
+            lastError = err;
+            return 'retry' as const;
+          },
+        ),
+        remaining,
+      );
+      if (outcome === 'ready') return;
+      if (outcome === 'retry') await this.raceExit(sleep(POLL_INTERVAL_MS), POLL_INTERVAL_MS);
+    }
+  }
+
+  /** SIGTERM (or `signal`), then SIGKILL if it has not exited within graceMs. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = this.stopGraceMs): Promise<ExitInfo> {
+    if (this.exitInfo) return this.exitInfo;
+    this.signal(signal);
+    const never = new Promise<never>(() => undefined);
+    if ((await this.raceExit(never, graceMs)) === 'timeout') this.signal('SIGKILL');
+    return this.exited;
+  }
+
+  /** Simulates a crash: no chance to clean up. */
+  async kill9(): Promise<ExitInfo> {
+    this.signal('SIGKILL');
+    return this.exited;
+  }
+
+  /** The last lines of the log file (reads only its end, logs can be large). */
+  tailLog(lines = TAIL_LINES): string {
+    try {
+      const fd = fs.openSync(this.logFile, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const length = Math.min(size, TAIL_BYTES);
+        const buf = Buffer.alloc(length);
+        fs.readSync(fd, buf, 0, length, size - length);
+        return buf.toString('utf8').split('\n').filter((l) => l.length > 0).slice(-lines).join('\n');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      return `(cannot read ${this.logFile}: ${errorMessage(err)})`;
+    }
+  }
+
+  private failure(message: string, lastError: unknown): Error {
+    const parts = [`${this.name} (pid ${this.pid}): ${message}`];
+    if (this.exitInfo) parts.push(`process ended: ${formatExit(this.exitInfo)}`);
+    if (lastError !== undefined) parts.push(`last check error: ${errorMessage(lastError)}`);
+    parts.push(`last ${TAIL_LINES} lines of ${this.logFile}:\n${this.tailLog()}`);
+    return new Error(parts.join('\n'));
+  }
+
+  /** Waits for `work`, the process exit, or `ms`, whichever comes first. */
+  private async raceExit<T>(work: Promise<T>, ms: number): Promise<T | 'exited' | 'timeout'> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    });
+    try {
+      return await Promise.race([work, this.exited.then(() => 'exited' as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Stops every running child concurrently, each with its own grace unless graceMs is given. */
+export async function stopAll(graceMs?: number): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop('SIGTERM', graceMs ?? p.stopGraceMs)));
+}
+
+let signalHandlersInstalled = false;
+
+/**
+ * For long-running entry points (the demo): on SIGINT/SIGTERM stop all children gracefully,
+ * then exit 130/143 as a shell would. A second signal while stopping kills them at once.
+ * Not installed by default because a library must not hijack its host's signals (vitest has
+ * its own). Returns a function that removes the handlers again.
+ */
+export function stopAllOnSignals(): () => void {
+  if (signalHandlersInstalled) return () => undefined;
+  signalHandlersInstalled = true;
+  let stopping = false;
+  const handler = (sig: NodeJS.Signals): void => {
+    const code = sig === 'SIGINT' ? 130 : 143;
+    if (stopping) {
+      killAllSync();
+      process.exit(code);
+    }
+    stopping = true;
+    void stopAll().finally(() => process.exit(code));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    signalHandlersInstalled = false;
+  };
+}

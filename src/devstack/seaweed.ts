@@ -1,0 +1,208 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { freePorts } from './ports';
+import { ManagedProcess } from './process';
+import { findTool } from './tools';
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 60_000;
+/**
+ * On SIGTERM weed's filer waits a hard-coded 15 s for its gRPC streams to drain, and its own
+ * metadata subscription never ends by itself, so a "graceful" stop always takes 15 s. Killing
+ * it sooner loses nothing acknowledged (volume files and the filer's leveldb journal are
+ * written with plain write(2), which survives the process), so give in-flight requests a few
+ * seconds and then SIGKILL.
+ */
+const STOP_GRACE_MS = 5_000;
+const PROBE_BUCKET = 'callvault-devstack-probe';
+
+/** SeaweedFS accepts any credentials when no identities are configured; these are placeholders. */
+export const DEV_S3_CREDENTIALS = { accessKeyId: 'callvault-dev', secretAccessKey: 'callvault-dev-secret' } as const;
+export const DEV_S3_REGION = 'us-east-1';
+
+export interface SeaweedOptions {
+  dataDir: string;
+  /** Defaults to `<dataDir>/weed.log`. */
+  logFile?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface SeaweedPorts {
+  master: number;
+  masterGrpc: number;
+  volume: number;
+  volumeGrpc: number;
+  filer: number;
+  filerGrpc: number;
+  s3: number;
+  s3Grpc: number;
+}
+
+export interface SeaweedServer {
+  /** http://127.0.0.1:<s3 port> */
+  readonly endpoint: string;
+  readonly ports: SeaweedPorts;
+  readonly logFile: string;
+  readonly process: ManagedProcess;
+  stop(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** An S3 client set up the way SeaweedFS needs it (path-style, no default CRC32 checksums). */
+export function devS3Client(endpoint: string, timeoutMs = 10_000): S3Client {
+  return new S3Client({
+    endpoint,
+    region: DEV_S3_REGION,
+    forcePathStyle: true,
+    credentials: DEV_S3_CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new NodeHttpHandler({ connectionTimeout: Math.min(timeoutMs, 2_000), requestTimeout: timeoutMs }),
+  });
+}
+
+/** Runs `weed server` (master, volume, filer, S3) on ports we choose; resolves when S3 accepts writes. */
+export async function startSeaweed(opts: SeaweedOptions): Promise<SeaweedServer> {
+  const dataDir = path.resolve(opts.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const logFile = path.resolve(opts.logFile ?? path.join(dataDir, 'weed.log'));
+  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = (await freePorts(8)) as [
+    number, number, number, number, number, number, number, number,
+  ];
+  const ports: SeaweedPorts = { master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc };
+  const endpoint = `http://${HOST}:${s3}`;
+
+  const args = [
+    // glog otherwise also writes weed.* log files into /tmp; stderr already goes to our log.
+    '-logtostderr=true',
+    'server',
+    `-dir=${dataDir}`,
+    `-ip=${HOST}`,
+    `-ip.bind=${HOST}`,
+    `-master.port=${master}`,
+    `-master.port.grpc=${masterGrpc}`,
+    '-master.telemetry=false',
+    // The default 30 GiB volume limit makes -volume.max=0 (auto: free disk / limit) allow only
+    // a couple of volumes on a small disk, and every bucket is a collection needing its own.
+    '-master.volumeSizeLimitMB=1024',
+    `-volume.port=${volume}`,
+    `-volume.port.grpc=${volumeGrpc}`,
+    '-volume.max=0',
+    // No peer to hand over to, so waiting (default 10 s) before stopping only slows shutdown.
+    '-volume.preStopSeconds=0',
+    '-filer',
+    `-filer.port=${filer}`,
+    `-filer.port.grpc=${filerGrpc}`,
+    '-s3',
+    `-s3.port=${s3}`,
+    `-s3.port.grpc=${s3Grpc}`,
+    // Both default ON (8181, 9101): extra servers on ports we did not choose.
+    '-s3.port.iceberg=0',
+    '-s3.port.lance=0',
+  ];
+
+  const proc = await ManagedProcess.start({
+    name: 'weed',
+    command: findTool('weed'),
+    args,
+    logFile,
+    stopGraceMs: STOP_GRACE_MS,
+  });
+  // weed also listens on unix sockets named after our ports in /tmp and leaves them behind
+  // when killed. A later weed replaces stale ones, so this is tidiness, not correctness.
+  void proc.exited.then(() => removeStaleSockets(ports));
+  const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  try {
+    await proc.waitUntil(() => s3AcceptsWrites(endpoint), timeoutMs, `SeaweedFS S3 at ${endpoint} to accept writes`);
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    throw err;
+  }
+  await devS3Client(endpoint).send(new DeleteBucketCommand({ Bucket: PROBE_BUCKET })).catch(() => undefined);
+
+  return {
+    endpoint,
+    ports,
+    logFile,
+    process: proc,
+    async stop(stopOpts) {
+      await proc.stop('SIGTERM', stopOpts?.graceMs);
+      removeStaleSockets(ports);
+    },
+  };
+}
+
+/**
+ * ListBuckets answers before the master has volumes to write to; only a real write proves
+ * the store is usable.
+ */
+async function s3AcceptsWrites(endpoint: string): Promise<boolean> {
+  const s3 = devS3Client(endpoint, 5_000);
+  try {
+    await s3.send(new ListBucketsCommand({}));
+    await createBucketIfMissing(s3, PROBE_BUCKET);
+    await s3.send(new PutObjectCommand({ Bucket: PROBE_BUCKET, Key: 'probe', Body: 'ok' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: PROBE_BUCKET, Key: 'probe' }));
+    return true;
+  } finally {
+    s3.destroy();
+  }
+}
+
+async function createBucketIfMissing(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    const name = err instanceof Error ? err.name : '';
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+  }
+}
+
+/** Creates the bucket unless it exists already (safe to call concurrently). */
+export async function ensureBucket(endpoint: string, bucket: string): Promise<void> {
+  const s3 = devS3Client(endpoint);
+  try {
+    await createBucketIfMissing(s3, bucket);
+  } finally {
+    s3.destroy();
+  }
+}
+
+function removeStaleSockets(ports: SeaweedPorts): void {
+  const names = [
+    `seaweedfs-master-grpc-${ports.masterGrpc}.sock`,
+    `seaweedfs-volume-grpc-${ports.volumeGrpc}.sock`,
+    `seaweedfs-filer-${ports.filer}.sock`,
+    `seaweedfs-filer-grpc-${ports.filerGrpc}.sock`,
+    `seaweedfs-s3-${ports.s3}.sock`,
+    `seaweedfs-s3-grpc-${ports.s3Grpc}.sock`,
+  ];
+  const listening = boundUnixSockets();
+  for (const name of names) {
+    const file = path.join('/tmp', name);
+    // Another weed may have drawn the same port since ours exited; leave its socket alone.
+    if (listening.has(file)) continue;
+    try {
+      if (fs.lstatSync(file).isSocket()) fs.unlinkSync(file);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function boundUnixSockets(): Set<string> {
+  try {
+    const lines = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1);
+    return new Set(lines.map((l) => l.trim().split(/\s+/)[7]).filter((p): p is string => p !== undefined));
+  } catch {
+    return new Set();
+  }
+}

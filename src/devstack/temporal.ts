@@ -1,0 +1,168 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { freePort, freePorts } from './ports';
+import { ManagedProcess } from './process';
+import { findTool } from './tools';
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+
+export interface TemporalOptions {
+  dataDir: string;
+  /** Frontend gRPC port; a free one is chosen when omitted. */
+  port?: number;
+  /** Web UI port; a free one is chosen when omitted (ignored when headless). */
+  uiPort?: number;
+  /**
+   * SQLite file for durable state; defaults to `<dataDir>/temporal.sqlite`. null keeps state in
+   * memory, so a restart() then starts from scratch.
+   */
+  dbFile?: string | null;
+  dynamicConfig?: Record<string, unknown>;
+  headless?: boolean;
+  /** Namespaces to create besides `default`. */
+  namespaces?: readonly string[];
+  /** Defaults to `<dataDir>/temporal.log`. */
+  logFile?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface TemporalServer {
+  /** host:port of the frontend, for Connection.connect / NativeConnection.connect. */
+  readonly address: string;
+  readonly uiUrl: string | null;
+  readonly port: number;
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  readonly uiPort: number | null;
+  /** Every port we chose and passed on the command line. */
+  readonly chosenPorts: readonly number[];
+  /**
+   * Ports the dev server picks for itself for its internal history, matching and worker
+   * services (bound to 127.0.0.1). start-dev has no flag to set them; we read them from its
+   * --log-config output so callers at least know about them. They change on restart().
+   */
+  readonly internalPorts: readonly number[];
+  readonly dbFile: string | null;
+  readonly logFile: string;
+  /** The current process; a new one after restart(). */
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+  /** Stops and starts again on the same ports and database file (kill-and-restart tests). */
+  restart(): Promise<void>;
+}
+
+/** Runs `temporal server start-dev` on ports we choose and waits until it answers gRPC calls. */
+export async function startTemporal(opts: TemporalOptions): Promise<TemporalServer> {
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const headless = opts.headless ?? false;
+  const port = opts.port ?? (await freePort());
+  const uiPort = headless ? null : (opts.uiPort ?? (await freePort()));
+  const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
+  const dbFile = opts.dbFile === null ? null : path.resolve(opts.dbFile ?? path.join(opts.dataDir, 'temporal.sqlite'));
+  const logFile = path.resolve(opts.logFile ?? path.join(opts.dataDir, 'temporal.log'));
+  const address = `${HOST}:${port}`;
+  const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
+
+  const args = [
+    'server', 'start-dev',
+    '--ip', HOST,
+    '--port', String(port),
+    '--http-port', String(httpPort),
+    '--metrics-port', String(metricsPort),
+    '--log-level', 'warn',
+    // Prints the effective server config (to our log), the only place the internal ports show.
+    '--log-config',
+    // Never read the user's ~/.config/temporalio profile: it could opt into the CLI's online
+    // update check, and a dev server should behave the same on every machine.
+    '--disable-config-file',
+    ...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
+    ...(dbFile === null ? [] : ['--db-filename', dbFile]),
+    ...(opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
+    // The server otherwise calls home to check for newer versions.
+    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+  ];
+
+  const launch = async (): Promise<{ proc: ManagedProcess; internalPorts: number[] }> => {
+    const logOffset = fileSize(logFile);
+    const proc = await ManagedProcess.start({
+      name: 'temporal',
+      command: findTool('temporal'),
+      args,
+      logFile,
+      stopGraceMs: STOP_GRACE_MS,
+    });
+    try {
+      await proc.waitUntil(() => temporalAnswers(address), timeoutMs, `Temporal to answer on ${address}`);
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw err;
+    }
+    return { proc, internalPorts: readInternalPorts(logFile, logOffset) };
+  };
+
+  let current = await launch();
+  const stop = async (): Promise<void> => {
+    await current.proc.stop();
+  };
+
+  return {
+    address,
+    uiUrl: uiPort === null ? null : `http://${HOST}:${uiPort}`,
+    port,
+    httpPort,
+    metricsPort,
+    uiPort,
+    chosenPorts: [port, httpPort, metricsPort, ...(uiPort === null ? [] : [uiPort])],
+    get internalPorts() {
+      return current.internalPorts;
+    },
+    dbFile,
+    logFile,
+    get process() {
+      return current.proc;
+    },
+    stop,
+    async restart() {
+      await stop();
+      current = await launch();
+    },
+  };
+}
+
+/** Ready means the frontend serves requests and the default namespace is registered. */
+async function temporalAnswers(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    await connection.workflowService.describeNamespace({ namespace: 'default' });
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Parses the `services: <name>: rpc: grpcPort:` entries of this run's --log-config YAML. */
+function readInternalPorts(logFile: string, fromOffset: number): number[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(logFile).subarray(fromOffset).toString('utf8');
+  } catch {
+    return [];
+  }
+  const ports: number[] = [];
+  const re = /^\s+(history|matching|worker):\s*\n\s+rpc:\s*\n\s+grpcPort:\s*(\d+)/gm;
+  for (const m of text.matchAll(re)) ports.push(Number(m[2]));
+  return ports;
+}

@@ -1,0 +1,300 @@
+import type { KoreConnectionConfig } from '../config/schema';
+import { UnavailableError } from '../errors';
+import { HttpClient, readJson, type HttpResponse } from '../http/client';
+import { hostAllowed, hostPatternOf, withoutSecrets } from '../http/hosts';
+import { openedOrFail, rangeHeader } from './download';
+import { classifyStatus, parseMediaList, parseSessionsPage, retryAfterSeconds, type KoreSession, type MediaList } from './kore/api';
+import { decodeCursor, encodeCursor, queryDates, sessionRanges, type KoreCursor } from './kore/cursor';
+import { koreFailForStatus } from './kore/errors';
+import { KoreTokenSource } from './kore/jwt';
+import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } from './kore/media';
+import { RequestPacer } from './kore/pacer';
+import { openV1Recording, scanV1Recordings } from './kore/v1Recordings';
+import type { DownloadOutcome, ExportWindow, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+
+/**
+ * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count
+ * activities: one listing activity per second (each paces its own calls, see API_INTERVAL_MS),
+ * and transfers at 1 request/s with 2 requests per file (the recordings JSON + the media GET),
+ * i.e. at most one file every 2 s. Only the JSON call counts against Kore's limit (the media
+ * comes from a signed URL), so transfers alone stay at 30 Kore calls a minute, 1,800 an hour:
+ * half the minute budget, all of the hour budget once sustained, which is as far as the server
+ * can be trusted to pace; a 429 beyond that waits a minute and retries.
+ */
+export const koreLimits: ProviderLimits = { listRequestsPerSecond: 1, transferRequestsPerSecond: 1, requestsPerFile: 2 };
+
+/** Spacing of this process's Kore API calls: 1,800/hour is the sustained limit. */
+const API_INTERVAL_MS = 2000;
+
+const SESSIONS_LIMIT = 100;
+/** Voice sessions per listing call: each costs one or two API calls, paced, inside one 10-minute activity. */
+const SESSIONS_PER_CALL = 25;
+/** getSessions calls per listing call, so long runs of chat sessions still return in bounded time. */
+const PAGES_PER_CALL = 5;
+/** Items per listing call, whatever the sessions hold (history stays small). */
+const ITEMS_PER_CALL = 250;
+
+type Kind = 'recording' | 'voicemail';
+
+export interface KoreCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface KoreProviderOptions {
+  http?: HttpClient;
+  /** Clock for the JWT's iat/exp and its renewal (tests move it). */
+  now?: () => number;
+  tokenLifetimeSeconds?: number;
+  tokenRenewBeforeSeconds?: number;
+  /** Minimum spacing between this provider's Kore API calls (tests use 0). */
+  apiIntervalMs?: number;
+}
+
+/**
+ * Kore.ai contact center (SmartAssist) recordings and voicemails, per voice session.
+ *
+ * Identity: a session's files are numbered in Kore's order, so an item is
+ * `{sessionId}-recording-{n}` or `{sessionId}-voicemail-{n}`; the locator carries the session,
+ * the index, the API and the kind, never the signed `fileUrl` (it expires, and it must not reach
+ * workflow history). Every download asks Kore afresh for the session's files.
+ *
+ * Sessions not ready at listing time (v2 `call_in_progress`/`media_in_progress`) are listed as
+ * one stand-in, `{sessionId}-recording-0`, whose download waits (not_ready) and then fetches
+ * the session's first file under the id a later listing gives it too. Files 1..n of such a
+ * session are not known to this run: a rerun of the window lists them (the first is skipped as
+ * stored). v1 has no status at all: a session whose media is not ready lists no recordings.
+ */
+export class KoreProvider implements Provider {
+  readonly providerName = 'kore';
+  private readonly api: string;
+  private readonly tokens: KoreTokenSource;
+  private readonly pacer: RequestPacer;
+  private readonly http: HttpClient;
+  /** Hosts a signed fileUrl may point at: the configured ones, and the platform host itself. */
+  private readonly mediaHosts: string[];
+
+  constructor(
+    private readonly conn: KoreConnectionConfig,
+    credentials: KoreCredentials,
+    options: KoreProviderOptions = {},
+  ) {
+    const base = conn.baseUrl.replace(/\/+$/, '');
+    this.api = `${base}/api/public/bot/${encodeURIComponent(conn.botId)}`;
+    this.tokens = new KoreTokenSource({
+      clientId: credentials.clientId,
+      clientSecret: credentials.clientSecret,
+      lifetimeSeconds: options.tokenLifetimeSeconds,
+      renewBeforeSeconds: options.tokenRenewBeforeSeconds,
+      now: options.now,
+    });
+    this.pacer = new RequestPacer(options.apiIntervalMs ?? API_INTERVAL_MS);
+    this.http = options.http ?? new HttpClient();
+    this.mediaHosts = [...conn.mediaHosts, hostPatternOf(base)];
+  }
+
+  async listPage(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
+    const ranges = sessionRanges(window);
+    let at: KoreCursor = decodeCursor(cursor);
+    const items: SourceItem[] = [];
+    let voiceSessions = 0;
+    let pages = 0;
+    while (at.range < ranges.length) {
+      const range = ranges[at.range]!;
+      const page = await this.getSessions(range, at.skip, signal);
+      pages++;
+      let position = at.position;
+      while (position < page.sessions.length && voiceSessions < SESSIONS_PER_CALL && items.length < ITEMS_PER_CALL) {
+        const session = page.sessions[position++]!;
+        // The range owns sessions that started in it; the query's margin finds them, ownership lists them once.
+        if (!this.isVoice(session) || session.startedAt < range.from || session.startedAt >= range.to) continue;
+        voiceSessions++;
+        items.push(...(await this.itemsOf(session, signal)));
+      }
+      if (position < page.sessions.length) {
+        at = { ...at, position };
+        break;
+      }
+      at = page.moreAvailable ? { range: at.range, skip: at.skip + page.received, position: 0 } : { range: at.range + 1, skip: 0, position: 0 };
+      if (voiceSessions >= SESSIONS_PER_CALL || items.length >= ITEMS_PER_CALL || pages >= PAGES_PER_CALL) break;
+    }
+    return { items, nextCursor: at.range < ranges.length ? encodeCursor(at) : null };
+  }
+
+  async openDownload(item: SourceItem, options: OpenDownloadOptions): Promise<DownloadOutcome> {
+    const { sessionId, index: rawIndex, api, kind } = item.locator;
+    const index = Number(rawIndex);
+    if (!sessionId || !Number.isInteger(index) || index < 0 || (kind !== 'recording' && kind !== 'voicemail')) {
+      throw new UnavailableError(`Kore connection '${this.conn.name}': item ${item.sourceId} has an unusable locator`, 'malformed');
+    }
+    const what = `Kore connection '${this.conn.name}': session ${sessionId} ${kind} ${index}`;
+    // Voicemails have one API whatever the recordings API is.
+    if (kind === 'recording' && api === 'v1') return this.openV1(sessionId, index, what, options);
+    return this.openSigned(sessionId, kind, index, what, options);
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  private isVoice(session: KoreSession): boolean {
+    const channel = session.channel.toLowerCase();
+    return this.conn.channels.some((c) => c.toLowerCase() === channel);
+  }
+
+  private async getSessions(range: { from: number; to: number }, skip: number, signal?: AbortSignal) {
+    const what = `Kore connection '${this.conn.name}': getSessions`;
+    const body = JSON.stringify({ skip, limit: SESSIONS_LIMIT, ...queryDates(range) });
+    const res = await this.call({ url: `${this.api}/getSessions`, method: 'POST', body, what, signal });
+    if (res.status !== 200) return koreFailForStatus(res, what, this.tokens.redactions());
+    return parseSessionsPage(await readJson(res, what), SESSIONS_LIMIT, what);
+  }
+
+  /** One item per file of the session, plus a stand-in for files Kore cannot name yet. */
+  private async itemsOf(session: KoreSession, signal?: AbortSignal): Promise<SourceItem[]> {
+    const items = this.conn.recordingsApi === 'v1' ? await this.listV1(session, signal) : await this.listSigned(session, 'recording', signal);
+    if (this.conn.includeVoicemail) items.push(...(await this.listSigned(session, 'voicemail', signal)));
+    return items;
+  }
+
+  private async listSigned(session: KoreSession, kind: Kind, signal?: AbortSignal): Promise<SourceItem[]> {
+    const list = await this.fetchMediaList(session.sessionId, kind, signal, true);
+    if (list === null) return [];
+    const state = classifyStatus(list.status);
+    if (state === 'ready' || (state === 'unknown' && list.entries.length > 0)) {
+      return list.entries.map((entry, index) => this.item(session, kind, index, extensionOfFileName(entry.fileName), entry.fileName));
+    }
+    if (kind === 'voicemail' && state !== 'not_ready') {
+      // Most sessions have no voicemail; a final or unknown status without files reads as
+      // "none", not as a lost file (a failure row per session would bury the real ones).
+      return [];
+    }
+    // Not ready yet (or failed for good): Kore does not say how many files there will be. One
+    // stand-in, the session's first file, carries the wait (or the failure row) through the
+    // transfer path (see the class comment for what this leaves out).
+    return [this.item(session, kind, 0, undefined, undefined)];
+  }
+
+  private async listV1(session: KoreSession, signal?: AbortSignal): Promise<SourceItem[]> {
+    const what = `Kore connection '${this.conn.name}': session ${session.sessionId} recordings (v1)`;
+    const res = await this.call({ url: this.mediaListUrl(session.sessionId, 'recording', 'v1'), what, signal });
+    if (res.status === 404) {
+      // A session without recordings may answer 404: nothing to list, not an error.
+      await res.body.dump().catch(() => undefined);
+      return [];
+    }
+    if (res.status !== 200) return koreFailForStatus(res, what, this.tokens.redactions());
+    // Counting v1 recordings means downloading all of them once (v1 inlines the audio and has no
+    // count or status); they are streamed through, not kept. v1 is deprecated: prefer v2.
+    const elements = await scanV1Recordings(res.body, what);
+    return elements.map((element, index) => this.item(session, 'recording', index, extensionOfMime(element.mime) ?? UNKNOWN_TYPE.extension, undefined));
+  }
+
+  private item(session: KoreSession, kind: Kind, index: number, extension: string | undefined, fileName: string | undefined): SourceItem {
+    const item: SourceItem = {
+      sourceId: `${session.sessionId}-${kind}-${index}`,
+      conversationId: session.sessionId,
+      kind,
+      createdAt: new Date(session.startedAt).toISOString(),
+      locator: { sessionId: session.sessionId, index: String(index), api: this.conn.recordingsApi, kind },
+    };
+    if (extension) item.extension = extension;
+    if (fileName) item.originalName = fileName;
+    return item;
+  }
+
+  private async openV1(sessionId: string, index: number, what: string, options: OpenDownloadOptions): Promise<DownloadOutcome> {
+    const res = await this.call({ url: this.mediaListUrl(sessionId, 'recording', 'v1'), what: `${what} (v1)`, signal: options.signal });
+    if (res.status !== 200) return koreFailForStatus(res, `${what} (v1)`, this.tokens.redactions());
+    // No Range on v1: the bytes are inside a JSON string. The body starts at byte 0 and the
+    // transfer engine drops what a resumed upload already holds.
+    const { mime, stream } = await openV1Recording(res.body, index, `${what} (v1)`);
+    const extension = extensionOfMime(mime) ?? UNKNOWN_TYPE.extension;
+    return {
+      kind: 'ready',
+      download: {
+        body: stream,
+        offset: 0,
+        contentLength: null,
+        totalSize: null,
+        contentType: mime ?? UNKNOWN_TYPE.contentType,
+        extension,
+        sourceUrl: withoutSecrets(res.url),
+      },
+    };
+  }
+
+  private async openSigned(sessionId: string, kind: Kind, index: number, what: string, options: OpenDownloadOptions): Promise<DownloadOutcome> {
+    // Fresh on every attempt: the signed fileUrl expires and is never stored or reused.
+    const list = await this.fetchMediaList(sessionId, kind, options.signal, false);
+    if (list === null) throw new UnavailableError(`${what}: Kore answered 404`, 'not_found');
+    const status = list.status;
+    const state = classifyStatus(status);
+    if (state === 'not_ready') return { kind: 'not_ready', reason: `Kore reports status '${status}'`, retryAfterSeconds: retryAfterSeconds(status) };
+    if (state === 'final') throw new UnavailableError(`${what}: Kore reports status '${status}'`, 'provider_final_status');
+    const entry = list.entries[index];
+    if (!entry) {
+      if (state === 'unknown') {
+        return { kind: 'not_ready', reason: `Kore reports an unknown status '${String(status).slice(0, 40)}'`, retryAfterSeconds: retryAfterSeconds(status) };
+      }
+      throw new UnavailableError(`${what}: the session has ${list.entries.length} ${kind} file(s), none at index ${index}`, 'not_found');
+    }
+    if (!entry.fileUrl) throw new UnavailableError(`${what}: Kore gave no fileUrl`, 'malformed');
+    let signed: URL;
+    try {
+      signed = new URL(entry.fileUrl, this.conn.baseUrl);
+    } catch {
+      throw new UnavailableError(`${what}: Kore gave an invalid fileUrl`, 'malformed');
+    }
+    if (!hostAllowed(signed, this.mediaHosts)) {
+      throw new UnavailableError(`${what}: fileUrl host ${withoutSecrets(signed)} is not in mediaHosts`, 'refused_link');
+    }
+    // The URL is signed: no `auth` header goes with it, to its host or any redirect.
+    const media = await this.http.send({
+      url: signed,
+      headers: rangeHeader(options.offset),
+      redirectHosts: this.mediaHosts,
+      signal: options.signal,
+      what: `${what} media`,
+    });
+    const named = extensionOfFileName(entry.fileName);
+    const fallback = { contentType: mimeOfExtension(named) ?? UNKNOWN_TYPE.contentType, extension: named ?? UNKNOWN_TYPE.extension };
+    const download = await openedOrFail(media, `${what} media`, fallback, this.tokens.redactions());
+    // Without a name, the served Content-Type is the best hint of the file type.
+    if (!named) download.extension = extensionOfMime(download.contentType) ?? UNKNOWN_TYPE.extension;
+    return { kind: 'ready', download };
+  }
+
+  /** The v2 recordings or voicemail JSON of a session; null on a 404 while listing (a session without such files). */
+  private async fetchMediaList(sessionId: string, kind: Kind, signal: AbortSignal | undefined, listing: boolean): Promise<MediaList | null> {
+    const what = `Kore connection '${this.conn.name}': session ${sessionId} ${kind === 'recording' ? 'recordings' : 'voicemail'}`;
+    const res = await this.call({ url: this.mediaListUrl(sessionId, kind, 'v2'), what, signal });
+    if (res.status === 404 && listing) {
+      await res.body.dump().catch(() => undefined);
+      return null;
+    }
+    if (res.status !== 200) return koreFailForStatus(res, what, this.tokens.redactions());
+    return parseMediaList(await readJson(res, what), kind, what);
+  }
+
+  private mediaListUrl(sessionId: string, kind: Kind, api: 'v1' | 'v2'): URL {
+    const path = kind === 'voicemail' ? 'voicemail' : api === 'v2' ? 'v2/recordings' : 'recordings';
+    const url = new URL(`${this.api}/${path}`);
+    url.searchParams.set('sessionId', sessionId);
+    return url;
+  }
+
+  /** A Kore API call: paced, with a cached JWT in the `auth` header (kept on the API's origin only). */
+  private async call(request: { url: string | URL; method?: 'GET' | 'POST'; body?: string; what: string; signal?: AbortSignal }): Promise<HttpResponse> {
+    await this.pacer.wait(request.signal);
+    return this.http.send({
+      url: request.url,
+      method: request.method ?? 'GET',
+      headers: { accept: 'application/json', ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: request.body,
+      credentialHeaders: { auth: this.tokens.token() },
+      signal: request.signal,
+      what: request.what,
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExportResult } from '../../workflows/contracts';
+import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
+import { sidecarKey } from '../../src/storage/keys';
+import { verifyObjects } from '../../src/verify/verify';
+import { exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
+
+const MiB = 1024 * 1024;
+const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
+
+/**
+ * Bird end to end on the real stack: a few hundred recordings over many listing pages, with the
+ * faults PROVIDERS.md lists played along the way, then a rerun that must transfer nothing.
+ */
+describe('Bird export on the real stack', () => {
+  const connection = uniqueName('bird');
+  let sim: BirdSimulator;
+  let env: ExportEnv;
+  let worker: WorkerProcess;
+  let first: ExportResult;
+  let workflowId: string;
+  const recordings: BirdRecordingSpec[] = BirdSimulator.generate({
+    seed: connection,
+    count: 300,
+    ...window,
+    size: { min: 200, max: 96 * 1024 },
+    statuses: { absent: 2, failed: 2 },
+  });
+  // A few multipart-sized ones (the part size is 5 MiB here), and two still being recorded.
+  for (const i of [10, 160, 290]) recordings[i]!.size = 11 * MiB + i;
+  for (const i of [20, 220]) Object.assign(recordings[i]!, { status: 'ongoing', availableAfterPolls: 2 });
+  recordings[30]!.size = 0;
+  const available = () => recordings.filter((r) => r.status === 'available' || r.availableAfterPolls !== undefined);
+
+  beforeAll(async () => {
+    sim = new BirdSimulator({ seed: connection, recordings, signedUrlTtlSeconds: 600 });
+    await sim.start();
+    env = await exportEnv({
+      connections: {
+        [connection]: {
+          provider: 'bird',
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+          pageSize: 25,
+          batchSize: 4,
+          notReadyRetrySeconds: 2,
+        },
+      },
+      secrets: { BIRD_KEY: sim.accessKey },
+      storage: { partSizeMiB: 5 },
+    });
+    worker = await env.spawnWorker();
+
+    const big = recordings[160]!.id;
+    const small = recordings[40]!.id;
+    sim.faults
+      .add({ target: 'list', fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } })
+      .add({ target: 'list', fault: { kind: 'status', status: 500 } })
+      .add({ target: 'metadata', id: recordings[41]!.id, fault: { kind: 'status', status: 500 }, times: 2 })
+      .add({ target: 'metadata', id: recordings[42]!.id, fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } })
+      .add({ target: 'metadata', id: recordings[43]!.id, fault: { kind: 'expired' } })
+      .add({ target: 'media', id: recordings[44]!.id, fault: { kind: 'expired' } })
+      .add({ target: 'media', id: recordings[45]!.id, fault: { kind: 'status', status: 503 } })
+      .add({ target: 'media', id: big, fault: { kind: 'cut', afterBytes: 7 * MiB } })
+      .add({ target: 'media', id: small, fault: { kind: 'short', bytes: 100 } })
+      .add({ target: 'media', id: recordings[290]!.id, fault: { kind: 'short', bytes: 6 * MiB } });
+
+    const started = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 6, heartbeatTimeoutSeconds: 20 } });
+    workflowId = started.workflowId;
+    first = (await started.handle.result()) as ExportResult;
+  });
+
+  afterAll(async () => {
+    await env?.close();
+    await sim?.stop();
+  });
+
+  it('stores every available recording once, with the simulator\'s size and SHA-256', async () => {
+    const rows = await env.files(connection);
+    const stored = rows.filter((r) => r.status === 'stored');
+    expect(stored).toHaveLength(available().length);
+    for (const rec of available()) {
+      const row = stored.find((r) => r.source_id === rec.id);
+      expect(row, rec.id).toBeDefined();
+      expect(Number(row!.size_bytes)).toBe(rec.size);
+      expect(row!.sha256).toBe(await sim.sha256(rec.id));
+      expect(row!.object_key).toMatch(new RegExp(`^exports/bird/${connection}/2026/03/0[1-7]/[0-9a-f-]+/${rec.id}\\.mp3$`));
+    }
+    expect(first).toMatchObject({ listed: recordings.length, transferred: available().length, failed: 4, skipped: 0 });
+    expect(first.pagesListed).toBe(Math.ceil(recordings.length / 25));
+  });
+
+  it('played every fault it was asked to, and survived them', () => {
+    expect(sim.faults.pending()).toBe(0);
+  });
+
+  it('ends absent and failed recordings as failure rows with their reason', async () => {
+    const failed = (await env.files(connection)).filter((r) => r.status === 'failed');
+    expect(failed.map((r) => r.source_id).sort()).toEqual(recordings.filter((r) => r.status === 'absent' || r.status === 'failed').map((r) => r.id).sort());
+    for (const row of failed) {
+      expect(row.failure_code).toBe('provider_final_status');
+      expect(row.failure_reason).toMatch(/Bird reports status '(absent|failed)'/);
+    }
+  });
+
+  it('waited durably for recordings that were still being recorded', async () => {
+    const rows = await env.files(connection);
+    for (const i of [20, 220]) expect(rows.find((r) => r.source_id === recordings[i]!.id)?.status).toBe('stored');
+  });
+
+  it('continued as new on the way, keeping each run\'s history small', () => {
+    expect(first.generation).toBeGreaterThan(0);
+  });
+
+  it('left objects whose bytes, metadata and sidecars agree with provenance', async () => {
+    const report = await verifyObjects(env.provenance, env.store, { connection });
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBe(available().length);
+    const row = (await env.files(connection)).find((r) => r.status === 'stored')!;
+    const sidecar = JSON.parse(await streamText(await env.store.readStream(sidecarKey(row.object_key!))));
+    expect(sidecar).toMatchObject({ provider: 'bird', connection, source: { id: row.source_id }, object: { sha256: row.sha256, key: row.object_key } });
+  });
+
+  it('kept the access key and signed URLs out of provenance, history and logs', async () => {
+    const rows = JSON.stringify(await env.files(connection));
+    const history = JSON.stringify(await env.client.workflow.getHandle(workflowId).fetchHistory());
+    const exportsRow = JSON.stringify((await env.provenance.pool.query('SELECT * FROM callvault.exports WHERE workflow_id = $1', [workflowId])).rows);
+    for (const text of [rows, history, exportsRow, worker.log()]) {
+      expect(text).not.toContain(sim.accessKey);
+      expect(text).not.toContain('X-Amz-Signature');
+    }
+    // Credentials never travelled to the storage host.
+    const toStorage = sim.requests.filter((r) => r.server === 'bird-storage');
+    expect(toStorage.length).toBeGreaterThan(0);
+    expect(toStorage.every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it('transfers nothing and writes nothing on a rerun of the finished export', async () => {
+    const rowsBefore = await env.files(connection);
+    const mediaBefore = sim.requests.filter((r) => r.server === 'bird-storage').length;
+    const metadataBefore = sim.requests.filter((r) => r.server === 'bird-api' && r.id).length;
+    const again = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } });
+    expect(again.started).toBe(true);
+    const second = (await again.handle.result()) as ExportResult;
+    expect(second).toMatchObject({ transferred: 0, bytes: 0, skipped: available().length });
+    expect(await env.files(connection)).toEqual(rowsBefore);
+    expect(sim.requests.filter((r) => r.server === 'bird-storage').length).toBe(mediaBefore);
+    // Only the four failed ones are looked at again (their status may have changed); nothing is downloaded.
+    expect(sim.requests.filter((r) => r.server === 'bird-api' && r.id).length - metadataBefore).toBe(4);
+  });
+});
+
+async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
+}
