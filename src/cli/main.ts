@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+#!/usr/bin/env -S node --max-semi-space-size=2 --expose-gc
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import { connectClient, failureMessage, queryProgress, startExport, watchExport } from '../client/exports';
@@ -9,6 +9,7 @@ import { ObjectStore } from '../storage/objectStore';
 import { createS3Client } from '../storage/s3';
 import { verifyObjects } from '../verify/verify';
 import { runWorkerProcess } from '../worker/main';
+import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
 import type { ExportInput } from '../../workflows/input';
 import { formatBytes, progressPrinter } from './progress';
 
@@ -30,8 +31,9 @@ function positiveInt(value: string): number {
 program
   .command('worker')
   .description('run a worker: workflows, listing and transfers for every configured connection')
-  .action(async () => {
-    await runWorkerProcess({ configPath: program.opts<{ config?: string }>().config });
+  .addOption(new Option('--role <role>', 'what to poll: all, or workflows / transfers to scale them apart').choices(WORKER_ROLES).env('CALLVAULT_WORKER_ROLE'))
+  .action(async (opts: { role?: WorkerRole }) => {
+    await runWorkerProcess({ configPath: program.opts<{ config?: string }>().config, role: opts.role });
   });
 
 program

@@ -48,6 +48,15 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
+/** Where setup.sh links the binary, or null when this code runs outside a checkout. */
+function localToolPath(name: ToolName): string | null {
+  try {
+    return path.join(repoRoot(), '.tools', 'bin', name);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Absolute path of a dev-stack binary: explicit env override, then the project-local copy that
  * `npm run setup` installs, then PATH. The project copy wins over PATH so tests run against the
@@ -64,8 +73,8 @@ export function findTool(name: ToolName): string {
     return resolved;
   }
 
-  const local = path.join(repoRoot(), '.tools', 'bin', name);
-  if (isExecutableFile(local)) return local;
+  const local = localToolPath(name);
+  if (local !== null && isExecutableFile(local)) return local;
 
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
@@ -74,6 +83,6 @@ export function findTool(name: ToolName): string {
   }
 
   throw new Error(
-    `cannot find the \`${name}\` binary (looked at $${envVar}, ${local} and PATH); run \`npm run setup\` to install it`,
+    `cannot find the \`${name}\` binary (looked at $${envVar}, ${local ?? '.tools/bin'} and PATH); run \`npm run setup\` to install it`,
   );
 }

@@ -3,14 +3,23 @@ import { loadConfig } from '../config/load';
 import { migrate } from '../provenance/migrate';
 import { prebuiltWorkflowBundle } from './bundle';
 import { buildDeps } from './deps';
-import { createWorkers, runWorkers } from './worker';
+import { WORKER_ROLES, createWorkers, runWorkers, type WorkerRole } from './worker';
+
+function workerRoleFromEnv(): WorkerRole {
+  const role = process.env.CALLVAULT_WORKER_ROLE ?? 'all';
+  if (!(WORKER_ROLES as readonly string[]).includes(role)) {
+    throw new Error(`CALLVAULT_WORKER_ROLE: '${role}' is not one of ${WORKER_ROLES.join(', ')}`);
+  }
+  return role as WorkerRole;
+}
 
 /**
  * The worker process: configuration from CALLVAULT_CONFIG (or ./callvault.config.json) and the
  * environment, secrets resolved here and nowhere else. Temporal's runtime turns SIGINT/SIGTERM
  * into a graceful shutdown: running activities get cancelled and resume elsewhere.
  */
-export async function runWorkerProcess(options: { configPath?: string } = {}): Promise<void> {
+export async function runWorkerProcess(options: { configPath?: string; role?: WorkerRole } = {}): Promise<void> {
+  const role = options.role ?? workerRoleFromEnv();
   const config = loadConfig({ path: options.configPath });
   const deps = buildDeps(config);
   try {
@@ -18,9 +27,9 @@ export async function runWorkerProcess(options: { configPath?: string } = {}): P
     await deps.store.ensureBucket();
     const connection = await NativeConnection.connect({ address: config.temporal.address });
     try {
-      const workers = await createWorkers({ deps, connection, workflowBundle: prebuiltWorkflowBundle() });
+      const workers = await createWorkers({ deps, connection, role, workflowBundle: role === 'transfers' ? undefined : prebuiltWorkflowBundle() });
       const queues = workers.map((w) => w.options.taskQueue).join(', ');
-      console.log(`callvault worker ${process.pid} polling ${queues} on ${config.temporal.address}`);
+      console.log(`callvault worker ${process.pid} (${role}) polling ${queues} on ${config.temporal.address}`);
       await runWorkers(workers);
     } finally {
       await connection.close();

@@ -3,8 +3,17 @@ import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../config/names';
 import { providerLimits } from '../providers/registry';
 
+/**
+ * What a worker process polls. `all` suits one machine; at scale, run a few `workflows` workers
+ * and as many `transfers` workers as the platforms' rate limits allow: transfer workers hold no
+ * workflow sandbox, so their memory is the bytes in flight and little else.
+ */
+export const WORKER_ROLES = ['all', 'workflows', 'transfers'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
 export interface CreateWorkersOptions {
   deps: ActivityDeps;
+  role?: WorkerRole;
   connection: NativeConnection;
   /** A prebuilt workflow bundle (fast start); otherwise the workflows are bundled now. */
   workflowBundle?: WorkflowBundleOption;
@@ -22,19 +31,24 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   const { config } = deps;
   const activities = createActivities(deps);
   const common = { connection, namespace: config.temporal.namespace, ...(options.identity ? { identity: options.identity } : {}) };
-  const workers: Worker[] = [
-    await Worker.create({
-      ...common,
-      taskQueue: config.temporal.taskQueue,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../../workflows') }),
-      activities: {
-        describeConnection: activities.describeConnection,
-        beginExport: activities.beginExport,
-        finishExport: activities.finishExport,
-        recordFailures: activities.recordFailures,
-      },
-    }),
-  ];
+  const role = options.role ?? 'all';
+  const workers: Worker[] = [];
+  if (role !== 'transfers') {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: config.temporal.taskQueue,
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../../workflows') }),
+        activities: {
+          describeConnection: activities.describeConnection,
+          beginExport: activities.beginExport,
+          finishExport: activities.finishExport,
+          recordFailures: activities.recordFailures,
+        },
+      }),
+    );
+  }
+  if (role === 'workflows') return workers;
   for (const conn of Object.values(config.connections)) {
     const limits = providerLimits(conn);
     const queues = taskQueues(config.temporal.taskQueue, conn.name);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { ManagedProcess, stopAll } from '../../src/devstack/process';
+import { ManagedProcess } from '../../src/devstack/process';
 import { freePorts } from '../../src/devstack/ports';
 import { startTemporal } from '../../src/devstack/temporal';
 import { devS3Client, ensureBucket, startSeaweed } from '../../src/devstack/seaweed';
@@ -52,8 +52,7 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'callvault-devstack-'));
 });
 
-afterAll(async () => {
-  await stopAll(1_000);
+afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -92,10 +91,14 @@ describe('ManagedProcess', () => {
       args: ['-c', 'trap "" TERM; echo "trap""ped"; while :; do sleep 1; done'],
       logFile: path.join(tmp, 'stubborn.log'),
     });
-    await p.waitUntil(async () => p.tailLog().includes('trapped'), 5_000, 'shell to trap TERM');
-    const exit = await p.stop('SIGTERM', 300);
-    expect(exit.signal).toBe('SIGKILL');
-    expect(p.running).toBe(false);
+    try {
+      await p.waitUntil(async () => p.tailLog().includes('trapped'), 5_000, 'shell to trap TERM');
+      const exit = await p.stop('SIGTERM', 300);
+      expect(exit.signal).toBe('SIGKILL');
+      expect(p.running).toBe(false);
+    } finally {
+      await p.kill9();
+    }
   });
 });
 
@@ -151,8 +154,7 @@ describe('seaweedfs', () => {
       expect(await got.Body?.transformToString()).toBe('hello');
       s3.destroy();
     } finally {
-      // weed drains for a hard-coded 15 s on SIGTERM; a test has no data worth waiting for.
-      await server.stop({ graceMs: 2_000 });
+      await server.stop();
     }
     expect(server.process.running).toBe(false);
     expect(fs.existsSync(`/tmp/seaweedfs-master-grpc-${server.ports.masterGrpc}.sock`)).toBe(false);

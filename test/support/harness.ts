@@ -10,6 +10,7 @@ import type { CallvaultConfig } from '../../src/config/schema';
 import { migrate } from '../../src/provenance/migrate';
 import { ProvenanceStore } from '../../src/provenance/store';
 import { ObjectStore } from '../../src/storage/objectStore';
+import { WORKER_NODE_FLAGS } from '../../src/worker/runtime';
 import { createS3Client } from '../../src/storage/s3';
 import type { ExportInput } from '../../workflows/input';
 import './stack';
@@ -38,6 +39,8 @@ export interface ExportEnv {
   provenance: ProvenanceStore;
   store: ObjectStore;
   spawnWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
+  /** Stops every worker this environment started. */
+  stopWorkers(): Promise<void>;
   start(input: ExportInput): Promise<StartedExport>;
   /** Rows of callvault.files for one connection. */
   files(connection: string): Promise<FileRow[]>;
@@ -99,6 +102,9 @@ export async function exportEnv(options: {
       workers.push(worker);
       return worker;
     },
+    async stopWorkers() {
+      for (const w of workers.splice(0)) await w.stop();
+    },
     start: (input) => startExport(client, config.temporal.taskQueue, input),
     async files(conn) {
       const res = await provenance.pool.query<FileRow>(
@@ -119,7 +125,8 @@ export async function exportEnv(options: {
 
 async function spawnWorker(configPath: string, env: Record<string, string>, logFile: string): Promise<WorkerProcess> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [join(repo, 'dist/src/worker/main.js')], {
+  // Exactly what `callvault worker` runs.
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, join(repo, 'dist/src/cli/main.js'), 'worker'], {
     env: { ...process.env, ...env, CALLVAULT_CONFIG: configPath, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', fd, fd],
   });
