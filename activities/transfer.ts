@@ -17,7 +17,8 @@ export interface TransferBatchInput {
 }
 
 export type ItemResult =
-  | { sourceId: string; outcome: 'stored'; bytes: number }
+  /** `discovered`: files this one revealed that the listing could not see (see DownloadOutcome). */
+  | { sourceId: string; outcome: 'stored'; bytes: number; discovered?: SourceItem[] }
   /** Stored before, by another export: nothing fetched. */
   | { sourceId: string; outcome: 'already_stored' }
   | { sourceId: string; outcome: 'not_ready'; reason: string; retryAfterSeconds: number }
@@ -93,7 +94,12 @@ export function transferActivities(deps: ActivityDeps) {
               continue;
             }
             await recordStored(item, outcome.object, startedAt);
-            results.push({ sourceId: item.sourceId, outcome: 'stored', bytes: outcome.object.size });
+            results.push({
+              sourceId: item.sourceId,
+              outcome: 'stored',
+              bytes: outcome.object.size,
+              ...(outcome.siblings.length > 0 ? { discovered: outcome.siblings } : {}),
+            });
             ctx.heartbeat(checkpoint);
           } catch (err) {
             if (!(err instanceof UnavailableError)) throw err;

@@ -98,6 +98,10 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedSta
       if (r.outcome === 'stored') {
         counters.transferred++;
         counters.bytes += r.bytes;
+        if (r.discovered) {
+          counters.listed += r.discovered.length;
+          queue.push(...r.discovered);
+        }
       } else if (r.outcome === 'already_stored') counters.skipped++;
       else if (r.outcome === 'unavailable') counters.failed++;
       else {

@@ -51,7 +51,12 @@ export interface OpenedDownload {
 }
 
 export type DownloadOutcome =
-  | { kind: 'ready'; download: OpenedDownload }
+  /**
+   * `siblings`: files the listing could not see yet and this download revealed (a Kore session
+   * listed while its media was still being processed). The export queues them; already stored
+   * ones are skipped as usual, so reporting a sibling twice is harmless.
+   */
+  | { kind: 'ready'; download: OpenedDownload; siblings?: SourceItem[] }
   /** The platform has it but cannot serve it yet (Bird `ongoing`, Kore `media_in_progress`). */
   | { kind: 'not_ready'; reason: string; retryAfterSeconds: number };
 

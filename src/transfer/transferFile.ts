@@ -31,7 +31,7 @@ export interface StoredObject {
 }
 
 export type TransferOutcome =
-  | { kind: 'stored'; object: StoredObject }
+  | { kind: 'stored'; object: StoredObject; siblings: SourceItem[] }
   | { kind: 'not_ready'; reason: string; retryAfterSeconds: number };
 
 export interface TransferFileInput {
@@ -128,6 +128,7 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
     function stored(written: WriteResult, sha256: string, hashedBy: StoredObject['hashedBy']): TransferOutcome {
       return {
         kind: 'stored',
+        siblings: opened.kind === 'ready' ? (opened.siblings ?? []) : [],
         object: {
           key,
           size: bytes,
