@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --expose-gc
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
@@ -7,6 +8,8 @@ import { migrate } from '../provenance/migrate';
 import { ProvenanceStore } from '../provenance/store';
 import { ObjectStore } from '../storage/objectStore';
 import { createS3Client } from '../storage/s3';
+import { runDemo } from '../demo/demo';
+import { repoRoot } from '../devstack/tools';
 import { verifyObjects } from '../verify/verify';
 import { runWorkerProcess } from '../worker/main';
 import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
@@ -151,6 +154,16 @@ program
       await provenance.close();
       s3.destroy();
     }
+  });
+
+program
+  .command('demo')
+  .description('start the embedded stack (Temporal + UI, SeaweedFS, simulators, a worker) and export from all three simulators')
+  .option('--data-dir <dir>', 'where the stack keeps its state', join(repoRoot(), '.data', 'demo'))
+  .option('--keep-running', 'keep the stack up after the exports until Ctrl-C (default on a terminal)', process.stdout.isTTY)
+  .option('--no-keep-running', 'stop the stack as soon as the exports end')
+  .action(async (opts: { dataDir: string; keepRunning: boolean }) => {
+    await runDemo({ dataDir: opts.dataDir, keepRunning: opts.keepRunning });
   });
 
 async function follow(handle: Parameters<typeof watchExport>[0]): Promise<void> {

@@ -1,0 +1,73 @@
+import { BirdSimulator } from '../simulators/bird';
+import { DixaSimulator } from '../simulators/dixa';
+import { KoreSimulator } from '../simulators/kore';
+
+const MiB = 1024 * 1024;
+
+export interface DemoSimulators {
+  /** Connection entries for the configuration file, pointing at the simulators. */
+  connections: Record<string, unknown>;
+  /** Environment variables the worker resolves the connections' secrets from. */
+  secrets: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * One simulator per platform, seeded so every demo run sees the same conversations and bytes:
+ * recordings from a few KiB to a few MiB, a recording still being processed, one the platform
+ * lost, public and private attachments, voicemails, several recordings per Kore session.
+ */
+export async function startDemoSimulators(window: { from: string; to: string }): Promise<DemoSimulators> {
+  const recordings = BirdSimulator.generate({ seed: 'demo', count: 60, ...window, size: { min: 20 * 1024, max: 2 * MiB }, statuses: { absent: 1 } });
+  recordings[7]!.size = 24 * MiB;
+  Object.assign(recordings[11]!, { status: 'ongoing', availableAfterPolls: 1 });
+  const bird = new BirdSimulator({ seed: 'demo', recordings });
+  const dixa = new DixaSimulator({ seed: 'demo', generate: { count: 45, ...window, size: { min: 4 * 1024, max: 1 * MiB }, filesEvery: 1 } });
+  const kore = new KoreSimulator({
+    seed: 'demo',
+    sessions: KoreSimulator.generate({ seed: 'demo', count: 8, ...window, chatEvery: 4, recordingsPerSession: { min: 1, max: 3 }, size: { min: 16 * 1024, max: 3 * MiB }, voicemailEvery: 3 }),
+  });
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    for (const sim of [bird, dixa, kore]) {
+      await sim.start();
+      started.push(sim);
+    }
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    throw err;
+  }
+  return {
+    connections: {
+      'bird-demo': { provider: 'bird', baseUrl: bird.baseUrl, workspaceId: bird.workspaceId, accessKey: { env: 'DEMO_BIRD_ACCESS_KEY' }, mediaHosts: [bird.storageHost], notReadyRetrySeconds: 3 },
+      'dixa-demo': {
+        provider: 'dixa',
+        exportsBaseUrl: dixa.exportsBaseUrl,
+        apiBaseUrl: dixa.apiBaseUrl,
+        filesBaseUrl: dixa.filesBaseUrl,
+        apiToken: { env: 'DEMO_DIXA_API_TOKEN' },
+        storageHosts: [dixa.storageHost],
+        // The simulator does not rate-limit; the real exports API allows about 10 calls a minute.
+        rateLimit: { listPerSecond: 5 },
+      },
+      'kore-demo': {
+        provider: 'kore',
+        baseUrl: kore.baseUrl,
+        botId: kore.botId,
+        clientId: { env: 'DEMO_KORE_CLIENT_ID' },
+        clientSecret: { env: 'DEMO_KORE_CLIENT_SECRET' },
+        mediaHosts: [kore.mediaHost],
+        rateLimit: { listPerSecond: 5, transferPerSecond: 20 },
+      },
+    },
+    secrets: {
+      DEMO_BIRD_ACCESS_KEY: bird.accessKey,
+      DEMO_DIXA_API_TOKEN: dixa.apiToken,
+      DEMO_KORE_CLIENT_ID: kore.clientId,
+      DEMO_KORE_CLIENT_SECRET: kore.clientSecret,
+    },
+    async stop() {
+      await Promise.allSettled(started.map((s) => s.stop()));
+    },
+  };
+}
