@@ -23,6 +23,18 @@ const connectionCommon = {
     })
     .strict()
     .default({}),
+  /**
+   * How long the platform keeps this connection's data, and how many days before it deletes a day
+   * the retention sweep exports it (docs/triggers.md, "Retention"). Without it, the sweep skips the connection.
+   */
+  retention: z
+    .object({
+      keepDays: z.number().int().min(1).max(36_500),
+      leadDays: z.number().int().min(0).max(36_499).default(3),
+    })
+    .strict()
+    .refine((r) => r.leadDays < r.keepDays, { message: 'must be smaller than keepDays', path: ['leadDays'] })
+    .optional(),
 };
 
 export const birdConnectionSchema = z
@@ -77,6 +89,14 @@ export const koreConnectionSchema = z
     mediaHosts: z.array(hostPatternSchema).default([]),
     /** Session channels that are calls. */
     channels: z.array(z.string().min(1).max(100)).min(1).default(['korevg']),
+    /**
+     * Least time between two Kore API calls (getSessions, recordings, voicemail) from one worker
+     * process for this connection. Kore allows 60 calls a minute and 1,800 an hour per bot, so the
+     * default 2000 ms (1,800/hour) is the safe published pace; lower it only for a raised quota,
+     * a simulator or a staging tenant. Signed media downloads are not Kore API calls and are not
+     * paced. Several worker processes each keep this pace: the server-side `rateLimit` bounds them together.
+     */
+    minRequestIntervalMs: z.number().int().min(0).max(3_600_000).default(2000),
     ...connectionCommon,
   })
   .strict();

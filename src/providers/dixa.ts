@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DixaConnectionConfig } from '../config/schema';
-import { ConfigurationError, TransientError, UnavailableError } from '../errors';
+import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../errors';
 import { HttpClient, failForStatus, networkError, readJson, type HttpResponse } from '../http/client';
 import { openedOrFail, rangeHeader } from './download';
 import { compareKeys, decodeCursor, encodeCursor, firstSlice, nextSlice, sliceLengthMs, sliceQuery, type RecordKey, type SliceCursor } from './dixa/cursor';
@@ -76,7 +76,7 @@ export class DixaProvider implements Provider {
     url.searchParams.set('created_after', String(createdAfter));
     url.searchParams.set('created_before', String(createdBefore));
     const res = await this.http.send({ url, headers: { accept: 'application/json' }, credentialHeaders: this.exportsAuth, signal, what });
-    if (res.status !== 200) return failForStatus(res, what, this.redact);
+    if (res.status !== 200) return this.fail(res, what, 'exports');
     let candidates: Candidate[];
     let more: boolean;
     try {
@@ -168,6 +168,7 @@ export class DixaProvider implements Provider {
   async openDownload(item: SourceItem, options: OpenDownloadOptions): Promise<DownloadOutcome> {
     const what = `Dixa connection '${this.conn.name}': ${item.kind} ${item.sourceId}`;
     if (item.locator.problem) throw new UnavailableError(`${what}: ${item.locator.problem}`, 'malformed');
+    if (item.locator.refused) throw new UnavailableError(`${what}: ${item.locator.refused}`, 'refused_link');
     const link = item.locator.link;
     if (!link) throw new UnavailableError(`${what}: the listing gave no link`, 'malformed');
     const url = resolveFileLink(link, this.filesOrigin, what);
@@ -181,7 +182,9 @@ export class DixaProvider implements Provider {
       what,
     });
     const fallback = { contentType: contentTypeOf(item.extension), extension: item.extension ?? '' };
-    const download = await openedOrFail(res, what, fallback, this.redact);
+    const download = await openedOrFail(res, what, fallback, this.redact).catch((err: unknown) => {
+      throw this.withCredentialHint(err, 'files');
+    });
     if (!item.extension) download.extension = extensionForType(download.contentType);
     return { kind: 'ready', download };
   }
@@ -195,7 +198,7 @@ export class DixaProvider implements Provider {
     const what = `Dixa connection '${this.conn.name}': messages of conversation ${conversationId}`;
     const url = `${this.apiBase}/v1/conversations/${encodeURIComponent(conversationId)}/messages`;
     const res = await this.http.send({ url, headers: { accept: 'application/json' }, credentialHeaders: { authorization: this.apiToken }, signal, what });
-    if (res.status !== 200) return failForStatus(res, what, this.redact);
+    if (res.status !== 200) return this.fail(res, what, 'api');
     const parsed = messagesSchema.safeParse(await readJson(res, what));
     if (!parsed.success) throw new TransientError(`${what}: unexpected response shape (${parsed.error.issues[0]?.message})`);
     return parsed.data.data.flatMap((message, index) => {
@@ -210,6 +213,30 @@ export class DixaProvider implements Provider {
 
   async close(): Promise<void> {
     await this.http.close();
+  }
+
+  private async fail(res: HttpResponse, what: string, surface: 'exports' | 'files' | 'api'): Promise<never> {
+    try {
+      return await failForStatus(res, what, this.redact);
+    } catch (err) {
+      throw this.withCredentialHint(err, surface);
+    }
+  }
+
+  /**
+   * A refused token stops the export (retrying cannot help), so its message says what to do:
+   * which secret of which connection, and where a new one comes from.
+   */
+  private withCredentialHint(err: unknown, surface: 'exports' | 'files' | 'api'): unknown {
+    if (!(err instanceof CredentialsRejectedError)) return err;
+    const basicHint =
+      surface === 'exports' && this.conn.exportsAuth === 'bearer'
+        ? "; if the token is right, the tenant may expect the older Basic 'bearer:<token>' form: set exportsAuth to \"basic\""
+        : '';
+    return new CredentialsRejectedError(
+      `${err.message}: Dixa refused the API token of connection '${this.conn.name}'. Fix: create an API token in Dixa ` +
+        `(Settings > Integrations > API tokens) and put it where connections.${this.conn.name}.apiToken points${basicHint}`,
+    );
   }
 
   private get exportsAuth(): Record<string, string> {

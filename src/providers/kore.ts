@@ -23,7 +23,10 @@ import type { DownloadOutcome, ExportWindow, ListPage, OpenDownloadOptions, Prov
  */
 export const koreLimits: ProviderLimits = { listRequestsPerSecond: 1, transferRequestsPerSecond: 1, requestsPerFile: 2 };
 
-/** Spacing of this process's Kore API calls: 1,800/hour is the sustained limit. */
+/**
+ * Spacing of this process's Kore API calls when the connection does not say
+ * (`minRequestIntervalMs`): 1,800/hour is the sustained limit.
+ */
 const API_INTERVAL_MS = 2000;
 
 const SESSIONS_LIMIT = 100;
@@ -47,7 +50,7 @@ export interface KoreProviderOptions {
   now?: () => number;
   tokenLifetimeSeconds?: number;
   tokenRenewBeforeSeconds?: number;
-  /** Minimum spacing between this provider's Kore API calls (tests use 0). */
+  /** Minimum spacing between this provider's Kore API calls; overrides the connection's `minRequestIntervalMs` (tests use 0). */
   apiIntervalMs?: number;
 }
 
@@ -60,10 +63,12 @@ export interface KoreProviderOptions {
  * workflow history). Every download asks Kore afresh for the session's files.
  *
  * Sessions not ready at listing time (v2 `call_in_progress`/`media_in_progress`) are listed as
- * one stand-in, `{sessionId}-recording-0`, whose download waits (not_ready) and then fetches
- * the session's first file under the id a later listing gives it too. Files 1..n of such a
- * session are not known to this run: a rerun of the window lists them (the first is skipped as
- * stored). v1 has no status at all: a session whose media is not ready lists no recordings.
+ * one stand-in, `{sessionId}-recording-0` (and `-voicemail-0`), marked `standIn` in its locator,
+ * whose download waits (not_ready, for the connection's `notReadyRetrySeconds`) and then fetches
+ * the session's first file under the id a later listing gives it too. That download also reports
+ * files 1..n-1 of the same kind as siblings (DownloadOutcome), which the export queues: one run
+ * stores the whole session. Only stand-ins report siblings, so a listed file never re-reports
+ * the others. v1 has no status at all: a session whose media is not ready lists no recordings.
  */
 export class KoreProvider implements Provider {
   readonly providerName = 'kore';
@@ -88,7 +93,7 @@ export class KoreProvider implements Provider {
       renewBeforeSeconds: options.tokenRenewBeforeSeconds,
       now: options.now,
     });
-    this.pacer = new RequestPacer(options.apiIntervalMs ?? API_INTERVAL_MS);
+    this.pacer = new RequestPacer(options.apiIntervalMs ?? conn.minRequestIntervalMs ?? API_INTERVAL_MS);
     this.http = options.http ?? new HttpClient();
     this.mediaHosts = [...conn.mediaHosts, hostPatternOf(base)];
   }
@@ -130,7 +135,7 @@ export class KoreProvider implements Provider {
     const what = `Kore connection '${this.conn.name}': session ${sessionId} ${kind} ${index}`;
     // Voicemails have one API whatever the recordings API is.
     if (kind === 'recording' && api === 'v1') return this.openV1(sessionId, index, what, options);
-    return this.openSigned(sessionId, kind, index, what, options);
+    return this.openSigned(item, sessionId, kind, index, what, options);
   }
 
   async close(): Promise<void> {
@@ -171,8 +176,10 @@ export class KoreProvider implements Provider {
     }
     // Not ready yet (or failed for good): Kore does not say how many files there will be. One
     // stand-in, the session's first file, carries the wait (or the failure row) through the
-    // transfer path (see the class comment for what this leaves out).
-    return [this.item(session, kind, 0, undefined, undefined)];
+    // transfer path, and reports the session's other files once it downloads (class comment).
+    const standIn = this.item(session, kind, 0, undefined, undefined);
+    standIn.locator.standIn = '1';
+    return [standIn];
   }
 
   private async listV1(session: KoreSession, signal?: AbortSignal): Promise<SourceItem[]> {
@@ -191,12 +198,16 @@ export class KoreProvider implements Provider {
   }
 
   private item(session: KoreSession, kind: Kind, index: number, extension: string | undefined, fileName: string | undefined): SourceItem {
+    return this.itemAt(session.sessionId, new Date(session.startedAt).toISOString(), kind, index, extension, fileName);
+  }
+
+  private itemAt(sessionId: string, createdAt: string, kind: Kind, index: number, extension: string | undefined, fileName: string | undefined): SourceItem {
     const item: SourceItem = {
-      sourceId: `${session.sessionId}-${kind}-${index}`,
-      conversationId: session.sessionId,
+      sourceId: `${sessionId}-${kind}-${index}`,
+      conversationId: sessionId,
       kind,
-      createdAt: new Date(session.startedAt).toISOString(),
-      locator: { sessionId: session.sessionId, index: String(index), api: this.conn.recordingsApi, kind },
+      createdAt,
+      locator: { sessionId, index: String(index), api: this.conn.recordingsApi, kind },
     };
     if (extension) item.extension = extension;
     if (fileName) item.originalName = fileName;
@@ -224,18 +235,18 @@ export class KoreProvider implements Provider {
     };
   }
 
-  private async openSigned(sessionId: string, kind: Kind, index: number, what: string, options: OpenDownloadOptions): Promise<DownloadOutcome> {
+  private async openSigned(item: SourceItem, sessionId: string, kind: Kind, index: number, what: string, options: OpenDownloadOptions): Promise<DownloadOutcome> {
     // Fresh on every attempt: the signed fileUrl expires and is never stored or reused.
     const list = await this.fetchMediaList(sessionId, kind, options.signal, false);
     if (list === null) throw new UnavailableError(`${what}: Kore answered 404`, 'not_found');
     const status = list.status;
     const state = classifyStatus(status);
-    if (state === 'not_ready') return { kind: 'not_ready', reason: `Kore reports status '${status}'`, retryAfterSeconds: retryAfterSeconds(status) };
+    if (state === 'not_ready') return { kind: 'not_ready', reason: `Kore reports status '${status}'`, retryAfterSeconds: retryAfterSeconds(status, this.conn.notReadyRetrySeconds) };
     if (state === 'final') throw new UnavailableError(`${what}: Kore reports status '${status}'`, 'provider_final_status');
     const entry = list.entries[index];
     if (!entry) {
       if (state === 'unknown') {
-        return { kind: 'not_ready', reason: `Kore reports an unknown status '${String(status).slice(0, 40)}'`, retryAfterSeconds: retryAfterSeconds(status) };
+        return { kind: 'not_ready', reason: `Kore reports an unknown status '${String(status).slice(0, 40)}'`, retryAfterSeconds: retryAfterSeconds(status, this.conn.notReadyRetrySeconds) };
       }
       throw new UnavailableError(`${what}: the session has ${list.entries.length} ${kind} file(s), none at index ${index}`, 'not_found');
     }
@@ -262,7 +273,12 @@ export class KoreProvider implements Provider {
     const download = await openedOrFail(media, `${what} media`, fallback, this.tokens.redactions());
     // Without a name, the served Content-Type is the best hint of the file type.
     if (!named) download.extension = extensionOfMime(download.contentType) ?? UNKNOWN_TYPE.extension;
-    return { kind: 'ready', download };
+    if (item.locator.standIn !== '1' || index !== 0) return { kind: 'ready', download };
+    // A stand-in for a session that was not ready at listing time: now Kore names all its files.
+    const siblings = list.entries
+      .slice(1)
+      .map((e, i) => this.itemAt(sessionId, item.createdAt, kind, i + 1, extensionOfFileName(e.fileName), e.fileName));
+    return { kind: 'ready', download, siblings };
   }
 
   /** The v2 recordings or voicemail JSON of a session; null on a 404 while listing (a session without such files). */

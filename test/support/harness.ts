@@ -182,3 +182,14 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * A workflow's history as text with every payload decoded: history JSON carries payloads as
+ * base64, where a secret only shows when its offset happens to align. Tests that prove a secret
+ * never entered history search this.
+ */
+export async function decodedHistory(client: Client, workflowId: string): Promise<string> {
+  const raw = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
+  const payloads = [...raw.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
+  return [raw, ...payloads].join('\n');
+}

@@ -1,5 +1,5 @@
 import type { SourceItem, SourceKind } from '../types';
-import { MAX_LINK_LENGTH, extensionOf, fileNameOf, linkIdentity, shortHash } from './links';
+import { MAX_LINK_LENGTH, extensionOf, fileNameOf, linkIdentity, shortHash, withoutUserInfo } from './links';
 
 /**
  * Dixa records (exports API message records, main API messages) mapped onto SourceItems. Both
@@ -110,7 +110,11 @@ function toItem(messageId: string, conversationId: string, createdAt: string, ki
   }
   const name = fileNameOf(link);
   const extension = extensionOf(name);
-  const item: SourceItem = { ...base, sourceId, locator: { link } };
+  // A link with user info carries credentials (whoever wrote it): it must not reach workflow
+  // history, and it is refused anyway. The item keeps the link without them, and the reason.
+  const stripped = withoutUserInfo(link, ctx.filesOrigin);
+  const locator: Record<string, string> = stripped ? { link: stripped.link, refused: `refused link with user info (${stripped.shown})` } : { link };
+  const item: SourceItem = { ...base, sourceId, locator };
   if (extension) item.extension = extension;
   if (kind === 'attachment' && name !== undefined) item.originalName = name;
   return item;

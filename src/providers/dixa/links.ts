@@ -55,6 +55,24 @@ export function linkIdentity(link: string, filesOrigin: string): string {
   }
 }
 
+/**
+ * For a link with user info (`http://user:secret@host/...`): the link without it, and a form fit
+ * for messages (no query either). Null for links without user info, and for links that do not
+ * parse (the download refuses those).
+ */
+export function withoutUserInfo(link: string, filesOrigin: string): { link: string; shown: string } | null {
+  let url: URL;
+  try {
+    url = new URL(link, `${filesOrigin}/`);
+  } catch {
+    return null;
+  }
+  if (!url.username && !url.password) return null;
+  url.username = '';
+  url.password = '';
+  return { link: url.href, shown: withoutSecrets(url) };
+}
+
 export function shortHash(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 16);
 }

@@ -109,7 +109,11 @@ export function classifyStatus(status: string | null): StatusClass {
   return 'unknown';
 }
 
-/** How long to wait before looking again: a call in progress lasts minutes, media processing less. */
-export function retryAfterSeconds(status: string | null): number {
-  return status?.toLowerCase() === 'media_in_progress' ? 60 : 300;
+/**
+ * How long to wait before looking again: a call in progress lasts minutes, media processing less.
+ * `mediaSeconds` is the wait for `media_in_progress` (the connection's `notReadyRetrySeconds`,
+ * 60 s by default); a call in progress, or a status callvault does not know, waits five times that.
+ */
+export function retryAfterSeconds(status: string | null, mediaSeconds = 60): number {
+  return status?.toLowerCase() === 'media_in_progress' ? mediaSeconds : Math.min(mediaSeconds * 5, 86_400);
 }

@@ -26,7 +26,16 @@ export async function koreFailForStatus(res: HttpResponse, what: string, redact:
   }
   // The body was read for the checks above; failForStatus gets the same bytes back.
   const replay = Object.assign(Readable.from([Buffer.from(text)]), { dump: async () => undefined, text: async () => text });
-  return failForStatus({ ...res, body: replay }, what, redact);
+  try {
+    return await failForStatus({ ...res, body: replay }, what, redact);
+  } catch (err) {
+    if (!(err instanceof CredentialsRejectedError)) throw err;
+    // Retrying cannot help: say which settings to check.
+    throw new CredentialsRejectedError(
+      `${err.message}: Kore refused the connection's JWT. Fix: check that the connection's clientId and clientSecret are the ` +
+        'client id and secret of a Kore.ai app of the bot in botId, and that the app has the "SmartAssist Recordings" API scope',
+    );
+  }
 }
 
 async function readHead(res: HttpResponse): Promise<string> {
