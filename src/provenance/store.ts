@@ -85,12 +85,14 @@ export class ProvenanceStore {
   /** The sources among `sourceIds` that are already stored, with the export that stored them. */
   async storedSources(connection: string, sourceIds: readonly string[]): Promise<Map<string, StoredSource>> {
     if (sourceIds.length === 0) return new Map();
+    // Rows hold ids as pgText wrote them; answer in the caller's ids.
+    const asWritten = new Map(sourceIds.map((id) => [pgText(id), id]));
     const res = await this.pool.query<{ source_id: string; workflow_id: string; size_bytes: string }>(
       `SELECT source_id, workflow_id, size_bytes FROM callvault.files
         WHERE connection = $1 AND source_id = ANY($2::text[]) AND status = 'stored'`,
-      [connection, sourceIds],
+      [connection, [...asWritten.keys()]],
     );
-    return new Map(res.rows.map((r) => [r.source_id, { workflowId: r.workflow_id, size: Number(r.size_bytes) }]));
+    return new Map(res.rows.map((r) => [asWritten.get(r.source_id) ?? r.source_id, { workflowId: r.workflow_id, size: Number(r.size_bytes) }]));
   }
 
   /** Records a stored file. Returns false when another writer had already stored it (no new row). */
@@ -102,11 +104,11 @@ export class ProvenanceStore {
       [
         rec.provider,
         rec.connection,
-        rec.item.sourceId,
+        pgText(rec.item.sourceId),
         rec.item.kind,
-        rec.item.conversationId,
-        rec.item.messageId ?? null,
-        rec.item.originalName ?? null,
+        pgText(rec.item.conversationId),
+        pgText(rec.item.messageId ?? null),
+        pgText(rec.item.originalName ?? null),
         validDate(rec.item.createdAt),
         rec.sourceUrl,
         rec.bucket,
@@ -135,14 +137,14 @@ export class ProvenanceStore {
       [
         rec.provider,
         rec.connection,
-        rec.item.sourceId,
+        pgText(rec.item.sourceId),
         rec.item.kind,
-        rec.item.conversationId,
-        rec.item.messageId ?? null,
-        rec.item.originalName ?? null,
+        pgText(rec.item.conversationId),
+        pgText(rec.item.messageId ?? null),
+        pgText(rec.item.originalName ?? null),
         validDate(rec.item.createdAt),
         rec.code,
-        rec.reason.slice(0, 2000),
+        pgText(rec.reason.slice(0, 2000)),
         rec.execution.workflowId,
         rec.execution.runId,
         rec.execution.attempt,
@@ -174,6 +176,14 @@ export class ProvenanceStore {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * Postgres text cannot hold U+0000, and a platform's file names may contain anything. Provenance
+ * keeps the name with NULs shown as U+FFFD; the sidecar JSON keeps it exactly.
+ */
+function pgText<T extends string | null | undefined>(value: T): T {
+  return (typeof value === 'string' ? value.replace(/\u0000/g, '\uFFFD') : value) as T;
 }
 
 function validDate(iso: string): Date | null {

@@ -31,27 +31,32 @@ export interface ChunkedBody {
   received: number;
 }
 
+export interface ChunkOptions {
+  partSize: number;
+  /** Bytes at the start to drop (a source that ignored our Range request). */
+  skip: number;
+  /** Expected bytes, when known: small files then get a small buffer instead of a whole part. */
+  sizeHint: number | null;
+  /** Every byte that is kept, in order (hashing). */
+  onData: (chunk: Buffer) => void;
+  /** Every chunk received, dropped ones included (liveness: a long skip must still heartbeat). */
+  onReceived?: (bytes: number) => void;
+}
+
 /**
  * Cuts a body into buffers of `partSize` (the last one shorter). One buffer is reused: the
  * generator only reads on when the consumer asks for the next part, which is what gives
  * back-pressure all the way to the source socket and keeps memory at one part per transfer.
- * `skip` bytes at the start are dropped (a source that ignored our Range request).
  */
-export async function* chunkBody(
-  body: Readable,
-  partSize: number,
-  skip: number,
-  stats: ChunkedBody,
-  onBytes: (chunk: Buffer) => void,
-  /** Expected bytes, when known: small files then get a small buffer instead of a whole part. */
-  sizeHint: number | null = null,
-): AsyncGenerator<Buffer> {
-  let buffer = Buffer.allocUnsafe(sizeHint === null ? partSize : Math.min(partSize, Math.max(sizeHint, 1)));
+export async function* chunkBody(body: Readable, options: ChunkOptions, stats: ChunkedBody): AsyncGenerator<Buffer> {
+  const { partSize } = options;
+  let buffer = Buffer.allocUnsafe(options.sizeHint === null ? partSize : Math.min(partSize, Math.max(options.sizeHint, 1)));
   let filled = 0;
-  let toSkip = skip;
+  let toSkip = options.skip;
   for await (const raw of body) {
     let chunk = raw as Buffer;
     stats.received += chunk.length;
+    options.onReceived?.(chunk.length);
     if (toSkip > 0) {
       const dropped = Math.min(toSkip, chunk.length);
       toSkip -= dropped;
@@ -59,7 +64,7 @@ export async function* chunkBody(
       chunk = chunk.subarray(dropped);
       if (chunk.length === 0) continue;
     }
-    onBytes(chunk);
+    options.onData(chunk);
     while (chunk.length > 0) {
       if (filled === buffer.length) {
         // The hint was low (or absent and the file is larger): grow to a whole part once.

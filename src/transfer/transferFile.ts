@@ -45,10 +45,19 @@ export interface TransferFileInput {
   partSize: number;
   /** The previous attempt's last heartbeat, if it was about this item. */
   checkpoint?: TransferCheckpoint;
+  /**
+   * When to look for an upload an earlier attempt left without a checkpoint (ListMultipartUploads
+   * on the key): `before-download` (the default) always looks first; `if-multipart` opens the
+   * download first and looks only when the file needs a multipart upload, so a file that fits in
+   * one part costs no lookup. An upload found then with parts in it makes the download reopen from
+   * where the parts end. Activities pass `if-multipart` on a first attempt, where no earlier
+   * attempt of theirs can have left one.
+   */
+  uploadLookup?: 'before-download' | 'if-multipart';
   signal?: AbortSignal;
   /** Called after each stored part: heartbeat it. */
   onCheckpoint: (checkpoint: TransferCheckpoint) => void;
-  /** Called as bytes flow, so a slow source still heartbeats between parts. */
+  /** Called as bytes arrive (skipped ones too), so a slow source or a long skip still heartbeats between parts. */
   onBytes?: (bytes: number) => void;
 }
 
@@ -70,12 +79,29 @@ interface Resumable {
  */
 export async function transferFile(input: TransferFileInput): Promise<TransferOutcome> {
   const { store, item, signal } = input;
-  const resume = await findResumable(input);
-  const offset = resume ? resume.parts.reduce((sum, p) => sum + p.size, 0) : 0;
+  const lookFirst = input.uploadLookup !== 'if-multipart' || resumesCheckpoint(input);
+  let resume = lookFirst ? await findResumable(input, item.extension) : null;
+  let offset = storedBytes(resume);
 
-  const opened = await input.provider.openDownload(item, { offset, signal });
+  let opened = await input.provider.openDownload(item, { offset, signal });
   if (opened.kind === 'not_ready') return opened;
+  if (!lookFirst && needsMultipart(opened.download, input.partSize)) {
+    // Only a multipart upload can have been left half done: look for one now.
+    try {
+      resume = await findResumable(input, opened.download.extension);
+    } catch (err) {
+      opened.download.body.destroy();
+      throw err;
+    }
+    if (storedBytes(resume) > 0) {
+      opened.download.body.destroy();
+      offset = storedBytes(resume);
+      opened = await input.provider.openDownload(item, { offset, signal });
+      if (opened.kind === 'not_ready') return opened;
+    }
+  }
   const download = opened.download;
+  const siblings = opened.siblings;
   const key = resume?.key ?? input.keyFor(download.extension);
 
   try {
@@ -87,10 +113,17 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
     const stats: ChunkedBody = { discarded: 0, received: 0 };
     const hash = offset === 0 ? createHash('sha256') : null;
     const partSize = choosePartSize(input.partSize, download.totalSize);
-    const chunks = chunkBody(download.body, partSize, offset - download.offset, stats, (chunk) => {
-      hash?.update(chunk);
-      input.onBytes?.(chunk.length);
-    }, download.totalSize === null ? null : download.totalSize - offset);
+    const chunks = chunkBody(
+      download.body,
+      {
+        partSize,
+        skip: offset - download.offset,
+        sizeHint: download.totalSize === null ? null : download.totalSize - offset,
+        onData: (chunk) => hash?.update(chunk),
+        onReceived: (n) => input.onBytes?.(n),
+      },
+      stats,
+    );
 
     let uploadId = resume?.uploadId ?? null;
     const parts: StoredPart[] = resume ? [...resume.parts] : [];
@@ -128,7 +161,7 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
     function stored(written: WriteResult, sha256: string, hashedBy: StoredObject['hashedBy']): TransferOutcome {
       return {
         kind: 'stored',
-        siblings: opened.kind === 'ready' ? (opened.siblings ?? []) : [],
+        siblings: siblings ?? [],
         object: {
           key,
           size: bytes,
@@ -160,13 +193,29 @@ function checkLength(item: SourceItem, download: { contentLength: number | null;
   }
 }
 
-/** The upload an earlier attempt left: from its checkpoint, or found by key when that was lost. */
-async function findResumable(input: TransferFileInput): Promise<Resumable | null> {
+function resumesCheckpoint(input: TransferFileInput): boolean {
+  return input.checkpoint !== undefined && input.checkpoint.sourceId === input.item.sourceId;
+}
+
+function storedBytes(resume: Resumable | null): number {
+  return resume ? resume.parts.reduce((sum, p) => sum + p.size, 0) : 0;
+}
+
+/** Whether the file goes up as a multipart upload (one that does not fit in one part, or of unknown size). */
+function needsMultipart(download: { totalSize: number | null }, configuredPartSize: number): boolean {
+  return download.totalSize === null || download.totalSize >= choosePartSize(configuredPartSize, download.totalSize);
+}
+
+/**
+ * The upload an earlier attempt left: from its checkpoint, or found by key (when the file's
+ * `extension` is known) when that was lost.
+ */
+async function findResumable(input: TransferFileInput, extension: string | undefined): Promise<Resumable | null> {
   const { store, item, checkpoint, signal } = input;
   const candidates: Array<{ key: string; uploadId: string }> = [];
   if (checkpoint && checkpoint.sourceId === item.sourceId) candidates.push({ key: checkpoint.key, uploadId: checkpoint.uploadId });
-  else if (item.extension) {
-    const key = input.keyFor(item.extension);
+  else if (extension) {
+    const key = input.keyFor(extension);
     for (const uploadId of await store.findUploads(key, signal)) candidates.push({ key, uploadId });
   }
   for (const [index, candidate] of candidates.entries()) {

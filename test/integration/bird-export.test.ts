@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportResult } from '../../workflows/contracts';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { sidecarKey } from '../../src/storage/keys';
 import { verifyObjects } from '../../src/verify/verify';
-import { exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
+import { decodedHistory, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
@@ -46,6 +48,8 @@ describe('Bird export on the real stack', () => {
           pageSize: 25,
           batchSize: 4,
           notReadyRetrySeconds: 2,
+          // The simulator has no rate limit; the published one (50 GET/s) would only slow the test.
+          rateLimit: { transferPerSecond: 400 },
         },
       },
       secrets: { BIRD_KEY: sim.accessKey },
@@ -125,7 +129,7 @@ describe('Bird export on the real stack', () => {
 
   it('kept the access key and signed URLs out of provenance, history and logs', async () => {
     const rows = JSON.stringify(await env.files(connection));
-    const history = JSON.stringify(await env.client.workflow.getHandle(workflowId).fetchHistory());
+    const history = await decodedHistory(env.client, workflowId);
     const exportsRow = JSON.stringify((await env.provenance.pool.query('SELECT * FROM callvault.exports WHERE workflow_id = $1', [workflowId])).rows);
     for (const text of [rows, history, exportsRow, worker.log()]) {
       expect(text).not.toContain(sim.accessKey);
@@ -135,6 +139,16 @@ describe('Bird export on the real stack', () => {
     const toStorage = sim.requests.filter((r) => r.server === 'bird-storage');
     expect(toStorage.length).toBeGreaterThan(0);
     expect(toStorage.every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it('answers `callvault export status` and `callvault verify` from the CLI', async () => {
+    const status = await cli(env, ['export', 'status', workflowId, '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ workflowId, temporalStatus: 'COMPLETED' });
+    const verify = await cli(env, ['verify', '--connection', connection]);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toContain(`verified ${available().length} objects`);
+    expect(verify.stdout).toContain('0 problems');
   });
 
   it('transfers nothing and writes nothing on a rerun of the finished export', async () => {
@@ -151,6 +165,19 @@ describe('Bird export on the real stack', () => {
     expect(sim.requests.filter((r) => r.server === 'bird-api' && r.id).length - metadataBefore).toBe(4);
   });
 });
+
+/** Runs the compiled CLI against this test's configuration. */
+async function cli(env: ExportEnv, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist/src/cli/main.js'), '--config', env.configPath, ...args], {
+    env: { ...process.env, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
 
 async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';

@@ -8,7 +8,10 @@ async function collect(body: Readable, partSize: number, skip = 0, hint: number 
   const stats = { discarded: 0, received: 0 };
   const seen: Buffer[] = [];
   const parts: Buffer[] = [];
-  for await (const part of chunkBody(body, partSize, skip, stats, (c) => seen.push(Buffer.from(c)), hint)) parts.push(Buffer.from(part));
+  let received = 0;
+  const options = { partSize, skip, sizeHint: hint, onData: (c: Buffer) => seen.push(Buffer.from(c)), onReceived: (n: number) => (received += n) };
+  for await (const part of chunkBody(body, options, stats)) parts.push(Buffer.from(part));
+  expect(received).toBe(stats.received);
   return { parts, stats, seen: Buffer.concat(seen) };
 }
 
