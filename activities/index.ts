@@ -3,11 +3,13 @@ import type { ActivityDeps } from './deps';
 import { exportActivities } from './exports';
 import { listActivities } from './list';
 import { transferActivities } from './transfer';
+import { triggerActivities } from './triggers';
 
 export type { ActivityDeps } from './deps';
 export type { ConnectionPlan } from './connection';
 export type { ListPageInput, ListPageResult } from './list';
 export type { ItemResult, TransferBatchInput } from './transfer';
+export type { ExportStatus, StartedWindow } from './triggers';
 
 /** The activity factory: every activity, closed over the dependencies the worker built. */
 export function createActivities(deps: ActivityDeps) {
@@ -16,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...exportActivities(deps),
     ...listActivities(deps),
     ...transferActivities(deps),
+    ...triggerActivities(deps),
   };
 }
 

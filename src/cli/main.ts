@@ -15,6 +15,7 @@ import { runWorkerProcess } from '../worker/main';
 import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
 import type { ExportInput } from '../../workflows/input';
 import { formatBytes, progressPrinter } from './progress';
+import { registerScheduleCommands } from './schedule';
 
 const program = new Command('callvault')
   .description('Export call recordings and attachments from contact-center platforms into S3, durably, with provenance.')
@@ -181,6 +182,8 @@ async function follow(handle: Parameters<typeof watchExport>[0]): Promise<void> 
     throw new Error(`export ${handle.workflowId} failed: ${failureMessage(err)}`);
   }
 }
+
+registerScheduleCommands(program, config);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`callvault: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { CallvaultConfig } from '../config/schema';
 import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../../workflows/contracts';
@@ -29,16 +30,20 @@ export interface StartedExport {
 export async function startExport(client: Client, taskQueue: string, raw: ExportInput): Promise<StartedExport> {
   const input = parseExportInput(raw); // fail here, with the same message the workflow would give
   const workflowId = exportWorkflowId(input);
+  // USE_EXISTING answers with the running execution's run id either way; the memo of that run
+  // tells whether it is the one this request created or one that was already running.
+  const startRequest = randomUUID();
   const handle = await client.workflow.start(EXPORT_WORKFLOW_TYPE, {
     taskQueue,
     workflowId,
     args: [raw],
+    memo: { startRequest },
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  const runId = handle.firstExecutionRunId;
+  const run = await client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
   const description = await handle.describe();
-  return { workflowId, runId: description.runId, started: description.runId === runId, handle };
+  return { workflowId, runId: description.runId, started: run.memo?.startRequest === startRequest, handle };
 }
 
 export async function queryProgress(handle: WorkflowHandle): Promise<ExportProgress | null> {

@@ -44,6 +44,9 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
           beginExport: activities.beginExport,
           finishExport: activities.finishExport,
           recordFailures: activities.recordFailures,
+          startExports: activities.startExports,
+          exportStatus: activities.exportStatus,
+          planRetentionSweep: activities.planRetentionSweep,
         },
       }),
     );

@@ -1,0 +1,47 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import {
+  RETENTION_SWEEP_WORKFLOW_TYPE,
+  parseRetentionSweepInput,
+  retentionScheduleId,
+  type RetentionSweepInput,
+  type RetentionSweepResult,
+} from '../../workflows/triggers';
+
+export type { RetentionSweepInput, RetentionSweepResult } from '../../workflows/triggers';
+
+/**
+ * Runs a retention sweep now, outside its schedule (an operator's "what is at risk?", with
+ * `dryRun: true`, or a sweep right after adding a policy). The sweep starts exports with
+ * deterministic ids, so running it next to the scheduled one never exports a day twice.
+ */
+export async function startRetentionSweep(
+  client: Client,
+  taskQueue: string,
+  input: RetentionSweepInput = {},
+  workflowId = `${retentionScheduleId(taskQueue)}-manual-${new Date().toISOString()}`,
+): Promise<WorkflowHandle> {
+  parseRetentionSweepInput(input); // the workflow's own message, before anything starts
+  return client.workflow.start(RETENTION_SWEEP_WORKFLOW_TYPE, { taskQueue, workflowId, args: [{ by: workflowId, ...input }] });
+}
+
+export async function runRetentionSweep(client: Client, taskQueue: string, input: RetentionSweepInput = {}, workflowId?: string): Promise<RetentionSweepResult> {
+  const handle = await startRetentionSweep(client, taskQueue, input, workflowId);
+  return (await handle.result()) as RetentionSweepResult;
+}
+
+/** One line per window, for people. */
+export function formatSweep(result: RetentionSweepResult): string {
+  const lines: string[] = [];
+  const verb = result.dryRun ? 'would start' : 'started';
+  lines.push(`retention sweep at ${result.now}${result.dryRun ? ' (dry run)' : ''}`);
+  for (const p of result.policies) {
+    lines.push(`  ${p.connection}: keeps ${p.keepDays} days, lead ${p.leadDays} days; deletes data before ${p.deletesBefore}; due before ${p.dueBefore}`);
+  }
+  const day = (w: { connection: string; from: string }) => `${w.connection} ${w.from.slice(0, 10)}`;
+  const row = (label: string, w: { connection: string; from: string }, rest: string) => `  ${label.padEnd(12)} ${day(w)}  ${rest}`;
+  for (const w of result.started) lines.push(row(verb, w, w.workflowIds.join(', ')));
+  for (const w of result.alreadyRunning) lines.push(row('running', w, w.workflowIds.join(', ')));
+  for (const w of result.atRisk) lines.push(row('AT RISK', w, `${w.reasons.join(', ')}: ${w.detail}`));
+  lines.push(`  ${result.started.length} ${verb}, ${result.alreadyRunning.length} already running, ${result.covered.length} covered, ${result.atRisk.length} at risk`);
+  return lines.join('\n');
+}

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load';
+
+const repo = join(__dirname, '..', '..');
+const read = (file: string) => readFileSync(join(repo, file), 'utf8');
+
+describe('deployment files', () => {
+  const example = JSON.parse(read('callvault.example.json')) as unknown;
+
+  it('ships an example configuration the loader accepts, with retention policies', () => {
+    const config = parseConfig(example, 'callvault.example.json');
+    expect(Object.keys(config.connections).length).toBeGreaterThan(0);
+    for (const conn of Object.values(config.connections)) expect(conn.retention?.keepDays, conn.name).toBeGreaterThan(0);
+  });
+
+  it('refuses a retention lead that is not shorter than what the platform keeps, naming the field', () => {
+    const bird = { provider: 'bird', workspaceId: 'ws', accessKey: { env: 'K' } };
+    expect(() => parseConfig({ storage: { bucket: 'b-1' }, connections: { b: { ...bird, retention: { keepDays: 3, leadDays: 3 } } } })).toThrow(
+      /connections\.b\.retention\.leadDays: must be smaller than keepDays/,
+    );
+    expect(parseConfig({ storage: { bucket: 'b-1' }, connections: { b: { ...bird, retention: { keepDays: 30 } } } }).connections.b!.retention).toEqual({ keepDays: 30, leadDays: 3 });
+  });
+
+  it('passes every secret the example names to the compose worker, and the overrides the loader reads', () => {
+    const compose = read('docker-compose.yml');
+    const worker = compose.slice(compose.indexOf('\n  worker:'));
+    const secrets = [...JSON.stringify(example).matchAll(/"env":"([A-Z0-9_]+)"/g)].map((m) => m[1]!);
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const name of [...secrets, 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'CALLVAULT_CONFIG']) {
+      expect(worker, name).toMatch(new RegExp(`\\n\\s+${name}:`));
+    }
+    expect(compose).toContain('TEMPORAL_START_WORKFLOW_DISABLED: "false"');
+    expect(compose).toContain('-master.telemetry=false');
+  });
+
+  it('builds the worker image with npm ci and npm run build, and runs it with the worker flags', () => {
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile).toMatch(/RUN npm ci/);
+    expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=2", "--expose-gc", "dist/src/cli/main.js", "worker"]');
+  });
+});

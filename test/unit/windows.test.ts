@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
+import { parseScheduledExportInput } from '../../workflows/triggers';
+import {
+  DAY,
+  MINUTE,
+  cronFireAfter,
+  cronFireAtOrBefore,
+  parseCadence,
+  parseCron,
+  parseDuration,
+  planBackfill,
+  windowForRun,
+} from '../../workflows/windows';
+
+const t = (iso: string) => Date.parse(iso);
+
+describe('schedule windows', () => {
+  it('reads durations', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('1h30m')).toBe(90 * MINUTE);
+    expect(parseDuration('1d')).toBe(DAY);
+    expect(() => parseDuration('1 hour')).toThrow(/not a duration/);
+  });
+
+  it('gives an interval run the aligned window that ended `delay` before it', () => {
+    const c = parseCadence({ every: '1h', delay: '10m' });
+    expect(windowForRun(c, t('2026-03-01T05:10:00Z'))).toEqual({ from: '2026-03-01T04:00:00.000Z', to: '2026-03-01T05:00:00.000Z' });
+    // A run triggered by hand at any moment exports the last window that has ended.
+    expect(windowForRun(c, t('2026-03-01T05:59:59Z'))).toEqual({ from: '2026-03-01T04:00:00.000Z', to: '2026-03-01T05:00:00.000Z' });
+    expect(windowForRun(c, t('2026-03-01T05:09:59Z'))).toEqual({ from: '2026-03-01T03:00:00.000Z', to: '2026-03-01T04:00:00.000Z' });
+  });
+
+  it('makes consecutive runs of any cadence contiguous', () => {
+    for (const spec of [{ every: '1h' }, { every: '1d', delay: '2h' }, { cron: '30 2 * * *' }, { cron: '0 */6 * * 1-5', delay: '5m' }, { cron: '@monthly' }]) {
+      const c = parseCadence(spec);
+      const plan = planBackfill(c, t('2026-01-01T00:00:00Z'), t('2026-03-01T00:00:00Z'));
+      for (let i = 1; i < plan.windows.length; i++) expect(plan.windows[i]!.from, JSON.stringify(spec)).toBe(plan.windows[i - 1]!.to);
+      expect(t(plan.windows[0]!.from)).toBeLessThanOrEqual(t('2026-01-01T00:00:00Z'));
+      expect(t(plan.windows[plan.windows.length - 1]!.to)).toBeGreaterThanOrEqual(t('2026-03-01T00:00:00Z'));
+    }
+  });
+
+  it('plans a ten-day backfill of a daily schedule as ten day windows', () => {
+    const plan = planBackfill(parseCadence({ every: '1d' }), t('2026-03-01T00:00:00Z'), t('2026-03-11T00:00:00Z'));
+    expect(plan.windows).toHaveLength(10);
+    expect(plan.windows[0]).toEqual({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' });
+    expect(plan.firstFire).toBe(t('2026-03-02T00:00:00Z'));
+    expect(plan.lastFire).toBe(t('2026-03-11T00:00:00Z'));
+  });
+
+  it('reads cron the way Temporal does: UTC, names, steps, day-of-month AND day-of-week', () => {
+    const weekdays = parseCron('0 9 * * mon-fri');
+    // Saturday 2026-03-07 09:30 -> previous fire Friday 09:00.
+    expect(new Date(cronFireAtOrBefore(weekdays, t('2026-03-07T09:30:00Z'))).toISOString()).toBe('2026-03-06T09:00:00.000Z');
+    expect(new Date(cronFireAfter(weekdays, t('2026-03-06T09:00:00Z'))).toISOString()).toBe('2026-03-09T09:00:00.000Z');
+    const both = parseCron('0 0 13 * 5'); // Friday the 13th only
+    expect(new Date(cronFireAfter(both, t('2026-01-01T00:00:00Z'))).toISOString()).toBe('2026-02-13T00:00:00.000Z');
+    expect(new Date(cronFireAtOrBefore(parseCron('@daily'), t('2026-03-01T00:00:00Z'))).toISOString()).toBe('2026-03-01T00:00:00.000Z');
+    expect(new Date(cronFireAfter(parseCron('*/20 * * * *'), t('2026-03-01T00:59:00Z'))).toISOString()).toBe('2026-03-01T01:00:00.000Z');
+    expect(cronFireAfter(parseCron('0 0 1 1 *'), t('2026-06-01T00:00:00Z'))).toBe(t('2027-01-01T00:00:00Z'));
+  });
+
+  it.each([
+    [{ connection: 'bird', every: '1h', cron: '@daily' }, /every: give exactly one/],
+    [{ connection: 'bird' }, /every: give exactly one/],
+    [{ connection: 'bird', cron: '0 0 * *' }, /cron: expected 5 fields/],
+    [{ connection: 'bird', cron: 'TZ=Europe/Paris 0 0 * * *' }, /cron: time zones/],
+    [{ connection: 'bird', cron: '61 * * * *' }, /cron: cron minute: 61 is outside/],
+    [{ connection: 'bird', every: '1h', delay: 'soon' }, /delay: 'soon' is not a duration/],
+    [{ connection: 'bird', every: '1h', token: 'x' }, /token: unknown field/],
+  ])('rejects the scheduled export input %j naming the field', (raw, message) => {
+    expect(() => parseScheduledExportInput(raw)).toThrow(message);
+  });
+});
+
+describe('retention planning', () => {
+  const policy = { connection: 'bird', keepDays: 10, leadDays: 2 };
+  const now = t('2026-03-20T06:00:00Z');
+  const row = (from: string, to: string, status: ExportRow['status'], workflowId = `w-${from}-${to}`): ExportRow => ({
+    workflowId,
+    connection: 'bird',
+    from: t(from),
+    to: t(to),
+    status,
+    error: status === 'failed' ? 'boom' : null,
+  });
+
+  it('looks from lookbackDays before the deletion horizon up to the due line', () => {
+    const r = sweepRange(policy, now, 2);
+    expect(new Date(r.deletesBefore).toISOString()).toBe('2026-03-10T06:00:00.000Z');
+    expect(new Date(r.dueBefore).toISOString()).toBe('2026-03-12T06:00:00.000Z');
+    expect(new Date(r.start).toISOString()).toBe('2026-03-08T00:00:00.000Z');
+    expect(new Date(r.end).toISOString()).toBe('2026-03-13T00:00:00.000Z');
+  });
+
+  it('covers days by the union of completed exports, attaches to running ones, starts the rest', () => {
+    const rows = [
+      row('2026-03-09T00:00:00Z', '2026-03-10T00:00:00Z', 'completed'),
+      row('2026-03-12T00:00:00Z', '2026-03-12T12:00:00Z', 'completed'),
+      row('2026-03-12T12:00:00Z', '2026-03-13T00:00:00Z', 'completed'),
+      row('2026-03-11T00:00:00Z', '2026-03-12T00:00:00Z', 'running', 'live'),
+      row('2026-03-10T00:00:00Z', '2026-03-11T00:00:00Z', 'failed'),
+      row('2026-03-08T00:00:00Z', '2026-03-09T00:00:00Z', 'running', 'stale'),
+    ];
+    const plan = planRetention([policy], rows, new Set(['live']), now, 2);
+    const days = (list: Array<{ from: string }>) => list.map((w) => w.from.slice(0, 10));
+    expect(days(plan.covered)).toEqual(['2026-03-09', '2026-03-12']);
+    expect(days(plan.alreadyRunning)).toEqual(['2026-03-11']);
+    expect(days(plan.toStart)).toEqual(['2026-03-10']);
+    expect(plan.toStart[0]!.workflowIds).toEqual(['export:bird:2026-03-10T00:00:00.000Z:2026-03-11T00:00:00.000Z']);
+    expect(plan.atRisk.map((w) => [w.from.slice(0, 10), w.reasons])).toEqual([
+      ['2026-03-08', ['deleted']],
+      ['2026-03-10', ['export_failed', 'deletion_started']],
+    ]);
+    expect(plan.covered[1]!.deletesAt).toBe('2026-03-22T00:00:00.000Z');
+  });
+});
