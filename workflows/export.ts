@@ -11,7 +11,7 @@ import {
 import type { Activities, ItemResult, ListPageResult } from '../activities';
 import type { SourceItem } from '../src/providers/types';
 import { progressQuery, type CarriedState, type DeferredItem, type ExportCounters, type ExportProgress, type ExportResult } from './contracts';
-import { InvalidExportInput, parseExportInput, type ExportInput } from './input';
+import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput } from './input';
 
 const FATAL = ['CredentialsRejected', 'ConfigurationError'];
 
@@ -36,6 +36,14 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedSta
   }
   const { connection, options } = input;
   const window = { from: input.from, to: input.to };
+  // The id is the lock that makes duplicate triggers (UI, schedule, sweep) attach to one export.
+  const canonicalId = exportWorkflowId(input);
+  if (workflowInfo().workflowId !== canonicalId) {
+    throw ApplicationFailure.nonRetryable(
+      `workflow id: use '${canonicalId}' for this connection and window (got '${workflowInfo().workflowId}'), so that every trigger of the same window attaches to one export`,
+      'InvalidInput',
+    );
+  }
 
   const counters: ExportCounters = carried?.counters ?? { listed: 0, transferred: 0, skipped: 0, failed: 0, bytes: 0 };
   const queue: SourceItem[] = carried?.queue ?? [];
@@ -65,7 +73,8 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedSta
   }));
 
   const plan = await control.describeConnection({ connection }).catch((err: unknown) => {
-    throw ApplicationFailure.nonRetryable(`connection: ${causeMessage(err)}`, 'InvalidInput');
+    // The worker's message already names the field ("connection: unknown connection ...").
+    throw ApplicationFailure.nonRetryable(causeMessage(err), 'InvalidInput');
   });
   if (!carried) await control.beginExport({ connection, provider: plan.provider, window, trigger: input.trigger });
   state = 'running';

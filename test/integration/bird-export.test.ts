@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExportResult } from '../../workflows/contracts';
+import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contracts';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { sidecarKey } from '../../src/storage/keys';
 import { verifyObjects } from '../../src/verify/verify';
@@ -139,6 +139,22 @@ describe('Bird export on the real stack', () => {
     const toStorage = sim.requests.filter((r) => r.server === 'bird-storage');
     expect(toStorage.length).toBeGreaterThan(0);
     expect(toStorage.every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it('fails at once, naming the field, on input it cannot use or an id that is not the window\'s', async () => {
+    const start = (workflowId: string, input: unknown) =>
+      env.client.workflow.start(EXPORT_WORKFLOW_TYPE, { taskQueue: env.config.temporal.taskQueue, workflowId, args: [input] }).then((h) => h.result());
+    const began = Date.now();
+    await expect(start(uniqueName('bad-input'), { connection, from: 'last tuesday', to: window.to })).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/^invalid export input: from: expected an ISO-8601 date/) },
+    });
+    await expect(start(uniqueName('random-id'), { connection, ...window })).rejects.toMatchObject({
+      cause: { message: expect.stringContaining(`workflow id: use 'export:${connection}:2026-03-01T00:00:00.000Z:2026-03-08T00:00:00.000Z'`) },
+    });
+    await expect(start(`export:nope:${new Date(window.from).toISOString()}:${new Date(window.to).toISOString()}`, { connection: 'nope', ...window })).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/^connection: unknown connection 'nope'/) },
+    });
+    expect(Date.now() - began).toBeLessThan(30_000);
   });
 
   it('answers `callvault export status` and `callvault verify` from the CLI', async () => {
