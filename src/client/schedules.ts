@@ -40,7 +40,7 @@ import {
  * since the previous run (see workflows/windows.ts for the arithmetic), so the windows of a
  * schedule are contiguous: no gaps, no overlaps. A second kind of schedule runs the retention sweep.
  *
- * Policies, chosen on purpose (docs/triggers.md explains them to operators):
+ * Policies, chosen on purpose (README.md, "Data-platform schedules", explains them to operators):
  * - Export schedules use overlap ALLOW_ALL. Every run exports a different window under its own
  *   deterministic export id, so runs that overlap in time never overlap in data, while SKIP would
  *   drop a window (a gap) whenever an export runs longer than the interval, and BUFFER_* would

@@ -25,7 +25,7 @@ const connectionCommon = {
     .default({}),
   /**
    * How long the platform keeps this connection's data, and how many days before it deletes a day
-   * the retention sweep exports it (docs/triggers.md, "Retention"). Without it, the sweep skips the connection.
+   * the retention sweep exports it (README.md, "Retention policies"). Without it, the sweep skips the connection.
    */
   retention: z
     .object({
