@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import type { SourceItem } from '../providers/types';
+import type { ExportCounters } from '../../workflows/contracts';
 
 /** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
 export interface Execution {
@@ -52,24 +53,61 @@ export interface ExportStart {
   trigger: { kind: string; by?: string };
 }
 
-export interface ExportCounters {
-  listed: number;
-  transferred: number;
-  skipped: number;
-  failed: number;
-  bytes: number;
-}
+export type { ExportCounters };
 
-const FILE_COLUMNS = `provider, connection, source_id, source_kind, conversation_id, message_id, original_name,
-  source_created_at, source_url, status, failure_code, failure_reason, bucket, object_key, version_id, etag,
-  size_bytes, sha256, content_type, workflow_id, run_id, attempt, started_at, finished_at`;
+const FILE_COLUMNS = [
+  'provider',
+  'connection',
+  'source_id',
+  'source_kind',
+  'conversation_id',
+  'message_id',
+  'original_name',
+  'source_created_at',
+  'source_url',
+  'status',
+  'failure_code',
+  'failure_reason',
+  'bucket',
+  'object_key',
+  'version_id',
+  'etag',
+  'size_bytes',
+  'sha256',
+  'content_type',
+  'workflow_id',
+  'run_id',
+  'attempt',
+  'started_at',
+  'finished_at',
+] as const;
+type FileRow = Record<(typeof FILE_COLUMNS)[number], string | number | Date | null>;
 
 /** On a clash of source identity, a stored row is final; a failed one may be replaced by a later success. */
-const UPSERT_UNLESS_STORED = `ON CONFLICT (connection, source_id) DO UPDATE SET
-  (${FILE_COLUMNS}) = (${FILE_COLUMNS.split(',')
-    .map((c) => `EXCLUDED.${c.trim()}`)
-    .join(', ')})
+const UPSERT_FILE = `INSERT INTO callvault.files (${FILE_COLUMNS.join(', ')})
+  VALUES (${FILE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+  ON CONFLICT (connection, source_id) DO UPDATE SET
+  (${FILE_COLUMNS.join(', ')}) = (${FILE_COLUMNS.map((c) => `EXCLUDED.${c}`).join(', ')})
   WHERE callvault.files.status <> 'stored'`;
+
+/** The columns every row has, stored or failed: where it came from and who wrote it. */
+function sourceColumns(rec: { provider: string; connection: string; item: SourceItem; execution: Execution; startedAt: Date; finishedAt: Date }) {
+  return {
+    provider: rec.provider,
+    connection: rec.connection,
+    source_id: pgText(rec.item.sourceId),
+    source_kind: rec.item.kind,
+    conversation_id: pgText(rec.item.conversationId),
+    message_id: pgText(rec.item.messageId ?? null),
+    original_name: pgText(rec.item.originalName ?? null),
+    source_created_at: validDate(rec.item.createdAt),
+    workflow_id: rec.execution.workflowId,
+    run_id: rec.execution.runId,
+    attempt: rec.execution.attempt,
+    started_at: rec.startedAt,
+    finished_at: rec.finishedAt,
+  };
+}
 
 /**
  * Provenance in Postgres: one row per source file (stored or failed, unique per connection and
@@ -97,61 +135,42 @@ export class ProvenanceStore {
 
   /** Records a stored file. Returns false when another writer had already stored it (no new row). */
   async recordStored(rec: StoredFileRecord): Promise<boolean> {
-    const res = await this.pool.query(
-      `INSERT INTO callvault.files (${FILE_COLUMNS}) VALUES
-        ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'stored', NULL, NULL, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-        ${UPSERT_UNLESS_STORED}`,
-      [
-        rec.provider,
-        rec.connection,
-        pgText(rec.item.sourceId),
-        rec.item.kind,
-        pgText(rec.item.conversationId),
-        pgText(rec.item.messageId ?? null),
-        pgText(rec.item.originalName ?? null),
-        validDate(rec.item.createdAt),
-        rec.sourceUrl,
-        rec.bucket,
-        rec.objectKey,
-        rec.versionId,
-        rec.etag,
-        rec.size,
-        rec.sha256,
-        rec.contentType,
-        rec.execution.workflowId,
-        rec.execution.runId,
-        rec.execution.attempt,
-        rec.startedAt,
-        rec.finishedAt,
-      ],
-    );
-    return (res.rowCount ?? 0) > 0;
+    return this.upsertFile({
+      ...sourceColumns(rec),
+      source_url: rec.sourceUrl,
+      status: 'stored',
+      failure_code: null,
+      failure_reason: null,
+      bucket: rec.bucket,
+      object_key: rec.objectKey,
+      version_id: rec.versionId,
+      etag: rec.etag,
+      size_bytes: rec.size,
+      sha256: rec.sha256,
+      content_type: rec.contentType,
+    });
   }
 
   /** Records that a file could not be exported, and why. Never overwrites a stored row. */
   async recordFailed(rec: FailedFileRecord): Promise<boolean> {
-    const res = await this.pool.query(
-      `INSERT INTO callvault.files (${FILE_COLUMNS}) VALUES
-        ($1, $2, $3, $4, $5, $6, $7, $8, NULL, 'failed', $9, $10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $11, $12, $13, $14, $15)
-        ${UPSERT_UNLESS_STORED}`,
-      [
-        rec.provider,
-        rec.connection,
-        pgText(rec.item.sourceId),
-        rec.item.kind,
-        pgText(rec.item.conversationId),
-        pgText(rec.item.messageId ?? null),
-        pgText(rec.item.originalName ?? null),
-        validDate(rec.item.createdAt),
-        rec.code,
-        pgText(rec.reason.slice(0, 2000)),
-        rec.execution.workflowId,
-        rec.execution.runId,
-        rec.execution.attempt,
-        rec.startedAt,
-        rec.finishedAt,
-      ],
-    );
+    return this.upsertFile({
+      ...sourceColumns(rec),
+      source_url: null,
+      status: 'failed',
+      failure_code: rec.code,
+      failure_reason: pgText(rec.reason.slice(0, 2000)),
+      bucket: null,
+      object_key: null,
+      version_id: null,
+      etag: null,
+      size_bytes: null,
+      sha256: null,
+      content_type: null,
+    });
+  }
+
+  private async upsertFile(row: FileRow): Promise<boolean> {
+    const res = await this.pool.query(UPSERT_FILE, FILE_COLUMNS.map((c) => row[c]));
     return (res.rowCount ?? 0) > 0;
   }
 
