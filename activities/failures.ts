@@ -1,11 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ConfigurationError, CredentialsRejectedError, TransientError } from '../src/errors';
 
-/** Failure types the workflows treat as "stop the export": retrying cannot fix them. */
-export const FATAL_FAILURE_TYPES = ['CredentialsRejected', 'ConfigurationError'] as const;
-
 /**
- * Maps the error taxonomy onto Temporal: credentials and configuration problems are not retried
+ * Maps the error taxonomy onto Temporal (the fatal types are listed in workflows/contracts.ts): credentials and configuration problems are not retried
  * (and say what to fix), transient ones are retried with the source's Retry-After as the next delay.
  */
 export function toActivityFailure(err: unknown, connection: string): unknown {

@@ -3,6 +3,12 @@ import type { SourceItem } from '../src/providers/types';
 
 export const EXPORT_WORKFLOW_TYPE = 'exportWorkflow';
 
+/**
+ * Failure types that stop an export: retrying cannot fix them. Activities raise them
+ * (activities/failures.ts); workflows list them as non-retryable.
+ */
+export const FATAL_FAILURE_TYPES: string[] = ['CredentialsRejected', 'ConfigurationError'];
+
 export interface ExportCounters {
   /** Files the listing returned. */
   listed: number;

@@ -10,14 +10,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, ItemResult, ListPageResult } from '../activities';
 import type { SourceItem } from '../src/providers/types';
-import { progressQuery, type CarriedState, type DeferredItem, type ExportCounters, type ExportProgress, type ExportResult } from './contracts';
+import { FATAL_FAILURE_TYPES, progressQuery, type CarriedState, type DeferredItem, type ExportCounters, type ExportProgress, type ExportResult } from './contracts';
 import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput } from './input';
-
-const FATAL = ['CredentialsRejected', 'ConfigurationError'];
 
 const control = proxyActivities<Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures'>>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: FATAL },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: FATAL_FAILURE_TYPES },
 });
 
 /**
@@ -82,7 +80,7 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedSta
   const lister = proxyActivities<Pick<Activities, 'listPage'>>({
     taskQueue: plan.listTaskQueue,
     startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FATAL },
+    retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FATAL_FAILURE_TYPES },
   });
   const transferrer = proxyActivities<Pick<Activities, 'transferBatch'>>({
     taskQueue: plan.transferTaskQueue,
@@ -94,7 +92,7 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedSta
       initialInterval: '2 seconds',
       maximumInterval: options.maxRetryIntervalSeconds * 1000,
       maximumAttempts: options.maxAttempts,
-      nonRetryableErrorTypes: FATAL,
+      nonRetryableErrorTypes: FATAL_FAILURE_TYPES,
     },
   });
 
@@ -243,5 +241,5 @@ function failureType(err: unknown): string | undefined {
 
 function isFatal(err: unknown): boolean {
   const type = failureType(err);
-  return type !== undefined && FATAL.includes(type);
+  return type !== undefined && FATAL_FAILURE_TYPES.includes(type);
 }
