@@ -163,8 +163,9 @@ program
   .option('--data-dir <dir>', 'where the stack keeps its state', join(repoRoot(), '.data', 'demo'))
   .option('--keep-running', 'keep the stack up after the exports until Ctrl-C (default on a terminal)', process.stdout.isTTY)
   .option('--no-keep-running', 'stop the stack as soon as the exports end')
-  .action(async (opts: { dataDir: string; keepRunning: boolean }) => {
-    await runDemo({ dataDir: opts.dataDir, keepRunning: opts.keepRunning });
+  .option('--database-name <name>', 'provenance database on the DATABASE_URL server (created when missing)', 'callvault_demo')
+  .action(async (opts: { dataDir: string; keepRunning: boolean; databaseName: string }) => {
+    await runDemo({ dataDir: opts.dataDir, keepRunning: opts.keepRunning, databaseName: opts.databaseName });
   });
 
 async function follow(handle: Parameters<typeof watchExport>[0]): Promise<void> {

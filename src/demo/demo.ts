@@ -17,6 +17,8 @@ export interface DemoOptions {
   dataDir: string;
   /** Keep the stack up after the exports, for the UI and queries, until Ctrl-C. */
   keepRunning: boolean;
+  /** The provenance database, created on the DATABASE_URL server when missing. */
+  databaseName: string;
 }
 
 /** The simulators' conversations fall in this week; the same window every run. */
@@ -42,7 +44,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const serverUrl = defaultDatabaseUrl();
     step('checking Postgres');
     await checkPostgres(serverUrl);
-    const databaseUrl = withDatabase(serverUrl, 'callvault_demo');
+    const databaseUrl = withDatabase(serverUrl, options.databaseName);
     await ensureDatabase(databaseUrl);
 
     step('starting the Temporal dev server (state kept in the data folder) and SeaweedFS');
@@ -73,7 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       name: 'worker',
       command: process.execPath,
       args: [...WORKER_NODE_FLAGS, join(repoRoot(), 'dist/src/cli/main.js'), 'worker'],
-      env: { ...process.env, ...secrets, CALLVAULT_CONFIG: configPath, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: { ...demoWorkerEnvironment(process.env), ...secrets, CALLVAULT_CONFIG: configPath, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       logFile: workerLog,
     });
     cleanups.push(async () => void (await worker.stop()));
@@ -128,6 +130,18 @@ Run \`npm run demo\` again: every file is found in provenance and nothing is tra
     await stopAll();
     removeSignalHandlers();
   }
+}
+
+/**
+ * The caller's environment minus the variables that would override the demo's configuration
+ * (a DATABASE_URL meant for the Postgres server must not redirect the worker's provenance).
+ */
+function demoWorkerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const clean = { ...env };
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CALLVAULT_TASK_QUEUE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'CALLVAULT_WORKER_ROLE']) {
+    delete clean[name];
+  }
+  return clean;
 }
 
 function withDatabase(url: string, database: string): string {

@@ -57,6 +57,8 @@ export async function startDemoSimulators(window: { from: string; to: string }):
         clientId: { env: 'DEMO_KORE_CLIENT_ID' },
         clientSecret: { env: 'DEMO_KORE_CLIENT_SECRET' },
         mediaHosts: [kore.mediaHost],
+        // The simulator does not rate-limit; the real API allows 60 calls a minute per bot.
+        minRequestIntervalMs: 50,
         rateLimit: { listPerSecond: 5, transferPerSecond: 20 },
       },
     },
