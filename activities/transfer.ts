@@ -32,6 +32,33 @@ export interface RecordFailuresInput {
   reason: string;
 }
 
+/** How often a transfer says it is alive between checkpoints: often enough for any heartbeat timeout. */
+const LIVENESS_INTERVAL_MS = 1_000;
+
+/**
+ * Heartbeats for one transfer activity. Checkpoints (one per stored part) always go out: the next
+ * attempt resumes from them. "Still alive" heartbeats (bytes flowing, a file done) go out at most
+ * once per second (a quarter of the heartbeat timeout if that is shorter), and not at all in an
+ * activity that finishes sooner: each one costs the worker a payload encoding and the server a
+ * write, and a batch of small files used to send one per 64 KiB chunk and per file.
+ */
+function livenessHeartbeat(ctx: Context): { beat(details: unknown): void; checkpoint(details: TransferCheckpoint): void } {
+  const interval = Math.min(LIVENESS_INTERVAL_MS, (ctx.info.heartbeatTimeoutMs || Infinity) / 4);
+  let last = Date.now();
+  return {
+    beat(details) {
+      const now = Date.now();
+      if (now - last < interval) return;
+      last = now;
+      ctx.heartbeat(details);
+    },
+    checkpoint(details) {
+      last = Date.now();
+      ctx.heartbeat(details);
+    },
+  };
+}
+
 export function transferActivities(deps: ActivityDeps) {
   return {
     /**
@@ -49,6 +76,7 @@ export function transferActivities(deps: ActivityDeps) {
           input.items.map((i) => i.sourceId),
         );
         let checkpoint = ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
+        const alive = livenessHeartbeat(ctx);
         const results: ItemResult[] = [];
         for (const item of input.items) {
           const prior = stored.get(item.sourceId);
@@ -82,12 +110,14 @@ export function transferActivities(deps: ActivityDeps) {
               baseMetadata: { provider: conn.provider, connection: conn.name, 'source-id': encodeURIComponent(item.sourceId) },
               partSize: deps.config.storage.partSizeMiB * MiB,
               checkpoint,
+              // A first attempt cannot have left an upload of its own: look one up only for files that need multipart.
+              uploadLookup: ctx.info.attempt > 1 ? 'before-download' : 'if-multipart',
               signal: ctx.cancellationSignal,
               onCheckpoint: (cp) => {
                 checkpoint = cp;
-                ctx.heartbeat(cp);
+                alive.checkpoint(cp);
               },
-              onBytes: () => ctx.heartbeat(checkpoint),
+              onBytes: () => alive.beat(checkpoint),
             });
             if (outcome.kind === 'not_ready') {
               results.push({ sourceId: item.sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds });
@@ -100,7 +130,7 @@ export function transferActivities(deps: ActivityDeps) {
               bytes: outcome.object.size,
               ...(outcome.siblings.length > 0 ? { discovered: outcome.siblings } : {}),
             });
-            ctx.heartbeat(checkpoint);
+            alive.beat(checkpoint);
           } catch (err) {
             if (!(err instanceof UnavailableError)) throw err;
             await deps.provenance.recordFailed({

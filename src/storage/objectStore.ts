@@ -60,11 +60,15 @@ export class ObjectStore {
     }
   }
 
-  async putObject(key: string, body: Buffer, meta: ObjectMeta, signal?: AbortSignal): Promise<WriteResult> {
-    const res = await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: meta.contentType, Metadata: meta.metadata }),
-      { abortSignal: signal },
-    );
+  /**
+   * `sha256Hex`, when the caller already hashed `body`, becomes the request's signed payload hash
+   * (x-amz-content-sha256): the SDK then does not hash the body a second time, and S3 rejects the
+   * upload unless the bytes it received have exactly that SHA-256.
+   */
+  async putObject(key: string, body: Buffer, meta: ObjectMeta, signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: meta.contentType, Metadata: meta.metadata });
+    if (sha256Hex) withPayloadSha256(command, sha256Hex);
+    const res = await this.client.send(command, { abortSignal: signal });
     return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
   }
 
@@ -180,4 +184,19 @@ export class ObjectStore {
   async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<WriteResult> {
     return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), { contentType: 'application/json', metadata: {} }, signal);
   }
+}
+
+/**
+ * Signs a request with a payload hash the caller computed. SigV4's signer takes the
+ * x-amz-content-sha256 header as given and hashes the body only when it is absent.
+ */
+function withPayloadSha256(command: PutObjectCommand, sha256Hex: string): void {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = sha256Hex;
+      return next(args);
+    },
+    { step: 'build', name: 'callvaultPayloadSha256' },
+  );
 }

@@ -1,0 +1,361 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Client as PgClient } from 'pg';
+import { parseConfig } from '../src/config/load';
+import { ObjectStore } from '../src/storage/objectStore';
+import { createS3Client } from '../src/storage/s3';
+import { sha256OfObject } from '../src/transfer/verify';
+import { runBaseline } from './baseline';
+import { runHashBench } from './hash';
+import { CpuMeter, Sampler, machineLoad, postgresBackends, processTree, round } from './measure';
+import { parseOptions, WORKLOAD_NAMES, type BenchOptions, type WorkloadName } from './options';
+import { runPipeline } from './pipeline';
+import { findProfile, summarizeProfile } from './profile';
+import { Progress } from './progress';
+import {
+  formatReport,
+  hashDecision,
+  median,
+  MEMORY_LIMIT_BYTES,
+  type BenchReport,
+  type Diagnostics,
+  type PhaseResult,
+  type PipelinePhase,
+  type RoundResult,
+  type WorkloadResult,
+} from './report';
+import { startSimulator, type SimulatorProcess, type SimulatorStats } from './simulator';
+import { startStack, type Stack } from './stack';
+import { MiB, workload, type Workload } from './workloads';
+
+const repo = join(__dirname, '..', '..');
+const S3_ENV = { S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' };
+
+async function main(): Promise<void> {
+  // The SDK's notice about Node 22 is not about the bench; keep its output readable.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const options = parseOptions(process.argv.slice(2), repo);
+  if (!existsSync(join(repo, 'dist/workflow-bundle.js'))) throw new Error('dist/workflow-bundle.js is missing: run `npm run build` (npm run bench does it)');
+  const progress = new Progress();
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    options: withoutOut(options),
+    machine: { cores: machineLoad().cores, loadavgBefore: machineLoad().loadavg, loadavgAfter: [], node: process.version },
+    settings: {
+      batchSize: options.batchSize ?? parseConfig({ storage: { bucket: 'x-x' }, connections: { c: { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' } } } }).connections.c!.batchSize,
+      concurrency: options.concurrency,
+      partSizeMiB: options.partSizeMiB,
+      transferConcurrency: options.concurrency,
+      maxInFlight: options.concurrency,
+    },
+    workloads: {},
+  };
+
+  const wanted = options.only.filter((p): p is WorkloadName => (WORKLOAD_NAMES as readonly string[]).includes(p));
+  if (options.only.includes('hash')) {
+    // First, before any server runs: a CPU benchmark wants the machine to itself.
+    const h = await runHashBench(options.hashMiB, 3, (line) => progress.update(line));
+    progress.done();
+    report.hash = { ...h, decision: hashDecision(h, null) };
+  }
+
+  if (wanted.length > 0) {
+    progress.update('starting Temporal, SeaweedFS and a scratch database');
+    const stack = await startStack({ keep: options.keep });
+    const stopStack = once(() => stack.stop());
+    const onSignal = (sig: NodeJS.Signals) => {
+      progress.done();
+      console.error(`bench: ${sig}, stopping everything`);
+      void stopStack().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const monitor = new PgClient({ connectionString: adminUrl(stack.database.url) });
+    monitor.on('error', () => undefined);
+    await monitor.connect();
+    try {
+      for (const [index, name] of wanted.entries()) {
+        report.workloads[name] = await runWorkload(stack, monitor, options, workload(name, options.scale, index), progress);
+      }
+    } finally {
+      progress.done();
+      await monitor.end().catch(() => undefined);
+      await stopStack();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (options.keep) console.error(`bench: data, logs and profiles kept in ${stack.dataDir}`);
+  }
+
+  if (report.hash) report.hash.decision = hashDecision(report.hash, report.workloads.large?.integrity.readBackMiBps ?? null);
+  report.machine.loadavgAfter = machineLoad().loadavg;
+  report.finishedAt = new Date().toISOString();
+  console.log(formatReport(report));
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nJSON summary: ${options.out}`);
+}
+
+async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOptions, wl: Workload, progress: Progress): Promise<WorkloadResult> {
+  const sim = await startSimulator({ seed: `bench-${wl.name}`, files: wl.files, size: wl.size, from: wl.from, to: wl.to });
+  try {
+    const rounds: RoundResult[] = [];
+    const partSize = options.partSizeMiB * MiB;
+    let lastPipelineName = '';
+    for (let r = 1; r <= options.rounds; r++) {
+      const tag = `${wl.name}${options.rounds > 1 ? ` r${r}` : ''}`;
+
+      // The baseline.
+      const baseName = uniqueName(`b-${wl.name}`);
+      const storage = storageConfig(stack, baseName, options.partSizeMiB);
+      const s3 = createS3Client(storage, { ...process.env, ...S3_ENV });
+      await new ObjectStore(s3, baseName).ensureBucket();
+      let baseline: PhaseResult;
+      try {
+        let done = 0;
+        baseline = await measured(stack, monitor, sim, wl, `${tag} baseline`, progress, () => done, async () => {
+          const res = await runBaseline({ sim: sim.info, s3, bucket: baseName, window: wl, concurrency: options.concurrency, partSize, onFileDone: () => done++ });
+          if (res.files !== wl.files || res.bytes !== wl.files * wl.size) throw new Error(`baseline moved ${res.files} files / ${res.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
+          return res;
+        });
+      } finally {
+        s3.destroy();
+      }
+
+      // The pipeline.
+      const name = uniqueName(`p-${wl.name}`);
+      lastPipelineName = name;
+      const pipeline = await pipelinePhase(stack, monitor, sim, wl, options, name, `${tag} pipeline`, progress);
+      rounds.push({
+        baseline,
+        pipeline,
+        ratio: {
+          filesPerSecond: round(pipeline.filesPerSecond / baseline.filesPerSecond, 3),
+          mibPerSecond: round(pipeline.mibPerSecond / baseline.mibPerSecond, 3),
+        },
+      });
+    }
+
+    progress.update(`${wl.name}: integrity spot-check`);
+    const integrity = await spotCheck(stack, lastPipelineName, options.partSizeMiB);
+
+    let diagnostics: Diagnostics | undefined;
+    if (options.profile) {
+      const name = uniqueName(`d-${wl.name}`);
+      const profileDir = join(stack.dataDir, 'profiles', name);
+      const d = await pipelinePhase(stack, monitor, sim, wl, options, name, `${wl.name} diagnostic pass`, progress, profileDir);
+      const perFile = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round(v / wl.files, 3)]));
+      const counters = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('memory ')));
+      const memory = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('memory ')).map(([k, v]) => [k.slice('memory peak MB '.length), v]));
+      diagnostics = {
+        requestsPerFile: perFile({ ...counters(d.probe.transfers), ...prefixed('workflows worker: ', counters(d.probe.workflows)) }),
+        memoryPeaksMB: { transfers: memory(d.probe.transfers), workflows: memory(d.probe.workflows) },
+        temporalPerFile: perFile({ ...d.temporal.activities, 'workflow tasks': d.temporal.workflowTasks, 'history events': d.temporal.events }),
+        postgresTransactionsPerFile: round(d.postgres.transactions / wl.files, 3),
+        profiles: {},
+        seconds: d.seconds,
+      };
+      for (const role of ['transfers', 'workflows'] as const) {
+        const file = findProfile(join(profileDir, role));
+        if (file) diagnostics.profiles[role] = summarizeProfile(file);
+      }
+    }
+
+    const ratio = {
+      filesPerSecond: round(median(rounds.map((r) => r.ratio.filesPerSecond)), 3),
+      mibPerSecond: round(median(rounds.map((r) => r.ratio.mibPerSecond)), 3),
+    };
+    const transfersPeakBytes = Math.max(...rounds.map((r) => r.pipeline.peakRss.transfers));
+    const workflowsPeakBytes = Math.max(...rounds.map((r) => r.pipeline.peakRss.workflows));
+    const judged = wl.target ? (wl.target.metric === 'MiB/s' ? ratio.mibPerSecond : ratio.filesPerSecond) : 0;
+    return {
+      workload: wl,
+      rounds,
+      ratio,
+      verdict: wl.target ? { metric: wl.target.metric, ratio: judged, target: wl.target.ratio, met: judged >= wl.target.ratio } : null,
+      memory: {
+        transfersPeakBytes,
+        workflowsPeakBytes,
+        transfersAtReadyBytes: Math.max(...rounds.map((r) => r.pipeline.peakRss.transfersAtReady)),
+        workflowsAtReadyBytes: Math.max(...rounds.map((r) => r.pipeline.peakRss.workflowsAtReady)),
+        limitBytes: MEMORY_LIMIT_BYTES,
+        met: transfersPeakBytes < MEMORY_LIMIT_BYTES && workflowsPeakBytes < MEMORY_LIMIT_BYTES,
+      },
+      integrity,
+      ...(diagnostics ? { diagnostics } : {}),
+    };
+  } finally {
+    await sim.stop();
+  }
+}
+
+async function pipelinePhase(
+  stack: Stack,
+  monitor: PgClient,
+  sim: SimulatorProcess,
+  wl: Workload,
+  options: BenchOptions,
+  name: string,
+  label: string,
+  progress: Progress,
+  profileDir?: string,
+): Promise<PipelinePhase & { probe: { transfers: Record<string, number>; workflows: Record<string, number> } }> {
+  const before = await sim.stats();
+  const startedAt = Date.now();
+  const ticker = setInterval(() => {
+    void sim.stats().then((s) => progress.update(progressLine(label, wl, s, before, startedAt)), () => undefined);
+  }, 1000);
+  try {
+    const res = await runPipeline({
+      stack,
+      monitor,
+      sim: sim.info,
+      simPid: sim.pid,
+      name,
+      window: wl,
+      expectedFiles: wl.files,
+      concurrency: options.concurrency,
+      partSizeMiB: options.partSizeMiB,
+      batchSize: options.batchSize,
+      ...(profileDir ? { profileDir } : {}),
+      ...(options.workerRepo ? { workerRepo: options.workerRepo } : {}),
+    });
+    const after = await sim.stats();
+    return {
+      files: res.files,
+      bytes: res.bytes,
+      seconds: round(res.seconds, 3),
+      filesPerSecond: round(res.files / res.seconds, 3),
+      mibPerSecond: round(res.bytes / MiB / res.seconds, 3),
+      cpu: res.cpu,
+      providerRequests: requestDelta(before, after),
+      peakRss: res.peakRss,
+      temporal: res.temporal,
+      postgres: res.postgres,
+      probe: res.probe,
+    };
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/** Runs `work` with the CPU of every component metered and a progress line from the simulator's counters. */
+async function measured(
+  stack: Stack,
+  monitor: PgClient,
+  sim: SimulatorProcess,
+  wl: Workload,
+  label: string,
+  progress: Progress,
+  filesDone: () => number,
+  work: () => Promise<{ files: number; bytes: number; seconds: number }>,
+): Promise<PhaseResult> {
+  const sampler = new Sampler({
+    bench: new CpuMeter(() => [process.pid]),
+    simulator: new CpuMeter(() => [sim.pid]),
+    temporal: new CpuMeter(() => processTree(stack.temporal.process.pid)),
+    s3: new CpuMeter(() => processTree(stack.seaweed.process.pid)),
+    postgres: new CpuMeter(postgresBackends(monitor, stack.database.name)),
+  });
+  const before = await sim.stats();
+  const startedAt = Date.now();
+  const ticker = setInterval(() => {
+    void sim.stats().then((s) => progress.update(progressLine(label, wl, s, before, startedAt, filesDone())), () => undefined);
+  }, 1000);
+  await sampler.start();
+  try {
+    const res = await work();
+    const cpu = await sampler.stop();
+    const after = await sim.stats();
+    return {
+      files: res.files,
+      bytes: res.bytes,
+      seconds: round(res.seconds, 3),
+      filesPerSecond: round(res.files / res.seconds, 3),
+      mibPerSecond: round(res.bytes / MiB / res.seconds, 3),
+      cpu,
+      providerRequests: requestDelta(before, after),
+    };
+  } finally {
+    clearInterval(ticker);
+    await sampler.stop().catch(() => undefined);
+  }
+}
+
+function progressLine(label: string, wl: Workload, s: SimulatorStats, before: SimulatorStats, startedAt: number, files?: number): string {
+  const bytes = s.mediaBytes - before.mediaBytes;
+  const total = wl.files * wl.size;
+  const secs = (Date.now() - startedAt) / 1000;
+  const pct = Math.min(100, Math.floor((bytes / total) * 100));
+  const filesPart = files !== undefined ? `${files}/${wl.files} files, ` : '';
+  return `[${label}] ${pct}% ${filesPart}${(bytes / MiB).toFixed(0)}/${(total / MiB).toFixed(0)} MiB fetched, ${(bytes / MiB / Math.max(secs, 0.001)).toFixed(1)} MiB/s, ${secs.toFixed(0)} s`;
+}
+
+function requestDelta(before: SimulatorStats, after: SimulatorStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.requests)) out[k] = v - (before.requests[k] ?? 0);
+  return out;
+}
+
+/** Reads one stored object back from the store, hashes it and compares with its provenance row. */
+async function spotCheck(stack: Stack, bucket: string, partSizeMiB: number): Promise<WorkloadResult['integrity']> {
+  const row = await stack.provenance.pool.query<{ object_key: string; sha256: string; size_bytes: string }>(
+    `SELECT object_key, sha256, size_bytes FROM callvault.files WHERE bucket = $1 AND status = 'stored' ORDER BY size_bytes DESC, object_key LIMIT 1`,
+    [bucket],
+  );
+  const r = row.rows[0];
+  if (!r) throw new Error(`no stored row for bucket ${bucket}`);
+  const s3 = createS3Client(storageConfig(stack, bucket, partSizeMiB), { ...process.env, ...S3_ENV });
+  try {
+    const t0 = process.hrtime.bigint();
+    const sha = await sha256OfObject(new ObjectStore(s3, bucket), r.object_key);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { key: r.object_key, sha256Matches: sha === r.sha256, readBackMiBps: round(Number(r.size_bytes) / MiB / seconds, 1) };
+  } finally {
+    s3.destroy();
+  }
+}
+
+function storageConfig(stack: Stack, bucket: string, partSizeMiB: number) {
+  return parseConfig({
+    storage: {
+      endpoint: stack.seaweed.endpoint,
+      bucket,
+      accessKeyId: { env: 'S3_KEY' },
+      secretAccessKey: { env: 'S3_SECRET' },
+      partSizeMiB,
+    },
+    connections: {},
+  }).storage;
+}
+
+function prefixed(prefix: string, m: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+}
+
+function adminUrl(url: string): string {
+  const u = new URL(url);
+  u.pathname = '/postgres';
+  return u.toString();
+}
+
+function withoutOut(o: BenchOptions): Omit<BenchOptions, 'out'> {
+  const { out: _out, ...rest } = o;
+  return rest;
+}
+
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

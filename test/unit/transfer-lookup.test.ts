@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { OpenDownloadOptions, Provider, SourceItem } from '../../src/providers/types';
+import type { ObjectMeta, ObjectStore, StoredPart, WriteResult } from '../../src/storage/objectStore';
+import { chunkBody } from '../../src/transfer/parts';
+import { transferFile, type TransferFileInput } from '../../src/transfer/transferFile';
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+
+function content(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + 7) % 251;
+  return b;
+}
+
+/** A source that serves one file with Range, and records what it was asked for. */
+function fakeProvider(data: Buffer): Provider & { opens: number[] } {
+  const opens: number[] = [];
+  return {
+    providerName: 'fake',
+    opens,
+    async listPage() {
+      return { items: [], nextCursor: null };
+    },
+    async openDownload(_item: SourceItem, options: OpenDownloadOptions) {
+      opens.push(options.offset);
+      const body = Readable.from([data.subarray(options.offset)]);
+      return {
+        kind: 'ready' as const,
+        download: {
+          body,
+          offset: options.offset,
+          contentLength: data.length - options.offset,
+          totalSize: data.length,
+          contentType: 'audio/mpeg',
+          extension: '.mp3',
+          sourceUrl: 'https://example.test/file.mp3',
+        },
+      };
+    },
+    async close() {},
+  };
+}
+
+/** An in-memory object store with multipart uploads, counting every call. */
+function fakeStore() {
+  const calls: string[] = [];
+  const objects = new Map<string, { body: Buffer; metadata: Record<string, string> }>();
+  const uploads = new Map<string, { key: string; parts: Map<number, Buffer> }>();
+  let nextId = 1;
+  const store = {
+    bucket: 'b',
+    calls,
+    objects,
+    uploads,
+    async putObject(key: string, body: Buffer, meta: ObjectMeta, _signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
+      calls.push('putObject');
+      if (sha256Hex !== undefined) expect(createHash('sha256').update(body).digest('hex')).toBe(sha256Hex);
+      objects.set(key, { body: Buffer.from(body), metadata: meta.metadata });
+      return { etag: 'e', versionId: null };
+    },
+    async createUpload(key: string): Promise<string> {
+      calls.push('createUpload');
+      const id = `u${nextId++}`;
+      uploads.set(id, { key, parts: new Map() });
+      return id;
+    },
+    async uploadPart(_key: string, uploadId: string, partNumber: number, body: Buffer): Promise<StoredPart> {
+      calls.push('uploadPart');
+      uploads.get(uploadId)!.parts.set(partNumber, Buffer.from(body));
+      return { partNumber, etag: `p${partNumber}`, size: body.length };
+    },
+    async listParts(_key: string, uploadId: string): Promise<StoredPart[] | null> {
+      calls.push('listParts');
+      const u = uploads.get(uploadId);
+      if (!u) return null;
+      return [...u.parts.entries()].map(([partNumber, b]) => ({ partNumber, etag: `p${partNumber}`, size: b.length }));
+    },
+    async findUploads(key: string): Promise<string[]> {
+      calls.push('findUploads');
+      return [...uploads.entries()].filter(([, u]) => u.key === key).map(([id]) => id);
+    },
+    async completeUpload(key: string, uploadId: string, parts: StoredPart[]): Promise<WriteResult> {
+      calls.push('completeUpload');
+      const u = uploads.get(uploadId)!;
+      objects.set(key, { body: Buffer.concat(parts.map((p) => u.parts.get(p.partNumber)!)), metadata: {} });
+      uploads.delete(uploadId);
+      return { etag: 'e', versionId: null };
+    },
+    async abortUpload(_key: string, uploadId: string): Promise<void> {
+      calls.push('abortUpload');
+      uploads.delete(uploadId);
+    },
+    async replaceMetadata(key: string, meta: ObjectMeta): Promise<WriteResult> {
+      calls.push('replaceMetadata');
+      objects.get(key)!.metadata = meta.metadata;
+      return { etag: 'e', versionId: null };
+    },
+    async readStream(key: string): Promise<Readable> {
+      calls.push('readStream');
+      return Readable.from([objects.get(key)!.body]);
+    },
+  };
+  return store;
+}
+
+const item: SourceItem = { sourceId: 'rec-1', conversationId: 'call-1', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', extension: '.mp3', locator: {} };
+
+function input(provider: Provider, store: ReturnType<typeof fakeStore>, extra: Partial<TransferFileInput> = {}): TransferFileInput {
+  return {
+    provider,
+    store: store as unknown as ObjectStore,
+    item,
+    keyFor: (ext) => `k/rec-1${ext}`,
+    baseMetadata: {},
+    partSize: PART,
+    onCheckpoint: () => undefined,
+    ...extra,
+  };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('transferFile: finding an earlier upload by key', () => {
+  it('a first attempt at a file that fits in one part makes no upload lookup, and its hash signs the PUT', async () => {
+    const data = content(64 * 1024);
+    const store = fakeStore();
+    const out = await transferFile(input(fakeProvider(data), store, { uploadLookup: 'if-multipart' }));
+    expect(out.kind).toBe('stored');
+    expect(store.calls).toEqual(['putObject']);
+    expect(store.objects.get('k/rec-1.mp3')!.metadata.sha256).toBe(sha(data));
+  });
+
+  it('the default still looks first, as a retried attempt does', async () => {
+    const store = fakeStore();
+    await transferFile(input(fakeProvider(content(1000)), store));
+    expect(store.calls).toEqual(['findUploads', 'putObject']);
+  });
+
+  it('a first attempt at a multipart file looks after opening, and continues an upload left without a checkpoint', async () => {
+    const data = content(3 * PART + 123);
+    const store = fakeStore();
+    // An earlier export got two parts in before it gave up.
+    const id = await store.createUpload('k/rec-1.mp3');
+    await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
+    await store.uploadPart('k/rec-1.mp3', id, 2, data.subarray(PART, 2 * PART));
+    store.calls.length = 0;
+    const provider = fakeProvider(data);
+    const out = await transferFile(input(provider, store, { uploadLookup: 'if-multipart' }));
+    expect(out.kind === 'stored' && out.object.resumedFromByte).toBe(2 * PART);
+    // Opened from 0, found the upload, reopened where its parts end.
+    expect(provider.opens).toEqual([0, 2 * PART]);
+    expect(store.calls.slice(0, 2)).toEqual(['findUploads', 'listParts']);
+    expect(store.objects.get('k/rec-1.mp3')!.body.equals(data)).toBe(true);
+    expect(out.kind === 'stored' && out.object.sha256).toBe(sha(data));
+    expect(out.kind === 'stored' && out.object.hashedBy).toBe('read-back');
+  });
+
+  it('a first attempt at a multipart file with no earlier upload streams on from the first open', async () => {
+    const data = content(2 * PART + 5);
+    const store = fakeStore();
+    const provider = fakeProvider(data);
+    const out = await transferFile(input(provider, store, { uploadLookup: 'if-multipart' }));
+    expect(provider.opens).toEqual([0]);
+    expect(store.calls).toEqual(['findUploads', 'createUpload', 'uploadPart', 'uploadPart', 'uploadPart', 'completeUpload', 'replaceMetadata']);
+    expect(out.kind === 'stored' && out.object.sha256).toBe(sha(data));
+    expect(out.kind === 'stored' && out.object.hashedBy).toBe('stream');
+  });
+
+  it('a checkpoint for this file is used whatever the lookup mode', async () => {
+    const data = content(2 * PART + 5);
+    const store = fakeStore();
+    const id = await store.createUpload('k/rec-1.mp3');
+    await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
+    store.calls.length = 0;
+    const provider = fakeProvider(data);
+    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART };
+    await transferFile(input(provider, store, { uploadLookup: 'if-multipart', checkpoint }));
+    expect(provider.opens).toEqual([PART]);
+    expect(store.calls[0]).toBe('listParts');
+    expect(store.calls).not.toContain('findUploads');
+  });
+});
+
+describe('chunkBody: part buffers', () => {
+  const options = (partSize: number) => ({ partSize, skip: 0, sizeHint: null, onData: () => undefined });
+
+  it('never hands one buffer to two bodies being cut at once, and reuses it once a body is done', async () => {
+    const part = 2 * MiB;
+    const a = chunkBody(Readable.from([content(part)]), options(part), { discarded: 0, received: 0 });
+    const b = chunkBody(Readable.from([content(part)]), options(part), { discarded: 0, received: 0 });
+    const partA = (await a.next()).value as Buffer;
+    const partB = (await b.next()).value as Buffer;
+    expect(partA.buffer).not.toBe(partB.buffer);
+    expect(await a.next()).toMatchObject({ done: true });
+    const c = chunkBody(Readable.from([content(part)]), options(part), { discarded: 0, received: 0 });
+    const partC = (await c.next()).value as Buffer;
+    expect(partC.buffer).toBe(partA.buffer);
+    expect(partC.buffer).not.toBe(partB.buffer);
+    await b.return(undefined);
+    await c.return(undefined);
+  });
+});
