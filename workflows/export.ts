@@ -190,7 +190,11 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedSta
     await promoteDeferred();
     const draining = workflowInfo().continueAsNewSuggested;
     if (!draining) {
-      while (inFlight < options.maxInFlight && queue.length > 0) launchBatch(queue.splice(0, perBatch));
+      while (inFlight < options.maxInFlight && queue.length > 0) {
+        // A short queue is spread over the free slots: four 1 GiB files make four transfers, not one batch.
+        const free = options.maxInFlight - inFlight;
+        launchBatch(queue.splice(0, Math.max(1, Math.min(perBatch, Math.ceil(queue.length / free)))));
+      }
       if (!listing && !listingDone && queue.length < options.maxInFlight * perBatch) launchListing();
     } else if (inFlight === 0 && !listing) {
       log.info('continuing as new to keep history small', { generation, pagesListed });
