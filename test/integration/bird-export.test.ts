@@ -5,7 +5,7 @@ import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contrac
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { sidecarKey } from '../../src/storage/keys';
 import { verifyObjects } from '../../src/verify/verify';
-import { decodedHistory, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
+import { decodedHistory, exportEnv, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
@@ -195,8 +195,3 @@ async function cli(env: ExportEnv, args: string[]): Promise<{ code: number | nul
   return { code, stdout, stderr };
 }
 
-async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
-}

@@ -8,7 +8,7 @@ import { sidecarKey } from '../../src/storage/keys';
 import type { ObjectStore } from '../../src/storage/objectStore';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../workflows/contracts';
-import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
+import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 const window = { from: '2026-05-04T00:00:00Z', to: '2026-05-06T00:00:00Z' };
@@ -53,11 +53,6 @@ async function allKeys(store: ObjectStore): Promise<string[]> {
   return keys;
 }
 
-async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
-}
 
 /**
  * Dixa end to end on the real stack (Temporal dev server, SeaweedFS, Postgres, worker processes of

@@ -6,7 +6,7 @@ import { SimServer, sendJson, type LoggedRequest } from '../../src/simulators/se
 import { sidecarKey } from '../../src/storage/keys';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../workflows/contracts';
-import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type FileRow, type WorkerProcess } from '../support/harness';
+import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type FileRow, streamText, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 /** The mixed export's window, and a later one for the session that is not ready at listing time. */
@@ -25,11 +25,6 @@ interface Expected {
 }
 const sourceId = (e: Expected) => `${e.sessionId}-${e.kind}-${e.index}`;
 
-async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
-}
 
 /**
  * Kore.ai end to end on the real stack: v2 and v1 connections to one bot (several recordings per

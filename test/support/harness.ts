@@ -193,3 +193,10 @@ export async function decodedHistory(client: Client, workflowId: string): Promis
   const payloads = [...raw.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
   return [raw, ...payloads].join('\n');
 }
+
+/** A whole (small) stream as text: sidecars and other JSON read back from the store. */
+export async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
+}
