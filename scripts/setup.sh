@@ -20,13 +20,11 @@ say() { printf 'setup: %s\n' "$*"; }
 # node_modules/.package-lock.json is written by npm on every install, so it is the
 # marker of "node_modules matches the lockfile as of that install".
 if [ ! -d node_modules ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
-  if [ -f package-lock.json ]; then
-    say "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund
-  else
-    say "installing npm dependencies (npm install)"
-    npm install --no-audit --no-fund
-  fi
+  # `npm install`, not `npm ci`: the lockfile pins every version, but registries that carry only
+  # some platforms' optional packages (e.g. @swc/core's macOS builds) make `npm ci` refuse a
+  # lockfile that `npm install` honours as it is.
+  say "installing npm dependencies (npm install, versions from package-lock.json)"
+  npm install --no-audit --no-fund
 fi
 
 # --- dev-stack binaries -----------------------------------------------------
