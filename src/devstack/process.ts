@@ -51,6 +51,27 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The process died before it was ready (as opposed to being slow). */
+export class ExitedEarlyError extends Error {
+  override readonly name = 'ExitedEarlyError';
+}
+
+/**
+ * Starts a server, and starts it again on fresh ports if it dies before it is ready. Ports are
+ * chosen by binding and releasing them, so another process (any client socket, whose local port
+ * the kernel picks from the same range) can take one in between; that is rare, and worth a retry
+ * rather than a red build.
+ */
+export async function startWithFreshPorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof ExitedEarlyError) || attempt >= attempts) throw err;
+    }
+  }
+}
+
 /** A server started as a child process, with its output in a log file. */
 export class ManagedProcess {
   /** Resolves once the process has exited, however that happened. */
@@ -130,7 +151,7 @@ export class ManagedProcess {
     const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
     for (;;) {
-      if (!this.running) throw this.failure(`${this.name} exited before ${what}`, lastError);
+      if (!this.running) throw new ExitedEarlyError(this.failure(`${this.name} exited before ${what}`, lastError).message);
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.failure(`timed out after ${timeoutMs} ms waiting for ${what}`, lastError);
 

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { freePorts } from './ports';
-import { ManagedProcess } from './process';
+import { ManagedProcess, startWithFreshPorts } from './process';
 import { findTool } from './tools';
 
 const HOST = '127.0.0.1';
@@ -70,7 +70,11 @@ export function devS3Client(endpoint: string, timeoutMs = 10_000): S3Client {
 }
 
 /** Runs `weed server` (master, volume, filer, S3) on ports we choose; resolves when S3 accepts writes. */
-export async function startSeaweed(opts: SeaweedOptions): Promise<SeaweedServer> {
+export function startSeaweed(opts: SeaweedOptions): Promise<SeaweedServer> {
+  return startWithFreshPorts(() => startSeaweedOnce(opts));
+}
+
+async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
   const dataDir = path.resolve(opts.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
   const logFile = path.resolve(opts.logFile ?? path.join(dataDir, 'weed.log'));

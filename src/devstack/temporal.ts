@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { freePort, freePorts } from './ports';
-import { ManagedProcess } from './process';
+import { ManagedProcess, startWithFreshPorts } from './process';
 import { findTool } from './tools';
 
 const HOST = '127.0.0.1';
@@ -55,7 +55,11 @@ export interface TemporalServer {
 }
 
 /** Runs `temporal server start-dev` on ports we choose and waits until it answers gRPC calls. */
-export async function startTemporal(opts: TemporalOptions): Promise<TemporalServer> {
+export function startTemporal(opts: TemporalOptions): Promise<TemporalServer> {
+  return startWithFreshPorts(() => startTemporalOnce(opts));
+}
+
+async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const headless = opts.headless ?? false;
   const port = opts.port ?? (await freePort());
