@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
+import type { ConnectionConfig } from '../src/config/schema';
 import { UnavailableError } from '../src/errors';
 import type { FailureCode } from '../src/provenance/store';
 import type { SourceItem } from '../src/providers/types';
@@ -127,7 +128,7 @@ export function transferActivities(deps: ActivityDeps) {
               results.push({ sourceId: item.sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds });
               continue;
             }
-            const written = recordStored(item, outcome.object, startedAt);
+            const written = recordStored(conn, item, outcome.object, startedAt);
             written.catch(() => undefined); // awaited below; this only keeps Node from calling it unhandled meanwhile
             bookkeeping.push(written);
             if (bookkeeping.length > 1) await bookkeeping.shift();
@@ -159,8 +160,7 @@ export function transferActivities(deps: ActivityDeps) {
         throw toActivityFailure(err, input.connection);
       }
 
-      async function recordStored(item: SourceItem, object: StoredObject, startedAt: Date): Promise<void> {
-        const conn = connectionByName(deps.config, input.connection);
+      async function recordStored(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date): Promise<void> {
         const finishedAt = new Date();
         // The sidecar goes first: an object with provenance in Postgres always has its sidecar too.
         await deps.store.putJson(sidecarKey(object.key), {

@@ -61,16 +61,6 @@ function scanTree(root: number): number[] {
   return tree;
 }
 
-/** Peak resident set of a process so far (VmHWM), in bytes; null when it is gone. */
-export function peakRssBytes(pid: number): number | null {
-  try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? null : Number(kb) * 1024;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * CPU of a set of processes over a window. Each process is read when the window opens, every
  * `intervalMs` while it is open (so one that exits early keeps what it had used at the last

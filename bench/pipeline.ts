@@ -7,7 +7,7 @@ import type { ExportResult } from '../workflows/contracts';
 import { CpuMeter, Sampler, postgresBackends, processTree, type Meters } from './measure';
 import type { SimulatorInfo } from './simulator';
 import type { Stack } from './stack';
-import { spawnWorker, type WorkerProcess } from './workers';
+import { spawnWorker, type BenchWorker } from './workers';
 
 export interface PipelineInput {
   stack: Stack;
@@ -85,30 +85,30 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     return ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--require', join(__dirname, 'probe.js')];
   };
   const probeEnv = (role: string): Record<string, string> => (input.profileDir ? { BENCH_PROBE_OUT: join(input.profileDir, role, 'requests.json') } : {});
-  const workers: WorkerProcess[] = [];
+  const workers: BenchWorker[] = [];
   try {
     const workflowsWorker = await spawnWorker({
       configPath,
       role: 'workflows',
-      env: { ...env, ...probeEnv('workflows') },
+      env: { ...process.env, ...env, ...probeEnv('workflows') },
       logFile: join(stack.dataDir, `${name}.workflows.log`),
       extraNodeFlags: flags('workflows'),
-      ...(input.workerRepo ? { workerRepo: input.workerRepo } : {}),
+      ...(input.workerRepo ? { repo: input.workerRepo } : {}),
     });
     workers.push(workflowsWorker);
     const transfersWorker = await spawnWorker({
       configPath,
       role: 'transfers',
-      env: { ...env, ...probeEnv('transfers') },
+      env: { ...process.env, ...env, ...probeEnv('transfers') },
       logFile: join(stack.dataDir, `${name}.transfers.log`),
       extraNodeFlags: flags('transfers'),
-      ...(input.workerRepo ? { workerRepo: input.workerRepo } : {}),
+      ...(input.workerRepo ? { repo: input.workerRepo } : {}),
     });
     workers.push(transfersWorker);
 
     const meters: Meters = {
-      workerTransfers: new CpuMeter(() => [transfersWorker.pid]),
-      workerWorkflows: new CpuMeter(() => [workflowsWorker.pid]),
+      workerTransfers: new CpuMeter(() => [transfersWorker.worker.pid]),
+      workerWorkflows: new CpuMeter(() => [workflowsWorker.worker.pid]),
       temporal: new CpuMeter(() => processTree(stack.temporal.process.pid)),
       s3: new CpuMeter(() => processTree(stack.seaweed.process.pid)),
       postgres: new CpuMeter(postgresBackends(input.monitor, stack.database.name)),
@@ -120,7 +120,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     const probeBefore = await readProbes(input.profileDir, false);
     const dbBefore = await databaseCounters(input.monitor, stack.database.name);
     const sampler = new Sampler(meters);
-    const rssTimer = setInterval(() => workers.forEach((w) => w.peakRss()), 500);
+    const rssTimer = setInterval(() => workers.forEach((w) => w.worker.peakRssBytes()), 500);
     await sampler.start();
     const started = process.hrtime.bigint();
     const exp = await startExport(stack.client, name, {
@@ -135,8 +135,8 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     const cpu = await sampler.stop();
     clearInterval(rssTimer);
     const peakRss = {
-      transfers: transfersWorker.peakRss(),
-      workflows: workflowsWorker.peakRss(),
+      transfers: transfersWorker.worker.peakRssBytes(),
+      workflows: workflowsWorker.worker.peakRssBytes(),
       transfersAtReady: transfersWorker.readyRss,
       workflowsAtReady: workflowsWorker.readyRss,
     };
@@ -167,11 +167,11 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
         rowsInserted: dbAfter.inserted - dbBefore.inserted,
         rowsFetched: dbAfter.fetched - dbBefore.fetched,
       },
-      workerLogs: workers.map((w) => w.logFile),
+      workerLogs: workers.map((w) => w.worker.logFile),
       probe: { transfers: difference(probeAfter.transfers, probeBefore.transfers), workflows: difference(probeAfter.workflows, probeBefore.workflows) },
     };
   } finally {
-    for (const w of workers.reverse()) await w.stop();
+    for (const w of workers.reverse()) await w.worker.stop();
   }
 }
 

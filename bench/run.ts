@@ -224,11 +224,7 @@ async function pipelinePhase(
     });
     const after = await sim.stats();
     return {
-      files: res.files,
-      bytes: res.bytes,
-      seconds: round(res.seconds, 3),
-      filesPerSecond: round(res.files / res.seconds, 3),
-      mibPerSecond: round(res.bytes / MiB / res.seconds, 3),
+      ...rates(res),
       cpu: res.cpu,
       providerRequests: requestDelta(before, after),
       peakRss: res.peakRss,
@@ -239,6 +235,17 @@ async function pipelinePhase(
   } finally {
     clearInterval(ticker);
   }
+}
+
+/** Files, bytes and seconds of a phase, with its rates. */
+function rates(res: { files: number; bytes: number; seconds: number }) {
+  return {
+    files: res.files,
+    bytes: res.bytes,
+    seconds: round(res.seconds, 3),
+    filesPerSecond: round(res.files / res.seconds, 3),
+    mibPerSecond: round(res.bytes / MiB / res.seconds, 3),
+  };
 }
 
 /** Runs `work` with the CPU of every component metered and a progress line from the simulator's counters. */
@@ -270,11 +277,7 @@ async function measured(
     const cpu = await sampler.stop();
     const after = await sim.stats();
     return {
-      files: res.files,
-      bytes: res.bytes,
-      seconds: round(res.seconds, 3),
-      filesPerSecond: round(res.files / res.seconds, 3),
-      mibPerSecond: round(res.bytes / MiB / res.seconds, 3),
+      ...rates(res),
       cpu,
       providerRequests: requestDelta(before, after),
     };

@@ -230,16 +230,20 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** The innermost message: "Activity task failed" tells an operator nothing. */
-function causeMessage(err: unknown): string {
+/** What an activity really failed with: "Activity task failed" tells an operator nothing. */
+function innermost(err: unknown): unknown {
   let e: unknown = err;
   while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e;
+}
+
+function causeMessage(err: unknown): string {
+  const e = innermost(err);
   return e instanceof Error ? e.message : String(e);
 }
 
 function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  const e = innermost(err);
   return e instanceof ApplicationFailure ? (e.type ?? undefined) : undefined;
 }
 

@@ -42,8 +42,7 @@ export async function startExport(client: Client, taskQueue: string, raw: Export
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
   const run = await client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
-  const description = await handle.describe();
-  return { workflowId, runId: description.runId, started: run.memo?.startRequest === startRequest, handle };
+  return { workflowId, runId: run.runId, started: run.memo?.startRequest === startRequest, handle };
 }
 
 export async function queryProgress(handle: WorkflowHandle): Promise<ExportProgress | null> {

@@ -1,13 +1,12 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { connectClient, startExport, watchExport } from '../client/exports';
 import { parseConfig } from '../config/load';
-import { ManagedProcess, stopAll, stopAllOnSignals } from '../devstack/process';
+import { stopAll, stopAllOnSignals } from '../devstack/process';
 import { checkPostgres, defaultDatabaseUrl, ensureDatabase } from '../devstack/postgres';
 import { DEV_S3_CREDENTIALS, startSeaweed } from '../devstack/seaweed';
 import { startTemporal } from '../devstack/temporal';
-import { repoRoot } from '../devstack/tools';
-import { WORKER_NODE_FLAGS } from '../worker/runtime';
+import { WorkerProcess } from '../devstack/worker';
 import { formatBytes, progressLine } from '../cli/progress';
 import type { ExportProgress, ExportResult } from '../../workflows/contracts';
 import { startDemoSimulators } from './simulators';
@@ -70,17 +69,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const secrets = { ...sims.secrets, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey };
 
     step('starting a worker process');
-    const workerLog = join(dataDir, 'worker.log');
-    const worker = await ManagedProcess.start({
-      name: 'worker',
-      command: process.execPath,
-      args: [...WORKER_NODE_FLAGS, join(repoRoot(), 'dist/src/cli/main.js'), 'worker'],
-      env: { ...demoWorkerEnvironment(process.env), ...secrets, CALLVAULT_CONFIG: configPath, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      logFile: workerLog,
+    const worker = await WorkerProcess.start({
+      configPath,
+      env: { ...demoWorkerEnvironment(process.env), ...secrets },
+      logFile: join(dataDir, 'worker.log'),
     });
-    cleanups.push(async () => void (await worker.stop()));
-    const logSize = safeSize(workerLog);
-    await worker.waitUntil(async () => readFileSync(workerLog, 'utf8').slice(logSize).includes('polling'), 60_000, 'the worker to poll');
+    cleanups.push(() => worker.stop());
 
     const { client, close } = await connectClient(config);
     cleanups.push(close);
@@ -138,7 +132,7 @@ Run \`npm run demo\` again: every file is found in provenance and nothing is tra
  */
 function demoWorkerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const clean = { ...env };
-  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CALLVAULT_TASK_QUEUE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'CALLVAULT_WORKER_ROLE']) {
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CALLVAULT_TASK_QUEUE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION']) {
     delete clean[name];
   }
   return clean;
@@ -154,12 +148,4 @@ function redact(url: string): string {
   const u = new URL(url);
   if (u.password) u.password = '***';
   return `"${u.toString()}"`;
-}
-
-function safeSize(path: string): number {
-  try {
-    return readFileSync(path).length;
-  } catch {
-    return 0;
-  }
 }

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   ListBucketsCommand,
@@ -9,6 +8,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ObjectStore } from '../storage/objectStore';
 import { freePorts } from './ports';
 import { ManagedProcess, startWithFreshPorts } from './process';
 import { findTool } from './tools';
@@ -152,7 +152,7 @@ async function s3AcceptsWrites(endpoint: string): Promise<boolean> {
   const s3 = devS3Client(endpoint, 5_000);
   try {
     await s3.send(new ListBucketsCommand({}));
-    await createBucketIfMissing(s3, PROBE_BUCKET);
+    await new ObjectStore(s3, PROBE_BUCKET).ensureBucket();
     await s3.send(new PutObjectCommand({ Bucket: PROBE_BUCKET, Key: 'probe', Body: 'ok' }));
     await s3.send(new DeleteObjectCommand({ Bucket: PROBE_BUCKET, Key: 'probe' }));
     return true;
@@ -161,20 +161,11 @@ async function s3AcceptsWrites(endpoint: string): Promise<boolean> {
   }
 }
 
-async function createBucketIfMissing(s3: S3Client, bucket: string): Promise<void> {
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  } catch (err) {
-    const name = err instanceof Error ? err.name : '';
-    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
-  }
-}
-
 /** Creates the bucket unless it exists already (safe to call concurrently). */
 export async function ensureBucket(endpoint: string, bucket: string): Promise<void> {
   const s3 = devS3Client(endpoint);
   try {
-    await createBucketIfMissing(s3, bucket);
+    await new ObjectStore(s3, bucket).ensureBucket();
   } finally {
     s3.destroy();
   }

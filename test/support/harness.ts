@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
@@ -10,27 +9,17 @@ import type { CallvaultConfig } from '../../src/config/schema';
 import { migrate } from '../../src/provenance/migrate';
 import { ProvenanceStore } from '../../src/provenance/store';
 import { ObjectStore } from '../../src/storage/objectStore';
-import { WORKER_NODE_FLAGS } from '../../src/worker/runtime';
 import { createS3Client } from '../../src/storage/s3';
+import { WorkerProcess } from '../../src/devstack/worker';
+import type { WorkerRole } from '../../src/worker/worker';
 import type { ExportInput } from '../../workflows/input';
 import './stack';
-
-const repo = join(__dirname, '..', '..');
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
-export interface WorkerProcess {
-  child: ChildProcess;
-  pid: number;
-  logFile: string;
-  /** Peak resident memory so far, from the kernel's own high-water mark (VmHWM). */
-  peakRssBytes(): number;
-  kill9(): Promise<void>;
-  stop(): Promise<void>;
-  log(): string;
-}
+export type { WorkerProcess };
 
 export interface ExportEnv {
   config: CallvaultConfig;
@@ -98,7 +87,13 @@ export async function exportEnv(options: {
     provenance,
     store,
     async spawnWorker(extraEnv = {}) {
-      const worker = await spawnWorker(configPath, { ...env, ...extraEnv }, join(stack.dataDir, `${uniqueName('worker')}.log`));
+      const { CALLVAULT_WORKER_ROLE: role, ...rest } = extraEnv;
+      const worker = await WorkerProcess.start({
+        configPath,
+        env: { ...process.env, ...env, ...rest },
+        logFile: join(stack.dataDir, `${uniqueName('worker')}.log`),
+        ...(role ? { role: role as WorkerRole } : {}),
+      });
       workers.push(worker);
       return worker;
     },
@@ -119,56 +114,6 @@ export async function exportEnv(options: {
       await provenance.close();
       store.client.destroy();
       await connection.close();
-    },
-  };
-}
-
-async function spawnWorker(configPath: string, env: Record<string, string>, logFile: string): Promise<WorkerProcess> {
-  const fd = openSync(logFile, 'a');
-  // Exactly what `callvault worker` runs.
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, join(repo, 'dist/src/cli/main.js'), 'worker'], {
-    env: { ...process.env, ...env, CALLVAULT_CONFIG: configPath, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pid = child.pid!;
-  const log = () => readFileSync(logFile, 'utf8');
-  const deadline = Date.now() + 60_000;
-  while (!log().includes('polling')) {
-    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode} before it was ready:\n${log()}`);
-    if (Date.now() > deadline) throw new Error(`worker not ready after 60 s:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  let peak = 0;
-  const peakRssBytes = () => {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-      peak = Math.max(peak, kb * 1024);
-    } catch {
-      // The process is gone; the last reading stands.
-    }
-    return peak;
-  };
-  return {
-    child,
-    pid,
-    logFile,
-    peakRssBytes,
-    log,
-    async kill9() {
-      peakRssBytes();
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      peakRssBytes();
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
     },
   };
 }
