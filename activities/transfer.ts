@@ -2,15 +2,21 @@ import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
 import type { ConnectionConfig } from '../src/config/schema';
 import { UnavailableError } from '../src/errors';
-import type { FailureCode } from '../src/provenance/store';
+import type { FailureCode, StoredFileRecord } from '../src/provenance/store';
 import type { SourceItem } from '../src/providers/types';
 import { objectKey, sidecarKey } from '../src/storage/keys';
 import { transferFile, type StoredObject, type TransferCheckpoint } from '../src/transfer/transferFile';
+import { Bookkeeping } from './bookkeeping';
 import type { ActivityDeps } from './deps';
 import { currentExecution } from './execution';
 import { toActivityFailure } from './failures';
 
 const MiB = 1024 * 1024;
+/**
+ * Provenance rows per INSERT. The rows of stored files also wait for at most one part's worth of
+ * transfers, so a crash costs the next attempt at most that much fetched again.
+ */
+const ROWS_PER_INSERT = 32;
 
 export interface TransferBatchInput {
   connection: string;
@@ -80,9 +86,8 @@ export function transferActivities(deps: ActivityDeps) {
         let checkpoint = ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
         const alive = livenessHeartbeat(ctx);
         const results: ItemResult[] = [];
-        // The sidecar and provenance of one file are written while the next file transfers (at most
-        // one file behind), which takes two round trips per file off the critical path.
-        const bookkeeping: Array<Promise<void>> = [];
+        const partSize = deps.config.storage.partSizeMiB * MiB;
+        const bookkeeping = new Bookkeeping(deps.store, deps.provenance, { rows: ROWS_PER_INSERT, bytes: partSize });
         for (const item of input.items) {
           const prior = stored.get(item.sourceId);
           if (prior) {
@@ -113,7 +118,7 @@ export function transferActivities(deps: ActivityDeps) {
               item,
               keyFor,
               baseMetadata: { provider: conn.provider, connection: conn.name, 'source-id': encodeURIComponent(item.sourceId) },
-              partSize: deps.config.storage.partSizeMiB * MiB,
+              partSize,
               checkpoint,
               // A first attempt cannot have left an upload of its own: look one up only for files that need multipart.
               uploadLookup: ctx.info.attempt > 1 ? 'before-download' : 'if-multipart',
@@ -128,10 +133,8 @@ export function transferActivities(deps: ActivityDeps) {
               results.push({ sourceId: item.sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds });
               continue;
             }
-            const written = recordStored(conn, item, outcome.object, startedAt);
-            written.catch(() => undefined); // awaited below; this only keeps Node from calling it unhandled meanwhile
-            bookkeeping.push(written);
-            if (bookkeeping.length > 1) await bookkeeping.shift();
+            const entry = bookkeepingOf(conn, item, outcome.object, startedAt);
+            await bookkeeping.add(entry.sidecarKey, entry.sidecar, entry.record);
             results.push({
               sourceId: item.sourceId,
               outcome: 'stored',
@@ -154,16 +157,16 @@ export function transferActivities(deps: ActivityDeps) {
             results.push({ sourceId: item.sourceId, outcome: 'unavailable', reason: err.message });
           }
         }
-        await Promise.all(bookkeeping);
+        await bookkeeping.drain();
         return results;
       } catch (err) {
         throw toActivityFailure(err, input.connection);
       }
 
-      async function recordStored(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date): Promise<void> {
+      /** The sidecar and the provenance row of a stored file, which say the same. */
+      function bookkeepingOf(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date) {
         const finishedAt = new Date();
-        // The sidecar goes first: an object with provenance in Postgres always has its sidecar too.
-        await deps.store.putJson(sidecarKey(object.key), {
+        const sidecar = {
           provider: conn.provider,
           connection: conn.name,
           source: {
@@ -178,8 +181,8 @@ export function transferActivities(deps: ActivityDeps) {
           object: { bucket: deps.store.bucket, key: object.key, size: object.size, sha256: object.sha256, contentType: object.contentType, etag: object.etag },
           export: exec,
           transferredAt: finishedAt.toISOString(),
-        });
-        await deps.provenance.recordStored({
+        };
+        const record: StoredFileRecord = {
           provider: conn.provider,
           connection: conn.name,
           item,
@@ -194,7 +197,8 @@ export function transferActivities(deps: ActivityDeps) {
           execution: exec,
           startedAt,
           finishedAt,
-        });
+        };
+        return { sidecarKey: sidecarKey(object.key), sidecar, record };
       }
     },
 

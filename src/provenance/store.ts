@@ -82,13 +82,22 @@ const FILE_COLUMNS = [
   'finished_at',
 ] as const;
 type FileRow = Record<(typeof FILE_COLUMNS)[number], string | number | Date | null>;
+/** Postgres takes at most 65,535 parameters per statement. */
+const ROWS_PER_STATEMENT = Math.floor(65_535 / FILE_COLUMNS.length);
 
-/** On a clash of source identity, a stored row is final; a failed one may be replaced by a later success. */
-const UPSERT_FILE = `INSERT INTO callvault.files (${FILE_COLUMNS.join(', ')})
-  VALUES (${FILE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+/**
+ * An upsert of `rows` files. On a clash of source identity, a stored row is final; a failed one may
+ * be replaced by a later success.
+ */
+function upsertFiles(rows: number): string {
+  const n = FILE_COLUMNS.length;
+  const values = Array.from({ length: rows }, (_, r) => `(${FILE_COLUMNS.map((_, c) => `$${r * n + c + 1}`).join(', ')})`);
+  return `INSERT INTO callvault.files (${FILE_COLUMNS.join(', ')})
+  VALUES ${values.join(',\n    ')}
   ON CONFLICT (connection, source_id) DO UPDATE SET
   (${FILE_COLUMNS.join(', ')}) = (${FILE_COLUMNS.map((c) => `EXCLUDED.${c}`).join(', ')})
   WHERE callvault.files.status <> 'stored'`;
+}
 
 /** The columns every row has, stored or failed: where it came from and who wrote it. */
 function sourceColumns(rec: { provider: string; connection: string; item: SourceItem; execution: Execution; startedAt: Date; finishedAt: Date }) {
@@ -133,45 +142,61 @@ export class ProvenanceStore {
     return new Map(res.rows.map((r) => [asWritten.get(r.source_id) ?? r.source_id, { workflowId: r.workflow_id, size: Number(r.size_bytes) }]));
   }
 
-  /** Records a stored file. Returns false when another writer had already stored it (no new row). */
-  async recordStored(rec: StoredFileRecord): Promise<boolean> {
-    return this.upsertFile({
-      ...sourceColumns(rec),
-      source_url: rec.sourceUrl,
-      status: 'stored',
-      failure_code: null,
-      failure_reason: null,
-      bucket: rec.bucket,
-      object_key: rec.objectKey,
-      version_id: rec.versionId,
-      etag: rec.etag,
-      size_bytes: rec.size,
-      sha256: rec.sha256,
-      content_type: rec.contentType,
-    });
+  /**
+   * Records stored files, in one statement: a batch of small files costs Postgres one round trip
+   * instead of one each. Returns how many rows were written; a file another writer had already
+   * stored keeps its row.
+   */
+  async recordStored(recs: readonly StoredFileRecord[]): Promise<number> {
+    return this.upsertFiles(
+      recs.map((rec) => ({
+        ...sourceColumns(rec),
+        source_url: rec.sourceUrl,
+        status: 'stored',
+        failure_code: null,
+        failure_reason: null,
+        bucket: rec.bucket,
+        object_key: rec.objectKey,
+        version_id: rec.versionId,
+        etag: rec.etag,
+        size_bytes: rec.size,
+        sha256: rec.sha256,
+        content_type: rec.contentType,
+      })),
+    );
   }
 
   /** Records that a file could not be exported, and why. Never overwrites a stored row. */
   async recordFailed(rec: FailedFileRecord): Promise<boolean> {
-    return this.upsertFile({
-      ...sourceColumns(rec),
-      source_url: null,
-      status: 'failed',
-      failure_code: rec.code,
-      failure_reason: pgText(rec.reason.slice(0, 2000)),
-      bucket: null,
-      object_key: null,
-      version_id: null,
-      etag: null,
-      size_bytes: null,
-      sha256: null,
-      content_type: null,
-    });
+    const written = await this.upsertFiles([
+      {
+        ...sourceColumns(rec),
+        source_url: null,
+        status: 'failed',
+        failure_code: rec.code,
+        failure_reason: pgText(rec.reason.slice(0, 2000)),
+        bucket: null,
+        object_key: null,
+        version_id: null,
+        etag: null,
+        size_bytes: null,
+        sha256: null,
+        content_type: null,
+      },
+    ]);
+    return written > 0;
   }
 
-  private async upsertFile(row: FileRow): Promise<boolean> {
-    const res = await this.pool.query(UPSERT_FILE, FILE_COLUMNS.map((c) => row[c]));
-    return (res.rowCount ?? 0) > 0;
+  private async upsertFiles(rows: readonly FileRow[]): Promise<number> {
+    // Duplicates within one statement would make ON CONFLICT fail ("cannot affect row a second time").
+    const unique = [...new Map(rows.map((row) => [`${String(row.connection)}\u0000${String(row.source_id)}`, row])).values()];
+    let written = 0;
+    for (let i = 0; i < unique.length; i += ROWS_PER_STATEMENT) {
+      const chunk = unique.slice(i, i + ROWS_PER_STATEMENT);
+      const res = await this.pool.query(upsertFiles(chunk.length), chunk.flatMap((row) => FILE_COLUMNS.map((c) => row[c])));
+      written += res.rowCount ?? 0;
+    }
+    return written;
   }
 
   async beginExport(start: ExportStart): Promise<void> {
