@@ -2,8 +2,8 @@ import type { ProvenanceStore, StoredFileRecord } from '../src/provenance/store'
 import type { ObjectStore } from '../src/storage/objectStore';
 
 export interface BookkeepingLimits {
-  /** Rows written by one INSERT at most. */
-  rows: number;
+  /** Files per manifest and INSERT at most. */
+  files: number;
   /**
    * Bytes of stored-but-unrecorded files at most: what a crash could make the next attempt fetch
    * again (it finds no row, so it transfers those files anew and overwrites identical objects).
@@ -11,64 +11,72 @@ export interface BookkeepingLimits {
   bytes: number;
 }
 
+export interface Manifests {
+  /** The key of this activity attempt's manifest number `seq`. */
+  keyFor(seq: number, writtenAt: Date): string;
+  /** What every manifest of this attempt says about itself (the export, the attempt). */
+  header: Record<string, unknown>;
+}
+
 /**
- * What makes a transferred file count as stored: its sidecar in the bucket, then its provenance
- * row. Both are written behind the transfers, so they cost the batch no waiting:
- * - a file's sidecar is written while the next file transfers (at most one file behind);
- * - rows wait until their sidecars are in and go to Postgres together, one INSERT for up to
- *   `limits.rows` files, or sooner once they stand for `limits.bytes` of transfers.
- * `drain()` writes whatever is left; only after it may the activity report the files stored.
+ * What makes a transferred file count as stored: its entry in a manifest in the bucket, then its
+ * provenance row. Both are written for a group of files at once, behind the transfers:
+ * one manifest PUT and one INSERT for up to `limits.files` files, or sooner once the group stands
+ * for `limits.bytes` of transfers. A per-file sidecar used to double the requests per small file
+ * (README, "Measured"). `drain()` writes whatever is left; only after it may the activity report
+ * the files stored.
  */
 export class Bookkeeping {
-  private lastSidecar: Promise<void> = Promise.resolve();
-  private unrecorded: Array<{ record: StoredFileRecord; sidecar: Promise<void> }> = [];
+  private entries: unknown[] = [];
+  private records: StoredFileRecord[] = [];
   private unrecordedBytes = 0;
+  private written = 0;
   private recording: Promise<void> = Promise.resolve();
   private failure: unknown = undefined;
 
   constructor(
     private readonly store: Pick<ObjectStore, 'putJson'>,
     private readonly provenance: Pick<ProvenanceStore, 'recordStored'>,
+    private readonly manifests: Manifests,
     private readonly limits: BookkeepingLimits,
   ) {}
 
-  /** Queues the sidecar and row of a stored file. Resolves when the previous file's sidecar is written. */
-  async add(sidecarKey: string, sidecar: unknown, record: StoredFileRecord): Promise<void> {
+  /** Queues a stored file's manifest entry and row. Waits only while a full group's write is still running. */
+  async add(entry: unknown, record: StoredFileRecord): Promise<void> {
     this.throwIfFailed();
-    const previous = this.lastSidecar;
-    const written = this.store.putJson(sidecarKey, sidecar).then(() => undefined);
-    written.catch(() => undefined); // awaited later; this only keeps Node from calling it unhandled meanwhile
-    this.lastSidecar = written;
-    this.unrecorded.push({ record, sidecar: written });
+    this.entries.push(entry);
+    this.records.push(record);
     this.unrecordedBytes += record.size;
-    if (this.unrecorded.length >= this.limits.rows || this.unrecordedBytes >= this.limits.bytes) {
-      // One INSERT in flight at a time: a slow Postgres slows the transfers rather than piling rows up.
+    if (this.records.length >= this.limits.files || this.unrecordedBytes >= this.limits.bytes) {
+      // One group in flight at a time: a slow store or Postgres slows the transfers rather than piling up.
       await this.recording;
       this.throwIfFailed();
-      this.recordUnrecorded();
+      this.writeGroup();
     }
-    await previous;
   }
 
-  /** Writes every queued sidecar and row; throws the first failure. */
+  /** Writes what is queued and waits for every write; throws the first failure. */
   async drain(): Promise<void> {
-    this.recordUnrecorded();
+    this.writeGroup();
     await this.recording;
-    await this.lastSidecar;
     this.throwIfFailed();
   }
 
-  private recordUnrecorded(): void {
-    if (this.unrecorded.length === 0) return;
-    const batch = this.unrecorded;
-    this.unrecorded = [];
+  private writeGroup(): void {
+    if (this.records.length === 0) return;
+    const entries = this.entries;
+    const records = this.records;
+    this.entries = [];
+    this.records = [];
     this.unrecordedBytes = 0;
+    const seq = ++this.written;
     this.recording = this.recording.then(async () => {
       if (this.failure !== undefined) return;
       try {
-        // The sidecars go first: an object with provenance in Postgres always has its sidecar too.
-        await Promise.all(batch.map((b) => b.sidecar));
-        await this.provenance.recordStored(batch.map((b) => b.record));
+        // The manifest goes first: an object with provenance in Postgres always has its manifest entry too.
+        const writtenAt = new Date();
+        await this.store.putJson(this.manifests.keyFor(seq, writtenAt), { ...this.manifests.header, writtenAt: writtenAt.toISOString(), files: entries });
+        await this.provenance.recordStored(records);
       } catch (err) {
         this.failure ??= err;
       }

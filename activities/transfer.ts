@@ -4,7 +4,7 @@ import type { ConnectionConfig } from '../src/config/schema';
 import { UnavailableError } from '../src/errors';
 import type { FailureCode, StoredFileRecord } from '../src/provenance/store';
 import type { SourceItem } from '../src/providers/types';
-import { objectKey, sidecarKey } from '../src/storage/keys';
+import { manifestKey, objectKey } from '../src/storage/keys';
 import { transferFile, type StoredObject, type TransferCheckpoint } from '../src/transfer/transferFile';
 import { Bookkeeping } from './bookkeeping';
 import type { ActivityDeps } from './deps';
@@ -13,10 +13,12 @@ import { toActivityFailure } from './failures';
 
 const MiB = 1024 * 1024;
 /**
- * Provenance rows per INSERT. The rows of stored files also wait for at most one part's worth of
- * transfers, so a crash costs the next attempt at most that much fetched again.
+ * Stored files per manifest and INSERT. A group is also written once it stands for one part's
+ * worth of transfers, so a crash costs the next attempt at most that much fetched again.
  */
-const ROWS_PER_INSERT = 32;
+const FILES_PER_MANIFEST = 32;
+/** Bumped when the manifest's shape changes incompatibly. */
+const MANIFEST_VERSION = 1;
 
 export interface TransferBatchInput {
   connection: string;
@@ -71,7 +73,7 @@ export function transferActivities(deps: ActivityDeps) {
     /**
      * Transfers a few files, one after the other, heartbeating per part and per file. A retried
      * attempt skips the files provenance already has and resumes the one it was in the middle of.
-     * A file counts as stored only once its sidecar and provenance row are written.
+     * A file counts as stored only once its manifest entry and provenance row are written.
      */
     async transferBatch(input: TransferBatchInput): Promise<ItemResult[]> {
       const ctx = Context.current();
@@ -87,7 +89,26 @@ export function transferActivities(deps: ActivityDeps) {
         const alive = livenessHeartbeat(ctx);
         const results: ItemResult[] = [];
         const partSize = deps.config.storage.partSizeMiB * MiB;
-        const bookkeeping = new Bookkeeping(deps.store, deps.provenance, { rows: ROWS_PER_INSERT, bytes: partSize });
+        const bookkeeping = new Bookkeeping(
+          deps.store,
+          deps.provenance,
+          {
+            keyFor: (seq, writtenAt) =>
+              manifestKey({
+                prefix: deps.config.storage.prefix,
+                provider: conn.provider,
+                connection: conn.name,
+                writtenAt: writtenAt.toISOString(),
+                workflowId: exec.workflowId,
+                runId: exec.runId,
+                activityId: ctx.info.activityId,
+                attempt: exec.attempt,
+                seq,
+              }),
+            header: { manifest: MANIFEST_VERSION, provider: conn.provider, connection: conn.name, bucket: deps.store.bucket, export: exec },
+          },
+          { files: FILES_PER_MANIFEST, bytes: partSize },
+        );
         for (const item of input.items) {
           const prior = stored.get(item.sourceId);
           if (prior) {
@@ -134,7 +155,7 @@ export function transferActivities(deps: ActivityDeps) {
               continue;
             }
             const entry = bookkeepingOf(conn, item, outcome.object, startedAt);
-            await bookkeeping.add(entry.sidecarKey, entry.sidecar, entry.record);
+            await bookkeeping.add(entry.manifestEntry, entry.record);
             results.push({
               sourceId: item.sourceId,
               outcome: 'stored',
@@ -163,12 +184,10 @@ export function transferActivities(deps: ActivityDeps) {
         throw toActivityFailure(err, input.connection);
       }
 
-      /** The sidecar and the provenance row of a stored file, which say the same. */
+      /** The manifest entry and the provenance row of a stored file, which say the same. */
       function bookkeepingOf(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date) {
         const finishedAt = new Date();
-        const sidecar = {
-          provider: conn.provider,
-          connection: conn.name,
+        const manifestEntry = {
           source: {
             id: item.sourceId,
             kind: item.kind,
@@ -178,8 +197,7 @@ export function transferActivities(deps: ActivityDeps) {
             createdAt: item.createdAt,
             url: object.sourceUrl,
           },
-          object: { bucket: deps.store.bucket, key: object.key, size: object.size, sha256: object.sha256, contentType: object.contentType, etag: object.etag },
-          export: exec,
+          object: { key: object.key, size: object.size, sha256: object.sha256, contentType: object.contentType, etag: object.etag, versionId: object.versionId },
           transferredAt: finishedAt.toISOString(),
         };
         const record: StoredFileRecord = {
@@ -198,7 +216,7 @@ export function transferActivities(deps: ActivityDeps) {
           startedAt,
           finishedAt,
         };
-        return { sidecarKey: sidecarKey(object.key), sidecar, record };
+        return { manifestEntry, record };
       }
     },
 

@@ -15,7 +15,7 @@ import type { SimulatorInfo } from './simulator';
  * media URLs), then `concurrency` loops each take the next file, GET it from the simulator's
  * storage origin and stream it into S3: one PutObject with the body stream and its Content-Length
  * for a file smaller than a part, else a multipart upload of part-size buffers. Same S3 client
- * settings and part size as the worker; no Temporal, no provenance, no hashing, no sidecar.
+ * settings and part size as the worker; no Temporal, no provenance, no hashing, no manifest.
  */
 export interface BaselineInput {
   sim: SimulatorInfo;

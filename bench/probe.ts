@@ -20,7 +20,7 @@ function s3Operation(method: string, path: string, req: ClientRequest): string {
     case 'PUT':
       if (has('partNumber')) return 'UploadPart';
       if (req.getHeader('x-amz-copy-source')) return 'CopyObject';
-      return key.endsWith('.json') ? 'PutObject (sidecar)' : 'PutObject';
+      return key.includes('/_manifests/') ? 'PutObject (manifest)' : 'PutObject';
     case 'POST':
       if (has('uploads')) return 'CreateMultipartUpload';
       if (has('uploadId')) return 'CompleteMultipartUpload';

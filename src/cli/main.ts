@@ -144,7 +144,7 @@ program
     const provenance = ProvenanceStore.connect(cfg.database.url, 1);
     const s3 = createS3Client(cfg.storage);
     try {
-      const report = await verifyObjects(provenance, new ObjectStore(s3, cfg.storage.bucket), { connection: opts.connection, workflowId: opts.export }, (r) => {
+      const report = await verifyObjects(provenance, new ObjectStore(s3, cfg.storage.bucket), { keyPrefix: cfg.storage.prefix, connection: opts.connection, workflowId: opts.export }, (r) => {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2Kverified ${r.checked} objects, ${formatBytes(r.bytes)}`);
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

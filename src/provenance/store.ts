@@ -224,7 +224,7 @@ export class ProvenanceStore {
 
 /**
  * Postgres text cannot hold U+0000, and a platform's file names may contain anything. Provenance
- * keeps the name with NULs shown as U+FFFD; the sidecar JSON keeps it exactly.
+ * keeps the name with NULs shown as U+FFFD; the manifest JSON keeps it exactly.
  */
 function pgText<T extends string | null | undefined>(value: T): T {
   return (typeof value === 'string' ? value.replace(/\u0000/g, '\uFFFD') : value) as T;

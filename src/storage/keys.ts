@@ -47,26 +47,22 @@ export interface KeyParts {
  * the source identity only (never time of transfer or attempt), so a rerun lands on the same key.
  */
 export function objectKey(parts: KeyParts): string {
-  const prefix = parts.prefix
-    .split('/')
-    .filter((s) => s.length > 0)
-    .map((s) => sanitizeSegment(s))
-    .join('/');
   const ext = sanitizeExtension(parts.extension);
   let stem = sanitizeSegment(parts.sourceId, 80);
   if (parts.originalName) {
     const base = parts.originalName.replace(/\.[A-Za-z0-9]{1,8}$/, '');
     stem = `${stem}-${sanitizeSegment(base, 100)}`;
   }
-  const segments = [
-    prefix,
-    sanitizeSegment(parts.provider),
-    sanitizeSegment(parts.connection),
-    datePath(parts.createdAt),
-    sanitizeSegment(parts.conversationId),
-    `${stem}${ext}`,
-  ].filter((s) => s.length > 0);
-  return segments.join('/');
+  return [...connectionFolder(parts), datePath(parts.createdAt), sanitizeSegment(parts.conversationId), `${stem}${ext}`].join('/');
+}
+
+/** `{prefix}/{provider}/{connection}` as segments: where everything of one connection lives. */
+function connectionFolder(parts: { prefix: string; provider: string; connection: string }): string[] {
+  const prefix = parts.prefix
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map((s) => sanitizeSegment(s));
+  return [...prefix, sanitizeSegment(parts.provider), sanitizeSegment(parts.connection)];
 }
 
 export function sanitizeExtension(extension: string): string {
@@ -74,7 +70,35 @@ export function sanitizeExtension(extension: string): string {
   return clean ? `.${clean}` : '';
 }
 
-/** The sidecar that travels with each object so a copied bucket still explains itself. */
-export function sidecarKey(objectKey: string): string {
-  return `${objectKey}.json`;
+export interface ManifestKeyParts {
+  prefix: string;
+  provider: string;
+  connection: string;
+  /** When the manifest is written (ISO-8601): chooses its date folders. */
+  writtenAt: string;
+  workflowId: string;
+  runId: string;
+  activityId: string;
+  attempt: number;
+  /** The manifest's number within this activity attempt. */
+  seq: number;
+}
+
+/**
+ * `{prefix}/{provider}/{connection}/_manifests/{yyyy}/{mm}/{dd}/{workflowId}/{runId}-{activityId}-{attempt}-{seq}.json`:
+ * the provenance of a group of stored objects, beside them in the bucket, so a copied bucket still
+ * explains itself. `_manifests` cannot clash with an object's folders: those are dates or `undated`,
+ * and a sanitized segment never starts with `_`. Named after the activity attempt that wrote it, so
+ * retries add manifests and never overwrite one.
+ */
+export function manifestKey(parts: ManifestKeyParts): string {
+  const name = sanitizeSegment(`${parts.runId}-${parts.activityId}-${parts.attempt}-${parts.seq}`);
+  return `${manifestsPrefix(parts)}${datePath(parts.writtenAt)}/${sanitizeSegment(parts.workflowId)}/${name}.json`;
+}
+
+const MANIFESTS_FOLDER = '_manifests';
+
+/** Where a connection's manifests are: list this prefix to read them all. */
+export function manifestsPrefix(parts: { prefix: string; provider: string; connection: string }): string {
+  return `${[...connectionFolder(parts), MANIFESTS_FOLDER].join('/')}/`;
 }

@@ -9,6 +9,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -179,6 +180,16 @@ export class ObjectStore {
   async readStream(key: string, signal?: AbortSignal): Promise<Readable> {
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
     return res.Body as Readable;
+  }
+
+  /** Every key under `prefix`, a listing page (1,000 keys) at a time. */
+  async *listKeys(prefix: string, signal?: AbortSignal): AsyncGenerator<string> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+      for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<WriteResult> {

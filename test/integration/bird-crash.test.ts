@@ -91,6 +91,6 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     );
     expect(r.victimPeak).toBeLessThan(200 * MiB);
     expect(r.successorPeak).toBeLessThan(200 * MiB);
-    expect((await verifyObjects(env.provenance, env.store, { connection })).problems).toEqual([]);
+    expect((await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection })).problems).toEqual([]);
   });
 });

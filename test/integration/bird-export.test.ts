@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contracts';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
-import { sidecarKey } from '../../src/storage/keys';
+import { manifestsPrefix } from '../../src/storage/keys';
+import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
 import { decodedHistory, exportEnv, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
 
@@ -118,13 +119,19 @@ describe('Bird export on the real stack', () => {
     expect(first.generation).toBeGreaterThan(0);
   });
 
-  it('left objects whose bytes, metadata and sidecars agree with provenance', async () => {
-    const report = await verifyObjects(env.provenance, env.store, { connection });
+  it('left objects whose bytes, metadata and manifests agree with provenance', async () => {
+    const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection });
     expect(report.problems).toEqual([]);
     expect(report.checked).toBe(available().length);
     const row = (await env.files(connection)).find((r) => r.status === 'stored')!;
-    const sidecar = JSON.parse(await streamText(await env.store.readStream(sidecarKey(row.object_key!))));
-    expect(sidecar).toMatchObject({ provider: 'bird', connection, source: { id: row.source_id }, object: { sha256: row.sha256, key: row.object_key } });
+    const manifests = await readManifests(env.store, manifestsPrefix({ prefix: env.config.storage.prefix, provider: 'bird', connection }));
+    expect(manifests.unreadable).toEqual([]);
+    const entry = manifests.entries.get(row.object_key!)!;
+    expect(entry).toMatchObject({ source: { id: row.source_id }, object: { sha256: row.sha256, key: row.object_key } });
+    expect(JSON.parse(await streamText(await env.store.readStream(entry.manifestKey)))).toMatchObject({ provider: 'bird', connection, bucket: env.store.bucket });
+    // Manifests are written per group of files: far fewer PUTs than one sidecar per file.
+    const manifestKeys = new Set([...manifests.entries.values()].map((e) => e.manifestKey));
+    expect(manifestKeys.size).toBeLessThan(available().length / 2);
   });
 
   it('kept the access key and signed URLs out of provenance, history and logs', async () => {

@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureMessage } from '../../src/client/exports';
 import { linkIdentity, shortHash } from '../../src/providers/dixa/links';
 import { DixaSimulator, type DixaFileRef, type DixaFileSpec, type DixaMessageSpec } from '../../src/simulators/dixa';
-import { sidecarKey } from '../../src/storage/keys';
+import { manifestsPrefix } from '../../src/storage/keys';
+import { readManifests } from '../../src/storage/manifests';
 import type { ObjectStore } from '../../src/storage/objectStore';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../workflows/contracts';
-import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
+import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 const window = { from: '2026-05-04T00:00:00Z', to: '2026-05-06T00:00:00Z' };
@@ -173,7 +174,7 @@ describe('Dixa export on the real stack', () => {
       expect(row!.source_url).not.toMatch(/Signature|Expires|\?/);
     }
     expect(first).toMatchObject({ listed: refs.length, transferred: good.length, failed: crafted.size, skipped: 0 });
-    const report = await verifyObjects(env.provenance, env.store, { connection });
+    const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection });
     expect(report.problems).toEqual([]);
     expect(report.checked).toBe(good.length);
   });
@@ -207,7 +208,7 @@ describe('Dixa export on the real stack', () => {
     expect(withCredential.every((r) => r.server === 'dixa-exports' || (r.server === 'dixa-files' && r.path.startsWith('/private/')))).toBe(true);
   });
 
-  it('keeps hostile names inside the connection\'s key prefix, while provenance and the sidecar keep them as given', async () => {
+  it('keeps hostile names inside the connection\'s key prefix, while provenance and the manifest keep them as given', async () => {
     const prefix = `exports/dixa/${connection}/`;
     const rows = await env.provenance.pool.query<{ source_id: string; object_key: string; original_name: string | null }>(
       `SELECT source_id, object_key, original_name FROM callvault.files WHERE connection = $1 AND status = 'stored'`,
@@ -221,20 +222,23 @@ describe('Dixa export on the real stack', () => {
       expect(Buffer.byteLength(key)).toBeLessThan(1024);
     };
     for (const row of rows.rows) safe(row.object_key);
-    // What S3 holds (objects and sidecars), not only what provenance says.
+    // What S3 holds (objects and manifests), not only what provenance says.
     const keys = await allKeys(env.store);
-    expect(keys).toHaveLength(2 * good.length);
+    const manifestFolder = manifestsPrefix({ prefix: 'exports', provider: 'dixa', connection });
+    expect(keys.filter((k) => !k.startsWith(manifestFolder))).toHaveLength(good.length);
     for (const key of keys) safe(key);
+    const manifests = await readManifests(env.store, manifestFolder);
+    expect(manifests.unreadable).toEqual([]);
 
     const hostile = good.filter((r) => r.message.id === 'd-hostile');
     expect(hostile.map((r) => r.file.name).sort()).toEqual(Object.values(HOSTILE).sort());
     for (const ref of hostile) {
       const row = rows.rows.find((r) => r.source_id === sourceIdOf(sim, ref))!;
-      // Postgres text cannot hold U+0000: provenance shows it as U+FFFD, the sidecar keeps the name exactly.
+      // Postgres text cannot hold U+0000: provenance shows it as U+FFFD, the manifest keeps the name exactly.
       expect(row.original_name).toBe(ref.file.name.replace(/\u0000/g, '\uFFFD'));
-      const sidecar = JSON.parse(await streamText(await env.store.readStream(sidecarKey(row.object_key))));
-      expect(sidecar.source.originalName).toBe(ref.file.name);
-      expect(sidecar.object.key).toBe(row.object_key);
+      const entry = manifests.entries.get(row.object_key)!;
+      expect(entry.source.originalName).toBe(ref.file.name);
+      expect(entry.object.key).toBe(row.object_key);
     }
   });
 
@@ -366,7 +370,7 @@ describe('a worker killed in the middle of a large Dixa recording', () => {
     const ranged = sim.requests.filter((r) => r.server === 'dixa-storage' && r.id === big.id && r.headers.range);
     expect(ranged.length).toBeGreaterThan(0);
     expect(sim.requests.filter((r) => r.server === 'dixa-storage').every((r) => r.headers.authorization === undefined)).toBe(true);
-    expect((await verifyObjects(env.provenance, env.store, { connection })).problems).toEqual([]);
+    expect((await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection })).problems).toEqual([]);
     // DESIGN.md's bar for transfer workers: flat memory, under 200 MB, whatever the file size.
     expect(victimPeak).toBeLessThan(200 * MiB);
     expect(successor.peakRssBytes()).toBeLessThan(200 * MiB);

@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureMessage } from '../../src/client/exports';
 import { KoreSimulator, type KoreFileKind, type KoreSessionSpec } from '../../src/simulators/kore';
 import { SimServer, sendJson, type LoggedRequest } from '../../src/simulators/server';
-import { sidecarKey } from '../../src/storage/keys';
+import { manifestsPrefix } from '../../src/storage/keys';
+import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../workflows/contracts';
-import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type FileRow, streamText, type WorkerProcess } from '../support/harness';
+import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type FileRow, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 /** The mixed export's window, and a later one for the session that is not ready at listing time. */
@@ -92,7 +93,7 @@ describe('Kore export on the real stack', () => {
       expect(row.object_key).toMatch(new RegExp(`^exports/kore/${connection}/2026/06/\\d\\d/${e.sessionId}/${sourceId(e)}[^/]*\\.(wav|mp3)$`));
       expect(row.source_url).not.toMatch(/sig=|exp=|\?/);
     }
-    const report = await verifyObjects(env.provenance, env.store, { connection });
+    const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection });
     expect(report.problems).toEqual([]);
     expect(report.checked).toBe(expected.length);
     return stored;
@@ -148,10 +149,10 @@ describe('Kore export on the real stack', () => {
     expect(rows.filter((r) => r.source_id.startsWith('k1-three-recording-'))).toHaveLength(3);
     expect(rows.filter((r) => r.source_id.includes('-voicemail-'))).toHaveLength(3);
     expect(resultV2).toMatchObject({ transferred: storedV2.length, failed: 2, skipped: 0 });
-    // The name Kore gave travels to provenance and the sidecar.
+    // The name Kore gave travels to provenance and the manifest.
     const row = rows.find((r) => r.source_id === 'k1-three-recording-1')!;
-    const sidecar = JSON.parse(await streamText(await env.store.readStream(sidecarKey(row.object_key!))));
-    expect(sidecar.source).toMatchObject({ id: 'k1-three-recording-1', conversationId: 'k1-three', originalName: 'k1-three_recording_1.mp3' });
+    const manifests = await readManifests(env.store, manifestsPrefix({ prefix: env.config.storage.prefix, provider: 'kore', connection: v2 }));
+    expect(manifests.entries.get(row.object_key!)?.source).toMatchObject({ id: 'k1-three-recording-1', conversationId: 'k1-three', originalName: 'k1-three_recording_1.mp3' });
   });
 
   it('v1: decodes base64-in-JSON recordings, and reads voicemail under "voicemail_recording"', async () => {
@@ -353,7 +354,7 @@ describe('a worker killed in the middle of a large Kore v1 recording', () => {
     // The retry went on from the stored parts: it did not read the whole body twice more.
     expect(downloads.length).toBeGreaterThanOrEqual(2);
     expect(downloaded).toBeLessThan(2.2 * bodySize);
-    expect((await verifyObjects(env.provenance, env.store, { connection })).problems).toEqual([]);
+    expect((await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection })).problems).toEqual([]);
     // DESIGN.md's bar for transfer workers: flat memory, under 200 MB, whatever the file size, base64-in-JSON included.
     expect(victimPeak).toBeLessThan(200 * MiB);
     expect(successor.peakRssBytes()).toBeLessThan(200 * MiB);

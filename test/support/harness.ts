@@ -139,7 +139,7 @@ export async function decodedHistory(client: Client, workflowId: string): Promis
   return [raw, ...payloads].join('\n');
 }
 
-/** A whole (small) stream as text: sidecars and other JSON read back from the store. */
+/** A whole (small) stream as text: manifests and other JSON read back from the store. */
 export async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
   for await (const chunk of stream) text += chunk.toString();

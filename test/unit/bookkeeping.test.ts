@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Bookkeeping } from '../../activities/bookkeeping';
 import type { StoredFileRecord } from '../../src/provenance/store';
 
-/** A sidecar write or INSERT the test settles by hand, to pin down what waits for what. */
+/** A manifest write or INSERT the test settles by hand, to pin down what waits for what. */
 interface Pending {
   what: string;
   resolve(): void;
@@ -32,14 +32,21 @@ function recorder() {
     else p!.resolve();
     await flush();
   };
-  const store = { putJson: async (key: string) => (await hold(`sidecar ${key}`), { etag: 'e', versionId: null }) };
+  const manifests = new Map<string, unknown>();
+  const store = {
+    putJson: async (key: string, value: unknown) => {
+      manifests.set(key, value);
+      await hold(`manifest ${key}`);
+      return { etag: 'e', versionId: null };
+    },
+  };
   const provenance = {
     recordStored: async (recs: readonly StoredFileRecord[]) => {
       await hold(`insert ${recs.map((r) => r.objectKey).join(',')}`);
       return recs.length;
     },
   };
-  return { events, pending, settle, store, provenance };
+  return { events, pending, settle, store, provenance, manifests };
 }
 
 async function flush(): Promise<void> {
@@ -66,77 +73,77 @@ function record(key: string, size = 10): StoredFileRecord {
   };
 }
 
+const manifests = { keyFor: (seq: number) => `m${seq}`, header: { export: 'w' } };
+
 describe('Bookkeeping', () => {
-  it('writes rows together, after their sidecars, at most `rows` per INSERT', async () => {
+  it('writes a manifest, then the rows, for each group of at most `files` files', async () => {
     const r = recorder();
-    const books = new Bookkeeping(r.store, r.provenance, { rows: 2, bytes: 1_000 });
-    const a = books.add('a.json', {}, record('a'));
-    await r.settle('sidecar a.json'); // nobody waits for a's sidecar but b: settle it early
-    await a;
-    const b = books.add('b.json', {}, record('b'));
+    const books = new Bookkeeping(r.store, r.provenance, manifests, { files: 2, bytes: 1_000 });
+    await books.add({ key: 'a' }, record('a'));
+    expect(r.pending).toEqual([]);
+    await books.add({ key: 'b' }, record('b'));
     await flush();
-    // b's add returns once a's sidecar is in (it is); the INSERT waits for b's sidecar.
-    await b;
-    expect(r.pending.map((p) => p.what)).toEqual(['sidecar b.json']);
-    await r.settle('sidecar b.json');
+    expect(r.pending.map((p) => p.what)).toEqual(['manifest m1']);
+    // The rows wait for their manifest.
+    await r.settle('manifest m1');
     expect(r.pending.map((p) => p.what)).toEqual(['insert a,b']);
-    const c = books.add('c.json', {}, record('c'));
-    await r.settle('sidecar c.json');
-    await c;
+    await books.add({ key: 'c' }, record('c'));
     const drained = books.drain();
     await r.settle('insert a,b');
+    await r.settle('manifest m2');
     await r.settle('insert c');
     await drained;
-    expect(r.events.filter((e) => e.startsWith('start insert'))).toEqual(['start insert a,b', 'start insert c']);
-    expect(r.events.indexOf('done sidecar b.json')).toBeLessThan(r.events.indexOf('start insert a,b'));
+    expect(r.events.filter((e) => e.startsWith('start'))).toEqual(['start manifest m1', 'start insert a,b', 'start manifest m2', 'start insert c']);
+    expect(r.manifests.get('m1')).toMatchObject({ export: 'w', files: [{ key: 'a' }, { key: 'b' }] });
   });
 
-  it('writes at once when the unrecorded files stand for `bytes` of transfers (a crash refetches no more)', async () => {
+  it('writes at once when the group stands for `bytes` of transfers (a crash refetches no more)', async () => {
     const r = recorder();
-    const books = new Bookkeeping(r.store, r.provenance, { rows: 100, bytes: 50 });
-    const big = books.add('big.json', {}, record('big', 50));
+    const books = new Bookkeeping(r.store, r.provenance, manifests, { files: 100, bytes: 50 });
+    await books.add({ key: 'big' }, record('big', 50));
     await flush();
-    await r.settle('sidecar big.json');
-    await big;
-    expect(r.pending.map((p) => p.what)).toEqual(['insert big']);
+    expect(r.pending.map((p) => p.what)).toEqual(['manifest m1']);
+    await r.settle('manifest m1');
     await r.settle('insert big');
     await books.drain();
   });
 
-  it('waits for the previous file sidecar before the next file may start (one file behind at most)', async () => {
+  it('holds the next group back while the previous one is still being written', async () => {
     const r = recorder();
-    const books = new Bookkeeping(r.store, r.provenance, { rows: 100, bytes: 1_000 });
-    await books.add('a.json', {}, record('a'));
+    const books = new Bookkeeping(r.store, r.provenance, manifests, { files: 1, bytes: 1_000 });
+    await books.add({ key: 'a' }, record('a'));
     let bReturned = false;
-    const b = books.add('b.json', {}, record('b')).then(() => (bReturned = true));
+    const b = books.add({ key: 'b' }, record('b')).then(() => (bReturned = true));
     await flush();
     expect(bReturned).toBe(false);
-    await r.settle('sidecar a.json');
+    await r.settle('manifest m1');
+    await r.settle('insert a');
     await b;
     expect(bReturned).toBe(true);
   });
 
-  it('reports a failed sidecar and writes no row for it', async () => {
+  it('reports a failed manifest and writes no row for its files', async () => {
     const r = recorder();
-    const books = new Bookkeeping(r.store, r.provenance, { rows: 100, bytes: 1_000 });
-    await books.add('a.json', {}, record('a'));
+    const books = new Bookkeeping(r.store, r.provenance, manifests, { files: 100, bytes: 1_000 });
+    await books.add({ key: 'a' }, record('a'));
     const drained = books.drain().then(
       () => 'drained',
       (err: Error) => err.message,
     );
-    await r.settle('sidecar a.json', new Error('store down'));
+    await flush();
+    await r.settle('manifest m1', new Error('store down'));
     expect(await drained).toBe('store down');
     expect(r.events.some((e) => e.startsWith('start insert'))).toBe(false);
   });
 
   it('stops taking files once an INSERT failed, and says why', async () => {
     const r = recorder();
-    const books = new Bookkeeping(r.store, r.provenance, { rows: 1, bytes: 1_000 });
-    const a = books.add('a.json', {}, record('a'));
-    await r.settle('sidecar a.json');
-    await a;
+    const books = new Bookkeeping(r.store, r.provenance, manifests, { files: 1, bytes: 1_000 });
+    await books.add({ key: 'a' }, record('a'));
+    await flush();
+    await r.settle('manifest m1');
     await r.settle('insert a', new Error('postgres down'));
-    await expect(books.add('b.json', {}, record('b'))).rejects.toThrow('postgres down');
+    await expect(books.add({ key: 'b' }, record('b'))).rejects.toThrow('postgres down');
     await expect(books.drain()).rejects.toThrow('postgres down');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { datePath, objectKey, sanitizeSegment } from '../../src/storage/keys';
+import { datePath, manifestKey, manifestsPrefix, objectKey, sanitizeSegment } from '../../src/storage/keys';
 
 const base = {
   prefix: 'exports',
@@ -63,5 +63,30 @@ describe('object keys', () => {
   it('file undated sources under "undated"', () => {
     expect(datePath('not a date')).toBe('undated');
     expect(datePath('2026-12-31T23:59:59.999Z')).toBe('2026/12/31');
+  });
+});
+
+describe('manifest keys', () => {
+  const manifest = { prefix: 'exports', provider: 'bird', connection: 'bird-eu', writtenAt: '2026-03-05T01:02:03Z', workflowId: 'export:bird-eu:2026-03-04', runId: 'run-1', activityId: '7', attempt: 2, seq: 3 };
+
+  it('follow the documented layout, one per activity attempt and group', () => {
+    expect(manifestKey(manifest)).toMatch(/^exports\/bird\/bird-eu\/_manifests\/2026\/03\/05\/export_bird-eu_2026-03-04-[0-9a-f]{10}\/run-1-7-2-3\.json$/);
+    expect(manifestKey(manifest).startsWith(manifestsPrefix(manifest))).toBe(true);
+    expect(manifestKey({ ...manifest, attempt: 3 })).not.toBe(manifestKey(manifest));
+    expect(manifestKey({ ...manifest, seq: 4 })).not.toBe(manifestKey(manifest));
+  });
+
+  it('never fall among the objects, whatever the source calls its conversations', () => {
+    for (const conversationId of ['_manifests', '__manifests', '.._manifests']) {
+      const key = objectKey({ ...base, createdAt: 'not a date', conversationId });
+      expect(key.startsWith(manifestsPrefix(base))).toBe(false);
+    }
+  });
+
+  it('keep hostile workflow ids inside the manifests folder', () => {
+    const key = manifestKey({ ...manifest, workflowId: '../../../etc', runId: '../x' });
+    expect(key.startsWith('exports/bird/bird-eu/_manifests/2026/03/05/')).toBe(true);
+    expect(key.split('/')).toHaveLength(9);
+    expect(key.split('/').some((s) => s === '..' || s === '.')).toBe(false);
   });
 });
