@@ -51,7 +51,7 @@ export interface ChunkOptions {
 export async function* chunkBody(body: Readable, options: ChunkOptions, stats: ChunkedBody): AsyncGenerator<Buffer> {
   const { partSize } = options;
   const wanted = options.sizeHint === null ? partSize : Math.min(partSize, Math.max(options.sizeHint, 1));
-  let buffer = wanted >= POOLED_FROM ? takePartBuffer(partSize) : Buffer.allocUnsafe(wanted);
+  let buffer = takePartBuffer(sizeClass(wanted, partSize));
   let filled = 0;
   let toSkip = options.skip;
   try {
@@ -72,6 +72,7 @@ export async function* chunkBody(body: Readable, options: ChunkOptions, stats: C
           // The hint was low (or absent and the file is larger): grow to a whole part once.
           const grown = takePartBuffer(partSize);
           buffer.copy(grown, 0, 0, filled);
+          givePartBuffer(buffer);
           buffer = grown;
         }
         const n = Math.min(buffer.length - filled, chunk.length);
@@ -95,22 +96,36 @@ export async function* chunkBody(body: Readable, options: ChunkOptions, stats: C
 /**
  * Part buffers reused across the transfers of this process. A part buffer used to become garbage
  * after each file; V8 frees such buffers only when it collects the small objects that own them,
- * so with many files of a few MiB each the dead ones piled up: 100 MB of buffers where 8 transfers
- * held 40 MB (measured with 5 MiB files, 8 at a time). Reusing them keeps the buffers resident at
- * what the transfers in flight need. Buffers smaller than POOLED_FROM (small files) are not kept.
+ * so with many files the dead ones piled up: 100 MB of buffers where 8 transfers held 40 MB
+ * (measured with 5 MiB files, 8 at a time), and ~60 MB with 64 KiB files. Reusing them keeps the
+ * buffers resident at what the transfers in flight need. Sizes come in classes (powers of two from
+ * 64 KiB up to 1 MiB, then whole MiB) so a file gets a buffer close to its size and a later file
+ * of about the same size can reuse it; spares are capped in bytes.
  */
-const POOLED_FROM = 1024 * 1024;
-const SPARE_PER_SIZE = 16;
+const SMALLEST_CLASS = 64 * 1024;
+const MAX_SPARE_BYTES = 32 * 1024 * 1024;
 const spare = new Map<number, Buffer[]>();
+let spareBytes = 0;
+
+/** The buffer size for `wanted` bytes: its class, never more than a part. */
+export function sizeClass(wanted: number, partSize: number): number {
+  const MiB = 1024 * 1024;
+  const size = wanted <= MiB ? Math.max(SMALLEST_CLASS, 2 ** Math.ceil(Math.log2(Math.max(wanted, 1)))) : Math.ceil(wanted / MiB) * MiB;
+  return Math.min(size, partSize);
+}
 
 function takePartBuffer(size: number): Buffer {
-  return spare.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
+  const reused = spare.get(size)?.pop();
+  if (!reused) return Buffer.allocUnsafeSlow(size);
+  spareBytes -= size;
+  return reused;
 }
 
 function givePartBuffer(buffer: Buffer): void {
-  if (buffer.length < POOLED_FROM || buffer.byteOffset !== 0 || buffer.length !== buffer.buffer.byteLength) return;
+  if (buffer.byteOffset !== 0 || buffer.length !== buffer.buffer.byteLength || spareBytes + buffer.length > MAX_SPARE_BYTES) return;
   const list = spare.get(buffer.length) ?? [];
-  if (list.length >= SPARE_PER_SIZE || list.includes(buffer)) return;
+  if (list.includes(buffer)) return;
   list.push(buffer);
   spare.set(buffer.length, list);
+  spareBytes += buffer.length;
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { chunkBody, choosePartSize, contiguousParts } from '../../src/transfer/parts';
+import { chunkBody, choosePartSize, contiguousParts, sizeClass } from '../../src/transfer/parts';
 
 const MiB = 1024 * 1024;
 
@@ -47,6 +47,35 @@ describe('chunkBody', () => {
     const { parts } = await collect(Readable.from([data]), 10, 0, 4);
     expect(parts.map((p) => p.length)).toEqual([10, 10, 3]);
     expect(Buffer.concat(parts)).toEqual(data);
+  });
+});
+
+describe('part buffers', () => {
+  it('come in size classes close to the file, never above a part', () => {
+    expect(sizeClass(1, 8 * MiB)).toBe(64 * 1024);
+    expect(sizeClass(64 * 1024, 8 * MiB)).toBe(64 * 1024);
+    expect(sizeClass(64 * 1024 + 1, 8 * MiB)).toBe(128 * 1024);
+    expect(sizeClass(5 * MiB - 3, 8 * MiB)).toBe(5 * MiB);
+    expect(sizeClass(5 * MiB + 1, 8 * MiB)).toBe(6 * MiB);
+    expect(sizeClass(20 * MiB, 8 * MiB)).toBe(8 * MiB);
+  });
+
+  it('are reused by the next file of the same class instead of piling up as garbage', async () => {
+    const first = bytes(100 * 1024);
+    const second = Buffer.from(first).reverse();
+    const pass = async (data: Buffer) => {
+      const out: Buffer[] = [];
+      for await (const part of chunkBody(Readable.from([data]), { partSize: 8 * MiB, skip: 0, sizeHint: data.length, onData: () => undefined }, { discarded: 0, received: 0 })) {
+        out.push(part);
+      }
+      return out[0]!;
+    };
+    const a = await pass(first);
+    const backing = a.buffer;
+    expect(Buffer.from(a)).toEqual(first);
+    const b = await pass(second);
+    expect(b.buffer).toBe(backing);
+    expect(Buffer.from(b)).toEqual(second);
   });
 });
 
