@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORKER_NODE_FLAGS } from '../worker/runtime';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../worker/runtime';
 import type { WorkerRole } from '../worker/worker';
 import { ManagedProcess } from './process';
 import { repoRoot } from './tools';
@@ -28,7 +28,7 @@ export function peakRssBytes(pid: number): number | null {
 }
 
 /**
- * A worker process started exactly as `callvault worker` runs (with WORKER_NODE_FLAGS), ready once
+ * A worker process started exactly as `callvault worker` runs (WORKER_NODE_FLAGS, WORKER_ENV), ready once
  * it says it is polling. The demo, the integration tests and the benchmark all start workers here.
  */
 export class WorkerProcess {
@@ -48,6 +48,7 @@ export class WorkerProcess {
       command: process.execPath,
       args: [...WORKER_NODE_FLAGS, ...(options.extraNodeFlags ?? []), join(options.repo ?? repoRoot(), 'dist/src/cli/main.js'), 'worker'],
       env: {
+        ...WORKER_ENV,
         ...(options.env ?? process.env),
         CALLVAULT_CONFIG: options.configPath,
         CALLVAULT_WORKER_ROLE: role,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../src/worker/runtime';
 
 const repo = join(__dirname, '..', '..');
 const read = (file: string) => readFileSync(join(repo, file), 'utf8');
@@ -37,11 +38,18 @@ describe('deployment files', () => {
     expect(compose).toContain('-master.telemetry=false');
   });
 
-  it('builds the worker image with npm ci and npm run build, and runs it with the worker flags', () => {
+  it('builds the worker image with npm ci and npm run build, and runs it with the worker flags and environment', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile).toMatch(/RUN npm ci/);
     expect(dockerfile).toMatch(/RUN npm run build/);
-    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=2", "--expose-gc", "dist/src/cli/main.js", "worker"]');
+    expect(dockerfile).toContain(`CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, 'dist/src/cli/main.js', 'worker']).replace(/","/g, '", "')}`);
+    for (const [name, value] of Object.entries(WORKER_ENV)) expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
+  });
+
+  it('starts `npm run worker` and the CLI the way the image does', () => {
+    const launch = `${Object.entries(WORKER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} node ${WORKER_NODE_FLAGS.join(' ')}`;
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.worker).toBe(`${launch} dist/src/cli/main.js worker`);
+    expect(read('src/cli/main.ts').split('\n')[0]).toBe(`#!/usr/bin/env -S ${launch}`);
   });
 
   it('passes `docker compose config` (Docker Compose v2, pinned in scripts/setup.sh)', () => {
