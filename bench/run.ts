@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Client as PgClient } from 'pg';
 import { parseConfig } from '../src/config/load';
 import { ObjectStore } from '../src/storage/objectStore';
@@ -121,11 +122,12 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
           return res;
         });
       } finally {
-        s3.destroy();
+        await removeBucket(s3, baseName).finally(() => s3.destroy());
       }
 
       // The pipeline.
       const name = uniqueName(`p-${wl.name}`);
+      if (lastPipelineName) await removeBucketOf(stack, lastPipelineName, options.partSizeMiB);
       lastPipelineName = name;
       const pipeline = await pipelinePhase(stack, monitor, sim, wl, options, name, `${tag} pipeline`, progress);
       rounds.push({
@@ -140,12 +142,14 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
 
     progress.update(`${wl.name}: integrity spot-check`);
     const integrity = await spotCheck(stack, lastPipelineName, options.partSizeMiB);
+    await removeBucketOf(stack, lastPipelineName, options.partSizeMiB);
 
     let diagnostics: Diagnostics | undefined;
     if (options.profile) {
       const name = uniqueName(`d-${wl.name}`);
       const profileDir = join(stack.dataDir, 'profiles', name);
       const d = await pipelinePhase(stack, monitor, sim, wl, options, name, `${wl.name} diagnostic pass`, progress, profileDir);
+      await removeBucketOf(stack, name, options.partSizeMiB);
       const perFile = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round(v / wl.files, 3)]));
       const counters = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('memory ')));
       const memory = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('memory ')).map(([k, v]) => [k.slice('memory peak MB '.length), v]));
@@ -319,6 +323,27 @@ async function spotCheck(stack: Stack, bucket: string, partSizeMiB: number): Pro
   } finally {
     s3.destroy();
   }
+}
+
+/**
+ * Empties and deletes a bucket once its phase is measured. Every phase writes into a bucket of its
+ * own, and SeaweedFS gives each bucket its own volumes: a few rounds of the full run would
+ * otherwise run out of volumes (and keep tens of GiB on disk).
+ */
+async function removeBucket(s3: S3Client, bucket: string): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+async function removeBucketOf(stack: Stack, bucket: string, partSizeMiB: number): Promise<void> {
+  const s3 = createS3Client(storageConfig(stack, bucket, partSizeMiB), { ...process.env, ...S3_ENV });
+  await removeBucket(s3, bucket).finally(() => s3.destroy());
 }
 
 function storageConfig(stack: Stack, bucket: string, partSizeMiB: number) {
