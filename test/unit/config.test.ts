@@ -14,7 +14,7 @@ const valid = {
 describe('configuration', () => {
   it('fills defaults and names each connection', () => {
     const config = parseConfig(valid);
-    expect(config.connections['bird-eu']).toMatchObject({ name: 'bird-eu', baseUrl: 'https://api.bird.com', batchSize: 64 });
+    expect(config.connections['bird-eu']).toMatchObject({ name: 'bird-eu', baseUrl: 'https://api.bird.com', batchSize: 16 });
     expect(config.temporal.taskQueue).toBe('callvault');
   });
 
