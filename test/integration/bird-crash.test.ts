@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportResult } from '../../workflows/contracts';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
@@ -6,10 +7,22 @@ import { eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess }
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-// The bound is "the part in flight, fetched twice". The kernel's loopback socket buffers (up to
-// ~10 MB, which the simulator counts as sent) come on top whatever the part size, so the test uses
-// 16 MiB parts to measure the engine rather than the kernel.
+// What the engine can fetch twice is the part in flight. On top of it come bytes the simulator
+// wrote that the worker never read: the kernel's socket buffers, the sender's (tcp_wmem) and the
+// receiver's (tcp_rmem, autotuned up to 32 MiB on this machine). A CI run measured 37.5 MiB with
+// 16 MiB parts, so "under two parts" is a property of the kernel's settings here, not of the
+// engine: the bound asserted is one part plus what the kernel may hold.
 const PART_MIB = 16;
+const KERNEL_SOCKET_BUFFERS = maxSocketBuffer('tcp_wmem') + maxSocketBuffer('tcp_rmem');
+
+function maxSocketBuffer(name: 'tcp_wmem' | 'tcp_rmem'): number {
+  try {
+    const max = Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+    return Number.isFinite(max) && max > 0 ? max : 16 * 1024 * 1024;
+  } catch {
+    return 16 * 1024 * 1024;
+  }
+}
 
 /**
  * The durability promise: kill -9 the worker in the middle of a 1 GiB recording, start another,
@@ -63,7 +76,7 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     expect(Number(row.size_bytes)).toBe(GiB);
     expect(row.sha256).toBe(await sim.sha256(big.id));
     expect(refetched).toBeGreaterThanOrEqual(0);
-    expect(refetched).toBeLessThan(2 * PART_MIB * MiB);
+    expect(refetched).toBeLessThan(PART_MIB * MiB + KERNEL_SOCKET_BUFFERS);
     // The successor asked for the rest with Range, from where the stored parts end.
     expect(sim.requests.some((r) => r.server === 'bird-storage' && r.id === big.id && r.headers.range)).toBe(true);
     return { sentAtKill, refetched, victimPeak, successorPeak: successor.peakRssBytes() };
@@ -75,7 +88,7 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     const victim = await env.spawnWorker();
     const r = await crashMidFile('2026-04-01', recordings[1]!, victim, () => env.spawnWorker());
     console.log(
-      `[crash, all-in-one worker] killed at ${mib(r.sentAtKill)} of 1024 MiB; fetched twice ${mib(r.refetched)} (limit ${2 * PART_MIB} MiB); ` +
+      `[crash, all-in-one worker] killed at ${mib(r.sentAtKill)} of 1024 MiB; fetched twice ${mib(r.refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers); ` +
         `peak RSS ${mib(r.victimPeak)} (killed), ${mib(r.successorPeak)} (finished it)`,
     );
   });
@@ -86,7 +99,7 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     const victim = await env.spawnWorker({ CALLVAULT_WORKER_ROLE: 'transfers' });
     const r = await crashMidFile('2026-04-02', recordings[4]!, victim, () => env.spawnWorker({ CALLVAULT_WORKER_ROLE: 'transfers' }));
     console.log(
-      `[crash, transfer worker] killed at ${mib(r.sentAtKill)} of 1024 MiB; fetched twice ${mib(r.refetched)} (limit ${2 * PART_MIB} MiB); ` +
+      `[crash, transfer worker] killed at ${mib(r.sentAtKill)} of 1024 MiB; fetched twice ${mib(r.refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers); ` +
         `peak RSS while moving the 1 GiB file: ${mib(r.victimPeak)} (killed), ${mib(r.successorPeak)} (finished it); limit 200 MiB`,
     );
     expect(r.victimPeak).toBeLessThan(200 * MiB);
