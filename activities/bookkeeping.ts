@@ -27,9 +27,8 @@ export interface Manifests {
  * the files stored.
  */
 export class Bookkeeping {
-  private entries: unknown[] = [];
-  private records: StoredFileRecord[] = [];
-  private unrecordedBytes = 0;
+  private group: Array<{ entry: unknown; record: StoredFileRecord }> = [];
+  private groupBytes = 0;
   private written = 0;
   private recording: Promise<void> = Promise.resolve();
   private failure: unknown = undefined;
@@ -44,10 +43,9 @@ export class Bookkeeping {
   /** Queues a stored file's manifest entry and row. Waits only while a full group's write is still running. */
   async add(entry: unknown, record: StoredFileRecord): Promise<void> {
     this.throwIfFailed();
-    this.entries.push(entry);
-    this.records.push(record);
-    this.unrecordedBytes += record.size;
-    if (this.records.length >= this.limits.files || this.unrecordedBytes >= this.limits.bytes) {
+    this.group.push({ entry, record });
+    this.groupBytes += record.size;
+    if (this.group.length >= this.limits.files || this.groupBytes >= this.limits.bytes) {
       // One group in flight at a time: a slow store or Postgres slows the transfers rather than piling up.
       await this.recording;
       this.throwIfFailed();
@@ -63,20 +61,18 @@ export class Bookkeeping {
   }
 
   private writeGroup(): void {
-    if (this.records.length === 0) return;
-    const entries = this.entries;
-    const records = this.records;
-    this.entries = [];
-    this.records = [];
-    this.unrecordedBytes = 0;
+    if (this.group.length === 0) return;
+    const group = this.group;
+    this.group = [];
+    this.groupBytes = 0;
     const seq = ++this.written;
     this.recording = this.recording.then(async () => {
       if (this.failure !== undefined) return;
       try {
         // The manifest goes first: an object with provenance in Postgres always has its manifest entry too.
         const writtenAt = new Date();
-        await this.store.putJson(this.manifests.keyFor(seq, writtenAt), { ...this.manifests.header, writtenAt: writtenAt.toISOString(), files: entries });
-        await this.provenance.recordStored(records);
+        await this.store.putJson(this.manifests.keyFor(seq, writtenAt), { ...this.manifests.header, writtenAt: writtenAt.toISOString(), files: group.map((g) => g.entry) });
+        await this.provenance.recordStored(group.map((g) => g.record));
       } catch (err) {
         this.failure ??= err;
       }

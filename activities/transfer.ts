@@ -5,6 +5,7 @@ import { UnavailableError } from '../src/errors';
 import type { FailureCode, StoredFileRecord } from '../src/provenance/store';
 import type { SourceItem } from '../src/providers/types';
 import { manifestKey, objectKey } from '../src/storage/keys';
+import { manifestEntry } from '../src/storage/manifests';
 import { transferFile, type StoredObject, type TransferCheckpoint } from '../src/transfer/transferFile';
 import { Bookkeeping } from './bookkeeping';
 import type { ActivityDeps } from './deps';
@@ -154,8 +155,8 @@ export function transferActivities(deps: ActivityDeps) {
               results.push({ sourceId: item.sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds });
               continue;
             }
-            const entry = bookkeepingOf(conn, item, outcome.object, startedAt);
-            await bookkeeping.add(entry.manifestEntry, entry.record);
+            const record = storedRecord(conn, item, outcome.object, startedAt);
+            await bookkeeping.add(manifestEntry(record), record);
             results.push({
               sourceId: item.sourceId,
               outcome: 'stored',
@@ -184,23 +185,8 @@ export function transferActivities(deps: ActivityDeps) {
         throw toActivityFailure(err, input.connection);
       }
 
-      /** The manifest entry and the provenance row of a stored file, which say the same. */
-      function bookkeepingOf(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date) {
-        const finishedAt = new Date();
-        const manifestEntry = {
-          source: {
-            id: item.sourceId,
-            kind: item.kind,
-            conversationId: item.conversationId,
-            messageId: item.messageId ?? null,
-            originalName: item.originalName ?? null,
-            createdAt: item.createdAt,
-            url: object.sourceUrl,
-          },
-          object: { key: object.key, size: object.size, sha256: object.sha256, contentType: object.contentType, etag: object.etag, versionId: object.versionId },
-          transferredAt: finishedAt.toISOString(),
-        };
-        const record: StoredFileRecord = {
+      function storedRecord(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date): StoredFileRecord {
+        return {
           provider: conn.provider,
           connection: conn.name,
           item,
@@ -214,9 +200,8 @@ export function transferActivities(deps: ActivityDeps) {
           contentType: object.contentType,
           execution: exec,
           startedAt,
-          finishedAt,
+          finishedAt: new Date(),
         };
-        return { manifestEntry, record };
       }
     },
 

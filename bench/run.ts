@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Client as PgClient } from 'pg';
 import { parseConfig } from '../src/config/load';
 import { ObjectStore } from '../src/storage/objectStore';
@@ -331,13 +331,12 @@ async function spotCheck(stack: Stack, bucket: string, partSizeMiB: number): Pro
  * otherwise run out of volumes (and keep tens of GiB on disk).
  */
 async function removeBucket(s3: S3Client, bucket: string): Promise<void> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  const keys: string[] = [];
+  for await (const key of new ObjectStore(s3, bucket).listKeys('')) keys.push(key);
+  // DeleteObjects takes at most 1,000 keys.
+  for (let i = 0; i < keys.length; i += 1000) {
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+  }
   await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 

@@ -1,3 +1,4 @@
+import type { StoredFileRecord } from '../provenance/store';
 import type { ObjectStore } from './objectStore';
 
 /** One stored file as its manifest describes it. */
@@ -13,6 +14,24 @@ export interface ManifestEntry {
   };
   object: { key: string; size: number; sha256: string; contentType: string; etag: string; versionId: string | null };
   transferredAt: string;
+}
+
+/** A stored file's manifest entry: what its provenance row says, in the shape readManifests reads. */
+export function manifestEntry(record: StoredFileRecord): ManifestEntry {
+  const { item } = record;
+  return {
+    source: {
+      id: item.sourceId,
+      kind: item.kind,
+      conversationId: item.conversationId,
+      messageId: item.messageId ?? null,
+      originalName: item.originalName ?? null,
+      createdAt: item.createdAt,
+      url: record.sourceUrl,
+    },
+    object: { key: record.objectKey, size: record.size, sha256: record.sha256, contentType: record.contentType, etag: record.etag, versionId: record.versionId },
+    transferredAt: record.finishedAt.toISOString(),
+  };
 }
 
 export interface ManifestIndex {

@@ -1,4 +1,3 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureMessage } from '../../src/client/exports';
@@ -6,7 +5,6 @@ import { linkIdentity, shortHash } from '../../src/providers/dixa/links';
 import { DixaSimulator, type DixaFileRef, type DixaFileSpec, type DixaMessageSpec } from '../../src/simulators/dixa';
 import { manifestsPrefix } from '../../src/storage/keys';
 import { readManifests } from '../../src/storage/manifests';
-import type { ObjectStore } from '../../src/storage/objectStore';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../workflows/contracts';
 import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
@@ -42,18 +40,6 @@ function sourceIdOf(sim: DixaSimulator, ref: DixaFileRef): string {
   if (ref.kind !== 'attachment') return `${ref.message.id}:${ref.kind}`;
   return `${ref.message.id}:attachment:${shortHash(linkIdentity(sim.linkOf(ref.file), sim.filesBaseUrl))}`;
 }
-
-async function allKeys(store: ObjectStore): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys;
-}
-
 
 /**
  * Dixa end to end on the real stack (Temporal dev server, SeaweedFS, Postgres, worker processes of
@@ -223,7 +209,8 @@ describe('Dixa export on the real stack', () => {
     };
     for (const row of rows.rows) safe(row.object_key);
     // What S3 holds (objects and manifests), not only what provenance says.
-    const keys = await allKeys(env.store);
+    const keys: string[] = [];
+    for await (const key of env.store.listKeys('')) keys.push(key);
     const manifestFolder = manifestsPrefix({ prefix: 'exports', provider: 'dixa', connection });
     expect(keys.filter((k) => !k.startsWith(manifestFolder))).toHaveLength(good.length);
     for (const key of keys) safe(key);
