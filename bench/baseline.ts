@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
@@ -7,6 +8,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Agent, request } from 'undici';
+import type { CallvaultConfig } from '../src/config/schema';
+import { createS3Client } from '../src/storage/s3';
 import type { SimulatorInfo } from './simulator';
 
 /**
@@ -16,6 +19,10 @@ import type { SimulatorInfo } from './simulator';
  * storage origin and stream it into S3: one PutObject with the body stream and its Content-Length
  * for a file smaller than a part, else a multipart upload of part-size buffers. Same S3 client
  * settings and part size as the worker; no Temporal, no provenance, no hashing, no manifest.
+ *
+ * It runs in a fresh child process per phase (`startBaseline`), as the pipeline's workers do: a
+ * loop in the long-lived bench process would be JIT-warm from the second phase on while the
+ * workers start cold every time, and its CPU would mix with the bench's own sampling.
  */
 export interface BaselineInput {
   sim: SimulatorInfo;
@@ -125,3 +132,91 @@ async function* parts_(body: Readable, partSize: number): AsyncGenerator<Buffer>
   }
   if (filled > 0) yield buffer.subarray(0, filled);
 }
+
+/** What the child needs: everything but the S3 client, which it builds from the storage settings. */
+export interface BaselineSpec extends Omit<BaselineInput, 's3' | 'onFileDone'> {
+  storage: CallvaultConfig['storage'];
+}
+
+export interface BaselineProcess {
+  pid: number;
+  /** Runs the copy once; the child exits when it is done. */
+  run(spec: BaselineSpec, onFiles: (done: number) => void): Promise<BaselineResult>;
+  /** Kills the child if it is still there (after a failure in the parent). */
+  kill(): void;
+}
+
+type FromBaseline =
+  | { type: 'ready' }
+  | { type: 'files'; done: number }
+  | { type: 'result'; result: BaselineResult }
+  | { type: 'error'; message: string };
+
+/** How often the child reports its file count: often enough for a progress line, cheap for the loop. */
+const PROGRESS_INTERVAL_MS = 500;
+
+/**
+ * Starts the baseline's child process and waits until it has loaded its modules, so that start-up
+ * is neither timed nor metered, as the workers' start-up is not. `env` carries the S3 credentials
+ * the storage settings name.
+ */
+export async function startBaseline(env: NodeJS.ProcessEnv): Promise<BaselineProcess> {
+  const child = fork(__filename, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  let settled = false;
+  let onMessage: (msg: FromBaseline) => void = () => undefined;
+  let onEnd: (err: Error) => void = () => undefined;
+  child.on('message', (msg: FromBaseline) => onMessage(msg));
+  child.once('error', (err) => onEnd(err));
+  child.once('exit', (code, signal) => {
+    process.off('exit', kill);
+    if (!settled) onEnd(new Error(`baseline process exited (${signal ?? code}) before it finished`));
+  });
+  await new Promise<void>((resolve, reject) => {
+    onMessage = (msg) => (msg.type === 'ready' ? resolve() : undefined);
+    onEnd = reject;
+  });
+  return {
+    pid: child.pid!,
+    kill,
+    run(spec, onFiles) {
+      return new Promise<BaselineResult>((resolve, reject) => {
+        onEnd = reject;
+        onMessage = (msg) => {
+          if (msg.type === 'files') onFiles(msg.done);
+          else if (msg.type === 'result') {
+            settled = true;
+            resolve(msg.result);
+          } else if (msg.type === 'error') {
+            settled = true;
+            reject(new Error(`baseline: ${msg.message}`));
+          }
+        };
+        child.send(spec);
+      });
+    },
+  };
+}
+
+function runChild(): void {
+  const send = (msg: FromBaseline) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
+  process.once('message', (spec: BaselineSpec) => {
+    const s3 = createS3Client(spec.storage, process.env);
+    let done = 0;
+    const ticker = setInterval(() => void send({ type: 'files', done }), PROGRESS_INTERVAL_MS);
+    runBaseline({ ...spec, s3, onFileDone: () => done++ })
+      .then(
+        (result) => send({ type: 'result', result }),
+        (err: unknown) => send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+      )
+      .finally(() => {
+        clearInterval(ticker);
+        s3.destroy();
+        process.disconnect();
+      });
+  });
+  void send({ type: 'ready' });
+}
+
+if (require.main === module && process.argv.includes('--child')) runChild();

@@ -73,6 +73,7 @@ export const MEMORY_LIMIT_BYTES = 200 * 1000 * 1000;
 
 const COMPONENTS: Array<[string, string]> = [
   ['bench', 'bench'],
+  ['baseline', 'baseline'],
   ['simulator', 'sim'],
   ['workerTransfers', 'worker:t'],
   ['workerWorkflows', 'worker:w'],

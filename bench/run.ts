@@ -4,14 +4,15 @@ import { dirname, join } from 'node:path';
 import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Client as PgClient } from 'pg';
 import { parseConfig } from '../src/config/load';
+import { transferBatchSize } from '../src/providers/registry';
 import { ObjectStore } from '../src/storage/objectStore';
 import { createS3Client } from '../src/storage/s3';
 import { sha256OfObject } from '../src/transfer/verify';
-import { runBaseline } from './baseline';
+import { startBaseline } from './baseline';
 import { runHashBench } from './hash';
-import { CpuMeter, Sampler, machineLoad, postgresBackends, processTree, round } from './measure';
+import { CpuMeter, Sampler, machineLoad, type Meters, postgresBackends, processTree, round } from './measure';
 import { parseOptions, WORKLOAD_NAMES, type BenchOptions, type WorkloadName } from './options';
-import { runPipeline } from './pipeline';
+import { LIFTED_RATE_LIMIT, runPipeline } from './pipeline';
 import { findProfile, summarizeProfile } from './profile';
 import { Progress } from './progress';
 import {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     options: withoutOut(options),
     machine: { cores: machineLoad().cores, loadavgBefore: machineLoad().loadavg, loadavgAfter: [], node: process.version },
     settings: {
-      batchSize: options.batchSize ?? parseConfig({ storage: { bucket: 'x-x' }, connections: { c: { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' } } } }).connections.c!.batchSize,
+      batchSize: benchBatchSize(options.batchSize),
       concurrency: options.concurrency,
       partSizeMiB: options.partSizeMiB,
       transferConcurrency: options.concurrency,
@@ -108,20 +109,23 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
     for (let r = 1; r <= options.rounds; r++) {
       const tag = `${wl.name}${options.rounds > 1 ? ` r${r}` : ''}`;
 
-      // The baseline.
+      // The baseline, in a fresh process of its own as the pipeline's workers are.
       const baseName = uniqueName(`b-${wl.name}`);
       const storage = storageConfig(stack, baseName, options.partSizeMiB);
       const s3 = createS3Client(storage, { ...process.env, ...S3_ENV });
       await new ObjectStore(s3, baseName).ensureBucket();
+      const child = await startBaseline({ ...process.env, ...S3_ENV });
       let baseline: PhaseResult;
       try {
         let done = 0;
-        baseline = await measured(stack, monitor, sim, wl, `${tag} baseline`, progress, () => done, async () => {
-          const res = await runBaseline({ sim: sim.info, s3, bucket: baseName, window: wl, concurrency: options.concurrency, partSize, onFileDone: () => done++ });
+        baseline = await measured(stack, monitor, sim, wl, `${tag} baseline`, progress, () => done, { baseline: new CpuMeter(() => [child.pid]) }, async () => {
+          const spec = { storage, sim: sim.info, bucket: baseName, window: wl, concurrency: options.concurrency, partSize };
+          const res = await child.run(spec, (n) => (done = n));
           if (res.files !== wl.files || res.bytes !== wl.files * wl.size) throw new Error(`baseline moved ${res.files} files / ${res.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
           return res;
         });
       } finally {
+        child.kill();
         await removeBucket(s3, baseName).finally(() => s3.destroy());
       }
 
@@ -261,9 +265,11 @@ async function measured(
   label: string,
   progress: Progress,
   filesDone: () => number,
+  meters: Meters,
   work: () => Promise<{ files: number; bytes: number; seconds: number }>,
 ): Promise<PhaseResult> {
   const sampler = new Sampler({
+    ...meters,
     bench: new CpuMeter(() => [process.pid]),
     simulator: new CpuMeter(() => [sim.pid]),
     temporal: new CpuMeter(() => processTree(stack.temporal.process.pid)),
@@ -356,6 +362,12 @@ function storageConfig(stack: Stack, bucket: string, partSizeMiB: number) {
     },
     connections: {},
   }).storage;
+}
+
+/** Files per transfer activity of the bench's connection: the option, or what the lifted rate limit chooses. */
+function benchBatchSize(batchSize: number | undefined): number {
+  const conn = { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' }, rateLimit: LIFTED_RATE_LIMIT, ...(batchSize !== undefined ? { batchSize } : {}) };
+  return transferBatchSize(parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!);
 }
 
 function prefixed(prefix: string, m: Record<string, number>): Record<string, number> {
