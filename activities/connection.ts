@@ -1,5 +1,6 @@
 import { connectionByName } from '../src/config/load';
 import { taskQueues } from '../src/config/names';
+import { transferBatchSize } from '../src/providers/registry';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
 
@@ -17,7 +18,7 @@ export function connectionActivities(deps: ActivityDeps) {
       try {
         const conn = connectionByName(deps.config, input.connection);
         const queues = taskQueues(deps.config.temporal.taskQueue, conn.name);
-        return { provider: conn.provider, listTaskQueue: queues.list, transferTaskQueue: queues.transfer, batchSize: conn.batchSize };
+        return { provider: conn.provider, listTaskQueue: queues.list, transferTaskQueue: queues.transfer, batchSize: transferBatchSize(conn) };
       } catch (err) {
         throw toActivityFailure(err, input.connection);
       }

@@ -12,13 +12,10 @@ const hostPatternSchema = z
 /** Settings every connection has, whatever its provider. */
 const connectionCommon = {
   /**
-   * Files per transfer activity: larger batches amortise Temporal round trips for small files
-   * (64 took a third off Temporal's CPU per small file in the bench). A short queue is spread over
-   * free slots instead, so large files still move side by side. The default stays at 16 because
-   * the transfer queue's rate limit is per activity and assumes full batches: with 64, ten small
-   * daily exports of spread-out one-file batches crawled at 0.4 activities a second.
+   * Files per transfer activity. Unset, it follows the rate limit (`transferBatchSize`): as large
+   * as 64 while the transfer queue can still start a batch every 0.8 s, 16 under a tight limit.
    */
-  batchSize: z.number().int().min(1).max(256).default(16),
+  batchSize: z.number().int().min(1).max(256).optional(),
   /** How long to wait before looking again at a file the platform says is not ready yet. */
   notReadyRetrySeconds: z.number().int().min(1).max(86_400).default(60),
   /** Override the provider's published rate limits (requests per second), e.g. for a raised quota. */

@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../config/names';
-import { providerLimits } from '../providers/registry';
+import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
 
 /**
  * What a worker process polls. `all` suits one machine; at scale, run a few `workflows` workers
@@ -53,7 +53,6 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   }
   if (role === 'workflows') return workers;
   for (const conn of Object.values(config.connections)) {
-    const limits = providerLimits(conn);
     const queues = taskQueues(config.temporal.taskQueue, conn.name);
     workers.push(
       await Worker.create({
@@ -61,7 +60,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         taskQueue: queues.list,
         activities: { listPage: activities.listPage },
         maxConcurrentActivityTaskExecutions: config.worker.listConcurrency,
-        maxTaskQueueActivitiesPerSecond: limits.listRequestsPerSecond,
+        maxTaskQueueActivitiesPerSecond: providerLimits(conn).listRequestsPerSecond,
       }),
       await Worker.create({
         ...common,
@@ -69,7 +68,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         activities: { transferBatch: activities.transferBatch },
         maxConcurrentActivityTaskExecutions: config.worker.transferConcurrency,
         // One activity moves a batch of files, each costing a few requests.
-        maxTaskQueueActivitiesPerSecond: limits.transferRequestsPerSecond / (limits.requestsPerFile * conn.batchSize),
+        maxTaskQueueActivitiesPerSecond: transferActivitiesPerSecond(conn),
       }),
     );
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load';
 import { resolveSecret } from '../../src/config/secrets';
+import { transferActivitiesPerSecond, transferBatchSize } from '../../src/providers/registry';
 import { parseRetryAfter } from '../../src/errors';
 
 const valid = {
@@ -14,8 +15,31 @@ const valid = {
 describe('configuration', () => {
   it('fills defaults and names each connection', () => {
     const config = parseConfig(valid);
-    expect(config.connections['bird-eu']).toMatchObject({ name: 'bird-eu', baseUrl: 'https://api.bird.com', batchSize: 16 });
+    expect(config.connections['bird-eu']).toMatchObject({ name: 'bird-eu', baseUrl: 'https://api.bird.com' });
     expect(config.temporal.taskQueue).toBe('callvault');
+  });
+
+  describe('files per transfer activity', () => {
+    const bird = (extra: Record<string, unknown>) =>
+      parseConfig({ ...valid, connections: { 'bird-eu': { ...valid.connections['bird-eu'], ...extra } } }).connections['bird-eu']!;
+
+    it("keeps 16 under Bird's published limit, so the queue still starts 1.25 batches a second", () => {
+      const conn = bird({});
+      expect(transferBatchSize(conn)).toBe(16);
+      expect(transferActivitiesPerSecond(conn)).toBe(40 / (2 * 16));
+    });
+
+    it('grows with a raised quota, up to 64', () => {
+      expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 100 } }))).toBe(40);
+      expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 100_000 } }))).toBe(64);
+    });
+
+    it('never goes below 16 on its own, and a configured batch size wins', () => {
+      expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 1 } }))).toBe(16);
+      const conn = bird({ batchSize: 4, rateLimit: { transferPerSecond: 100_000 } });
+      expect(transferBatchSize(conn)).toBe(4);
+      expect(transferActivitiesPerSecond(conn)).toBe(100_000 / (2 * 4));
+    });
   });
 
   it('names the file and the field of each problem', () => {
