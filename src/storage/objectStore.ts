@@ -16,6 +16,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 
+/** Bytes to upload: a buffer, or a stream of a length known in advance (read once, never retried by the SDK). */
+export type UploadBody = Buffer | { body: Readable; length: number };
+
+function bodyOf(body: UploadBody): { Body: Buffer | Readable; ContentLength: number } {
+  return Buffer.isBuffer(body) ? { Body: body, ContentLength: body.length } : { Body: body.body, ContentLength: body.length };
+}
+
 export interface StoredPart {
   partNumber: number;
   etag: string;
@@ -66,8 +73,8 @@ export class ObjectStore {
    * (x-amz-content-sha256): the SDK then does not hash the body a second time, and S3 rejects the
    * upload unless the bytes it received have exactly that SHA-256.
    */
-  async putObject(key: string, body: Buffer, meta: ObjectMeta, signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: meta.contentType, Metadata: meta.metadata });
+  async putObject(key: string, body: UploadBody, meta: ObjectMeta, signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(body), ContentType: meta.contentType, Metadata: meta.metadata });
     if (sha256Hex) withPayloadSha256(command, sha256Hex);
     const res = await this.client.send(command, { abortSignal: signal });
     return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
@@ -82,12 +89,13 @@ export class ObjectStore {
     return res.UploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<StoredPart> {
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: UploadBody, signal?: AbortSignal): Promise<StoredPart> {
+    const { Body, ContentLength } = bodyOf(body);
     const res = await this.client.send(
-      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }),
+      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body, ContentLength }),
       { abortSignal: signal },
     );
-    return { partNumber, etag: res.ETag ?? '', size: body.length };
+    return { partNumber, etag: res.ETag ?? '', size: ContentLength };
   }
 
   /** Every part of an upload (ListParts pages at 1,000), or null when the upload no longer exists. */

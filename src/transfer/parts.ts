@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { TransientError } from '../errors';
 import type { StoredPart } from '../storage/objectStore';
 
 const MiB = 1024 * 1024;
@@ -44,6 +45,27 @@ export interface ChunkOptions {
 }
 
 /**
+ * The chunks of a body from the requested offset on: counts every byte received (and tells
+ * `onReceived`), drops the `skip` bytes a source sent before the offset.
+ */
+async function* keptChunks(body: Readable, options: Pick<ChunkOptions, 'skip' | 'onReceived'>, stats: ChunkedBody): AsyncGenerator<Buffer> {
+  let toSkip = options.skip;
+  for await (const raw of body) {
+    let chunk = raw as Buffer;
+    stats.received += chunk.length;
+    options.onReceived?.(chunk.length);
+    if (toSkip > 0) {
+      const dropped = Math.min(toSkip, chunk.length);
+      toSkip -= dropped;
+      stats.discarded += dropped;
+      chunk = chunk.subarray(dropped);
+      if (chunk.length === 0) continue;
+    }
+    yield chunk;
+  }
+}
+
+/**
  * Cuts a body into buffers of `partSize` (the last one shorter). One buffer is reused: the
  * generator only reads on when the consumer asks for the next part, which is what gives
  * back-pressure all the way to the source socket and keeps memory at one part per transfer.
@@ -53,19 +75,8 @@ export async function* chunkBody(body: Readable, options: ChunkOptions, stats: C
   const wanted = options.sizeHint === null ? partSize : Math.min(partSize, Math.max(options.sizeHint, 1));
   let buffer = takePartBuffer(sizeClass(wanted, partSize));
   let filled = 0;
-  let toSkip = options.skip;
   try {
-    for await (const raw of body) {
-      let chunk = raw as Buffer;
-      stats.received += chunk.length;
-      options.onReceived?.(chunk.length);
-      if (toSkip > 0) {
-        const dropped = Math.min(toSkip, chunk.length);
-        toSkip -= dropped;
-        stats.discarded += dropped;
-        chunk = chunk.subarray(dropped);
-        if (chunk.length === 0) continue;
-      }
+    for await (let chunk of keptChunks(body, options, stats)) {
       options.onData(chunk);
       while (chunk.length > 0) {
         if (filled === buffer.length) {
@@ -91,6 +102,96 @@ export async function* chunkBody(body: Readable, options: ChunkOptions, stats: C
     // it is done with the part it was given, since it only asks again once that part is stored.
     givePartBuffer(buffer);
   }
+}
+
+/** A part of known length, read from the source only as fast as the store takes it. */
+export interface PartStream {
+  body: Readable;
+  length: number;
+}
+
+export interface StreamedBody extends ChunkedBody {
+  /** Why the source failed in the middle of a part: the store's request fails with it, less clearly. */
+  failure: Error | null;
+}
+
+/**
+ * Cuts a body of known size into part streams of the given lengths, without holding a part in
+ * memory: each part's stream pulls from the source only when the store's request reads from it,
+ * so back-pressure runs from the store's socket to the source's, and a transfer holds a chunk or
+ * two instead of a part. The consumer must finish with one part (upload it) before asking for the
+ * next. A source that ends early or breaks off fails the part in flight: `stats.failure` says
+ * why and `onFailure` hears it (abort the store's request there). One that sends more than the
+ * lengths add up to fails after the last part.
+ */
+export async function* streamParts(
+  body: Readable,
+  lengths: Iterable<number>,
+  options: Omit<ChunkOptions, 'partSize' | 'sizeHint'> & { onFailure?: (err: Error) => void },
+  stats: StreamedBody,
+): AsyncGenerator<PartStream> {
+  const source = keptChunks(body, options, stats);
+  let pending: Buffer | null = null;
+  const nextChunk = async (): Promise<Buffer | null> => {
+    if (pending) {
+      const chunk = pending;
+      pending = null;
+      return chunk;
+    }
+    const next = await source.next();
+    return next.done ? null : next.value;
+  };
+  let kept = 0;
+  try {
+    for (const length of lengths) {
+      let remaining = length;
+      const fail = (err: Error) => {
+        if (!stats.failure) {
+          stats.failure = err;
+          // The store's request reads the part through a pipe, which does not pass errors on.
+          options.onFailure?.(err);
+        }
+        return err;
+      };
+      const part = Readable.from(
+        (async function* () {
+          while (remaining > 0) {
+            let chunk: Buffer | null;
+            try {
+              chunk = await nextChunk();
+            } catch (err) {
+              throw fail(new TransientError(`source body failed after ${kept} bytes: ${err instanceof Error ? err.message : String(err)}`));
+            }
+            if (!chunk) throw fail(new TransientError(`short body: the source ended after ${kept} bytes`));
+            if (chunk.length > remaining) {
+              pending = chunk.subarray(remaining);
+              chunk = chunk.subarray(0, remaining);
+            }
+            remaining -= chunk.length;
+            kept += chunk.length;
+            options.onData(chunk);
+            yield chunk;
+          }
+        })(),
+        { objectMode: false },
+      );
+      // The failure travels through stats.failure and onFailure; a store that stopped listening
+      // (its request aborted) must not turn it into an unhandled 'error' that ends the process.
+      part.on('error', () => undefined);
+      yield { body: part, length };
+      if (remaining > 0) throw fail(new TransientError(`a part was not read to its end (${remaining} bytes left)`));
+    }
+    if ((await nextChunk()) !== null) throw new TransientError(`the source sent more than the ${kept} bytes it announced`);
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+}
+
+/** Part lengths for `bytes` in parts of `partSize`: whole parts and a shorter last one. */
+export function partLengths(bytes: number, partSize: number): number[] {
+  const lengths: number[] = [];
+  for (let left = bytes; left > 0; left -= partSize) lengths.push(Math.min(partSize, left));
+  return lengths;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TransientError, UnavailableError } from '../errors';
 import type { Provider, SourceItem } from '../providers/types';
-import type { ObjectStore, StoredPart, WriteResult } from '../storage/objectStore';
-import { chunkBody, choosePartSize, contiguousParts, type ChunkedBody } from './parts';
+import type { ObjectStore, StoredPart, UploadBody, WriteResult } from '../storage/objectStore';
+import { chunkBody, choosePartSize, contiguousParts, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
 import { sha256OfObject } from './verify';
 
 /** What a heartbeat carries so the next attempt can continue: identities and counters, no URLs. */
@@ -61,6 +61,13 @@ export interface TransferFileInput {
   onBytes?: (bytes: number) => void;
 }
 
+/**
+ * Files of known size from here up are streamed from the source to the store without holding a
+ * part in memory: below it, eight transfers buffer at most 8 MiB between them, and a buffered file
+ * goes up in one request with its hash in the metadata instead of a PUT and a copy.
+ */
+const STREAM_FROM_BYTES = 1024 * 1024;
+
 interface Resumable {
   key: string;
   uploadId: string;
@@ -70,12 +77,15 @@ interface Resumable {
 /**
  * Moves one file from its provider into the object store and returns what was stored.
  *
- * Files that fit in one part go up as a single PutObject with their SHA-256 in the metadata.
- * Larger ones go up as a multipart upload, one part at a time, with a checkpoint after each part.
- * A later attempt finds the upload (from the checkpoint, or by key when the checkpoint was lost),
- * keeps the parts already stored, and asks the source for the rest with Range. The hash is taken
- * while streaming; only a resumed file is hashed by reading it back, since a hash state cannot
- * be carried across a crash without paying for it on every byte (see README, "Decisions").
+ * Small files (and bodies of unknown length that fit in one part) are gathered into a buffer and
+ * go up as a single PutObject with their SHA-256 in the metadata, signed as the payload hash.
+ * Anything larger streams from the source's socket into the store's, so a transfer holds a chunk
+ * or two rather than a part: one streamed PutObject below the part size, else a multipart upload,
+ * one part at a time, with a checkpoint after each part. A later attempt finds the upload (from the
+ * checkpoint, or by key when the checkpoint was lost), keeps the parts already stored, and asks the
+ * source for the rest with Range. The hash is taken while streaming and put into the metadata by a
+ * copy of the object onto itself; only a resumed file is hashed by reading it back, since a hash
+ * state cannot be carried across a crash without paying for it on every byte (README, "Decisions").
  */
 export async function transferFile(input: TransferFileInput): Promise<TransferOutcome> {
   const { store, item, signal } = input;
@@ -110,50 +120,61 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
       if (resume) await store.abortUpload(resume.key, resume.uploadId);
       throw new TransientError(`${item.sourceId}: cannot continue the stored upload (source offset ${download.offset}, have ${offset}); starting over`);
     }
-    const stats: ChunkedBody = { discarded: 0, received: 0 };
+    const stats: StreamedBody = { discarded: 0, received: 0, failure: null };
+    // Aborts the store's request when the source fails in the middle of a streamed part.
+    const sourceFailed = new AbortController();
+    const uploadSignal = signal ? AbortSignal.any([signal, sourceFailed.signal]) : sourceFailed.signal;
     const hash = offset === 0 ? createHash('sha256') : null;
     const partSize = choosePartSize(input.partSize, download.totalSize);
-    const chunks = chunkBody(
-      download.body,
-      {
-        partSize,
-        skip: offset - download.offset,
-        sizeHint: download.totalSize === null ? null : download.totalSize - offset,
-        onData: (chunk) => hash?.update(chunk),
-        onReceived: (n) => input.onBytes?.(n),
-      },
-      stats,
-    );
+    const bodyOptions = {
+      skip: offset - download.offset,
+      onData: (chunk: Buffer) => hash?.update(chunk),
+      onReceived: (n: number) => input.onBytes?.(n),
+    };
+    const left = download.totalSize === null ? null : download.totalSize - offset;
+    // Known sizes of a MiB and more stream part by part; small files and bodies of unknown length
+    // are gathered into a buffer (a small file's whole body then goes up in one signed request).
+    const partBodies: AsyncIterable<UploadBody> =
+      left !== null && left >= STREAM_FROM_BYTES
+        ? streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats)
+        : chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats);
 
     let uploadId = resume?.uploadId ?? null;
     const parts: StoredPart[] = resume ? [...resume.parts] : [];
     let bytes = offset;
-    let single: { written: WriteResult; sha256: string } | null = null;
+    let single: { written: WriteResult; sha256: string | null } | null = null;
     const objectMeta = { contentType: download.contentType, metadata: input.baseMetadata };
 
-    for await (const buffer of chunks) {
-      const isFirstAndLast = uploadId === null && buffer.length < partSize;
-      if (isFirstAndLast && hash) {
-        // The whole file is in memory already: one request, with the hash in its metadata.
-        const sha256 = hash.digest('hex');
-        // The hash doubles as the request's signed payload hash: hashed once, and checked by S3.
-        const written = await store.putObject(key, buffer, { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } }, signal, sha256);
-        single = { written, sha256 };
-        bytes += buffer.length;
-        break;
+    try {
+      for await (const body of partBodies) {
+        const length = Buffer.isBuffer(body) ? body.length : body.length;
+        if (uploadId === null && length < partSize && hash) {
+          // The whole file in one request. A buffered one is hashed already: the hash goes into its
+          // metadata and doubles as the signed payload hash (hashed once, and checked by S3).
+          const sha256 = Buffer.isBuffer(body) ? hash.digest('hex') : null;
+          const written = await store.putObject(key, body, sha256 ? { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } } : objectMeta, uploadSignal, sha256 ?? undefined);
+          single = { written, sha256 };
+          bytes += length;
+          continue;
+        }
+        if (length === 0) continue;
+        uploadId ??= await store.createUpload(key, objectMeta, signal);
+        parts.push(await store.uploadPart(key, uploadId, parts.length + 1, body, uploadSignal));
+        bytes += length;
+        input.onCheckpoint({ sourceId: item.sourceId, key, uploadId, partsDone: parts.length, bytesDone: bytes });
       }
-      if (buffer.length === 0) continue;
-      uploadId ??= await store.createUpload(key, objectMeta, signal);
-      parts.push(await store.uploadPart(key, uploadId, parts.length + 1, buffer, signal));
-      bytes += buffer.length;
-      input.onCheckpoint({ sourceId: item.sourceId, key, uploadId, partsDone: parts.length, bytesDone: bytes });
+    } catch (err) {
+      // A source that broke off mid-part fails the store's request too; its own error says more.
+      throw stats.failure ? new TransientError(`${item.sourceId}: ${stats.failure.message}`) : err;
     }
 
     checkLength(item, download, stats, bytes);
 
-    if (single) return stored(single.written, single.sha256, 'stream');
-    if (uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
-    await store.completeUpload(key, uploadId, parts, signal);
+    if (single?.sha256) return stored(single.written, single.sha256, 'stream');
+    if (!single) {
+      if (uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
+      await store.completeUpload(key, uploadId, parts, signal);
+    }
     const sha256 = hash ? hash.digest('hex') : await sha256OfObject(store, key, signal);
     // The SHA-256 is only known now; a copy onto itself puts it into the object's metadata.
     const written = await store.replaceMetadata(key, { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } }, signal);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { chunkBody, choosePartSize, contiguousParts, sizeClass } from '../../src/transfer/parts';
+import { chunkBody, choosePartSize, contiguousParts, partLengths, sizeClass, streamParts, type StreamedBody } from '../../src/transfer/parts';
 
 const MiB = 1024 * 1024;
 
@@ -47,6 +47,80 @@ describe('chunkBody', () => {
     const { parts } = await collect(Readable.from([data]), 10, 0, 4);
     expect(parts.map((p) => p.length)).toEqual([10, 10, 3]);
     expect(Buffer.concat(parts)).toEqual(data);
+  });
+});
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('streamParts', () => {
+  const stats = (): StreamedBody => ({ discarded: 0, received: 0, failure: null });
+
+  it('cuts a body into part streams of the given lengths, whatever the chunking, hashing what it keeps', async () => {
+    const data = bytes(25);
+    const s = stats();
+    const seen: Buffer[] = [];
+    const got: Buffer[] = [];
+    const body = Readable.from([data.subarray(0, 3), data.subarray(3, 17), data.subarray(17)]);
+    for await (const part of streamParts(body, partLengths(25, 10), { skip: 0, onData: (c) => seen.push(Buffer.from(c)) }, s)) {
+      const read = await readAll(part.body);
+      expect(read.length).toBe(part.length);
+      got.push(read);
+    }
+    expect(got.map((p) => p.length)).toEqual([10, 10, 5]);
+    expect(Buffer.concat(got)).toEqual(data);
+    expect(Buffer.concat(seen)).toEqual(data);
+    expect(s).toEqual({ discarded: 0, received: 25, failure: null });
+  });
+
+  it('drops the bytes a source sent before the requested offset', async () => {
+    const data = bytes(30);
+    const s = stats();
+    const got: Buffer[] = [];
+    for await (const part of streamParts(Readable.from([data.subarray(0, 7), data.subarray(7)]), partLengths(18, 10), { skip: 12, onData: () => undefined }, s)) got.push(await readAll(part.body));
+    expect(Buffer.concat(got)).toEqual(data.subarray(12));
+    expect(s.discarded).toBe(12);
+  });
+
+  it('reads the source only as fast as a part is consumed', async () => {
+    let pulled = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 100; i++) {
+          pulled++;
+          yield bytes(1000);
+        }
+      })(),
+      { objectMode: false, highWaterMark: 1 },
+    );
+    const parts = streamParts(source, partLengths(100_000, 50_000), { skip: 0, onData: () => undefined }, stats());
+    const first = await parts.next();
+    expect(first.done).toBe(false);
+    await new Promise((r) => setTimeout(r, 20));
+    // Nothing consumed yet: at most the read-ahead of two small stream buffers, not the part.
+    expect(pulled).toBeLessThan(10);
+    await parts.return(undefined);
+  });
+
+  it('fails the part in flight with a clear error when the source ends early', async () => {
+    const s = stats();
+    const heard: Error[] = [];
+    const parts = streamParts(Readable.from([bytes(15)]), partLengths(25, 10), { skip: 0, onData: () => undefined, onFailure: (e) => heard.push(e) }, s);
+    await readAll((await parts.next()).value!.body);
+    const second = (await parts.next()).value!;
+    await expect(readAll(second.body)).rejects.toThrow(/short body: the source ended after 15 bytes/);
+    expect(s.failure?.message).toMatch(/short body/);
+    // The store's request, which reads the part through a pipe, is told so it can be aborted.
+    expect(heard).toEqual([s.failure]);
+  });
+
+  it('fails after the last part when the source sends more than it announced', async () => {
+    const parts = streamParts(Readable.from([bytes(12)]), partLengths(10, 10), { skip: 0, onData: () => undefined }, stats());
+    await readAll((await parts.next()).value!.body);
+    await expect(parts.next()).rejects.toThrow(/more than the 10 bytes/);
   });
 });
 

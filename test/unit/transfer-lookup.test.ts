@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { OpenDownloadOptions, Provider, SourceItem } from '../../src/providers/types';
-import type { ObjectMeta, ObjectStore, StoredPart, WriteResult } from '../../src/storage/objectStore';
+import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../../src/storage/objectStore';
 import { chunkBody } from '../../src/transfer/parts';
 import { transferFile, type TransferFileInput } from '../../src/transfer/transferFile';
 
@@ -44,6 +44,16 @@ function fakeProvider(data: Buffer): Provider & { opens: number[] } {
   };
 }
 
+/** What an upload carries: a buffer as it is, a streamed part read to its end. */
+async function bytesOf(body: UploadBody): Promise<Buffer> {
+  if (Buffer.isBuffer(body)) return Buffer.from(body);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body.body) chunks.push(chunk as Buffer);
+  const read = Buffer.concat(chunks);
+  expect(read.length).toBe(body.length);
+  return read;
+}
+
 /** An in-memory object store with multipart uploads, counting every call. */
 function fakeStore() {
   const calls: string[] = [];
@@ -55,10 +65,11 @@ function fakeStore() {
     calls,
     objects,
     uploads,
-    async putObject(key: string, body: Buffer, meta: ObjectMeta, _signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
+    async putObject(key: string, upload: UploadBody, meta: ObjectMeta, _signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
       calls.push('putObject');
+      const body = await bytesOf(upload);
       if (sha256Hex !== undefined) expect(createHash('sha256').update(body).digest('hex')).toBe(sha256Hex);
-      objects.set(key, { body: Buffer.from(body), metadata: meta.metadata });
+      objects.set(key, { body, metadata: meta.metadata });
       return { etag: 'e', versionId: null };
     },
     async createUpload(key: string): Promise<string> {
@@ -67,9 +78,10 @@ function fakeStore() {
       uploads.set(id, { key, parts: new Map() });
       return id;
     },
-    async uploadPart(_key: string, uploadId: string, partNumber: number, body: Buffer): Promise<StoredPart> {
+    async uploadPart(_key: string, uploadId: string, partNumber: number, upload: UploadBody): Promise<StoredPart> {
       calls.push('uploadPart');
-      uploads.get(uploadId)!.parts.set(partNumber, Buffer.from(body));
+      const body = await bytesOf(upload);
+      uploads.get(uploadId)!.parts.set(partNumber, body);
       return { partNumber, etag: `p${partNumber}`, size: body.length };
     },
     async listParts(_key: string, uploadId: string): Promise<StoredPart[] | null> {
