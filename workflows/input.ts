@@ -1,70 +1,123 @@
-import { z } from 'zod';
 import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../src/config/names';
+import { FieldProblems, field, number, object, oneOf, optional, string } from './fields';
 
 /**
  * The export workflow's one JSON argument. It is what an operator pastes into the Temporal UI,
  * what a schedule sends and what the CLI builds, so it is validated strictly and every error
  * names its field. It names a connection; credentials never travel in it.
  */
-const instant = z
-  .string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
-    message: 'expected an ISO-8601 date (2026-01-31) or date-time (2026-01-31T00:00:00Z)',
-  })
-  .transform((s) => new Date(/T| /.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s).toISOString());
+export interface ExportOptions {
+  /** Transfer activities in flight at once for this export (well under Temporal's 2,000 pending limit). */
+  maxInFlight: number;
+  /** How long a transfer may go without a heartbeat before Temporal hands it to another worker. */
+  heartbeatTimeoutSeconds: number;
+  /** Attempts per transfer before its files are recorded as failed (a rerun tries them again). */
+  maxAttempts: number;
+  /** Longest retry delay for transfers, in seconds. */
+  maxRetryIntervalSeconds: number;
+  /** How long to keep waiting for a file the platform says is not ready yet. */
+  notReadyMaxWaitHours: number;
+}
 
-export const exportOptionsSchema = z
-  .object({
-    /** Transfer activities in flight at once for this export (well under Temporal's 2,000 pending limit). */
-    maxInFlight: z.number().int().min(1).max(500).default(8),
-    /** How long a transfer may go without a heartbeat before Temporal hands it to another worker. */
-    heartbeatTimeoutSeconds: z.number().int().min(2).max(3600).default(60),
-    /** Attempts per transfer before its files are recorded as failed (a rerun tries them again). */
-    maxAttempts: z.number().int().min(1).max(1000).default(10),
-    /** Longest retry delay for transfers, in seconds. */
-    maxRetryIntervalSeconds: z.number().int().min(1).max(3600).default(120),
-    /** How long to keep waiting for a file the platform says is not ready yet. */
-    notReadyMaxWaitHours: z.number().min(0).max(24 * 30).default(72),
-  })
-  .strict();
+export const TRIGGER_KINDS = ['operator', 'cli', 'schedule', 'retention', 'api'] as const;
 
-export const triggerSchema = z
-  .object({
-    kind: z.enum(['operator', 'cli', 'schedule', 'retention', 'api']),
-    /** Who or what: a user name, schedule id or policy name. Free text, kept in provenance. */
-    by: z.string().max(200).optional(),
-  })
-  .strict();
+export interface Trigger {
+  kind: (typeof TRIGGER_KINDS)[number];
+  /** Who or what: a user name, schedule id or policy name. Free text, kept in provenance. */
+  by?: string;
+}
 
-export const exportInputSchema = z
-  .object({
-    connection: z.string().regex(CONNECTION_NAME, CONNECTION_NAME_HINT),
-    from: instant,
-    to: instant,
-    trigger: triggerSchema.default({ kind: 'operator' }),
-    options: exportOptionsSchema.default(exportOptionsSchema.parse({})),
-  })
-  .strict()
-  .refine((v) => Date.parse(v.from) < Date.parse(v.to), { message: 'must be later than from', path: ['to'] });
+/** What callers send: dates or date-times, trigger and options optional. */
+export interface ExportInput {
+  connection: string;
+  from: string;
+  to: string;
+  trigger?: Trigger;
+  options?: Partial<ExportOptions>;
+}
 
-export type ExportInput = z.input<typeof exportInputSchema>;
-export type ValidExportInput = z.output<typeof exportInputSchema>;
-export type ExportOptions = z.output<typeof exportOptionsSchema>;
+/** What the workflow works with: UTC instants, every option filled in. */
+export interface ValidExportInput {
+  connection: string;
+  from: string;
+  to: string;
+  trigger: Trigger;
+  options: ExportOptions;
+}
+
+/** Each option's bounds and default. */
+const OPTION_RULES: { [K in keyof ExportOptions]: { min: number; max: number; integer: boolean; default: number } } = {
+  maxInFlight: { min: 1, max: 500, integer: true, default: 8 },
+  heartbeatTimeoutSeconds: { min: 2, max: 3600, integer: true, default: 60 },
+  maxAttempts: { min: 1, max: 1000, integer: true, default: 10 },
+  maxRetryIntervalSeconds: { min: 1, max: 3600, integer: true, default: 120 },
+  notReadyMaxWaitHours: { min: 0, max: 24 * 30, integer: false, default: 72 },
+};
+const OPTION_NAMES = Object.keys(OPTION_RULES) as Array<keyof ExportOptions>;
 
 export class InvalidExportInput extends Error {
   override readonly name = 'InvalidExportInput';
 }
 
+/**
+ * Export options as given (none required): the ones present, checked. Schedules and the retention
+ * sweep pass such a partial set on to the exports they start.
+ */
+export function checkExportOptions(raw: unknown, path: string, problems: FieldProblems): Partial<ExportOptions> {
+  const fields = object(raw, path, problems, OPTION_NAMES);
+  const options: Partial<ExportOptions> = {};
+  if (!fields) return options;
+  for (const name of OPTION_NAMES) {
+    const value = optional(field(fields, path, name), (f) => number(f, problems, OPTION_RULES[name]));
+    if (value !== undefined) options[name] = value;
+  }
+  return options;
+}
+
+/** An instant as a date (2026-01-31) or a date-time with or without its offset (UTC if none). */
+export function checkInstant(f: { value: unknown; path: string }, problems: FieldProblems): string | undefined {
+  const hint = 'expected an ISO-8601 date (2026-01-31) or date-time (2026-01-31T00:00:00Z)';
+  if (typeof f.value !== 'string') return problems.add(f.path, hint);
+  const s = f.value;
+  if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) || Number.isNaN(Date.parse(s))) return problems.add(f.path, hint);
+  return new Date(/T| /.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s).toISOString();
+}
+
+export function checkConnectionName(f: { value: unknown; path: string }, problems: FieldProblems): string | undefined {
+  return string(f, problems, { pattern: CONNECTION_NAME, hint: CONNECTION_NAME_HINT });
+}
+
+function checkTrigger(f: { value: unknown; path: string }, problems: FieldProblems): Trigger | undefined {
+  const fields = object(f.value, f.path, problems, ['kind', 'by']);
+  if (!fields) return undefined;
+  const kind = oneOf(field(fields, f.path, 'kind'), problems, TRIGGER_KINDS);
+  const by = optional(field(fields, f.path, 'by'), (b) => string(b, problems, { max: 200 }));
+  return kind === undefined ? undefined : { kind, ...(by !== undefined ? { by } : {}) };
+}
+
 /** Validates an export input; the error message lists every bad field as `field: problem`. */
 export function parseExportInput(raw: unknown): ValidExportInput {
-  const parsed = exportInputSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown field`).join('; ');
-    const field = issue.path.length ? issue.path.join('.') : 'input';
-    return `${field}: ${issue.message}`;
-  });
-  throw new InvalidExportInput(`invalid export input: ${problems.join('; ')}`);
+  const problems = new FieldProblems();
+  const fields = object(raw, '', problems, ['connection', 'from', 'to', 'trigger', 'options']);
+  if (fields) {
+    const connection = checkConnectionName(field(fields, '', 'connection'), problems);
+    const from = checkInstant(field(fields, '', 'from'), problems);
+    const to = checkInstant(field(fields, '', 'to'), problems);
+    const trigger = optional(field(fields, '', 'trigger'), (t) => checkTrigger(t, problems)) ?? { kind: 'operator' as const };
+    const given = fields.options === undefined ? {} : checkExportOptions(fields.options, 'options', problems);
+    if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) problems.add('to', 'must be later than from');
+    if (problems.ok && connection !== undefined && from !== undefined && to !== undefined) {
+      return { connection, from, to, trigger, options: withDefaults(given) };
+    }
+  }
+  throw new InvalidExportInput(`invalid export input: ${problems.list.join('; ')}`);
+}
+
+/** Every option, the given ones and the defaults for the rest. */
+function withDefaults(given: Partial<ExportOptions>): ExportOptions {
+  const options = {} as ExportOptions;
+  for (const name of OPTION_NAMES) options[name] = given[name] ?? OPTION_RULES[name].default;
+  return options;
 }
 
 /**

@@ -1,7 +1,6 @@
-import { z } from 'zod';
-import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../src/config/names';
 import type { ExportResult } from './contracts';
-import { exportOptionsSchema } from './input';
+import { FieldProblems, boolean, field, number, object, optional, string } from './fields';
+import { checkConnectionName, checkExportOptions, type ExportOptions } from './input';
 import { InvalidCadence, parseCadence, type Window } from './windows';
 
 /**
@@ -14,38 +13,21 @@ import { InvalidCadence, parseCadence, type Window } from './windows';
 export const SCHEDULED_EXPORT_WORKFLOW_TYPE = 'scheduledExportWorkflow';
 export const RETENTION_SWEEP_WORKFLOW_TYPE = 'retentionSweepWorkflow';
 
-const instant = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}/.test(s), {
-  message: 'expected an ISO-8601 date-time such as 2026-03-01T00:00:00Z',
-});
-
-export const scheduledExportInputSchema = z
-  .object({
-    connection: z.string().regex(CONNECTION_NAME, CONNECTION_NAME_HINT),
-    /** Interval such as `15m`, `1h`, `1d` (exactly one of every and cron). */
-    every: z.string().optional(),
-    /** Five-field UTC cron expression or shorthand such as `@daily`. */
-    cron: z.string().optional(),
-    /** How long after a window ends its export starts (default 0s). */
-    delay: z.string().optional(),
-    /** The schedule that runs this, recorded in provenance as the trigger. */
-    scheduleId: z.string().max(200).optional(),
-    /** Export options passed on to every export this schedule starts. */
-    options: exportOptionsSchema.partial().optional(),
-    /** Only for runs not started by a schedule: the scheduled time to derive the window from. */
-    at: instant.optional(),
-  })
-  .strict()
-  .superRefine((v, ctx) => {
-    try {
-      parseCadence(v);
-    } catch (err) {
-      const message = err instanceof InvalidCadence ? err.message : String(err);
-      const field = /^(every|cron|delay)\b/.exec(message)?.[1] ?? 'every';
-      ctx.addIssue({ code: 'custom', path: [field], message: message.replace(/^(every|cron|delay): /, '') });
-    }
-  });
-
-export type ScheduledExportInput = z.input<typeof scheduledExportInputSchema>;
+export interface ScheduledExportInput {
+  connection: string;
+  /** Interval such as `15m`, `1h`, `1d` (exactly one of every and cron). */
+  every?: string;
+  /** Five-field UTC cron expression or shorthand such as `@daily`. */
+  cron?: string;
+  /** How long after a window ends its export starts (default 0s). */
+  delay?: string;
+  /** The schedule that runs this, recorded in provenance as the trigger. */
+  scheduleId?: string;
+  /** Export options passed on to every export this schedule starts. */
+  options?: Partial<ExportOptions>;
+  /** Only for runs not started by a schedule: the scheduled time to derive the window from. */
+  at?: string;
+}
 
 export interface ScheduledExportResult {
   /** The window this run exported. */
@@ -59,49 +41,90 @@ export interface ScheduledExportResult {
   result: ExportResult;
 }
 
-export const retentionSweepInputSchema = z
-  .object({
-    /** Only these connections (each must have a retention policy); default: every connection that has one. */
-    connections: z.array(z.string().regex(CONNECTION_NAME, CONNECTION_NAME_HINT)).max(1000).optional(),
-    /**
-     * How many days before the deletion horizon to keep looking, so a window the platform has already
-     * deleted without it ever being exported is reported (as at risk) for that long instead of vanishing.
-     */
-    lookbackDays: z.number().int().min(0).max(366).default(7),
-    /** Plan and report, start nothing. */
-    dryRun: z.boolean().default(false),
-    /** Options for the exports the sweep starts. */
-    options: exportOptionsSchema.partial().optional(),
-    /** The sweep's notion of now; default the scheduled time (or the workflow's start time). For tests and what-ifs. */
-    now: instant.optional(),
-    /** Recorded in provenance as the trigger (the schedule id). */
-    by: z.string().max(200).optional(),
-  })
-  .strict();
+export interface RetentionSweepInput {
+  /** Only these connections (each must have a retention policy); default: every connection that has one. */
+  connections?: string[];
+  /**
+   * How many days before the deletion horizon to keep looking, so a window the platform has already
+   * deleted without it ever being exported is reported (as at risk) for that long instead of vanishing.
+   * Default 7.
+   */
+  lookbackDays?: number;
+  /** Plan and report, start nothing. */
+  dryRun?: boolean;
+  /** Options for the exports the sweep starts. */
+  options?: Partial<ExportOptions>;
+  /** The sweep's notion of now; default the scheduled time (or the workflow's start time). For tests and what-ifs. */
+  now?: string;
+  /** Recorded in provenance as the trigger (the schedule id). */
+  by?: string;
+}
 
-export type RetentionSweepInput = z.input<typeof retentionSweepInputSchema>;
+/** The retention sweep's input with its defaults filled in. */
+export type ValidRetentionSweepInput = RetentionSweepInput & { lookbackDays: number; dryRun: boolean };
 
 export class InvalidTriggerInput extends Error {
   override readonly name = 'InvalidTriggerInput';
 }
 
-function parseWith<T extends z.ZodType>(schema: T, what: string, raw: unknown): z.output<T> {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown field`).join('; ');
-    const field = issue.path.length ? issue.path.join('.') : 'input';
-    return `${field}: ${issue.message}`;
-  });
-  throw new InvalidTriggerInput(`invalid ${what} input: ${problems.join('; ')}`);
+function checkTimestamp(f: { value: unknown; path: string }, problems: FieldProblems): string | undefined {
+  const hint = 'expected an ISO-8601 date-time such as 2026-03-01T00:00:00Z';
+  if (typeof f.value !== 'string' || Number.isNaN(Date.parse(f.value)) || !/^\d{4}-\d{2}-\d{2}/.test(f.value)) return problems.add(f.path, hint);
+  return f.value;
 }
 
-export function parseScheduledExportInput(raw: unknown): z.output<typeof scheduledExportInputSchema> {
-  return parseWith(scheduledExportInputSchema, 'scheduled export', raw);
+function fail(what: string, problems: FieldProblems): never {
+  throw new InvalidTriggerInput(`invalid ${what} input: ${problems.list.join('; ')}`);
 }
 
-export function parseRetentionSweepInput(raw: unknown): z.output<typeof retentionSweepInputSchema> {
-  return parseWith(retentionSweepInputSchema, 'retention sweep', raw);
+export function parseScheduledExportInput(raw: unknown): ScheduledExportInput {
+  const problems = new FieldProblems();
+  const fields = object(raw, '', problems, ['connection', 'every', 'cron', 'delay', 'scheduleId', 'options', 'at']);
+  if (!fields) fail('scheduled export', problems);
+  const text = (key: string, max?: number) => optional(field(fields, '', key), (f) => string(f, problems, max !== undefined ? { max } : {}));
+  const input: ScheduledExportInput = { connection: checkConnectionName(field(fields, '', 'connection'), problems) ?? '' };
+  const every = text('every');
+  const cron = text('cron');
+  const delay = text('delay');
+  const scheduleId = text('scheduleId', 200);
+  const at = optional(field(fields, '', 'at'), (f) => checkTimestamp(f, problems));
+  if (every !== undefined) input.every = every;
+  if (cron !== undefined) input.cron = cron;
+  if (delay !== undefined) input.delay = delay;
+  if (scheduleId !== undefined) input.scheduleId = scheduleId;
+  if (fields.options !== undefined) input.options = checkExportOptions(fields.options, 'options', problems);
+  if (at !== undefined) input.at = at;
+  try {
+    parseCadence(input);
+  } catch (err) {
+    const message = err instanceof InvalidCadence ? err.message : String(err);
+    const key = /^(every|cron|delay)\b/.exec(message)?.[1] ?? 'every';
+    problems.add(key, message.replace(/^(every|cron|delay): /, ''));
+  }
+  if (!problems.ok) fail('scheduled export', problems);
+  return input;
+}
+
+export function parseRetentionSweepInput(raw: unknown): ValidRetentionSweepInput {
+  const problems = new FieldProblems();
+  const fields = object(raw, '', problems, ['connections', 'lookbackDays', 'dryRun', 'options', 'now', 'by']);
+  if (!fields) fail('retention sweep', problems);
+  const input: ValidRetentionSweepInput = {
+    lookbackDays: optional(field(fields, '', 'lookbackDays'), (f) => number(f, problems, { min: 0, max: 366, integer: true })) ?? 7,
+    dryRun: optional(field(fields, '', 'dryRun'), (f) => boolean(f, problems)) ?? false,
+  };
+  if (fields.connections !== undefined) {
+    if (!Array.isArray(fields.connections)) problems.add('connections', 'expected a list of connection names');
+    else if (fields.connections.length > 1000) problems.add('connections', 'at most 1000 connections');
+    else input.connections = fields.connections.map((value: unknown, i) => checkConnectionName({ value, path: `connections.${i}` }, problems) ?? '');
+  }
+  if (fields.options !== undefined) input.options = checkExportOptions(fields.options, 'options', problems);
+  const now = optional(field(fields, '', 'now'), (f) => checkTimestamp(f, problems));
+  if (now !== undefined) input.now = now;
+  const by = optional(field(fields, '', 'by'), (f) => string(f, problems, { max: 200 }));
+  if (by !== undefined) input.by = by;
+  if (!problems.ok) fail('retention sweep', problems);
+  return input;
 }
 
 /** A window of one connection as the retention sweep reports it. */

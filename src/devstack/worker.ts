@@ -19,8 +19,13 @@ export interface WorkerProcessOptions {
 
 /** Peak resident set of a process so far (VmHWM), in bytes; null when it is gone. */
 export function peakRssBytes(pid: number): number | null {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** A memory figure of /proc/<pid>/status in bytes (VmHWM, VmRSS); null when the process is gone. */
+function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb === undefined ? null : Number(kb) * 1024;
   } catch {
     return null;
@@ -77,6 +82,11 @@ export class WorkerProcess {
   }
 
   /** Largest VmHWM read so far: read it before stopping, the kernel forgets it with the process. */
+  /** Resident set now (VmRSS). */
+  rssBytes(): number {
+    return statusBytes(this.pid, 'VmRSS') ?? 0;
+  }
+
   peakRssBytes(): number {
     this.peak = Math.max(this.peak, peakRssBytes(this.pid) ?? 0);
     return this.peak;
