@@ -19,4 +19,4 @@ USER node
 # Configuration: CALLVAULT_CONFIG names the file (mount it), TEMPORAL_ADDRESS, DATABASE_URL,
 # S3_ENDPOINT and S3_BUCKET override it per deployment; secrets come from the environment or
 # files the configuration names. Role: CALLVAULT_WORKER_ROLE=all|workflows|transfers.
-CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=100", "--expose-gc", "dist/src/cli/main.js", "worker"]
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=50", "--expose-gc", "dist/src/cli/main.js", "worker"]

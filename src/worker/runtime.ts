@@ -6,12 +6,14 @@
  * - V8 lets the old generation grow up to 4x what survived the last full collection before it
  *   collects again. Small files leave a steady trickle of short-lived objects that outlive the
  *   small young generation, so the heap swelled to 80+ MB and the worker to 217-248 MB on 2,000
- *   small files. --heap-growing-percent=100 caps the growth at 2x: 157-191 MB, no CPU cost seen.
+ *   small files. Capping the growth at 2x (--heap-growing-percent=100) took that to 157-198 MB;
+ *   at 1.5x (50) it is 158-178 MB, and 150-155 MB on large files (165-176 at 2x), for ~8% more
+ *   worker CPU on large and middle files, where the S3 store, not the worker, sets the pace.
  * - --expose-gc lets the read-back of a resumed file ask for a minor collection now and then
  *   (src/transfer/verify.ts), since nothing else triggers one while it streams.
  * Used by the CLI's shebang, `npm run worker`, the Dockerfile, the demo, the tests and the bench.
  */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=100', '--expose-gc'];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=50', '--expose-gc'];
 
 /**
  * Environment every worker process starts with. glibc gives each thread that allocates its own
