@@ -31,6 +31,8 @@ describe('Bird export on the real stack', () => {
   });
   // A few multipart-sized ones (the part size is 5 MiB here), and two still being recorded.
   for (const i of [10, 160, 290]) recordings[i]!.size = 11 * MiB + i;
+  // Two between 1 MiB and a part: streamed in one PutObject, their SHA-256 put in by a copy.
+  for (const i of [70, 250]) recordings[i]!.size = 3 * MiB + i;
   for (const i of [20, 220]) Object.assign(recordings[i]!, { status: 'ongoing', availableAfterPolls: 2 });
   recordings[30]!.size = 0;
   const available = () => recordings.filter((r) => r.status === 'available' || r.availableAfterPolls !== undefined);
@@ -70,7 +72,8 @@ describe('Bird export on the real stack', () => {
       .add({ target: 'media', id: recordings[45]!.id, fault: { kind: 'status', status: 503 } })
       .add({ target: 'media', id: big, fault: { kind: 'cut', afterBytes: 7 * MiB } })
       .add({ target: 'media', id: small, fault: { kind: 'short', bytes: 100 } })
-      .add({ target: 'media', id: recordings[290]!.id, fault: { kind: 'short', bytes: 6 * MiB } });
+      .add({ target: 'media', id: recordings[290]!.id, fault: { kind: 'short', bytes: 6 * MiB } })
+      .add({ target: 'media', id: recordings[250]!.id, fault: { kind: 'cut', afterBytes: 2 * MiB } });
 
     const started = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 6, heartbeatTimeoutSeconds: 20 } });
     workflowId = started.workflowId;
