@@ -147,7 +147,7 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
 
     try {
       for await (const body of partBodies) {
-        const length = Buffer.isBuffer(body) ? body.length : body.length;
+        const length = body.length;
         if (uploadId === null && length < partSize && hash) {
           // The whole file in one request. A buffered one is hashed already: the hash goes into its
           // metadata and doubles as the signed payload hash (hashed once, and checked by S3).
@@ -170,6 +170,7 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
 
     checkLength(item, download, stats, bytes);
 
+    // A buffered single PUT is done; a streamed one, like a multipart upload, still needs its hash put in.
     if (single?.sha256) return stored(single.written, single.sha256, 'stream');
     if (!single) {
       if (uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
