@@ -1,5 +1,5 @@
 import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../src/config/names';
-import { FieldProblems, field, number, object, oneOf, optional, string } from './fields';
+import { FieldProblems, type Field, field, number, object, oneOf, optional, string } from './fields';
 
 /**
  * The export workflow's one JSON argument. It is what an operator pastes into the Temporal UI,
@@ -63,8 +63,9 @@ export class InvalidExportInput extends Error {
  * Export options as given (none required): the ones present, checked. Schedules and the retention
  * sweep pass such a partial set on to the exports they start.
  */
-export function checkExportOptions(raw: unknown, path: string, problems: FieldProblems): Partial<ExportOptions> {
-  const fields = object(raw, path, problems, OPTION_NAMES);
+export function checkExportOptions(f: Field, problems: FieldProblems): Partial<ExportOptions> {
+  const { path } = f;
+  const fields = object(f.value, path, problems, OPTION_NAMES);
   const options: Partial<ExportOptions> = {};
   if (!fields) return options;
   for (const name of OPTION_NAMES) {
@@ -75,7 +76,7 @@ export function checkExportOptions(raw: unknown, path: string, problems: FieldPr
 }
 
 /** An instant as a date (2026-01-31) or a date-time with or without its offset (UTC if none). */
-export function checkInstant(f: { value: unknown; path: string }, problems: FieldProblems): string | undefined {
+export function checkInstant(f: Field, problems: FieldProblems): string | undefined {
   const hint = 'expected an ISO-8601 date (2026-01-31) or date-time (2026-01-31T00:00:00Z)';
   if (typeof f.value !== 'string') return problems.add(f.path, hint);
   const s = f.value;
@@ -83,11 +84,11 @@ export function checkInstant(f: { value: unknown; path: string }, problems: Fiel
   return new Date(/T| /.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s).toISOString();
 }
 
-export function checkConnectionName(f: { value: unknown; path: string }, problems: FieldProblems): string | undefined {
+export function checkConnectionName(f: Field, problems: FieldProblems): string | undefined {
   return string(f, problems, { pattern: CONNECTION_NAME, hint: CONNECTION_NAME_HINT });
 }
 
-function checkTrigger(f: { value: unknown; path: string }, problems: FieldProblems): Trigger | undefined {
+function checkTrigger(f: Field, problems: FieldProblems): Trigger | undefined {
   const fields = object(f.value, f.path, problems, ['kind', 'by']);
   if (!fields) return undefined;
   const kind = oneOf(field(fields, f.path, 'kind'), problems, TRIGGER_KINDS);
@@ -104,7 +105,7 @@ export function parseExportInput(raw: unknown): ValidExportInput {
     const from = checkInstant(field(fields, '', 'from'), problems);
     const to = checkInstant(field(fields, '', 'to'), problems);
     const trigger = optional(field(fields, '', 'trigger'), (t) => checkTrigger(t, problems)) ?? { kind: 'operator' as const };
-    const given = fields.options === undefined ? {} : checkExportOptions(fields.options, 'options', problems);
+    const given = optional(field(fields, '', 'options'), (o) => checkExportOptions(o, problems)) ?? {};
     if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) problems.add('to', 'must be later than from');
     if (problems.ok && connection !== undefined && from !== undefined && to !== undefined) {
       return { connection, from, to, trigger, options: withDefaults(given) };

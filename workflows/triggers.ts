@@ -1,5 +1,5 @@
 import type { ExportResult } from './contracts';
-import { FieldProblems, boolean, field, number, object, optional, string } from './fields';
+import { FieldProblems, type Field, boolean, field, number, object, optional, string } from './fields';
 import { checkConnectionName, checkExportOptions, type ExportOptions } from './input';
 import { InvalidCadence, parseCadence, type Window } from './windows';
 
@@ -67,7 +67,7 @@ export class InvalidTriggerInput extends Error {
   override readonly name = 'InvalidTriggerInput';
 }
 
-function checkTimestamp(f: { value: unknown; path: string }, problems: FieldProblems): string | undefined {
+function checkTimestamp(f: Field, problems: FieldProblems): string | undefined {
   const hint = 'expected an ISO-8601 date-time such as 2026-03-01T00:00:00Z';
   if (typeof f.value !== 'string' || Number.isNaN(Date.parse(f.value)) || !/^\d{4}-\d{2}-\d{2}/.test(f.value)) return problems.add(f.path, hint);
   return f.value;
@@ -82,18 +82,16 @@ export function parseScheduledExportInput(raw: unknown): ScheduledExportInput {
   const fields = object(raw, '', problems, ['connection', 'every', 'cron', 'delay', 'scheduleId', 'options', 'at']);
   if (!fields) fail('scheduled export', problems);
   const text = (key: string, max?: number) => optional(field(fields, '', key), (f) => string(f, problems, max !== undefined ? { max } : {}));
-  const input: ScheduledExportInput = { connection: checkConnectionName(field(fields, '', 'connection'), problems) ?? '' };
-  const every = text('every');
-  const cron = text('cron');
-  const delay = text('delay');
-  const scheduleId = text('scheduleId', 200);
-  const at = optional(field(fields, '', 'at'), (f) => checkTimestamp(f, problems));
-  if (every !== undefined) input.every = every;
-  if (cron !== undefined) input.cron = cron;
-  if (delay !== undefined) input.delay = delay;
-  if (scheduleId !== undefined) input.scheduleId = scheduleId;
-  if (fields.options !== undefined) input.options = checkExportOptions(fields.options, 'options', problems);
-  if (at !== undefined) input.at = at;
+  // Absent fields stay undefined, which JSON (and so Temporal's payloads) leaves out.
+  const input: ScheduledExportInput = {
+    connection: checkConnectionName(field(fields, '', 'connection'), problems) ?? '',
+    every: text('every'),
+    cron: text('cron'),
+    delay: text('delay'),
+    scheduleId: text('scheduleId', 200),
+    options: optional(field(fields, '', 'options'), (f) => checkExportOptions(f, problems)),
+    at: optional(field(fields, '', 'at'), (f) => checkTimestamp(f, problems)),
+  };
   try {
     parseCadence(input);
   } catch (err) {
@@ -110,21 +108,21 @@ export function parseRetentionSweepInput(raw: unknown): ValidRetentionSweepInput
   const fields = object(raw, '', problems, ['connections', 'lookbackDays', 'dryRun', 'options', 'now', 'by']);
   if (!fields) fail('retention sweep', problems);
   const input: ValidRetentionSweepInput = {
+    connections: optional(field(fields, '', 'connections'), (f) => checkConnectionNames(f, problems)),
     lookbackDays: optional(field(fields, '', 'lookbackDays'), (f) => number(f, problems, { min: 0, max: 366, integer: true })) ?? 7,
     dryRun: optional(field(fields, '', 'dryRun'), (f) => boolean(f, problems)) ?? false,
+    options: optional(field(fields, '', 'options'), (f) => checkExportOptions(f, problems)),
+    now: optional(field(fields, '', 'now'), (f) => checkTimestamp(f, problems)),
+    by: optional(field(fields, '', 'by'), (f) => string(f, problems, { max: 200 })),
   };
-  if (fields.connections !== undefined) {
-    if (!Array.isArray(fields.connections)) problems.add('connections', 'expected a list of connection names');
-    else if (fields.connections.length > 1000) problems.add('connections', 'at most 1000 connections');
-    else input.connections = fields.connections.map((value: unknown, i) => checkConnectionName({ value, path: `connections.${i}` }, problems) ?? '');
-  }
-  if (fields.options !== undefined) input.options = checkExportOptions(fields.options, 'options', problems);
-  const now = optional(field(fields, '', 'now'), (f) => checkTimestamp(f, problems));
-  if (now !== undefined) input.now = now;
-  const by = optional(field(fields, '', 'by'), (f) => string(f, problems, { max: 200 }));
-  if (by !== undefined) input.by = by;
   if (!problems.ok) fail('retention sweep', problems);
   return input;
+}
+
+function checkConnectionNames(f: Field, problems: FieldProblems): string[] | undefined {
+  if (!Array.isArray(f.value)) return problems.add(f.path, 'expected a list of connection names');
+  if (f.value.length > 1000) return problems.add(f.path, 'at most 1000 connections');
+  return f.value.map((value: unknown, i) => checkConnectionName({ value, path: `${f.path}.${i}` }, problems) ?? '');
 }
 
 /** A window of one connection as the retention sweep reports it. */

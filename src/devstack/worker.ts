@@ -81,12 +81,12 @@ export class WorkerProcess {
     return readFileSync(this.logFile).subarray(this.logStart).toString('utf8');
   }
 
-  /** Largest VmHWM read so far: read it before stopping, the kernel forgets it with the process. */
   /** Resident set now (VmRSS). */
   rssBytes(): number {
     return statusBytes(this.pid, 'VmRSS') ?? 0;
   }
 
+  /** Largest VmHWM read so far: read it before stopping, the kernel forgets it with the process. */
   peakRssBytes(): number {
     this.peak = Math.max(this.peak, peakRssBytes(this.pid) ?? 0);
     return this.peak;

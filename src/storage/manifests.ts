@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import type { StoredFileRecord } from '../provenance/store';
 import type { ObjectStore } from './objectStore';
 
@@ -47,7 +48,7 @@ export async function readManifests(store: ObjectStore, prefix: string): Promise
   for await (const key of store.listKeys(prefix)) {
     let files: ManifestEntry[];
     try {
-      files = manifestFiles(JSON.parse(await readText(store, key)));
+      files = manifestFiles(JSON.parse(await text(await store.readStream(key))));
     } catch (err) {
       index.unreadable.push({ key, reason: err instanceof Error ? err.message : String(err) });
       continue;
@@ -70,10 +71,4 @@ function manifestFiles(value: unknown): ManifestEntry[] {
     }
     return e as ManifestEntry;
   });
-}
-
-async function readText(store: ObjectStore, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.readStream(key)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -121,9 +121,6 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
       throw new TransientError(`${item.sourceId}: cannot continue the stored upload (source offset ${download.offset}, have ${offset}); starting over`);
     }
     const stats: StreamedBody = { discarded: 0, received: 0, failure: null };
-    // Aborts the store's request when the source fails in the middle of a streamed part.
-    const sourceFailed = new AbortController();
-    const uploadSignal = signal ? AbortSignal.any([signal, sourceFailed.signal]) : sourceFailed.signal;
     const hash = offset === 0 ? createHash('sha256') : null;
     const partSize = choosePartSize(input.partSize, download.totalSize);
     const bodyOptions = {
@@ -134,10 +131,16 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
     const left = download.totalSize === null ? null : download.totalSize - offset;
     // Known sizes of a MiB and more stream part by part; small files and bodies of unknown length
     // are gathered into a buffer (a small file's whole body then goes up in one signed request).
-    const partBodies: AsyncIterable<UploadBody> =
-      left !== null && left >= STREAM_FROM_BYTES
-        ? streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats)
-        : chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats);
+    let partBodies: AsyncIterable<UploadBody>;
+    let uploadSignal = signal;
+    if (left !== null && left >= STREAM_FROM_BYTES) {
+      // Aborts the store's request when the source fails in the middle of a streamed part.
+      const sourceFailed = new AbortController();
+      uploadSignal = signal ? AbortSignal.any([signal, sourceFailed.signal]) : sourceFailed.signal;
+      partBodies = streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats);
+    } else {
+      partBodies = chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats);
+    }
 
     let uploadId = resume?.uploadId ?? null;
     const parts: StoredPart[] = resume ? [...resume.parts] : [];

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { buffer as readAll } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { chunkBody, choosePartSize, contiguousParts, partLengths, sizeClass, streamParts, type StreamedBody } from '../../src/transfer/parts';
 
@@ -49,12 +50,6 @@ describe('chunkBody', () => {
     expect(Buffer.concat(parts)).toEqual(data);
   });
 });
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe('streamParts', () => {
   const stats = (): StreamedBody => ({ discarded: 0, received: 0, failure: null });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import type { OpenDownloadOptions, Provider, SourceItem } from '../../src/providers/types';
 import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../../src/storage/objectStore';
@@ -47,9 +48,7 @@ function fakeProvider(data: Buffer): Provider & { opens: number[] } {
 /** What an upload carries: a buffer as it is, a streamed part read to its end. */
 async function bytesOf(body: UploadBody): Promise<Buffer> {
   if (Buffer.isBuffer(body)) return Buffer.from(body);
-  const chunks: Buffer[] = [];
-  for await (const chunk of body.body) chunks.push(chunk as Buffer);
-  const read = Buffer.concat(chunks);
+  const read = await buffer(body.body);
   expect(read.length).toBe(body.length);
   return read;
 }
