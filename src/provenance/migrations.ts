@@ -64,4 +64,19 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
       CREATE INDEX files_created ON callvault.files (connection, source_created_at);
     `,
   },
+  {
+    id: 2,
+    name: 'export runs on file rows, early export failures',
+    sql: `
+      -- The first run id of the export (workflowInfo().firstExecutionRunId, the same across
+      -- continue-as-new) that wrote a file row: tells "this export already counted it" apart from
+      -- "an earlier export of the same window stored it", so repeated listings never count twice.
+      ALTER TABLE callvault.files ADD COLUMN export_run text;
+      CREATE INDEX files_export_run ON callvault.files (export_run);
+      -- An export that fails before it knows its provider or window (bad input) still gets a row.
+      ALTER TABLE callvault.exports ALTER COLUMN provider DROP NOT NULL;
+      ALTER TABLE callvault.exports ALTER COLUMN window_from DROP NOT NULL;
+      ALTER TABLE callvault.exports ALTER COLUMN window_to DROP NOT NULL;
+    `,
+  },
 ];
