@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load';
 import { migrate } from '../provenance/migrate';
 import { prebuiltWorkflowBundle } from './bundle';
 import { buildDeps } from './deps';
+import { whenReachable } from './reachable';
 import { WORKER_ROLES, createWorkers, runWorkers, type WorkerRole } from './worker';
 
 function workerRoleFromEnv(): WorkerRole {
@@ -23,9 +24,9 @@ export async function runWorkerProcess(options: { configPath?: string; role?: Wo
   const config = loadConfig({ path: options.configPath });
   const deps = buildDeps(config);
   try {
-    await migrate(deps.provenance.pool);
-    await deps.store.ensureBucket();
-    const connection = await NativeConnection.connect({ address: config.temporal.address });
+    await whenReachable('Postgres (database.url)', () => migrate(deps.provenance.pool));
+    await whenReachable(`the object store (bucket ${config.storage.bucket})`, () => deps.store.ensureBucket());
+    const connection = await whenReachable(`Temporal at ${config.temporal.address}`, () => NativeConnection.connect({ address: config.temporal.address }));
     try {
       const workers = await createWorkers({ deps, connection, role, workflowBundle: role === 'transfers' ? undefined : prebuiltWorkflowBundle() });
       const queues = workers.map((w) => w.options.taskQueue).join(', ');
