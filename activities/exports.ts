@@ -11,6 +11,12 @@ export function exportActivities(deps: ActivityDeps) {
       await deps.provenance.beginExport({ ...input, workflowId, runId });
     },
 
+    /** The row of an export that ended before it began (bad input, unknown connection): status failed, and why. */
+    async recordFailedStart(input: { connection: string | null; error: string }): Promise<void> {
+      const { workflowId, runId } = currentExecution();
+      await deps.provenance.recordFailedStart({ workflowId, runId, connection: input.connection, error: input.error });
+    },
+
     async finishExport(input: { outcome: 'completed' | 'failed'; counters: ExportCounters; error?: string }): Promise<void> {
       await deps.provenance.finishExport(currentExecution().workflowId, input.outcome, input.counters, input.error);
     },

@@ -8,7 +8,7 @@ import { triggerActivities } from './triggers';
 export type { ActivityDeps } from './deps';
 export type { ConnectionPlan } from './connection';
 export type { ListPageInput, ListPageResult } from './list';
-export type { ItemResult, TransferBatchInput } from './transfer';
+export type { GivenUp, ItemResult, RecordFailuresInput, TransferBatchInput, TransferTask } from './transfer';
 export type { ExportStatus, StartedWindow } from './triggers';
 
 /** The activity factory: every activity, closed over the dependencies the worker built. */

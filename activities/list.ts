@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { FileState } from '../src/provenance/store';
 import type { ExportWindow, SourceItem } from '../src/providers/types';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
@@ -7,34 +8,71 @@ export interface ListPageInput {
   connection: string;
   window: ExportWindow;
   cursor: string | null;
+  /** The export's first run id: rows it wrote mark files it has already counted. */
+  exportRun: string;
 }
 
 export interface ListPageResult {
-  /** Files not stored yet. */
+  /** Files not stored yet, each once. */
   items: SourceItem[];
-  /** Files on this page that provenance says are stored already. */
-  alreadyStored: number;
+  /** Files on this page that an earlier export stored: counted as skipped, never fetched. */
+  alreadyStored: string[];
   nextCursor: string | null;
 }
 
+/**
+ * A platform call of a listing page is retried this often in place before the page gives up
+ * (ending early with what it has, or failing the activity). Kore's shared quota answers 429 to
+ * any call whatever our pace; at a 15% fault rate five tries leave one call in 13,000 failing.
+ */
+const LISTING_CALL_TRIES = 5;
+/** Longest in-place wait; Dixa's exports API may ask for a minute. */
+const LISTING_MAX_WAIT_MS = 90_000;
+
 export function listActivities(deps: ActivityDeps) {
   return {
-    /** One page of the provider's listing, minus what is stored already: a rerun fetches nothing twice. */
+    /**
+     * One page of the provider's listing, minus what provenance already has: a rerun fetches
+     * nothing twice, and a page that repeats files of an earlier page (platforms page over data
+     * that moves) leaves out the ones this export already counted.
+     */
     async listPage(input: ListPageInput): Promise<ListPageResult> {
+      const ctx = Context.current();
       try {
         const provider = deps.providerFor(input.connection);
-        const page = await provider.listPage(input.window, input.cursor, Context.current().cancellationSignal);
-        const stored = await deps.provenance.storedSources(
+        const page = await provider.listPage(input.window, input.cursor, {
+          signal: ctx.cancellationSignal,
+          retry: {
+            tries: LISTING_CALL_TRIES,
+            maxWaitMs: LISTING_MAX_WAIT_MS,
+            signal: ctx.cancellationSignal,
+            onWait: (waitMs, reason) => ctx.heartbeat({ waitingMs: waitMs, reason: reason.slice(0, 200) }),
+          },
+        });
+        const unique = dedupe(page.items);
+        const known = await deps.provenance.fileStates(
           input.connection,
-          page.items.map((i) => i.sourceId),
+          unique.map((i) => i.sourceId),
         );
-        const fresh = dedupe(page.items).filter((i) => !stored.has(i.sourceId));
-        return { items: fresh, alreadyStored: page.items.length - fresh.length, nextCursor: page.nextCursor };
+        return { ...classify(unique, known, input.exportRun), nextCursor: page.nextCursor };
       } catch (err) {
         throw toActivityFailure(err, input.connection);
       }
     },
   };
+}
+
+/** Fresh files to transfer, files an earlier export stored, and (dropped) files this export has seen. */
+export function classify(items: readonly SourceItem[], known: ReadonlyMap<string, FileState>, exportRun: string): Omit<ListPageResult, 'nextCursor'> {
+  const fresh: SourceItem[] = [];
+  const alreadyStored: string[] = [];
+  for (const item of items) {
+    const state = known.get(item.sourceId);
+    if (state?.exportRun === exportRun) continue;
+    if (state?.status === 'stored') alreadyStored.push(item.sourceId);
+    else fresh.push(item);
+  }
+  return { items: fresh, alreadyStored };
 }
 
 /** A page that names the same file twice must not schedule two transfers of it. */

@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
 import type { ConnectionConfig } from '../src/config/schema';
-import { UnavailableError } from '../src/errors';
-import type { FailureCode, StoredFileRecord } from '../src/provenance/store';
-import type { SourceItem } from '../src/providers/types';
+import { TransientError, UnavailableError } from '../src/errors';
+import { FINAL_FAILURE_CODES, type Execution, type FailureCode, type FileState, type StoredFileRecord } from '../src/provenance/store';
+import type { Provider, SourceItem } from '../src/providers/types';
 import { manifestKey, objectKey } from '../src/storage/keys';
 import { manifestEntry } from '../src/storage/manifests';
 import { transferFile, type StoredObject, type TransferCheckpoint } from '../src/transfer/transferFile';
@@ -11,6 +11,7 @@ import { Bookkeeping } from './bookkeeping';
 import type { ActivityDeps } from './deps';
 import { currentExecution } from './execution';
 import { toActivityFailure } from './failures';
+import { livenessHeartbeat, type LivenessHeartbeat } from './heartbeat';
 
 const MiB = 1024 * 1024;
 /**
@@ -21,225 +22,265 @@ const FILES_PER_MANIFEST = 32;
 /** Bumped when the manifest's shape changes incompatibly. */
 const MANIFEST_VERSION = 1;
 
-export interface TransferBatchInput {
-  connection: string;
-  items: SourceItem[];
+/** One file to transfer, and how many times it was tried before (its own failures). */
+export interface TransferTask {
+  item: SourceItem;
+  tries: number;
 }
 
+export interface TransferBatchInput {
+  connection: string;
+  /** The export's first run id (see Execution.exportRun). */
+  exportRun: string;
+  tasks: TransferTask[];
+}
+
+/**
+ * One file's result. Every file gets its own: a transient failure of one file is that file's
+ * `retry`, and never fails the activity (and so its neighbours). The activity itself fails only
+ * for what is no file's fault (the store or Postgres unreachable, a worker shutting down), or for
+ * what stops the export (credentials, configuration).
+ */
 export type ItemResult =
   /** `discovered`: files this one revealed that the listing could not see (see DownloadOutcome). */
-  | { sourceId: string; outcome: 'stored'; bytes: number; discovered?: SourceItem[] }
+  | { sourceId: string; outcome: 'stored'; bytes: number; discovered?: SourceItem[]; discoveredStored?: number }
   /** Stored before, by another export: nothing fetched. */
   | { sourceId: string; outcome: 'already_stored' }
   | { sourceId: string; outcome: 'not_ready'; reason: string; retryAfterSeconds: number }
   /** Gone for good; a failure row with the reason is in provenance. */
-  | { sourceId: string; outcome: 'unavailable'; reason: string };
+  | { sourceId: string; outcome: 'unavailable'; reason: string }
+  /** This file's try failed transiently (429, 5xx, cut, short, expired link): try it again later. */
+  | { sourceId: string; outcome: 'retry'; reason: string; retryAfterSeconds?: number };
 
-export interface RecordFailuresInput {
-  connection: string;
-  items: SourceItem[];
-  code: FailureCode;
+export interface GivenUp {
+  item: SourceItem;
+  code: Extract<FailureCode, 'gave_up' | 'not_ready_timeout'>;
   reason: string;
 }
 
-/** How often a transfer says it is alive between checkpoints: often enough for any heartbeat timeout. */
-const LIVENESS_INTERVAL_MS = 1_000;
-
-/**
- * Heartbeats for one transfer activity. Checkpoints (one per stored part) always go out: the next
- * attempt resumes from them. "Still alive" heartbeats (bytes flowing, a file done) go out at most
- * once per second (a quarter of the heartbeat timeout if that is shorter), and not at all in an
- * activity that finishes sooner: each one costs the worker a payload encoding and the server a
- * write, and a batch of small files used to send one per 64 KiB chunk and per file.
- */
-function livenessHeartbeat(ctx: Context): { beat(details: unknown): void; checkpoint(details: TransferCheckpoint): void } {
-  const interval = Math.min(LIVENESS_INTERVAL_MS, (ctx.info.heartbeatTimeoutMs || Infinity) / 4);
-  let last = Date.now();
-  return {
-    beat(details) {
-      const now = Date.now();
-      if (now - last < interval) return;
-      last = now;
-      ctx.heartbeat(details);
-    },
-    checkpoint(details) {
-      last = Date.now();
-      ctx.heartbeat(details);
-    },
-  };
+export interface RecordFailuresInput {
+  connection: string;
+  exportRun: string;
+  failures: GivenUp[];
 }
 
 export function transferActivities(deps: ActivityDeps) {
   return {
     /**
-     * Transfers a few files, one after the other, heartbeating per part and per file. A retried
-     * attempt skips the files provenance already has and resumes the one it was in the middle of.
-     * A file counts as stored only once its manifest entry and provenance row are written.
+     * Transfers a few files, one after the other, heartbeating per part. A retried attempt
+     * takes the files provenance already has from their rows, and resumes or adopts what an
+     * earlier attempt left. A file counts as stored once its manifest entry and provenance row are
+     * written; they are written on every way out of the activity that lets code run.
      */
     async transferBatch(input: TransferBatchInput): Promise<ItemResult[]> {
-      const ctx = Context.current();
-      const exec = currentExecution();
       try {
-        const conn = connectionByName(deps.config, input.connection);
-        const provider = deps.providerFor(conn.name);
-        const stored = await deps.provenance.storedSources(
-          conn.name,
-          input.items.map((i) => i.sourceId),
-        );
-        let checkpoint = ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
-        const alive = livenessHeartbeat(ctx);
-        const results: ItemResult[] = [];
-        const partSize = deps.config.storage.partSizeMiB * MiB;
-        const bookkeeping = new Bookkeeping(
-          deps.store,
-          deps.provenance,
-          {
-            keyFor: (seq, writtenAt) =>
-              manifestKey({
-                prefix: deps.config.storage.prefix,
-                provider: conn.provider,
-                connection: conn.name,
-                writtenAt: writtenAt.toISOString(),
-                workflowId: exec.workflowId,
-                runId: exec.runId,
-                activityId: ctx.info.activityId,
-                attempt: exec.attempt,
-                seq,
-              }),
-            header: { manifest: MANIFEST_VERSION, provider: conn.provider, connection: conn.name, bucket: deps.store.bucket, export: exec },
-          },
-          { files: FILES_PER_MANIFEST, bytes: partSize },
-        );
-        for (const item of input.items) {
-          const prior = stored.get(item.sourceId);
-          if (prior) {
-            // Stored by an earlier attempt of this very export counts as this export's work.
-            results.push(
-              prior.workflowId === exec.workflowId
-                ? { sourceId: item.sourceId, outcome: 'stored', bytes: prior.size }
-                : { sourceId: item.sourceId, outcome: 'already_stored' },
-            );
-            continue;
-          }
-          const startedAt = new Date();
-          const keyFor = (extension: string) =>
-            objectKey({
-              prefix: deps.config.storage.prefix,
-              provider: conn.provider,
-              connection: conn.name,
-              createdAt: item.createdAt,
-              conversationId: item.conversationId,
-              sourceId: item.sourceId,
-              originalName: item.originalName,
-              extension,
-            });
-          try {
-            const outcome = await transferFile({
-              provider,
-              store: deps.store,
-              item,
-              keyFor,
-              baseMetadata: { provider: conn.provider, connection: conn.name, 'source-id': encodeURIComponent(item.sourceId) },
-              partSize,
-              checkpoint,
-              // A first attempt cannot have left an upload of its own: look one up only for files that need multipart.
-              uploadLookup: ctx.info.attempt > 1 ? 'before-download' : 'if-multipart',
-              signal: ctx.cancellationSignal,
-              onCheckpoint: (cp) => {
-                checkpoint = cp;
-                alive.checkpoint(cp);
-              },
-              onBytes: () => alive.beat(checkpoint),
-            });
-            if (outcome.kind === 'not_ready') {
-              results.push({ sourceId: item.sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds });
-              continue;
-            }
-            const record = storedRecord(conn, item, outcome.object, startedAt);
-            await bookkeeping.add(manifestEntry(record), record);
-            results.push({
-              sourceId: item.sourceId,
-              outcome: 'stored',
-              bytes: outcome.object.size,
-              ...(outcome.siblings.length > 0 ? { discovered: outcome.siblings } : {}),
-            });
-            alive.beat(checkpoint);
-          } catch (err) {
-            if (!(err instanceof UnavailableError)) throw err;
-            await deps.provenance.recordFailed({
-              provider: conn.provider,
-              connection: conn.name,
-              item,
-              code: err.reason,
-              reason: err.message,
-              execution: exec,
-              startedAt,
-              finishedAt: new Date(),
-            });
-            results.push({ sourceId: item.sourceId, outcome: 'unavailable', reason: err.message });
-          }
-        }
-        await bookkeeping.drain();
-        return results;
+        const batch = new BatchTransfer(deps, input);
+        return await batch.run();
       } catch (err) {
         throw toActivityFailure(err, input.connection);
       }
-
-      function storedRecord(conn: ConnectionConfig, item: SourceItem, object: StoredObject, startedAt: Date): StoredFileRecord {
-        return {
-          provider: conn.provider,
-          connection: conn.name,
-          item,
-          sourceUrl: object.sourceUrl,
-          bucket: deps.store.bucket,
-          objectKey: object.key,
-          versionId: object.versionId,
-          etag: object.etag,
-          size: object.size,
-          sha256: object.sha256,
-          contentType: object.contentType,
-          execution: exec,
-          startedAt,
-          finishedAt: new Date(),
-        };
-      }
     },
 
-    /** Failure rows for files whose transfer gave up; never overwrites a stored row. Returns how many it recorded. */
+    /** Failure rows for files the export gave up on; never overwrites a stored row or the platform's final word. */
     async recordFailures(input: RecordFailuresInput): Promise<{ recorded: number; storedByThisExport: number; bytes: number }> {
-      const conn = connectionByName(deps.config, input.connection);
-      const exec = currentExecution();
-      const stored = await deps.provenance.storedSources(
-        conn.name,
-        input.items.map((i) => i.sourceId),
-      );
-      let recorded = 0;
-      let storedByThisExport = 0;
-      let bytes = 0;
-      const now = new Date();
-      for (const item of input.items) {
-        const prior = stored.get(item.sourceId);
-        if (prior) {
-          if (prior.workflowId === exec.workflowId) {
-            storedByThisExport++;
-            bytes += prior.size;
-          }
-          continue;
-        }
-        const wrote = await deps.provenance.recordFailed({
-          provider: conn.provider,
-          connection: conn.name,
-          item,
-          code: input.code,
-          reason: input.reason,
-          execution: exec,
-          startedAt: now,
-          finishedAt: now,
-        });
-        if (wrote) recorded++;
+      try {
+        return await recordGivenUp(deps, input);
+      } catch (err) {
+        throw toActivityFailure(err, input.connection);
       }
-      return { recorded, storedByThisExport, bytes };
     },
   };
 }
 
+/** One attempt of a transfer batch: the files in order, their results, the bookkeeping behind them. */
+class BatchTransfer {
+  private readonly ctx = Context.current();
+  private readonly exec: Execution;
+  private readonly conn: ConnectionConfig;
+  private readonly provider: Provider;
+  private readonly alive: LivenessHeartbeat;
+  private readonly bookkeeping: Bookkeeping;
+  private checkpoint: TransferCheckpoint | undefined;
+
+  constructor(
+    private readonly deps: ActivityDeps,
+    private readonly input: TransferBatchInput,
+  ) {
+    this.exec = { ...currentExecution(), exportRun: input.exportRun };
+    this.conn = connectionByName(deps.config, input.connection);
+    this.provider = deps.providerFor(this.conn.name);
+    this.alive = livenessHeartbeat(this.ctx);
+    this.checkpoint = this.ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
+    this.bookkeeping = new Bookkeeping(deps.store, deps.provenance, this.manifests(), { files: FILES_PER_MANIFEST, bytes: deps.config.storage.partSizeMiB * MiB });
+  }
+
+  async run(): Promise<ItemResult[]> {
+    const ids = this.input.tasks.map((t) => t.item.sourceId);
+    const known = await this.deps.provenance.fileStates(this.conn.name, ids);
+    const results: ItemResult[] = [];
+    try {
+      for (const task of this.input.tasks) results.push(await this.one(task, known.get(task.item.sourceId)));
+    } catch (err) {
+      // Whatever stops the batch, the files it stored get their rows if Postgres answers; if it
+      // does not, the next attempt finds the objects and adopts them.
+      await this.bookkeeping.drain().catch(() => undefined);
+      throw err;
+    }
+    await this.bookkeeping.drain();
+    return results;
+  }
+
+  private async one(task: TransferTask, known: FileState | undefined): Promise<ItemResult> {
+    const { item } = task;
+    const sourceId = item.sourceId;
+    const ours = known?.exportRun === this.input.exportRun;
+    if (known?.status === 'stored') {
+      // Stored by an earlier attempt of this export (whose result was lost) counts as this export's work.
+      return ours ? { sourceId, outcome: 'stored', bytes: known.size ?? 0, ...(await this.revealed(item)) } : { sourceId, outcome: 'already_stored' };
+    }
+    if (ours && known?.failureCode && FINAL_FAILURE_CODES.includes(known.failureCode)) {
+      return { sourceId, outcome: 'unavailable', reason: known.failureReason ?? known.failureCode };
+    }
+    const startedAt = new Date();
+    try {
+      const outcome = await transferFile({
+        provider: this.provider,
+        store: this.deps.store,
+        item,
+        keyFor: (extension) => this.keyOf(item, extension),
+        baseMetadata: { provider: this.conn.provider, connection: this.conn.name, 'source-id': encodeURIComponent(sourceId) },
+        partSize: this.deps.config.storage.partSizeMiB * MiB,
+        checkpoint: this.checkpoint,
+        retrying: task.tries > 0 || this.ctx.info.attempt > 1,
+        signal: this.ctx.cancellationSignal,
+        onCheckpoint: (cp) => {
+          this.checkpoint = cp;
+          this.alive.checkpoint(cp);
+        },
+        onBytes: () => this.alive.beat(this.checkpoint),
+      });
+      if (outcome.kind === 'not_ready') return { sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds };
+      const record = this.storedRecord(item, outcome.object, startedAt);
+      await this.bookkeeping.add(manifestEntry(record), record);
+      this.alive.beat(this.checkpoint);
+      return { sourceId, outcome: 'stored', bytes: outcome.object.size, ...(await this.fresh(outcome.siblings)) };
+    } catch (err) {
+      if (err instanceof UnavailableError) {
+        await this.deps.provenance.recordFailed({ ...this.source(item), code: err.reason, reason: err.message, startedAt, finishedAt: new Date() });
+        return { sourceId, outcome: 'unavailable', reason: err.message };
+      }
+      if (err instanceof TransientError) {
+        const retryAfterSeconds = err.retryAfterMs !== undefined ? Math.ceil(err.retryAfterMs / 1000) : undefined;
+        return { sourceId, outcome: 'retry', reason: err.message, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
+      }
+      throw err;
+    }
+  }
+
+  /** For a file stored earlier: what its download revealed then (a stand-in's siblings), asked again. */
+  private async revealed(item: SourceItem): Promise<Pick<Extract<ItemResult, { outcome: 'stored' }>, 'discovered' | 'discoveredStored'>> {
+    if (!this.provider.revealedBy) return {};
+    return this.fresh(await this.provider.revealedBy(item, this.ctx.cancellationSignal));
+  }
+
+  /** Revealed files minus those this export already has; files other exports stored are only counted. */
+  private async fresh(siblings: SourceItem[]): Promise<Pick<Extract<ItemResult, { outcome: 'stored' }>, 'discovered' | 'discoveredStored'>> {
+    if (siblings.length === 0) return {};
+    const known = await this.deps.provenance.fileStates(
+      this.conn.name,
+      siblings.map((s) => s.sourceId),
+    );
+    const discovered = siblings.filter((s) => known.get(s.sourceId) === undefined || (known.get(s.sourceId)!.status === 'failed' && known.get(s.sourceId)!.exportRun !== this.input.exportRun));
+    const discoveredStored = siblings.filter((s) => known.get(s.sourceId)?.status === 'stored' && known.get(s.sourceId)!.exportRun !== this.input.exportRun).length;
+    return { ...(discovered.length > 0 ? { discovered } : {}), ...(discoveredStored > 0 ? { discoveredStored } : {}) };
+  }
+
+  private keyOf(item: SourceItem, extension: string): string {
+    return objectKey({
+      prefix: this.deps.config.storage.prefix,
+      provider: this.conn.provider,
+      connection: this.conn.name,
+      createdAt: item.createdAt,
+      conversationId: item.conversationId,
+      sourceId: item.sourceId,
+      originalName: item.originalName,
+      extension,
+    });
+  }
+
+  private manifests() {
+    const { exec, conn, deps, ctx } = this;
+    return {
+      keyFor: (seq: number, writtenAt: Date) =>
+        manifestKey({
+          prefix: deps.config.storage.prefix,
+          provider: conn.provider,
+          connection: conn.name,
+          writtenAt: writtenAt.toISOString(),
+          workflowId: exec.workflowId,
+          runId: exec.runId,
+          activityId: ctx.info.activityId,
+          attempt: exec.attempt,
+          seq,
+        }),
+      header: { manifest: MANIFEST_VERSION, provider: conn.provider, connection: conn.name, bucket: deps.store.bucket, export: exec, exportRun: exec.exportRun },
+    };
+  }
+
+  private source(item: SourceItem) {
+    return { provider: this.conn.provider, connection: this.conn.name, item, execution: this.exec };
+  }
+
+  private storedRecord(item: SourceItem, object: StoredObject, startedAt: Date): StoredFileRecord {
+    return {
+      ...this.source(item),
+      sourceUrl: object.sourceUrl,
+      bucket: this.deps.store.bucket,
+      objectKey: object.key,
+      versionId: object.versionId,
+      etag: object.etag,
+      size: object.size,
+      sha256: object.sha256,
+      contentType: object.contentType,
+      startedAt,
+      finishedAt: new Date(),
+    };
+  }
+}
+
+/**
+ * Writes the give-up rows. A file stored after all (its row exists) is counted instead, and an
+ * unfinished upload a given-up file left is aborted: nothing invisible is left to cost money.
+ */
+async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Promise<{ recorded: number; storedByThisExport: number; bytes: number }> {
+  const conn = connectionByName(deps.config, input.connection);
+  const execution: Execution = { ...currentExecution(), exportRun: input.exportRun };
+  const known = await deps.provenance.fileStates(
+    conn.name,
+    input.failures.map((f) => f.item.sourceId),
+  );
+  const out = { recorded: 0, storedByThisExport: 0, bytes: 0 };
+  const now = new Date();
+  for (const failure of input.failures) {
+    const state = known.get(failure.item.sourceId);
+    if (state?.status === 'stored') {
+      if (state.exportRun === input.exportRun) {
+        out.storedByThisExport++;
+        out.bytes += state.size ?? 0;
+      }
+      continue;
+    }
+    const wrote = await deps.provenance.recordFailed({ provider: conn.provider, connection: conn.name, item: failure.item, code: failure.code, reason: failure.reason, execution, startedAt: now, finishedAt: now });
+    // Counted either way: a final status this export recorded earlier stays, and is this file's failure.
+    if (wrote || state?.exportRun === input.exportRun) out.recorded++;
+    await abortUploadsOf(deps, conn, failure.item);
+  }
+  return out;
+}
+
+async function abortUploadsOf(deps: ActivityDeps, conn: ConnectionConfig, item: SourceItem): Promise<void> {
+  const stem = objectKey({ prefix: deps.config.storage.prefix, provider: conn.provider, connection: conn.name, createdAt: item.createdAt, conversationId: item.conversationId, sourceId: item.sourceId, originalName: item.originalName, extension: '' });
+  for (const upload of await deps.store.findUploadsUnder(stem)) {
+    if (upload.key === stem || /^\.[a-z0-9]{1,8}$/.test(upload.key.slice(stem.length))) await deps.store.abortUpload(upload.key, upload.uploadId);
+  }
+}

@@ -1,5 +1,4 @@
 import { defineQuery } from '@temporalio/workflow';
-import type { SourceItem } from '../src/providers/types';
 
 export const EXPORT_WORKFLOW_TYPE = 'exportWorkflow';
 
@@ -28,6 +27,8 @@ export interface ExportProgress extends ExportCounters {
   window: { from: string; to: string };
   /** Files waiting because the platform said "not ready yet". */
   waiting: number;
+  /** Files waiting to be tried again after a transient failure of their own. */
+  retrying: number;
   inFlight: number;
   pagesListed: number;
   listingDone: boolean;
@@ -40,27 +41,6 @@ export interface ExportResult extends ExportCounters {
   connection: string;
   window: { from: string; to: string };
   pagesListed: number;
-  generation: number;
-}
-
-export interface DeferredItem {
-  item: SourceItem;
-  /** Workflow time (ms) at which to look again. */
-  readyAt: number;
-  /** Workflow time (ms) when the platform first said "not ready". */
-  firstSeenAt: number;
-  reason: string;
-}
-
-/** What one run hands the next when it continues as new: a cursor and counters, nothing that grows. */
-export interface CarriedState {
-  counters: ExportCounters;
-  cursor: string | null;
-  listingDone: boolean;
-  pagesListed: number;
-  queue: SourceItem[];
-  deferred: DeferredItem[];
-  notReadySince: Record<string, number>;
   generation: number;
 }
 

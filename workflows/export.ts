@@ -2,228 +2,250 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  ContinueAsNew,
   continueAsNew,
   log,
   proxyActivities,
   setHandler,
+  TemporalFailure,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ItemResult, ListPageResult } from '../activities';
-import type { SourceItem } from '../src/providers/types';
-import { FATAL_FAILURE_TYPES, progressQuery, type CarriedState, type DeferredItem, type ExportCounters, type ExportProgress, type ExportResult } from './contracts';
-import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput } from './input';
+import type { Activities, ListPageResult } from '../activities';
+import type { GivenUp } from '../activities/transfer';
+import { InvalidCarriedState, parseCarriedState } from './carried';
+import { FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from './contracts';
+import { ExportState, type FileTask, type RetryRules } from './exportState';
+import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from './input';
 
-const control = proxyActivities<Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures'>>({
+/** Deterministic failures of the control activities: retrying cannot fix them. */
+const NON_RETRYABLE = [...FATAL_FAILURE_TYPES, 'InvalidInput', 'InvalidData'];
+
+const control = proxyActivities<Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures' | 'recordFailedStart'>>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: FATAL_FAILURE_TYPES },
+  // About 10 minutes of Postgres being away, then the export fails (and says why) rather than waiting for ever.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 25, nonRetryableErrorTypes: NON_RETRYABLE },
 });
+
+/** Files listed ahead of the transfers at most: bounds what continue-as-new carries. */
+const LIST_AHEAD_MAX = 1_000;
+/** A file's first retry waits this long; each further one twice as long, up to maxRetryIntervalSeconds. */
+const FIRST_RETRY_MS = 2_000;
 
 /**
  * Exports every file of one connection's window. The workflow only orchestrates: it pages through
- * the listing, keeps a bounded number of transfer batches in flight, waits durably for files that
- * are not ready, and continues as new when the history grows, carrying only a cursor and counters.
- * It never learns which platform it drives: the connection's task queues route the work.
+ * the listing, keeps a bounded number of transfer batches in flight, gives each file its own tries
+ * and backoff (ExportState), waits durably for files that are not ready, and continues as new when
+ * the history grows, carrying the files still to do. It never learns which platform it drives: the
+ * connection's task queues route the work.
  */
-export async function exportWorkflow(rawInput: ExportInput, carried?: CarriedState): Promise<ExportResult> {
-  let input: ReturnType<typeof parseExportInput>;
+export async function exportWorkflow(rawInput: ExportInput, carried?: unknown): Promise<ExportResult> {
+  try {
+    return await runExport(rawInput, carried);
+  } catch (err) {
+    // An error that is not a Temporal failure would fail the workflow task and be retried for ever,
+    // leaving the window's export "running" and every later trigger attached to it.
+    if (err instanceof TemporalFailure || err instanceof ContinueAsNew) throw err;
+    throw ApplicationFailure.nonRetryable(`export failed on an internal error: ${err instanceof Error ? err.message : String(err)}`, 'InternalError');
+  }
+}
+
+async function runExport(rawInput: ExportInput, carried: unknown): Promise<ExportResult> {
+  const input = await validInput(rawInput);
+  const state = await restoredState(input, carried);
+  const run = new ExportRun(input, state);
+  setHandler(progressQuery, () => run.progress());
+  return run.execute(rawInput, carried === undefined);
+}
+
+async function validInput(rawInput: unknown): Promise<ValidExportInput> {
+  let input: ValidExportInput;
   try {
     input = parseExportInput(rawInput);
   } catch (err) {
-    if (err instanceof InvalidExportInput) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+    if (err instanceof InvalidExportInput) return failBeforeStart(rawInput, err.message);
     throw err;
   }
-  const { connection, options } = input;
-  const window = { from: input.from, to: input.to };
   // The id is the lock that makes duplicate triggers (UI, schedule, sweep) attach to one export.
   const canonicalId = exportWorkflowId(input);
   if (workflowInfo().workflowId !== canonicalId) {
-    throw ApplicationFailure.nonRetryable(
+    return failBeforeStart(
+      rawInput,
       `workflow id: use '${canonicalId}' for this connection and window (got '${workflowInfo().workflowId}'), so that every trigger of the same window attaches to one export`,
-      'InvalidInput',
     );
   }
+  return input;
+}
 
-  const counters: ExportCounters = carried?.counters ?? { listed: 0, transferred: 0, skipped: 0, failed: 0, bytes: 0 };
-  const queue: SourceItem[] = carried?.queue ?? [];
-  const deferred: DeferredItem[] = carried?.deferred ?? [];
-  /** When each waiting file was first reported not ready, so the wait is bounded across retries. */
-  const notReadySince: Record<string, number> = carried?.notReadySince ?? {};
-  let cursor = carried?.cursor ?? null;
-  let listingDone = carried?.listingDone ?? false;
-  let pagesListed = carried?.pagesListed ?? 0;
-  const generation = carried?.generation ?? 0;
-  let state: ExportProgress['state'] = 'starting';
-  let inFlight = 0;
-  let listing = false;
-  let fatal: Error | undefined;
-  let changes = 0;
+async function restoredState(input: ValidExportInput, carried: unknown): Promise<ExportState> {
+  const rules: RetryRules = {
+    maxTries: input.options.maxAttempts,
+    firstRetryMs: FIRST_RETRY_MS,
+    maxRetryMs: input.options.maxRetryIntervalSeconds * 1000,
+    notReadyMaxWaitMs: input.options.notReadyMaxWaitHours * 3600 * 1000,
+  };
+  if (carried === undefined) return new ExportState(rules);
+  if (!workflowInfo().continuedFromExecutionRunId) {
+    return failBeforeStart(input, 'carried: the second argument is the state a run hands the next when it continues as new; an export started with one is refused (start it with the input alone)');
+  }
+  try {
+    return new ExportState(rules, parseCarriedState(carried, Date.now()));
+  } catch (err) {
+    if (err instanceof InvalidCarriedState) return failBeforeStart(input, err.message);
+    throw err;
+  }
+}
 
-  setHandler(progressQuery, () => ({
-    ...counters,
-    state,
-    connection,
-    window,
-    waiting: deferred.length,
-    inFlight,
-    pagesListed,
-    listingDone,
-    generation,
-  }));
+/** Ends an export that could not start, with its row in callvault.exports saying why. */
+async function failBeforeStart(rawInput: unknown, message: string): Promise<never> {
+  const raw = (typeof rawInput === 'object' && rawInput !== null ? rawInput : {}) as Record<string, unknown>;
+  await control
+    .recordFailedStart({ connection: typeof raw.connection === 'string' ? raw.connection.slice(0, 200) : null, error: message })
+    .catch((err: unknown) => log.warn('could not record the failed start', { error: causeMessage(err) }));
+  throw ApplicationFailure.nonRetryable(message, 'InvalidInput');
+}
 
-  const plan = await control.describeConnection({ connection }).catch((err: unknown) => {
-    // The worker's message already names the field ("connection: unknown connection ...").
-    throw ApplicationFailure.nonRetryable(causeMessage(err), 'InvalidInput');
-  });
-  if (!carried) await control.beginExport({ connection, provider: plan.provider, window, trigger: input.trigger });
-  state = 'running';
+/** One run of an export: the loop that drives ExportState with activities. */
+class ExportRun {
+  private readonly connection: string;
+  private readonly window: { from: string; to: string };
+  private readonly exportRun = workflowInfo().firstExecutionRunId;
+  private phase: 'starting' | 'running' | 'completed' | 'failed' = 'starting';
+  private listing = false;
+  /** Failure rows being written: the export is not done until they are. */
+  private recording = 0;
+  private fatal: Error | undefined;
+  private changes = 0;
 
+  constructor(
+    private readonly input: ValidExportInput,
+    private readonly state: ExportState,
+  ) {
+    this.connection = input.connection;
+    this.window = { from: input.from, to: input.to };
+  }
+
+  progress() {
+    const waiting = this.state.waitingCount;
+    return {
+      ...this.state.counters,
+      state: this.phase,
+      connection: this.connection,
+      window: this.window,
+      waiting: waiting.notReady,
+      retrying: waiting.retrying,
+      inFlight: this.state.inFlight,
+      pagesListed: this.state.pagesListed,
+      listingDone: this.state.listingDone,
+      generation: this.state.generation,
+    };
+  }
+
+  async execute(rawInput: ExportInput, firstRun: boolean): Promise<ExportResult> {
+    const plan = await control.describeConnection({ connection: this.connection }).catch((err: unknown) => {
+      // The worker's message already names the field ("connection: unknown connection ...").
+      return failBeforeStart(rawInput, causeMessage(err));
+    });
+    if (firstRun) await control.beginExport({ connection: this.connection, provider: plan.provider, window: this.window, trigger: this.input.trigger });
+    this.phase = 'running';
+    const activities = workers(plan, this.input);
+    await this.loop(activities, plan.batchSize, rawInput);
+    if (this.fatal) {
+      this.phase = 'failed';
+      const message = causeMessage(this.fatal);
+      await control.finishExport({ outcome: 'failed', counters: this.state.counters, error: message });
+      throw ApplicationFailure.nonRetryable(message, failureType(this.fatal) ?? 'ExportFailed');
+    }
+    this.phase = 'completed';
+    await control.finishExport({ outcome: 'completed', counters: this.state.counters });
+    return { workflowId: workflowInfo().workflowId, connection: this.connection, window: this.window, pagesListed: this.state.pagesListed, generation: this.state.generation, ...this.state.counters };
+  }
+
+  private async loop(activities: ReturnType<typeof workers>, perBatch: number, rawInput: ExportInput): Promise<void> {
+    const { maxInFlight } = this.input.options;
+    const lookAhead = Math.min(LIST_AHEAD_MAX, maxInFlight * perBatch);
+    for (;;) {
+      if (this.fatal) return;
+      this.giveUp(this.state.dueNow(Date.now()));
+      if (!workflowInfo().continueAsNewSuggested) {
+        for (let batch; (batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight)); ) this.launchBatch(activities, batch);
+        if (!this.listing && this.state.wantsPage(lookAhead)) this.launchListing(activities);
+      } else if (this.state.inFlight === 0 && !this.listing && this.recording === 0) {
+        log.info('continuing as new to keep history small', { generation: this.state.generation, pagesListed: this.state.pagesListed });
+        await continueAsNew<typeof exportWorkflow>(rawInput, this.state.snapshot());
+      }
+      if (this.state.done && !this.listing && this.recording === 0) return;
+      const seen = this.changes;
+      const wake = this.state.nextWakeAt();
+      await condition(() => this.changes !== seen || this.fatal !== undefined, wake === undefined ? undefined : Math.max(wake - Date.now(), 1));
+    }
+  }
+
+  private launchBatch(activities: ReturnType<typeof workers>, batch: FileTask[]): void {
+    activities.transferrer
+      .transferBatch({ connection: this.connection, exportRun: this.exportRun, tasks: batch.map((t) => ({ item: t.item, tries: t.tries })) })
+      .then(
+        (results) => this.giveUp(this.state.batchSettled(batch, results, Date.now())),
+        (err: unknown) => {
+          if (isFatal(err)) this.fatal ??= asError(err);
+          else this.giveUp(this.state.batchFailed(batch, causeMessage(err), Date.now()));
+        },
+      )
+      .finally(() => this.changes++);
+  }
+
+  private launchListing(activities: ReturnType<typeof workers>): void {
+    this.listing = true;
+    activities.lister
+      .listPage({ connection: this.connection, window: this.window, cursor: this.state.cursor, exportRun: this.exportRun })
+      .then((page: ListPageResult) => this.state.pageListed(page))
+      .catch((err: unknown) => (this.fatal ??= asError(err)))
+      .finally(() => {
+        this.listing = false;
+        this.changes++;
+      });
+  }
+
+  /** Writes the given-up files' rows (each with its own reason) before the export may end. */
+  private giveUp(failures: GivenUp[]): void {
+    if (failures.length === 0) return;
+    this.recording++;
+    control
+      .recordFailures({ connection: this.connection, exportRun: this.exportRun, failures })
+      .then((res) => this.state.givenUpRecorded(res))
+      .catch((err: unknown) => (this.fatal ??= asError(err)))
+      .finally(() => {
+        this.recording--;
+        this.changes++;
+      });
+  }
+}
+
+/** The connection's listing and transfer activities, on its own task queues. */
+function workers(plan: { listTaskQueue: string; transferTaskQueue: string }, input: ValidExportInput) {
   const lister = proxyActivities<Pick<Activities, 'listPage'>>({
     taskQueue: plan.listTaskQueue,
-    startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FATAL_FAILURE_TYPES },
+    startToCloseTimeout: '15 minutes',
+    // In-place waits for a platform's Retry-After heartbeat every few seconds.
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const transferrer = proxyActivities<Pick<Activities, 'transferBatch'>>({
     taskQueue: plan.transferTaskQueue,
     startToCloseTimeout: '24 hours',
-    heartbeatTimeout: options.heartbeatTimeoutSeconds * 1000,
+    heartbeatTimeout: input.options.heartbeatTimeoutSeconds * 1000,
     // Eager dispatch would bypass the task queue's server-side rate limit.
     allowEagerDispatch: false,
+    // The activity fails only when no file is at fault (store or database away, a worker lost):
+    // retried for about two minutes; then its files run again, each alone (ExportState.batchFailed).
     retry: {
-      initialInterval: '2 seconds',
-      maximumInterval: options.maxRetryIntervalSeconds * 1000,
-      maximumAttempts: options.maxAttempts,
-      nonRetryableErrorTypes: FATAL_FAILURE_TYPES,
+      initialInterval: `${Math.min(2, input.options.maxRetryIntervalSeconds)} seconds`,
+      backoffCoefficient: 2,
+      maximumInterval: `${Math.min(60, input.options.maxRetryIntervalSeconds)} seconds`,
+      maximumAttempts: 6,
+      nonRetryableErrorTypes: NON_RETRYABLE,
     },
   });
-
-  const changed = () => changes++;
-
-  function applyResults(items: SourceItem[], results: ItemResult[]): void {
-    const bySource = new Map(items.map((i) => [i.sourceId, i]));
-    for (const r of results) {
-      if (r.outcome !== 'not_ready') delete notReadySince[r.sourceId];
-      if (r.outcome === 'stored') {
-        counters.transferred++;
-        counters.bytes += r.bytes;
-        if (r.discovered) {
-          counters.listed += r.discovered.length;
-          queue.push(...r.discovered);
-        }
-      } else if (r.outcome === 'already_stored') counters.skipped++;
-      else if (r.outcome === 'unavailable') counters.failed++;
-      else {
-        const item = bySource.get(r.sourceId);
-        if (item) defer(item, r.reason, r.retryAfterSeconds);
-      }
-    }
-  }
-
-  function defer(item: SourceItem, reason: string, retryAfterSeconds: number): void {
-    const now = Date.now();
-    const firstSeenAt = (notReadySince[item.sourceId] ??= now);
-    deferred.push({ item, reason, firstSeenAt, readyAt: now + Math.max(1, retryAfterSeconds) * 1000 });
-  }
-
-  async function giveUp(items: SourceItem[], code: 'gave_up' | 'not_ready_timeout', reason: string): Promise<void> {
-    const res = await control.recordFailures({ connection, items, code, reason });
-    counters.failed += res.recorded;
-    counters.transferred += res.storedByThisExport;
-    counters.bytes += res.bytes;
-  }
-
-  function launchBatch(items: SourceItem[]): void {
-    inFlight++;
-    transferrer
-      .transferBatch({ connection, items })
-      .then((results) => applyResults(items, results))
-      .catch(async (err: unknown) => {
-        if (isFatal(err)) fatal ??= asError(err);
-        else await giveUp(items, 'gave_up', `gave up after ${options.maxAttempts} attempts: ${causeMessage(err)}`);
-      })
-      .catch((err: unknown) => (fatal ??= asError(err)))
-      .finally(() => {
-        inFlight--;
-        changed();
-      });
-  }
-
-  function launchListing(): void {
-    listing = true;
-    lister
-      .listPage({ connection, window, cursor })
-      .then((page: ListPageResult) => {
-        pagesListed++;
-        counters.listed += page.items.length + page.alreadyStored;
-        counters.skipped += page.alreadyStored;
-        queue.push(...page.items);
-        cursor = page.nextCursor;
-        listingDone = page.nextCursor === null;
-      })
-      .catch((err: unknown) => (fatal ??= asError(err)))
-      .finally(() => {
-        listing = false;
-        changed();
-      });
-  }
-
-  async function promoteDeferred(): Promise<void> {
-    const now = Date.now();
-    const maxWaitMs = options.notReadyMaxWaitHours * 3600 * 1000;
-    const due = deferred.filter((d) => d.readyAt <= now);
-    if (due.length === 0) return;
-    for (const d of due) deferred.splice(deferred.indexOf(d), 1);
-    const expired = due.filter((d) => now - d.firstSeenAt >= maxWaitMs);
-    for (const d of due) if (!expired.includes(d)) queue.push(d.item);
-    if (expired.length > 0) {
-      for (const d of expired) delete notReadySince[d.item.sourceId];
-      await giveUp(
-        expired.map((d) => d.item),
-        'not_ready_timeout',
-        `still not ready after ${options.notReadyMaxWaitHours} h: ${expired[0]!.reason}`,
-      );
-    }
-  }
-
-  const perBatch = plan.batchSize;
-  for (;;) {
-    if (fatal) break;
-    await promoteDeferred();
-    const draining = workflowInfo().continueAsNewSuggested;
-    if (!draining) {
-      while (inFlight < options.maxInFlight && queue.length > 0) {
-        // A short queue is spread over the free slots: four 1 GiB files make four transfers, not one batch.
-        const free = options.maxInFlight - inFlight;
-        launchBatch(queue.splice(0, Math.max(1, Math.min(perBatch, Math.ceil(queue.length / free)))));
-      }
-      if (!listing && !listingDone && queue.length < options.maxInFlight * perBatch) launchListing();
-    } else if (inFlight === 0 && !listing) {
-      log.info('continuing as new to keep history small', { generation, pagesListed });
-      await continueAsNew<typeof exportWorkflow>(rawInput, {
-        counters,
-        cursor,
-        listingDone,
-        pagesListed,
-        queue,
-        deferred,
-        notReadySince,
-        generation: generation + 1,
-      });
-    }
-    if (listingDone && !listing && queue.length === 0 && inFlight === 0 && deferred.length === 0) break;
-    const seen = changes;
-    const nextDue = deferred.length > 0 ? Math.min(...deferred.map((d) => d.readyAt)) - Date.now() : undefined;
-    await condition(() => changes !== seen || fatal !== undefined, nextDue !== undefined ? Math.max(nextDue, 1) : undefined);
-  }
-
-  if (fatal) {
-    state = 'failed';
-    const message = causeMessage(fatal);
-    await control.finishExport({ outcome: 'failed', counters, error: message });
-    throw ApplicationFailure.nonRetryable(message, failureType(fatal) ?? 'ExportFailed');
-  }
-  state = 'completed';
-  await control.finishExport({ outcome: 'completed', counters });
-  return { workflowId: workflowInfo().workflowId, connection, window, pagesListed, generation, ...counters };
+  return { lister, transferrer };
 }
 
 function asError(err: unknown): Error {

@@ -7,6 +7,11 @@ export interface Execution {
   workflowId: string;
   runId: string;
   attempt: number;
+  /**
+   * The first run id of the export (the same across continue-as-new): rows it wrote are "this
+   * export's", which a rerun of the same window (same workflow id, new first run) tells apart.
+   */
+  exportRun?: string;
 }
 
 export interface StoredFileRecord {
@@ -26,7 +31,9 @@ export interface StoredFileRecord {
   finishedAt: Date;
 }
 
+/** Why a file could not be exported: the platform's final word (FINAL_FAILURE_CODES), or callvault giving up. */
 export type FailureCode = 'not_found' | 'provider_final_status' | 'refused_link' | 'malformed' | 'gave_up' | 'not_ready_timeout';
+export const FINAL_FAILURE_CODES: readonly FailureCode[] = ['not_found', 'provider_final_status', 'refused_link', 'malformed'];
 
 export interface FailedFileRecord {
   provider: string;
@@ -39,9 +46,14 @@ export interface FailedFileRecord {
   finishedAt: Date;
 }
 
-export interface StoredSource {
+/** What provenance holds about one source file. */
+export interface FileState {
+  status: 'stored' | 'failed';
   workflowId: string;
-  size: number;
+  exportRun: string | null;
+  size: number | null;
+  failureCode: FailureCode | null;
+  failureReason: string | null;
 }
 
 export interface ExportStart {
@@ -80,14 +92,20 @@ const FILE_COLUMNS = [
   'attempt',
   'started_at',
   'finished_at',
+  'export_run',
 ] as const;
 type FileRow = Record<(typeof FILE_COLUMNS)[number], string | number | Date | null>;
 /** Postgres takes at most 65,535 parameters per statement. */
 const ROWS_PER_STATEMENT = Math.floor(65_535 / FILE_COLUMNS.length);
 
+const sqlList = (codes: readonly string[]) => codes.map((c) => `'${c}'`).join(', ');
+const FINAL_CODES = sqlList(FINAL_FAILURE_CODES);
+const GIVE_UP_CODES = sqlList(['gave_up', 'not_ready_timeout']);
+
 /**
  * An upsert of `rows` files. On a clash of source identity, a stored row is final; a failed one may
- * be replaced by a later success.
+ * be replaced by a later success, or a later failure, except that giving up never overwrites the
+ * platform's final word that the same export recorded (a file Bird says `failed` stays so).
  */
 function upsertFiles(rows: number): string {
   const n = FILE_COLUMNS.length;
@@ -96,7 +114,9 @@ function upsertFiles(rows: number): string {
   VALUES ${values.join(',\n    ')}
   ON CONFLICT (connection, source_id) DO UPDATE SET
   (${FILE_COLUMNS.join(', ')}) = (${FILE_COLUMNS.map((c) => `EXCLUDED.${c}`).join(', ')})
-  WHERE callvault.files.status <> 'stored'`;
+  WHERE callvault.files.status <> 'stored'
+    AND NOT (EXCLUDED.status = 'failed' AND EXCLUDED.failure_code IN (${GIVE_UP_CODES})
+             AND callvault.files.failure_code IN (${FINAL_CODES}) AND callvault.files.export_run IS NOT DISTINCT FROM EXCLUDED.export_run)`;
 }
 
 /** The columns every row has, stored or failed: where it came from and who wrote it. */
@@ -115,6 +135,7 @@ function sourceColumns(rec: { provider: string; connection: string; item: Source
     attempt: rec.execution.attempt,
     started_at: rec.startedAt,
     finished_at: rec.finishedAt,
+    export_run: rec.execution.exportRun ?? null,
   };
 }
 
@@ -126,20 +147,29 @@ export class ProvenanceStore {
   constructor(readonly pool: Pool) {}
 
   static connect(url: string, max = 10): ProvenanceStore {
-    return new ProvenanceStore(new Pool({ connectionString: url, max, application_name: 'callvault' }));
+    const pool = new Pool({ connectionString: url, max, application_name: 'callvault', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+    // A Postgres restart drops idle clients, and pg reports that as an 'error' on the pool: without
+    // a listener it ends the process (both workers used to exit 0.1 s after Postgres stopped).
+    // The next query opens a new connection; activities in flight fail and are retried.
+    pool.on('error', (err) => lostConnectionNotice(err));
+    return new ProvenanceStore(pool);
   }
 
-  /** The sources among `sourceIds` that are already stored, with the export that stored them. */
-  async storedSources(connection: string, sourceIds: readonly string[]): Promise<Map<string, StoredSource>> {
+  /** What provenance holds about each of `sourceIds` (absent: nothing yet). */
+  async fileStates(connection: string, sourceIds: readonly string[]): Promise<Map<string, FileState>> {
     if (sourceIds.length === 0) return new Map();
-    // Rows hold ids as pgText wrote them; answer in the caller's ids.
     const asWritten = new Map(sourceIds.map((id) => [pgText(id), id]));
-    const res = await this.pool.query<{ source_id: string; workflow_id: string; size_bytes: string }>(
-      `SELECT source_id, workflow_id, size_bytes FROM callvault.files
-        WHERE connection = $1 AND source_id = ANY($2::text[]) AND status = 'stored'`,
+    const res = await this.pool.query<{ source_id: string; status: FileState['status']; workflow_id: string; export_run: string | null; size_bytes: string | null; failure_code: FailureCode | null; failure_reason: string | null }>(
+      `SELECT source_id, status, workflow_id, export_run, size_bytes, failure_code, failure_reason FROM callvault.files
+        WHERE connection = $1 AND source_id = ANY($2::text[])`,
       [connection, [...asWritten.keys()]],
     );
-    return new Map(res.rows.map((r) => [asWritten.get(r.source_id) ?? r.source_id, { workflowId: r.workflow_id, size: Number(r.size_bytes) }]));
+    return new Map(
+      res.rows.map((r) => [
+        asWritten.get(r.source_id) ?? r.source_id,
+        { status: r.status, workflowId: r.workflow_id, exportRun: r.export_run, size: r.size_bytes === null ? null : Number(r.size_bytes), failureCode: r.failure_code, failureReason: r.failure_reason },
+      ]),
+    );
   }
 
   /**
@@ -209,6 +239,20 @@ export class ProvenanceStore {
     );
   }
 
+  /**
+   * The row of an export that failed before it began, with what it was asked for as far as that
+   * could be read. Never touches a completed export's row: a bad rerun does not unmake an export.
+   */
+  async recordFailedStart(start: { workflowId: string; runId: string; connection: string | null; error: string }): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO callvault.exports (workflow_id, first_run_id, connection, trigger_kind, status, error, finished_at)
+       VALUES ($1, $2, $3, 'unknown', 'failed', $4, now())
+       ON CONFLICT (workflow_id) DO UPDATE SET status = 'failed', error = EXCLUDED.error, finished_at = now()
+       WHERE callvault.exports.status <> 'completed'`,
+      [pgText(start.workflowId), start.runId, pgText(start.connection ?? '(none)'), pgText(start.error.slice(0, 2000))],
+    );
+  }
+
   async finishExport(workflowId: string, outcome: 'completed' | 'failed', counters: ExportCounters, error?: string): Promise<void> {
     await this.pool.query(
       `UPDATE callvault.exports SET status = $2, listed = $3, transferred = $4, skipped = $5, failed = $6, bytes = $7,
@@ -220,6 +264,18 @@ export class ProvenanceStore {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const NOTICE_EVERY_MS = 30_000;
+let lastNoticeAt = 0;
+
+/** One line per outage, not one per pooled client. */
+function lostConnectionNotice(err: Error): void {
+  const now = Date.now();
+  if (now - lastNoticeAt < NOTICE_EVERY_MS) return;
+  lastNoticeAt = now;
+  console.warn(`callvault: lost a Postgres connection (${err.message}); the next query reconnects, and activities that failed meanwhile are retried`);
 }
 
 /**

@@ -7,7 +7,8 @@ import { compareKeys, decodeCursor, encodeCursor, firstSlice, nextSlice, sliceLe
 import { MalformedRecordError, conversationMessageItems, exportRecordItems, type MappedRecord, type MappingContext } from './dixa/items';
 import { JsonArrayError, jsonArrayElements } from './dixa/jsonArray';
 import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './dixa/links';
-import type { DownloadOutcome, ExportWindow, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+import { retryTransient } from './retry';
+import type { DownloadOutcome, ExportWindow, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
 
 export { conversationMessageItems, exportRecordItems, MalformedRecordError, type MappedRecord, type MappingContext } from './dixa/items';
 
@@ -64,7 +65,11 @@ export class DixaProvider implements Provider {
     this.ctx = { filesOrigin: this.filesOrigin };
   }
 
-  async listPage(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
+  async listPage(window: ExportWindow, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
+    return retryTransient(() => this.listOnce(window, cursor, options.signal), options.retry);
+  }
+
+  private async listOnce(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
     const from = Date.parse(window.from);
     const to = Date.parse(window.to);
     if (Number.isNaN(from) || Number.isNaN(to)) throw new ConfigurationError(`Dixa connection '${this.conn.name}': window ${window.from}..${window.to} is not two ISO-8601 times`);

@@ -10,7 +10,8 @@ import { KoreTokenSource } from './kore/jwt';
 import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } from './kore/media';
 import { RequestPacer } from './kore/pacer';
 import { openV1Recording, scanV1Recordings } from './kore/v1Recordings';
-import type { DownloadOutcome, ExportWindow, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+import { retryTransient, type InPlaceRetry } from './retry';
+import type { DownloadOutcome, ExportWindow, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
 
 /**
  * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count
@@ -98,28 +99,46 @@ export class KoreProvider implements Provider {
     this.mediaHosts = [...conn.mediaHosts, hostPatternOf(base)];
   }
 
-  async listPage(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
+  /**
+   * Up to SESSIONS_PER_CALL voice sessions of the window, one or two Kore calls each. Each call
+   * is retried in place (options.retry); one that still fails after part of the page is listed
+   * ends the page there, with a cursor at the session it could not list, so a shared quota's 429s
+   * cost a call, never the page.
+   */
+  async listPage(window: ExportWindow, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
     const ranges = sessionRanges(window);
     let at: KoreCursor = decodeCursor(cursor);
     const items: SourceItem[] = [];
+    const retried = <T>(call: () => Promise<T>) => retryTransient(call, options.retry);
+    const partial = (err: unknown): ListPage => {
+      if (items.length === 0) throw err;
+      return { items, nextCursor: encodeCursor(at) };
+    };
     let voiceSessions = 0;
     let pages = 0;
     while (at.range < ranges.length) {
       const range = ranges[at.range]!;
-      const page = await this.getSessions(range, at.skip, signal);
+      let page: Awaited<ReturnType<KoreProvider['getSessions']>>;
+      try {
+        page = await retried(() => this.getSessions(range, at.skip, options.signal));
+      } catch (err) {
+        return partial(err);
+      }
       pages++;
-      let position = at.position;
-      while (position < page.sessions.length && voiceSessions < SESSIONS_PER_CALL && items.length < ITEMS_PER_CALL) {
-        const session = page.sessions[position++]!;
+      while (at.position < page.sessions.length && voiceSessions < SESSIONS_PER_CALL && items.length < ITEMS_PER_CALL) {
+        const session = page.sessions[at.position]!;
         // The range owns sessions that started in it; the query's margin finds them, ownership lists them once.
-        if (!this.isVoice(session) || session.startedAt < range.from || session.startedAt >= range.to) continue;
-        voiceSessions++;
-        items.push(...(await this.itemsOf(session, signal)));
+        if (this.isVoice(session) && session.startedAt >= range.from && session.startedAt < range.to) {
+          try {
+            items.push(...(await this.itemsOf(session, options.signal, options.retry)));
+          } catch (err) {
+            return partial(err);
+          }
+          voiceSessions++;
+        }
+        at = { ...at, position: at.position + 1 };
       }
-      if (position < page.sessions.length) {
-        at = { ...at, position };
-        break;
-      }
+      if (at.position < page.sessions.length) break;
       at = page.moreAvailable ? { range: at.range, skip: at.skip + page.received, position: 0 } : { range: at.range + 1, skip: 0, position: 0 };
       if (voiceSessions >= SESSIONS_PER_CALL || items.length >= ITEMS_PER_CALL || pages >= PAGES_PER_CALL) break;
     }
@@ -156,9 +175,12 @@ export class KoreProvider implements Provider {
   }
 
   /** One item per file of the session, plus a stand-in for files Kore cannot name yet. */
-  private async itemsOf(session: KoreSession, signal?: AbortSignal): Promise<SourceItem[]> {
-    const items = this.conn.recordingsApi === 'v1' ? await this.listV1(session, signal) : await this.listSigned(session, 'recording', signal);
-    if (this.conn.includeVoicemail) items.push(...(await this.listSigned(session, 'voicemail', signal)));
+  private async itemsOf(session: KoreSession, signal?: AbortSignal, retry?: InPlaceRetry): Promise<SourceItem[]> {
+    const items = await retryTransient(
+      () => (this.conn.recordingsApi === 'v1' ? this.listV1(session, signal) : this.listSigned(session, 'recording', signal)),
+      retry,
+    );
+    if (this.conn.includeVoicemail) items.push(...(await retryTransient(() => this.listSigned(session, 'voicemail', signal), retry)));
     return items;
   }
 
@@ -273,12 +295,21 @@ export class KoreProvider implements Provider {
     const download = await openedOrFail(media, `${what} media`, fallback, this.tokens.redactions());
     // Without a name, the served Content-Type is the best hint of the file type.
     if (!named) download.extension = extensionOfMime(download.contentType) ?? UNKNOWN_TYPE.extension;
-    if (item.locator.standIn !== '1' || index !== 0) return { kind: 'ready', download };
+    if (!isStandIn(item)) return { kind: 'ready', download };
     // A stand-in for a session that was not ready at listing time: now Kore names all its files.
-    const siblings = list.entries
-      .slice(1)
-      .map((e, i) => this.itemAt(sessionId, item.createdAt, kind, i + 1, extensionOfFileName(e.fileName), e.fileName));
-    return { kind: 'ready', download, siblings };
+    return { kind: 'ready', download, siblings: this.siblingsOf(item, sessionId, kind, list) };
+  }
+
+  async revealedBy(item: SourceItem, signal?: AbortSignal): Promise<SourceItem[]> {
+    const { sessionId, kind } = item.locator;
+    if (!isStandIn(item) || !sessionId || (kind !== 'recording' && kind !== 'voicemail')) return [];
+    const list = await this.fetchMediaList(sessionId, kind, signal, true);
+    return list === null || classifyStatus(list.status) !== 'ready' ? [] : this.siblingsOf(item, sessionId, kind, list);
+  }
+
+  /** Files 1..n-1 of a stand-in's session, as the listing would have named them. */
+  private siblingsOf(item: SourceItem, sessionId: string, kind: Kind, list: MediaList): SourceItem[] {
+    return list.entries.slice(1).map((e, i) => this.itemAt(sessionId, item.createdAt, kind, i + 1, extensionOfFileName(e.fileName), e.fileName));
   }
 
   /** The v2 recordings or voicemail JSON of a session; null on a 404 while listing (a session without such files). */
@@ -313,4 +344,9 @@ export class KoreProvider implements Provider {
       what: request.what,
     });
   }
+}
+
+/** The stand-in of a session whose files Kore could not name at listing time (its first file). */
+function isStandIn(item: SourceItem): boolean {
+  return item.locator.standIn === '1' && item.locator.index === '0';
 }

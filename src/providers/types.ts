@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { InPlaceRetry } from './retry';
 
 /** A half-open time window [from, to), ISO-8601 strings so it can cross into workflow history. */
 export interface ExportWindow {
@@ -33,6 +34,17 @@ export interface ListPage {
   items: SourceItem[];
   /** Opaque cursor for the next page, or null when the window is exhausted. */
   nextCursor: string | null;
+}
+
+export interface ListOptions {
+  signal?: AbortSignal;
+  /**
+   * Retry each platform call of the page in place on a transient error (a 429 from a shared
+   * quota, a 503). A provider whose call still fails after that, with part of the page already
+   * listed, ends the page early with a cursor at the first file it has not listed, so the work
+   * done is kept. Without it every call is tried once.
+   */
+  retry?: InPlaceRetry;
 }
 
 export interface OpenedDownload {
@@ -73,8 +85,14 @@ export interface OpenDownloadOptions {
  */
 export interface Provider {
   readonly providerName: string;
-  listPage(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage>;
+  listPage(window: ExportWindow, cursor: string | null, options?: ListOptions): Promise<ListPage>;
   openDownload(item: SourceItem, options: OpenDownloadOptions): Promise<DownloadOutcome>;
+  /**
+   * The siblings a download of `item` reveals (see DownloadOutcome), asked without downloading:
+   * for an item an earlier attempt stored whose result was lost, so its siblings still get queued.
+   * Providers whose downloads reveal nothing leave it out.
+   */
+  revealedBy?(item: SourceItem, signal?: AbortSignal): Promise<SourceItem[]>;
   close(): Promise<void>;
 }
 

@@ -130,6 +130,12 @@ export class ObjectStore {
       .map((u) => u.UploadId as string);
   }
 
+  /** Uploads in progress for keys starting with `prefix` (every key a file may have, whatever its extension). */
+  async findUploadsUnder(prefix: string, signal?: AbortSignal): Promise<Array<{ key: string; uploadId: string }>> {
+    const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix }), { abortSignal: signal });
+    return (res.Uploads ?? []).flatMap((u) => (u.Key && u.UploadId ? [{ key: u.Key, uploadId: u.UploadId }] : []));
+  }
+
   async completeUpload(key: string, uploadId: string, parts: StoredPart[], signal?: AbortSignal): Promise<WriteResult> {
     const res = await this.client.send(
       new CompleteMultipartUploadCommand({

@@ -50,8 +50,8 @@ export interface ChunkOptions {
  */
 async function* keptChunks(body: Readable, options: Pick<ChunkOptions, 'skip' | 'onReceived'>, stats: ChunkedBody): AsyncGenerator<Buffer> {
   let toSkip = options.skip;
-  for await (const raw of body) {
-    let chunk = raw as Buffer;
+  for await (const raw of sourceChunks(body, stats)) {
+    let chunk = raw;
     stats.received += chunk.length;
     options.onReceived?.(chunk.length);
     if (toSkip > 0) {
@@ -62,6 +62,19 @@ async function* keptChunks(body: Readable, options: Pick<ChunkOptions, 'skip' | 
       if (chunk.length === 0) continue;
     }
     yield chunk;
+  }
+}
+
+/**
+ * The source's chunks, its failures told as the source's (a TransientError of this file): a reset
+ * or a cut mid-body is the file's own trouble, never the store's or another file's.
+ */
+async function* sourceChunks(body: Readable, stats: ChunkedBody): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of body) yield chunk as Buffer;
+  } catch (err) {
+    if (err instanceof TransientError) throw err;
+    throw new TransientError(`source body failed after ${stats.received} bytes: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -160,7 +173,7 @@ export async function* streamParts(
             try {
               chunk = await nextChunk();
             } catch (err) {
-              throw fail(new TransientError(`source body failed after ${kept} bytes: ${err instanceof Error ? err.message : String(err)}`));
+              throw fail(err instanceof TransientError ? err : new TransientError(`source body failed after ${kept} bytes: ${err instanceof Error ? err.message : String(err)}`));
             }
             if (!chunk) throw fail(new TransientError(`short body: the source ended after ${kept} bytes`));
             if (chunk.length > remaining) {

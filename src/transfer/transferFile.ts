@@ -1,34 +1,14 @@
-import { createHash } from 'node:crypto';
-import { TransientError, UnavailableError } from '../errors';
-import type { Provider, SourceItem } from '../providers/types';
-import type { ObjectStore, StoredPart, UploadBody, WriteResult } from '../storage/objectStore';
-import { chunkBody, choosePartSize, contiguousParts, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
+import { UnavailableError } from '../errors';
+import type { OpenedDownload, Provider, SourceItem } from '../providers/types';
+import type { ObjectStore } from '../storage/objectStore';
+import { choosePartSize } from './parts';
+import { findPrevious, resumeOffset, type Previous, type TransferCheckpoint } from './previous';
+import { uploadFrom } from './upload';
+import { unquoted, type StoredObject } from './result';
 import { sha256OfObject } from './verify';
 
-/** What a heartbeat carries so the next attempt can continue: identities and counters, no URLs. */
-export interface TransferCheckpoint {
-  sourceId: string;
-  key: string;
-  uploadId: string;
-  partsDone: number;
-  bytesDone: number;
-}
-
-export interface StoredObject {
-  key: string;
-  size: number;
-  sha256: string;
-  etag: string;
-  versionId: string | null;
-  contentType: string;
-  sourceUrl: string;
-  /** Where this attempt picked up: 0 when the file moved in one go. */
-  resumedFromByte: number;
-  /** Bytes fetched again and dropped because the source ignored our Range. */
-  bytesDiscarded: number;
-  /** `stream` when hashed on the way in; `read-back` when a resume forced hashing the stored object. */
-  hashedBy: 'stream' | 'read-back';
-}
+export type { TransferCheckpoint } from './previous';
+export type { StoredObject } from './result';
 
 export type TransferOutcome =
   | { kind: 'stored'; object: StoredObject; siblings: SourceItem[] }
@@ -46,210 +26,111 @@ export interface TransferFileInput {
   /** The previous attempt's last heartbeat, if it was about this item. */
   checkpoint?: TransferCheckpoint;
   /**
-   * When to look for an upload an earlier attempt left without a checkpoint (ListMultipartUploads
-   * on the key): `before-download` (the default) always looks first; `if-multipart` opens the
-   * download first and looks only when the file needs a multipart upload, so a file that fits in
-   * one part costs no lookup. An upload found then with parts in it makes the download reopen from
-   * where the parts end. Activities pass `if-multipart` on a first attempt, where no earlier
-   * attempt of theirs can have left one.
+   * An earlier try at this file failed (in this activity or another): look for what it left before
+   * downloading, including a finished object whose provenance it never wrote. A first try looks
+   * only for an unfinished upload, and only for files that need one, so a small file costs no lookup.
    */
-  uploadLookup?: 'before-download' | 'if-multipart';
+  retrying?: boolean;
   signal?: AbortSignal;
   /** Called after each stored part: heartbeat it. */
   onCheckpoint: (checkpoint: TransferCheckpoint) => void;
-  /** Called as bytes arrive (skipped ones too), so a slow source or a long skip still heartbeats between parts. */
+  /** Called as bytes arrive or are read back, so a slow source or a long read-back still heartbeats. */
   onBytes?: (bytes: number) => void;
 }
 
 /**
- * Files of known size from here up are streamed from the source to the store without holding a
- * part in memory: below it, eight transfers buffer at most 8 MiB between them, and a buffered file
- * goes up in one request with its hash in the metadata instead of a PUT and a copy.
- */
-const STREAM_FROM_BYTES = 1024 * 1024;
-
-interface Resumable {
-  key: string;
-  uploadId: string;
-  parts: StoredPart[];
-}
-
-/**
- * Moves one file from its provider into the object store and returns what was stored.
- *
- * Small files (and bodies of unknown length that fit in one part) are gathered into a buffer and
- * go up as a single PutObject with their SHA-256 in the metadata, signed as the payload hash.
- * Anything larger streams from the source's socket into the store's, so a transfer holds a chunk
- * or two rather than a part: one streamed PutObject below the part size, else a multipart upload,
- * one part at a time, with a checkpoint after each part. A later attempt finds the upload (from the
- * checkpoint, or by key when the checkpoint was lost), keeps the parts already stored, and asks the
- * source for the rest with Range. The hash is taken while streaming and put into the metadata by a
- * copy of the object onto itself; only a resumed file is hashed by reading it back, since a hash
- * state cannot be carried across a crash without paying for it on every byte (README, "Decisions").
+ * Moves one file from its provider into the object store and returns what was stored: finds what
+ * an earlier attempt left (`previous.ts`), opens the download from where that ends, and then
+ * either adopts an object an earlier attempt finished (no byte fetched twice) or uploads the rest
+ * (`upload.ts`). A crash at any moment of a file costs at most the part in flight.
  */
 export async function transferFile(input: TransferFileInput): Promise<TransferOutcome> {
-  const { store, item, signal } = input;
-  const lookFirst = input.uploadLookup !== 'if-multipart' || resumesCheckpoint(input);
-  let resume = lookFirst ? await findResumable(input, item.extension) : null;
-  let offset = storedBytes(resume);
-
-  let opened = await input.provider.openDownload(item, { offset, signal });
-  if (opened.kind === 'not_ready') return opened;
-  if (!lookFirst && needsMultipart(opened.download, input.partSize)) {
-    // Only a multipart upload can have been left half done: look for one now.
-    try {
-      resume = await findResumable(input, opened.download.extension);
-    } catch (err) {
-      opened.download.body.destroy();
-      throw err;
-    }
-    if (storedBytes(resume) > 0) {
-      opened.download.body.destroy();
-      offset = storedBytes(resume);
-      opened = await input.provider.openDownload(item, { offset, signal });
-      if (opened.kind === 'not_ready') return opened;
-    }
-  }
-  const download = opened.download;
-  const siblings = opened.siblings;
-  const key = resume?.key ?? input.keyFor(download.extension);
-
+  const located = await locate(input);
+  if (located.kind === 'not_ready') return located;
+  const { download, previous, key, siblings } = located;
   try {
-    if (download.offset > offset || (resume && resume.key !== key)) {
-      // The source cannot serve what the stored parts lack, or the file changed shape: start over.
-      if (resume) await store.abortUpload(resume.key, resume.uploadId);
-      throw new TransientError(`${item.sourceId}: cannot continue the stored upload (source offset ${download.offset}, have ${offset}); starting over`);
-    }
-    const stats: StreamedBody = { discarded: 0, received: 0, failure: null };
-    const hash = offset === 0 ? createHash('sha256') : null;
-    const partSize = choosePartSize(input.partSize, download.totalSize);
-    const bodyOptions = {
-      skip: offset - download.offset,
-      onData: (chunk: Buffer) => hash?.update(chunk),
-      onReceived: (n: number) => input.onBytes?.(n),
-    };
-    const left = download.totalSize === null ? null : download.totalSize - offset;
-    // Known sizes of a MiB and more stream part by part; small files and bodies of unknown length
-    // are gathered into a buffer (a small file's whole body then goes up in one signed request).
-    let partBodies: AsyncIterable<UploadBody>;
-    let uploadSignal = signal;
-    if (left !== null && left >= STREAM_FROM_BYTES) {
-      // Aborts the store's request when the source fails in the middle of a streamed part.
-      const sourceFailed = new AbortController();
-      uploadSignal = signal ? AbortSignal.any([signal, sourceFailed.signal]) : sourceFailed.signal;
-      partBodies = streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats);
-    } else {
-      partBodies = chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats);
-    }
-
-    let uploadId = resume?.uploadId ?? null;
-    const parts: StoredPart[] = resume ? [...resume.parts] : [];
-    let bytes = offset;
-    let single: { written: WriteResult; sha256: string | null } | null = null;
-    const objectMeta = { contentType: download.contentType, metadata: input.baseMetadata };
-
-    try {
-      for await (const body of partBodies) {
-        const length = body.length;
-        if (uploadId === null && length < partSize && hash) {
-          // The whole file in one request. A buffered one is hashed already: the hash goes into its
-          // metadata and doubles as the signed payload hash (hashed once, and checked by S3).
-          const sha256 = Buffer.isBuffer(body) ? hash.digest('hex') : null;
-          const written = await store.putObject(key, body, sha256 ? { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } } : objectMeta, uploadSignal, sha256 ?? undefined);
-          single = { written, sha256 };
-          bytes += length;
-          continue;
-        }
-        if (length === 0) continue;
-        uploadId ??= await store.createUpload(key, objectMeta, signal);
-        parts.push(await store.uploadPart(key, uploadId, parts.length + 1, body, uploadSignal));
-        bytes += length;
-        input.onCheckpoint({ sourceId: item.sourceId, key, uploadId, partsDone: parts.length, bytesDone: bytes });
-      }
-    } catch (err) {
-      // A source that broke off mid-part fails the store's request too; its own error says more.
-      throw stats.failure ? new TransientError(`${item.sourceId}: ${stats.failure.message}`) : err;
-    }
-
-    checkLength(item, download, stats, bytes);
-
-    // A buffered single PUT is done; a streamed one, like a multipart upload, still needs its hash put in.
-    if (single?.sha256) return stored(single.written, single.sha256, 'stream');
-    if (!single) {
-      if (uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
-      await store.completeUpload(key, uploadId, parts, signal);
-    }
-    const sha256 = hash ? hash.digest('hex') : await sha256OfObject(store, key, signal);
-    // The SHA-256 is only known now; a copy onto itself puts it into the object's metadata.
-    const written = await store.replaceMetadata(key, { ...objectMeta, metadata: { ...input.baseMetadata, sha256 } }, signal);
-    return stored(written, sha256, hash ? 'stream' : 'read-back');
-
-    function stored(written: WriteResult, sha256: string, hashedBy: StoredObject['hashedBy']): TransferOutcome {
-      return {
-        kind: 'stored',
-        siblings: siblings ?? [],
-        object: {
-          key,
-          size: bytes,
-          sha256,
-          etag: written.etag.replace(/"/g, ''),
-          versionId: written.versionId,
-          contentType: download.contentType,
-          sourceUrl: download.sourceUrl,
-          resumedFromByte: offset,
-          bytesDiscarded: stats.discarded,
-          hashedBy,
-        },
-      };
-    }
+    const object = previous?.kind === 'object' ? await adopt(input, previous, download) : await uploadFrom({ ...input, key, download, resume: previous });
+    return { kind: 'stored', object, siblings };
   } catch (err) {
     download.body.destroy();
     // A file that is gone for good leaves no half-upload behind; anything else keeps it for the retry.
-    if (err instanceof UnavailableError && resume) await store.abortUpload(resume.key, resume.uploadId).catch(() => undefined);
+    if (err instanceof UnavailableError && previous?.kind === 'upload') await input.store.abortUpload(previous.key, previous.uploadId).catch(() => undefined);
     throw err;
   }
 }
 
-function checkLength(item: SourceItem, download: { contentLength: number | null; totalSize: number | null }, stats: ChunkedBody, bytes: number): void {
-  if (download.contentLength !== null && stats.received !== download.contentLength) {
-    throw new TransientError(`${item.sourceId}: short body, received ${stats.received} of ${download.contentLength} bytes`);
-  }
-  if (download.totalSize !== null && bytes !== download.totalSize) {
-    throw new TransientError(`${item.sourceId}: size mismatch, stored ${bytes} of ${download.totalSize} bytes`);
-  }
+interface Located {
+  kind: 'located';
+  download: OpenedDownload;
+  /** What to continue from: an unfinished upload, an object this download matches, or nothing. */
+  previous: Previous | null;
+  key: string;
+  siblings: SourceItem[];
 }
 
-function resumesCheckpoint(input: TransferFileInput): boolean {
-  return input.checkpoint !== undefined && input.checkpoint.sourceId === input.item.sourceId;
+/** What an earlier attempt left, and the download opened from where it ends. */
+async function locate(input: TransferFileInput): Promise<Located | Extract<TransferOutcome, { kind: 'not_ready' }>> {
+  const knownKey = input.item.extension !== undefined ? input.keyFor(input.item.extension) : null;
+  const hasCheckpoint = input.checkpoint?.sourceId === input.item.sourceId;
+  const lookBefore = (input.retrying === true || hasCheckpoint) && (knownKey !== null || hasCheckpoint);
+  let previous = lookBefore ? await lookUp(input, knownKey) : null;
+  const asked = resumeOffset(previous);
+  let opened = await input.provider.openDownload(input.item, { offset: asked, signal: input.signal });
+  if (opened.kind === 'not_ready') return opened;
+  const download = opened.download;
+  const key = input.keyFor(download.extension);
+  try {
+    // Without a key before the download (no extension), or for a first try at a multipart-sized
+    // file (an earlier export may have begun it), look now that the key is known.
+    if (!lookBefore && (input.retrying === true || needsMultipart(download, input.partSize))) previous = await lookUp(input, key);
+    previous = await usable(input, previous, key, download);
+  } catch (err) {
+    download.body.destroy();
+    throw err;
+  }
+  const target = resumeOffset(previous);
+  if (previous?.kind !== 'object' && download.offset !== target && asked !== target) {
+    // Opened from somewhere other than where the kept parts end (found after opening, or dropped): open again.
+    download.body.destroy();
+    opened = await input.provider.openDownload(input.item, { offset: target, signal: input.signal });
+    if (opened.kind === 'not_ready') return opened;
+  }
+  return { kind: 'located', download: opened.download, previous, key: previous?.key ?? key, siblings: opened.siblings ?? [] };
 }
 
-function storedBytes(resume: Resumable | null): number {
-  return resume ? resume.parts.reduce((sum, p) => sum + p.size, 0) : 0;
+function lookUp(input: TransferFileInput, key: string | null): Promise<Previous | null> {
+  return findPrevious({ store: input.store, sourceId: input.item.sourceId, key, checkpoint: input.checkpoint, lookForObject: input.retrying === true, signal: input.signal });
+}
+
+/**
+ * Keeps what an earlier attempt left only if it belongs to this download: an upload on the same
+ * key that the source can continue, an object of exactly the source's size. Anything else is
+ * dropped (an upload is aborted) and the file goes up from the start, overwriting the key.
+ */
+async function usable(input: TransferFileInput, previous: Previous | null, key: string, download: OpenedDownload): Promise<Previous | null> {
+  if (previous === null) return null;
+  if (previous.key === key) {
+    if (previous.kind === 'object' && download.totalSize === previous.size) return previous;
+    if (previous.kind === 'upload' && download.offset <= previous.bytes) return previous;
+  }
+  if (previous.kind === 'upload') await input.store.abortUpload(previous.key, previous.uploadId);
+  return null;
+}
+
+/**
+ * The object an earlier attempt stored whole, taken as this attempt's result: its SHA-256 from
+ * its metadata when the earlier attempt got that far, else read back (and then put in).
+ */
+async function adopt(input: TransferFileInput, previous: Extract<Previous, { kind: 'object' }>, download: OpenedDownload): Promise<StoredObject> {
+  download.body.destroy();
+  const base = { key: previous.key, size: previous.size, contentType: download.contentType, sourceUrl: download.sourceUrl, resumedFromByte: previous.size };
+  if (previous.sha256) return { ...base, sha256: previous.sha256, etag: unquoted(previous.etag), versionId: previous.versionId, hashedBy: 'metadata' };
+  const sha256 = await sha256OfObject(input.store, previous.key, input.signal, input.onBytes);
+  const written = await input.store.replaceMetadata(previous.key, { contentType: download.contentType, metadata: { ...input.baseMetadata, sha256 } }, input.signal);
+  return { ...base, sha256, etag: unquoted(written.etag), versionId: written.versionId, hashedBy: 'read-back' };
 }
 
 /** Whether the file goes up as a multipart upload (one that does not fit in one part, or of unknown size). */
 function needsMultipart(download: { totalSize: number | null }, configuredPartSize: number): boolean {
   return download.totalSize === null || download.totalSize >= choosePartSize(configuredPartSize, download.totalSize);
-}
-
-/**
- * The upload an earlier attempt left: from its checkpoint, or found by key (when the file's
- * `extension` is known) when that was lost.
- */
-async function findResumable(input: TransferFileInput, extension: string | undefined): Promise<Resumable | null> {
-  const { store, item, checkpoint, signal } = input;
-  const candidates: Array<{ key: string; uploadId: string }> = [];
-  if (checkpoint && checkpoint.sourceId === item.sourceId) candidates.push({ key: checkpoint.key, uploadId: checkpoint.uploadId });
-  else if (extension) {
-    const key = input.keyFor(extension);
-    for (const uploadId of await store.findUploads(key, signal)) candidates.push({ key, uploadId });
-  }
-  for (const [index, candidate] of candidates.entries()) {
-    const parts = await store.listParts(candidate.key, candidate.uploadId, signal);
-    if (parts === null) continue;
-    // Older uploads of the same key are leftovers of attempts that lost their checkpoint.
-    for (const stale of candidates.slice(index + 1)) await store.abortUpload(stale.key, stale.uploadId);
-    return { ...candidate, parts: contiguousParts(parts) };
-  }
-  return null;
 }

@@ -10,7 +10,7 @@ type Gc = () => void;
  * 32 MiB (when the worker runs with --expose-gc, see src/worker/runtime.ts) keeps the resident set
  * flat (measured on a resumed 1 GiB file: peak 196 MB -> 173 MB) for about 10 ms per collection.
  */
-export async function sha256OfObject(store: ObjectStore, key: string, signal?: AbortSignal): Promise<string> {
+export async function sha256OfObject(store: Pick<ObjectStore, 'readStream'>, key: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string> {
   const gc = (globalThis as { gc?: Gc }).gc;
   const hash = createHash('sha256');
   const body = await store.readStream(key, signal);
@@ -18,6 +18,7 @@ export async function sha256OfObject(store: ObjectStore, key: string, signal?: A
   for await (const chunk of body) {
     hash.update(chunk as Buffer);
     sinceCollect += (chunk as Buffer).length;
+    onBytes?.((chunk as Buffer).length);
     if (gc && sinceCollect >= COLLECT_EVERY) {
       gc();
       sinceCollect = 0;

@@ -44,6 +44,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
           beginExport: activities.beginExport,
           finishExport: activities.finishExport,
           recordFailures: activities.recordFailures,
+          recordFailedStart: activities.recordFailedStart,
           startExports: activities.startExports,
           exportStatus: activities.exportStatus,
           planRetentionSweep: activities.planRetentionSweep,

@@ -1,0 +1,141 @@
+import { createHash, type Hash } from 'node:crypto';
+import { TransientError } from '../errors';
+import type { OpenedDownload, SourceItem } from '../providers/types';
+import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../storage/objectStore';
+import { chunkBody, choosePartSize, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
+import type { Previous, TransferCheckpoint } from './previous';
+import { unquoted, type StoredObject } from './result';
+import { sha256OfObject } from './verify';
+
+/**
+ * Files of known size from here up are streamed from the source to the store without holding a
+ * part in memory: below it, eight transfers buffer at most 8 MiB between them, and a buffered file
+ * goes up in one request with its hash in the metadata instead of a PUT and a copy.
+ */
+const STREAM_FROM_BYTES = 1024 * 1024;
+
+export interface UploadInput {
+  store: ObjectStore;
+  item: SourceItem;
+  key: string;
+  download: OpenedDownload;
+  /** An unfinished upload of this key to continue, or null to start afresh. */
+  resume: Previous | null;
+  baseMetadata: Record<string, string>;
+  partSize: number;
+  signal?: AbortSignal;
+  onCheckpoint: (checkpoint: TransferCheckpoint) => void;
+  onBytes?: (bytes: number) => void;
+}
+
+/** Where the upload stands: the parts stored so far, or the one PutObject that carried the whole file. */
+interface Progress {
+  uploadId: string | null;
+  parts: StoredPart[];
+  bytes: number;
+  single: { written: WriteResult; sha256: string | null } | null;
+}
+
+/**
+ * Uploads the download's bytes from where `resume` ends: small files (and bodies of unknown
+ * length that fit in one part) gathered into one signed PutObject with their SHA-256 in the
+ * metadata; anything larger streamed from the source's socket into the store's, as one streamed
+ * PutObject below the part size or a multipart upload with a checkpoint after each part. The hash
+ * is taken on the way; only a resumed file is hashed by reading it back (README, "Decisions").
+ */
+export async function uploadFrom(input: UploadInput): Promise<StoredObject> {
+  const { item, download, key } = input;
+  const resume = input.resume?.kind === 'upload' ? input.resume : null;
+  const offset = resume?.bytes ?? 0;
+  const stats: StreamedBody = { discarded: 0, received: 0, failure: null };
+  const hash = offset === 0 ? createHash('sha256') : null;
+  const meta: ObjectMeta = { contentType: download.contentType, metadata: input.baseMetadata };
+  const progress: Progress = { uploadId: resume?.uploadId ?? null, parts: resume ? [...resume.parts] : [], bytes: offset, single: null };
+  try {
+    await sendParts(input, partSources(input, offset, hash, stats), progress, hash, meta);
+  } catch (err) {
+    // A source that broke off mid-part fails the store's request too; its own error says more.
+    throw stats.failure ? new TransientError(`${item.sourceId}: ${stats.failure.message}`) : err;
+  }
+  checkLength(item, download, stats, progress.bytes);
+  // A buffered single PUT is done; a streamed one, like a multipart upload, still needs its hash put in.
+  if (progress.single?.sha256) return stored(input, progress, progress.single.written, progress.single.sha256, 'stream');
+  if (!progress.single) {
+    if (progress.uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
+    await input.store.completeUpload(key, progress.uploadId, progress.parts, input.signal);
+  }
+  const sha256 = hash ? hash.digest('hex') : await sha256OfObject(input.store, key, input.signal, input.onBytes);
+  // The SHA-256 is only known now; a copy onto itself puts it into the object's metadata.
+  const written = await input.store.replaceMetadata(key, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, input.signal);
+  return stored(input, progress, written, sha256, hash ? 'stream' : 'read-back');
+}
+
+interface PartSources {
+  bodies: AsyncIterable<UploadBody>;
+  /** The signal the store's requests obey: the activity's, and the source failing mid-part. */
+  signal: AbortSignal | undefined;
+}
+
+/** The bodies to upload: streamed parts of known length from a MiB up, else buffered parts. */
+function partSources(input: UploadInput, offset: number, hash: Hash | null, stats: StreamedBody): PartSources {
+  const { download } = input;
+  const partSize = choosePartSize(input.partSize, download.totalSize);
+  const bodyOptions = {
+    skip: offset - download.offset,
+    onData: (chunk: Buffer) => hash?.update(chunk),
+    onReceived: (n: number) => input.onBytes?.(n),
+  };
+  const left = download.totalSize === null ? null : download.totalSize - offset;
+  if (left === null || left < STREAM_FROM_BYTES) return { bodies: chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats), signal: input.signal };
+  // Aborts the store's request when the source fails in the middle of a streamed part.
+  const sourceFailed = new AbortController();
+  const signal = input.signal ? AbortSignal.any([input.signal, sourceFailed.signal]) : sourceFailed.signal;
+  return { bodies: streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats), signal };
+}
+
+/** Sends each body: the whole file in one PutObject when it fits in a first part, else as parts. */
+async function sendParts(input: UploadInput, sources: PartSources, progress: Progress, hash: Hash | null, meta: ObjectMeta): Promise<void> {
+  const { store, key, item } = input;
+  const partSize = choosePartSize(input.partSize, input.download.totalSize);
+  for await (const body of sources.bodies) {
+    const length = body.length;
+    if (progress.uploadId === null && length < partSize && hash) {
+      // The whole file in one request. A buffered one is hashed already: the hash goes into its
+      // metadata and doubles as the signed payload hash (hashed once, and checked by S3).
+      const sha256 = Buffer.isBuffer(body) ? hash.digest('hex') : null;
+      const withHash = sha256 ? { ...meta, metadata: { ...input.baseMetadata, sha256 } } : meta;
+      progress.single = { written: await store.putObject(key, body, withHash, sources.signal, sha256 ?? undefined), sha256 };
+      progress.bytes += length;
+      continue;
+    }
+    if (length === 0) continue;
+    progress.uploadId ??= await store.createUpload(key, meta, input.signal);
+    progress.parts.push(await store.uploadPart(key, progress.uploadId, progress.parts.length + 1, body, sources.signal));
+    progress.bytes += length;
+    input.onCheckpoint({ sourceId: item.sourceId, key, uploadId: progress.uploadId, partsDone: progress.parts.length, bytesDone: progress.bytes });
+  }
+}
+
+function checkLength(item: SourceItem, download: OpenedDownload, stats: ChunkedBody, bytes: number): void {
+  if (download.contentLength !== null && stats.received !== download.contentLength) {
+    throw new TransientError(`${item.sourceId}: short body, received ${stats.received} of ${download.contentLength} bytes`);
+  }
+  if (download.totalSize !== null && bytes !== download.totalSize) {
+    throw new TransientError(`${item.sourceId}: size mismatch, stored ${bytes} of ${download.totalSize} bytes`);
+  }
+}
+
+function stored(input: UploadInput, progress: Progress, written: WriteResult, sha256: string, hashedBy: StoredObject['hashedBy']): StoredObject {
+  const resumedFromByte = input.resume?.kind === 'upload' ? input.resume.bytes : 0;
+  return {
+    key: input.key,
+    size: progress.bytes,
+    sha256,
+    etag: unquoted(written.etag),
+    versionId: written.versionId,
+    contentType: input.download.contentType,
+    sourceUrl: input.download.sourceUrl,
+    resumedFromByte,
+    hashedBy,
+  };
+}
