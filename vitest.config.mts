@@ -11,6 +11,10 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 },
       },
       {
+        // The workflows' state machines on a real Temporal dev server, activities mocked in-process.
+        test: { name: 'workflow', include: ['test/workflow/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

@@ -109,6 +109,11 @@ function fakeStore() {
       objects.get(key)!.metadata = meta.metadata;
       return { etag: 'e', versionId: null };
     },
+    async head(key: string) {
+      calls.push('head');
+      const o = objects.get(key);
+      return o ? { size: o.body.length, etag: '"e"', versionId: null, metadata: o.metadata, contentType: 'audio/mpeg' } : null;
+    },
     async readStream(key: string): Promise<Readable> {
       calls.push('readStream');
       return Readable.from([objects.get(key)!.body]);
@@ -138,16 +143,16 @@ describe('transferFile: finding an earlier upload by key', () => {
   it('a first attempt at a file that fits in one part makes no upload lookup, and its hash signs the PUT', async () => {
     const data = content(64 * 1024);
     const store = fakeStore();
-    const out = await transferFile(input(fakeProvider(data), store, { uploadLookup: 'if-multipart' }));
+    const out = await transferFile(input(fakeProvider(data), store));
     expect(out.kind).toBe('stored');
     expect(store.calls).toEqual(['putObject']);
     expect(store.objects.get('k/rec-1.mp3')!.metadata.sha256).toBe(sha(data));
   });
 
-  it('the default still looks first, as a retried attempt does', async () => {
+  it('a retried file looks first, for an upload and for an object an earlier try finished', async () => {
     const store = fakeStore();
-    await transferFile(input(fakeProvider(content(1000)), store));
-    expect(store.calls).toEqual(['findUploads', 'putObject']);
+    await transferFile(input(fakeProvider(content(1000)), store, { retrying: true }));
+    expect(store.calls).toEqual(['findUploads', 'head', 'putObject']);
   });
 
   it('a first attempt at a multipart file looks after opening, and continues an upload left without a checkpoint', async () => {
@@ -159,7 +164,7 @@ describe('transferFile: finding an earlier upload by key', () => {
     await store.uploadPart('k/rec-1.mp3', id, 2, data.subarray(PART, 2 * PART));
     store.calls.length = 0;
     const provider = fakeProvider(data);
-    const out = await transferFile(input(provider, store, { uploadLookup: 'if-multipart' }));
+    const out = await transferFile(input(provider, store));
     expect(out.kind === 'stored' && out.object.resumedFromByte).toBe(2 * PART);
     // Opened from 0, found the upload, reopened where its parts end.
     expect(provider.opens).toEqual([0, 2 * PART]);
@@ -173,7 +178,7 @@ describe('transferFile: finding an earlier upload by key', () => {
     const data = content(2 * PART + 5);
     const store = fakeStore();
     const provider = fakeProvider(data);
-    const out = await transferFile(input(provider, store, { uploadLookup: 'if-multipart' }));
+    const out = await transferFile(input(provider, store));
     expect(provider.opens).toEqual([0]);
     expect(store.calls).toEqual(['findUploads', 'createUpload', 'uploadPart', 'uploadPart', 'uploadPart', 'completeUpload', 'replaceMetadata']);
     expect(out.kind === 'stored' && out.object.sha256).toBe(sha(data));
@@ -188,10 +193,64 @@ describe('transferFile: finding an earlier upload by key', () => {
     store.calls.length = 0;
     const provider = fakeProvider(data);
     const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART };
-    await transferFile(input(provider, store, { uploadLookup: 'if-multipart', checkpoint }));
+    await transferFile(input(provider, store, { checkpoint }));
     expect(provider.opens).toEqual([PART]);
     expect(store.calls[0]).toBe('listParts');
     expect(store.calls).not.toContain('findUploads');
+  });
+});
+
+describe('transferFile: a file an earlier try stored whole, but never recorded', () => {
+  it('is adopted from its metadata without fetching a byte again', async () => {
+    const data = content(3 * PART + 11);
+    const store = fakeStore();
+    store.objects.set('k/rec-1.mp3', { body: data, metadata: { sha256: sha(data) } });
+    const provider = fakeProvider(data);
+    const out = await transferFile(input(provider, store, { retrying: true }));
+    expect(out.kind === 'stored' && out.object).toMatchObject({ size: data.length, sha256: sha(data), hashedBy: 'metadata', resumedFromByte: data.length });
+    // Asked from the end of the file: the source answers with its size and no body.
+    expect(provider.opens).toEqual([data.length]);
+    expect(store.calls).toEqual(['findUploads', 'head']);
+  });
+
+  it('is hashed by reading it back when the earlier try died before its metadata copy', async () => {
+    const data = content(2 * PART + 3);
+    const store = fakeStore();
+    store.objects.set('k/rec-1.mp3', { body: data, metadata: {} });
+    const out = await transferFile(input(fakeProvider(data), store, { retrying: true }));
+    expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), hashedBy: 'read-back' });
+    expect(store.calls).toEqual(['findUploads', 'head', 'readStream', 'replaceMetadata']);
+    expect(store.objects.get('k/rec-1.mp3')!.metadata.sha256).toBe(sha(data));
+  });
+
+  it('is found through a checkpoint whose upload was completed', async () => {
+    const data = content(2 * PART + 3);
+    const store = fakeStore();
+    store.objects.set('k/rec-1.mp3', { body: data, metadata: {} });
+    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: 'gone', partsDone: 2, bytesDone: 2 * PART };
+    const provider = fakeProvider(data);
+    const out = await transferFile(input(provider, store, { retrying: true, checkpoint }));
+    expect(out.kind === 'stored' && out.object.hashedBy).toBe('read-back');
+    expect(provider.opens).toEqual([data.length]);
+  });
+
+  it('is overwritten when its size is not the source\'s', async () => {
+    const data = content(70_000);
+    const store = fakeStore();
+    store.objects.set('k/rec-1.mp3', { body: content(5), metadata: { sha256: 'stale' } });
+    const provider = fakeProvider(data);
+    const out = await transferFile(input(provider, store, { retrying: true }));
+    expect(out.kind === 'stored' && out.object).toMatchObject({ size: data.length, sha256: sha(data), hashedBy: 'stream' });
+    expect(provider.opens).toEqual([5, 0]);
+    expect(store.objects.get('k/rec-1.mp3')!.body.equals(data)).toBe(true);
+  });
+
+  it('is not looked for on a first try', async () => {
+    const data = content(1000);
+    const store = fakeStore();
+    store.objects.set('k/rec-1.mp3', { body: data, metadata: { sha256: sha(data) } });
+    await transferFile(input(fakeProvider(data), store));
+    expect(store.calls).toEqual(['putObject']);
   });
 });
 
