@@ -56,8 +56,9 @@ export interface KoreSimulatorOptions {
   /** Kore's per-bot limit (60/minute); 0 turns it off (the default, so tests run fast). */
   rateLimitPerMinute?: number;
   /**
-   * A getSessions page with skip > 0 starts this many sessions earlier, as when new sessions
-   * arrive at the top of the newest-first list while a client pages: they repeat. Default 0.
+   * New sessions arriving at the top of the newest-first list between two page requests: the page
+   * at skip = k x limit starts k x sessionsShift sessions earlier, so each page repeats this many
+   * sessions of the page before (at most limit - 1). Default 0.
    */
   sessionsShift?: number;
 }
@@ -96,8 +97,8 @@ const MAX_RANGE_MS = 7 * 24 * 3600 * 1000;
 const API_PATH = /^\/api(?:\/1\.1)?\/public\/bot\/([^/]+)\/(getSessions|recordings|v2\/recordings|voicemail)$/;
 const MEDIA_PATH = /^\/media\/([^/]+)\/([^/]+)\/(recording|voicemail)\/(\d+)\.(wav|mp3)$/;
 const RATE_LIMIT_MESSAGE = 'Rate limit for this API has been reached';
-/** Kore's error shape, for the status faults the API plays. */
-const koreError: ErrorBody = (status, msg) => ({ errors: [{ msg, code: status }] });
+/** Kore's error shape for the status faults the API plays; its 429 always says why. */
+const koreError: ErrorBody = (status, msg) => ({ errors: [{ msg: msg ?? (status === 429 ? RATE_LIMIT_MESSAGE : `simulated HTTP ${status}`), code: status }] });
 const FINAL_STATUSES: readonly KoreStatus[] = ['failed', 'media_unavailable'];
 const MIME: Record<KoreFileSpec['format'], string> = { wav: 'audio/wav', mp3: 'audio/mpeg' };
 
@@ -274,8 +275,8 @@ export class KoreSimulator {
 
   /**
    * Transient faults at `rate` on every target, each succeeding on a later try (RealisticFaultOptions):
-   * - 'getSessions', 'v1', 'v2', 'voicemail' (the bot's API): 429 with Retry-After and Kore's
-   *   rate-limit message, 500, 503 and JSON that does not parse; plus that 429 on every
+   * - 'getSessions', 'v1', 'v2', 'voicemail' (the bot's API): 429 with Retry-After (and Kore's
+   *   rate-limit message, as every 429 here), 500, 503 and JSON that does not parse; plus that 429 on every
    *   `every429`-th API call, since the bot's quota is shared by every integration on it.
    *   'v2' and 'voicemail' also hand out already-expired fileUrls (a long queue before the media
    *   GET), and 'v1' resets its streamed JSON at a position drawn inside it.
@@ -284,7 +285,7 @@ export class KoreSimulator {
    * Unless `overlap` is false, getSessions pages after the first repeat 3 sessions of the page before.
    */
   playRealisticFaults(options: RealisticFaultOptions = {}): void {
-    const api = [throttled(options.retryAfterSeconds ?? 1, RATE_LIMIT_MESSAGE), ...SERVER_ERRORS, MALFORMED_JSON];
+    const api = [throttled(options.retryAfterSeconds ?? 1), ...SERVER_ERRORS, MALFORMED_JSON];
     const perTarget = {
       getSessions: api,
       v1: [...api, { kind: 'cut', fraction: 'random' } as const],
@@ -308,7 +309,7 @@ export class KoreSimulator {
     if (!route) return sendJson(res, log, 404, { errors: [{ msg: 'Not found', code: 404 }] });
     if (!this.validToken(req.headers.auth)) return sendJson(res, log, 401, { errors: [{ msg: 'Unauthorized: invalid or missing auth token', code: 401 }] });
     if (this.scopeMissing) return sendJson(res, log, 401, { errors: [{ msg: 'Scope is incorrect', code: 401 }] });
-    if (this.rateLimited()) return sendJson(res, log, 429, { errors: [{ msg: RATE_LIMIT_MESSAGE, code: 429 }] });
+    if (this.rateLimited()) return sendJson(res, log, 429, koreError(429, undefined));
     if (decodeURIComponent(route[1]!) !== this.botId) return sendJson(res, log, 404, { errors: [{ msg: 'Bot not found', code: 404 }] });
     const endpoint = route[2]!;
     if (endpoint === 'getSessions') return this.getSessions(req, res, log);
@@ -369,7 +370,7 @@ export class KoreSimulator {
       const t = Date.parse(s.startTime);
       return t >= from && t <= to;
     });
-    const start = skip > 0 ? Math.max(0, skip - this.sessionsShift) : 0;
+    const start = Math.max(0, skip - Math.min(this.sessionsShift, limit - 1) * Math.floor(skip / limit));
     const page = inRange.slice(start, start + limit);
     query.status = 200;
     sendJson(res, log, 200, {

@@ -26,9 +26,8 @@ export interface FaultMix {
 export const DEFAULT_RATE = 0.15;
 export const DEFAULT_EVERY_429 = 7;
 
-/** 429 with Retry-After (and the platform's message, where its clients read one). */
-export function throttled(retryAfterSeconds: number, body?: string): Fault {
-  return { kind: 'status', status: 429, retryAfterSeconds, ...(body !== undefined ? { body } : {}) };
+export function throttled(retryAfterSeconds: number): Fault {
+  return { kind: 'status', status: 429, retryAfterSeconds };
 }
 
 export const SERVER_ERRORS: readonly Fault[] = [

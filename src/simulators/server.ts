@@ -81,16 +81,15 @@ export function sendJson(res: ServerResponse, log: LoggedRequest, status: number
   log.bytesSent += Buffer.byteLength(text);
 }
 
-/** A platform's error body for a status fault (default: `{ code, message }`). */
-export type ErrorBody = (status: number, message: string) => unknown;
+/** A platform's error body for a status fault, given the fault's message if it has one (default: `{ code, message }`). */
+export type ErrorBody = (status: number, message: string | undefined) => unknown;
 
 /** Plays a status fault or a malformed body; returns true when it answered the request. */
 export function playResponseFault(res: ServerResponse, log: LoggedRequest, fault: Fault | undefined, errorBody?: ErrorBody): boolean {
   if (!fault) return false;
   if (fault.kind === 'status') {
     const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
-    const message = fault.body ?? `simulated HTTP ${fault.status}`;
-    const body = errorBody ? errorBody(fault.status, message) : fault.body ? { message } : { code: `Status${fault.status}`, message };
+    const body = errorBody ? errorBody(fault.status, fault.body) : fault.body ? { message: fault.body } : { code: `Status${fault.status}`, message: `simulated HTTP ${fault.status}` };
     sendJson(res, log, fault.status, body, headers);
     return true;
   }
