@@ -291,8 +291,8 @@ export class DixaSimulator {
    * - 'export' (exports API): 429 with Retry-After, 500, 503, a connection reset inside the
    *   streamed array (at a record drawn over its length) and an array cut short mid-record;
    * - 'messages' (main API): 429, 500, 503 and JSON that does not parse;
-   * - 'files' (files host): 429, 500, 503; with `redirect` delivery a redirect to an
-   *   already-expired signed URL, with `direct` delivery body resets and short bodies instead;
+   * - 'files' (files host): 429, 500, 503; with `redirect` delivery (as it is at this call) a
+   *   redirect to an already-expired signed URL, with `direct` delivery resets and short bodies;
    * - 'storage' (the signed URLs' object store): 500, 503, 403 for an expired signature, body
    *   resets and short bodies at positions drawn inside the body.
    * Plus 429 on every `every429`-th call to the exports API, main API and files host together

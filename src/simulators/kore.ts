@@ -247,14 +247,16 @@ export class KoreSimulator {
 
   /** Body bytes of v1 answers for one session: every recording of it, in base64, per answer. */
   v1BytesSent(sessionId: string): number {
-    return this.requests.filter((r) => r.server === 'kore-api' && r.id === sessionId && r.path.endsWith('/recordings') && !r.path.endsWith('/v2/recordings') && r.status === 200).reduce((n, r) => n + r.bytesSent, 0);
+    const v1 = this.requests.filter((r) => r.path.endsWith('/recordings') && !r.path.endsWith('/v2/recordings'));
+    return fileBytesSent(v1, ['kore-api'], sessionId);
   }
 
   /** Every request about one file (by file id): its session's v1/v2 or voicemail answers, and its media. */
   requestsFor(id: string): LoggedRequest[] {
     const f = fileRef(id);
-    const endpoints = f.kind === 'recording' ? ['/recordings', '/v2/recordings'] : ['/voicemail'];
-    return this.requests.filter((r) => r.id === id || (r.server === 'kore-api' && r.id === f.sessionId && endpoints.some((e) => r.path.endsWith(e))));
+    // v1 and v2 recordings both end in /recordings.
+    const endpoint = f.kind === 'recording' ? '/recordings' : '/voicemail';
+    return this.requests.filter((r) => r.id === id || (r.server === 'kore-api' && r.id === f.sessionId && r.path.endsWith(endpoint)));
   }
 
   /** Every file of every session, with its SHA-256 and whether it can ever be downloaded. */
@@ -276,8 +278,8 @@ export class KoreSimulator {
   /**
    * Transient faults at `rate` on every target, each succeeding on a later try (RealisticFaultOptions):
    * - 'getSessions', 'v1', 'v2', 'voicemail' (the bot's API): 429 with Retry-After (and Kore's
-   *   rate-limit message, as every 429 here), 500, 503 and JSON that does not parse; plus that 429 on every
-   *   `every429`-th API call, since the bot's quota is shared by every integration on it.
+   *   rate-limit message, as every 429 here), 500, 503 and JSON that does not parse; plus that
+   *   429 on every `every429`-th API call, since the bot's quota is shared by every integration.
    *   'v2' and 'voicemail' also hand out already-expired fileUrls (a long queue before the media
    *   GET), and 'v1' resets its streamed JSON at a position drawn inside it.
    * - 'media' (the signed URLs' store): 500, 503, 403 for an expired signature, resets and short

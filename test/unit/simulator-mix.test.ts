@@ -140,6 +140,7 @@ describe('the Dixa simulator\'s realistic mix', () => {
     }
     expect(fetched.size).toBe(files.length);
     expectMix('Dixa', sim.faults, files, fetched, (id) => sim.mediaBytesSent(id));
+    for (const f of files) expect(sim.requestsFor(f.id).filter((r) => r.server === 'dixa-files').length, f.id).toBe(fetched.get(f.id)!.tries);
   });
 });
 
@@ -203,6 +204,7 @@ describe('the Kore simulator\'s realistic mix', () => {
     for (const id of voice.filter((s) => sim.session(s).status === 'success')) {
       const { value } = await retrying(MAX_TRIES, async () => json<{ recording: string[] }>(await send(bot(`recordings?sessionId=${id}`), { headers: headers() })));
       value.recording.forEach((uri, index) => expect(sha256(Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64'))).toBe(fetched.get(`${id}/recording/${index}`)?.sha256));
+      expect(sim.v1BytesSent(id)).toBeGreaterThan(value.recording.join('').length);
     }
     const files = await sim.inventory();
     expect(files.filter((f) => f.availability === 'final').map((f) => f.status)).toEqual(sim.session(sessions[0]!.sessionId).recordings.map(() => 'failed'));
