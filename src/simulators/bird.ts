@@ -2,8 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contentKey, contentSha256, deterministicUuid } from './content';
 import { FaultPlan } from './faults';
+import type { SimFile } from './inventory';
 import { serveMedia, type MediaBehaviour } from './media';
-import { SimServer, playResponseFault, sendJson, type LoggedRequest } from './server';
+import { BODY_BREAKS, EXPIRED, MALFORMED_JSON, SERVER_ERRORS, playMix, throttled, type RealisticFaultOptions } from './realistic';
+import { SimServer, fileBytesSent, playResponseFault, sendJson, type LoggedRequest } from './server';
 
 export type BirdStatus = 'accepted' | 'completed' | 'ongoing' | 'paused' | 'available' | 'absent' | 'failed';
 
@@ -29,6 +31,8 @@ export interface BirdSimulatorOptions {
   media?: Partial<MediaBehaviour>;
   /** Leave `url` out of the metadata, so clients must use the `.mp3` endpoint's 307. */
   omitUrlInMetadata?: boolean;
+  /** Each List Recordings page after the first repeats this many items of the page before. Default 0. */
+  listOverlap?: number;
 }
 
 export interface GenerateOptions {
@@ -45,15 +49,21 @@ export interface GenerateOptions {
  * A Bird voice API for tests and the demo: List Recordings (limit, pageToken, startAt, endAt),
  * recording metadata as the OpenAPI schema in the seed page has it, `{id}.mp3` answering 307 to
  * a signed URL on a separate storage origin that expires, AccessKey auth, Range, faults on
- * demand, and a log of every request.
+ * demand or at rates, and a log of every request.
+ *
+ * Fault targets: 'list' (id: the query string), 'metadata' and 'redirect' (the `.mp3` endpoint)
+ * (id: recording id), 'media' (the storage origin; id: recording id). 'expired' on 'metadata'
+ * hands out an already-expired signed URL; on 'media' the storage refuses the signature.
  */
 export class BirdSimulator {
   readonly seed: string;
   readonly workspaceId: string;
   readonly accessKey: string;
-  readonly faults = new FaultPlan();
+  readonly faults: FaultPlan;
   readonly requests: LoggedRequest[] = [];
   readonly media: MediaBehaviour;
+  /** See BirdSimulatorOptions.listOverlap. */
+  listOverlap: number;
   private readonly recordings: BirdRecordingSpec[];
   private readonly byId: Map<string, BirdRecordingSpec>;
   private readonly polls = new Map<string, number>();
@@ -68,6 +78,8 @@ export class BirdSimulator {
     this.accessKey = options.accessKey ?? `bird-key-${deterministicUuid(this.seed, 'key')}`;
     this.signingSecret = `sign-${this.seed}`;
     this.signedUrlTtlSeconds = options.signedUrlTtlSeconds ?? 600;
+    this.faults = new FaultPlan(this.seed);
+    this.listOverlap = options.listOverlap ?? 0;
     this.media = { range: true, contentLength: true, ...options.media };
     this.recordings = [...options.recordings].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
     this.byId = new Map(this.recordings.map((r) => [r.id, r]));
@@ -136,9 +148,43 @@ export class BirdSimulator {
     return contentSha256(contentKey(this.seed, rec.id), rec.size);
   }
 
-  /** Body bytes the storage origin sent for one recording, over all requests. */
+  /** Media bytes the storage origin sent for one recording, over all requests (error bodies not counted). */
   mediaBytesSent(id: string): number {
-    return this.requests.filter((r) => r.server === 'bird-storage' && r.id === id).reduce((n, r) => n + r.bytesSent, 0);
+    return fileBytesSent(this.requests, ['bird-storage'], id);
+  }
+
+  /** Every request about one recording: metadata, the `.mp3` endpoint and the storage origin. */
+  requestsFor(id: string): LoggedRequest[] {
+    return this.requests.filter((r) => r.id === id);
+  }
+
+  /** Every recording, with its SHA-256 and whether it can ever be downloaded. */
+  async inventory(): Promise<SimFile[]> {
+    const files: SimFile[] = [];
+    for (const rec of this.recordings) {
+      const availability = rec.status === 'available' || rec.availableAfterPolls !== undefined ? 'available' : rec.status === 'absent' || rec.status === 'failed' ? 'final' : 'pending';
+      files.push({ id: rec.id, size: rec.size, sha256: await this.sha256(rec.id), availability, status: rec.status });
+    }
+    return files;
+  }
+
+  /**
+   * Transient faults at `rate` on every target, each succeeding on a later try (RealisticFaultOptions):
+   * - 'list', 'metadata', 'redirect' (the API): 429 with Retry-After, 500 and 503, as a busy API
+   *   answers; plus 429 on every `every429`-th API call, since the workspace's quota is shared
+   *   with other integrations. 'list' and 'metadata' also send JSON that does not parse (a
+   *   truncating proxy), and 'metadata' an already-expired signed URL (a long queue between the
+   *   metadata and the media GET: the storage then answers 403).
+   * - 'media' (the storage origin, an object store): 500, 503 (its SlowDown), 403 for an expired
+   *   signature, a connection reset mid-body and a body shorter than its Content-Length, at
+   *   positions drawn inside the body.
+   * Listing pages repeat the last 2 items of the page before, unless `overlap` is false.
+   */
+  playRealisticFaults(options: RealisticFaultOptions = {}): void {
+    const api = [throttled(options.retryAfterSeconds ?? 1), ...SERVER_ERRORS];
+    const perTarget = { list: [...api, MALFORMED_JSON], metadata: [...api, MALFORMED_JSON, EXPIRED], redirect: api, media: [...SERVER_ERRORS, EXPIRED, ...BODY_BREAKS] };
+    playMix(this.faults, { perTarget, apiTargets: ['list', 'metadata', 'redirect'], throttled: api[0]! }, options, this.seed);
+    if (options.overlap ?? true) this.listOverlap = 2;
   }
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
@@ -172,7 +218,7 @@ export class BirdSimulator {
   }
 
   private listRecordings(res: ServerResponse, url: URL, log: LoggedRequest): void {
-    if (playResponseFault(res, log, this.faults.take('list'))) return;
+    if (playResponseFault(res, log, this.faults.take('list', url.search))) return;
     const limit = Number(url.searchParams.get('limit') ?? '10');
     if (!Number.isInteger(limit) || limit < 1 || limit > 99) {
       return sendJson(res, log, 422, { code: 'InvalidParameter', message: 'limit must be between 1 and 99' });
@@ -189,8 +235,10 @@ export class BirdSimulator {
     const inWindow = this.recordings.filter(
       (r) => (!startAt || r.createdAt >= new Date(startAt).toISOString()) && (!endAt || r.createdAt < new Date(endAt).toISOString()),
     );
-    const page = inWindow.slice(offset, offset + limit);
-    const next = offset + limit < inWindow.length ? Buffer.from(`o${offset + limit}`).toString('base64url') : undefined;
+    // Items that arrived during paging push the page back: it starts with the end of the page before.
+    const start = offset > 0 ? Math.max(0, offset - Math.min(this.listOverlap, limit - 1)) : 0;
+    const page = inWindow.slice(start, start + limit);
+    const next = start + limit < inWindow.length ? Buffer.from(`o${start + limit}`).toString('base64url') : undefined;
     sendJson(res, log, 200, { results: page.map((r) => this.recordingJson(r, this.currentStatus(r, false))), nextPageToken: next });
   }
 

@@ -2,8 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contentKey, contentSha256, deterministicUuid } from './content';
 import { FaultPlan, type Fault } from './faults';
+import type { SimFile } from './inventory';
 import { serveMedia, type MediaBehaviour } from './media';
-import { SimServer, drained, playResponseFault, sendJson, type LoggedRequest } from './server';
+import { BODY_BREAKS, EXPIRED, MALFORMED_JSON, SERVER_ERRORS, playMix, throttled, type RealisticFaultOptions } from './realistic';
+import { SimServer, drained, fileBytesSent, playResponseFault, sendJson, type LoggedRequest } from './server';
 
 export type DixaVisibility = 'public' | 'private';
 
@@ -74,6 +76,24 @@ export interface DixaSimulatorOptions {
   exportOrder?: 'created_at' | 'reversed';
   /** Raw values appended to every message export array (malformed records, for error tests). */
   rawExportRecords?: unknown[];
+  /** Overlapping message exports, as when data arrives while a client pages. Default: none. */
+  exportOverlap?: DixaExportOverlap;
+}
+
+export interface DixaExportOverlap {
+  /** Every Nth record of an answer comes a second time, after the record that follows it (0: none). */
+  repeatEvery?: number;
+  /** An answer also holds the records up to this many ms outside the asked bounds, so records near a slice boundary come in both slices. */
+  boundaryMs?: number;
+}
+
+/** A Dixa file as the platform has it: the message, the kind and the link name it (see DixaFileRef). */
+export interface DixaSimFile extends SimFile {
+  messageId: string;
+  kind: DixaFileRef['kind'];
+  /** The link as the exports write it. */
+  link: string;
+  linkForm: DixaLinkForm;
 }
 
 /** File names a client must keep as provenance but never use as a path. */
@@ -105,15 +125,18 @@ export interface DixaFileRef {
  * - files host: `/public/...` without auth, `/private/...` with Basic `bearer:<token>`, answering
  *   307 to a signed URL on the storage origin, or the bytes directly;
  * - storage origin: the bytes, with Range and Content-Length switchable.
- * Fault targets: 'export', 'messages', 'files', 'storage'. Every request is logged with its headers.
+ * Fault targets: 'export' (id: the query string), 'messages' (id: conversation id), 'files' and
+ * 'storage' (id: file id). 'expired' on 'files' redirects to an already-expired URL; on 'storage'
+ * the storage refuses the signature. Every request is logged with its headers.
  */
 export class DixaSimulator {
   readonly seed: string;
   readonly apiToken: string;
-  readonly faults = new FaultPlan();
+  readonly faults: FaultPlan;
   readonly requests: LoggedRequest[] = [];
   readonly media: MediaBehaviour;
   delivery: 'redirect' | 'direct';
+  exportOverlap: DixaExportOverlap;
   signedUrlTtlSeconds: number;
   exportOrder: 'created_at' | 'reversed';
   rawExportRecords: unknown[];
@@ -132,6 +155,8 @@ export class DixaSimulator {
   constructor(options: DixaSimulatorOptions = {}) {
     this.seed = options.seed ?? 'dixa';
     this.apiToken = options.apiToken ?? `dixa-token-${deterministicUuid(this.seed, 'token')}`;
+    this.faults = new FaultPlan(this.seed);
+    this.exportOverlap = options.exportOverlap ?? {};
     this.orgId = deterministicUuid(this.seed, 'org');
     this.media = { range: true, contentLength: true, ...options.media };
     this.delivery = options.delivery ?? 'redirect';
@@ -236,9 +261,54 @@ export class DixaSimulator {
     return contentSha256(contentKey(this.seed, file.id), file.size);
   }
 
-  /** Body bytes the files host and the storage origin sent for one file, over all requests. */
+  /** File bytes the files host and the storage origin sent for one file, over all requests (error bodies not counted). */
+  mediaBytesSent(fileId: string): number {
+    return fileBytesSent(this.requests, ['dixa-files', 'dixa-storage'], fileId);
+  }
+
+  /** The same as mediaBytesSent (its older name). */
   fileBytesSent(fileId: string): number {
-    return this.requests.filter((r) => (r.server === 'dixa-files' || r.server === 'dixa-storage') && r.id === fileId).reduce((n, r) => n + r.bytesSent, 0);
+    return this.mediaBytesSent(fileId);
+  }
+
+  /** Every request about one file: the files host and the storage origin. */
+  requestsFor(fileId: string): LoggedRequest[] {
+    return this.requests.filter((r) => r.id === fileId && (r.server === 'dixa-files' || r.server === 'dixa-storage'));
+  }
+
+  /** Every file of every message, with its SHA-256. Dixa has no file statuses: all are available. */
+  async inventory(): Promise<DixaSimFile[]> {
+    const files: DixaSimFile[] = [];
+    for (const { message, kind, file } of this.allFiles()) {
+      const sha256 = await this.sha256(file.id);
+      files.push({ id: file.id, size: file.size, sha256, availability: 'available', status: 'available', messageId: message.id, kind, link: this.linkOf(file), linkForm: file.link });
+    }
+    return files;
+  }
+
+  /**
+   * Transient faults at `rate` on every target, each succeeding on a later try (RealisticFaultOptions):
+   * - 'export' (exports API): 429 with Retry-After, 500, 503, a connection reset inside the
+   *   streamed array (at a record drawn over its length) and an array cut short mid-record;
+   * - 'messages' (main API): 429, 500, 503 and JSON that does not parse;
+   * - 'files' (files host): 429, 500, 503; with `redirect` delivery (as it is at this call) a
+   *   redirect to an already-expired signed URL, with `direct` delivery resets and short bodies;
+   * - 'storage' (the signed URLs' object store): 500, 503, 403 for an expired signature, body
+   *   resets and short bodies at positions drawn inside the body.
+   * Plus 429 on every `every429`-th call to the exports API, main API and files host together
+   * (the token's quota is shared with other integrations). Unless `overlap` is false, every 5th
+   * export record comes twice, and answers reach a minute past their bounds.
+   */
+  playRealisticFaults(options: RealisticFaultOptions = {}): void {
+    const api = [throttled(options.retryAfterSeconds ?? 1), ...SERVER_ERRORS];
+    const perTarget = {
+      export: [...api, { kind: 'cut', fraction: 'random' } as const, MALFORMED_JSON],
+      messages: [...api, MALFORMED_JSON],
+      files: [...api, ...(this.delivery === 'redirect' ? [EXPIRED] : BODY_BREAKS)],
+      storage: [...SERVER_ERRORS, EXPIRED, ...BODY_BREAKS],
+    };
+    playMix(this.faults, { perTarget, apiTargets: ['export', 'messages', 'files'], throttled: api[0]! }, options, this.seed);
+    if (options.overlap ?? true) this.exportOverlap = { repeatEvery: 5, boundaryMs: 60_000 };
   }
 
   /** One conversation's messages, oldest first. */
@@ -320,25 +390,29 @@ export class DixaSimulator {
     if (!this.exportsAuthorized(req.headers.authorization)) return sendJson(res, log, 401, { message: 'Unauthorized' });
     const kind = url.pathname === '/v1/message_export' ? 'message' : url.pathname === '/v1/conversation_export' ? 'conversation' : null;
     if (!kind) return sendJson(res, log, 404, { message: 'Not found' });
-    const fault = this.faults.take('export');
+    const fault = this.faults.take('export', url.search);
     if (fault?.kind !== 'malformed-json' && playResponseFault(res, log, fault)) return;
     const after = parseTime(url.searchParams.get('created_after'));
     const before = parseTime(url.searchParams.get('created_before'));
     if (after === null || before === null) return sendJson(res, log, 400, { message: 'created_after and created_before are required: Unix ms or yyyy-mm-dd' });
     if (before < after) return sendJson(res, log, 400, { message: 'created_before is before created_after' });
     if (before - after > this.maxWindowMs) return sendJson(res, log, 400, { message: `the interval must not exceed ${this.maxWindowMs / DAY_MS} days` });
-    const records = kind === 'message' ? this.messageRecords(after, before) : this.conversationRecords(after, before);
-    await streamArray(res, log, records, fault);
+    await streamArray(res, log, () => (kind === 'message' ? this.messageRecords(after, before) : this.conversationRecords(after, before)), fault);
   }
 
   private *messageRecords(after: number, before: number): Generator<unknown> {
+    const margin = this.exportOverlap.boundaryMs ?? 0;
+    yield* withRepeats(this.orderedMessages(after - margin, before + margin), this.exportOverlap.repeatEvery ?? 0);
+    yield* this.rawExportRecords;
+  }
+
+  private *orderedMessages(after: number, before: number): Generator<unknown> {
     if (this.exportOrder === 'reversed') {
       const all = [...this.messages(after, before)];
       for (let i = all.length - 1; i >= 0; i--) yield this.messageRecord(all[i]!);
     } else {
       for (const m of this.messages(after, before)) yield this.messageRecord(m);
     }
-    yield* this.rawExportRecords;
   }
 
   private *conversationRecords(after: number, before: number): Generator<Record<string, unknown>> {
@@ -460,16 +534,30 @@ function filesOf(message: DixaMessageSpec): DixaFileRef[] {
   return refs;
 }
 
+/** Yields each record, and every nth one a second time after the record that follows it. */
+function* withRepeats<T>(records: Iterable<T>, every: number): Generator<T> {
+  let n = 0;
+  let held: { record: T } | undefined;
+  for (const record of records) {
+    yield record;
+    if (held) yield held.record;
+    held = every > 0 && ++n % every === 0 ? { record } : undefined;
+  }
+  if (held) yield held.record;
+}
+
 /**
  * Writes `[`, the records and `]` as they are generated, ~64 KiB at a time with back-pressure:
  * the array is never held. `malformed-json` cuts it mid-record after a few records; `cut` drops
- * the connection after that many bytes.
+ * the connection after that many bytes, or in the middle of the record at that fraction of the
+ * array (counted first, by generating it once more).
  */
-async function streamArray(res: ServerResponse, log: LoggedRequest, records: Iterable<unknown>, fault: Fault | undefined): Promise<void> {
+async function streamArray(res: ServerResponse, log: LoggedRequest, generate: () => Iterable<unknown>, fault: Fault | undefined): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/json' });
   let closed = false;
   res.once('close', () => (closed = true));
-  const cutAfter = fault?.kind === 'cut' ? fault.afterBytes : Infinity;
+  let cutAfter = fault?.kind === 'cut' && 'afterBytes' in fault ? fault.afterBytes : Infinity;
+  const cutRecord = fault?.kind === 'cut' && 'fraction' in fault ? Math.floor(fault.fraction * countOf(generate())) : -1;
   const write = async (text: string): Promise<boolean> => {
     let chunk = Buffer.from(text, 'utf8');
     if (log.bytesSent + chunk.length > cutAfter) chunk = chunk.subarray(0, cutAfter - log.bytesSent);
@@ -484,8 +572,10 @@ async function streamArray(res: ServerResponse, log: LoggedRequest, records: Ite
   };
   let buffer = '[';
   let n = 0;
-  for (const record of records) {
-    buffer += (n > 0 ? ',' : '') + JSON.stringify(record);
+  for (const record of generate()) {
+    const text = (n > 0 ? ',' : '') + JSON.stringify(record);
+    if (n === cutRecord) cutAfter = log.bytesSent + Buffer.byteLength(buffer) + Math.ceil(Buffer.byteLength(text) / 2);
+    buffer += text;
     n++;
     if (fault?.kind === 'malformed-json' && n >= 3) {
       await write(`${buffer},{"id":"trunc`);
@@ -497,9 +587,17 @@ async function streamArray(res: ServerResponse, log: LoggedRequest, records: Ite
       buffer = '';
     }
   }
+  // An empty array is cut before its `]`.
+  if (n <= cutRecord) cutAfter = log.bytesSent + Buffer.byteLength(buffer);
   if (fault?.kind === 'malformed-json') buffer += ',{"id":"trunc';
   else buffer += ']';
   if (await write(buffer)) res.end();
+}
+
+function countOf(items: Iterable<unknown>): number {
+  let n = 0;
+  for (const _ of items) n++;
+  return n;
 }
 
 /** Unix ms, or yyyy-mm-dd (UTC midnight). */

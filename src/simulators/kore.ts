@@ -2,9 +2,11 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { contentKey, contentSha256, contentStream } from './content';
-import { FaultPlan } from './faults';
+import { FaultPlan, type Fault } from './faults';
+import type { SimFile } from './inventory';
 import { serveMedia, type MediaBehaviour } from './media';
-import { SimServer, playResponseFault, sendBody, sendJson, type BodyPlan, type LoggedRequest } from './server';
+import { BODY_BREAKS, EXPIRED, MALFORMED_JSON, SERVER_ERRORS, playMix, throttled, type RealisticFaultOptions } from './realistic';
+import { SimServer, bodyPlanOf, fileBytesSent, playResponseFault, sendBody, sendJson, type ErrorBody, type LoggedRequest } from './server';
 
 export type KoreStatus = 'success' | 'call_in_progress' | 'media_in_progress' | 'failed' | 'media_unavailable';
 export type KoreFileKind = 'recording' | 'voicemail';
@@ -53,6 +55,20 @@ export interface KoreSimulatorOptions {
   scopeMissing?: boolean;
   /** Kore's per-bot limit (60/minute); 0 turns it off (the default, so tests run fast). */
   rateLimitPerMinute?: number;
+  /**
+   * New sessions arriving at the top of the newest-first list between two page requests: the page
+   * at skip = k x limit starts k x sessionsShift sessions earlier, so each page repeats this many
+   * sessions of the page before (at most limit - 1). Default 0.
+   */
+  sessionsShift?: number;
+}
+
+/** A Kore file as the platform has it; its id is `${sessionId}/${kind}/${index}`. */
+export interface KoreSimFile extends SimFile {
+  sessionId: string;
+  kind: KoreFileKind;
+  index: number;
+  format: KoreFileSpec['format'];
 }
 
 export interface GenerateKoreOptions {
@@ -81,6 +97,9 @@ const MAX_RANGE_MS = 7 * 24 * 3600 * 1000;
 const API_PATH = /^\/api(?:\/1\.1)?\/public\/bot\/([^/]+)\/(getSessions|recordings|v2\/recordings|voicemail)$/;
 const MEDIA_PATH = /^\/media\/([^/]+)\/([^/]+)\/(recording|voicemail)\/(\d+)\.(wav|mp3)$/;
 const RATE_LIMIT_MESSAGE = 'Rate limit for this API has been reached';
+/** Kore's error shape for the status faults the API plays; its 429 always says why. */
+const koreError: ErrorBody = (status, msg) => ({ errors: [{ msg: msg ?? (status === 429 ? RATE_LIMIT_MESSAGE : `simulated HTTP ${status}`), code: status }] });
+const FINAL_STATUSES: readonly KoreStatus[] = ['failed', 'media_unavailable'];
 const MIME: Record<KoreFileSpec['format'], string> = { wav: 'audio/wav', mp3: 'audio/mpeg' };
 
 /**
@@ -91,8 +110,8 @@ const MIME: Record<KoreFileSpec['format'], string> = { wav: 'audio/wav', mp3: 'a
  * against the client secret, the missing-scope answer, the rate-limit answer, faults on demand,
  * and a log of every request.
  *
- * Fault targets: 'getSessions', 'v1', 'v2', 'voicemail' (id: sessionId) and 'media'
- * (id: `${sessionId}/${kind}/${index}`). 'foreign-redirect' on 'v2'/'voicemail' puts its location
+ * Fault targets: 'getSessions' (id: dates, skip and limit), 'v1', 'v2', 'voicemail' (id: sessionId)
+ * and 'media' (id: `${sessionId}/${kind}/${index}`). 'foreign-redirect' on 'v2'/'voicemail' puts its location
  * into every fileUrl; 'expired' there hands out already-expired URLs.
  */
 export class KoreSimulator {
@@ -100,9 +119,11 @@ export class KoreSimulator {
   readonly botId: string;
   readonly clientId: string;
   readonly clientSecret: string;
-  readonly faults = new FaultPlan();
+  readonly faults: FaultPlan;
   readonly requests: LoggedRequest[] = [];
   readonly sessionQueries: SessionsQuery[] = [];
+  /** See KoreSimulatorOptions.sessionsShift. */
+  sessionsShift: number;
   readonly media: MediaBehaviour;
   readonly v1Encoding: KoreV1Encoding;
   voicemailKey: 'voicemail recording' | 'voicemail_recording';
@@ -123,6 +144,8 @@ export class KoreSimulator {
     this.clientId = options.clientId ?? `cs-${hex(this.seed, 'client', 32)}`;
     this.clientSecret = options.clientSecret ?? hex(this.seed, 'secret', 40);
     this.signingSecret = `sign-${this.seed}`;
+    this.faults = new FaultPlan(this.seed);
+    this.sessionsShift = options.sessionsShift ?? 0;
     this.signedUrlTtlSeconds = options.signedUrlTtlSeconds ?? 300;
     this.media = { range: true, contentLength: true, ...options.media };
     this.v1Encoding = { escapeSlashes: false, lineLength: 0, extraKeys: false, ...options.v1Encoding };
@@ -208,14 +231,72 @@ export class KoreSimulator {
     return f;
   }
 
-  sha256(sessionId: string, index: number, kind: KoreFileKind = 'recording'): Promise<string> {
-    return contentSha256(contentKey(this.seed, fileId(sessionId, kind, index)), this.file(sessionId, kind, index).size);
+  /** SHA-256 of a file, named by session, index and kind, or by its file id alone (`${sessionId}/${kind}/${index}`). */
+  sha256(sessionOrFileId: string, index?: number, kind: KoreFileKind = 'recording'): Promise<string> {
+    const f = fileRef(sessionOrFileId, index, kind);
+    return contentSha256(contentKey(this.seed, f.id), this.file(f.sessionId, f.kind, f.index).size);
   }
 
-  /** Body bytes the media origin sent for one file, over all requests. */
-  mediaBytesSent(sessionId: string, index: number, kind: KoreFileKind = 'recording'): number {
-    const id = fileId(sessionId, kind, index);
-    return this.requests.filter((r) => r.server === 'kore-media' && r.id === id).reduce((n, r) => n + r.bytesSent, 0);
+  /**
+   * Media bytes the media origin sent for one file (named as for sha256), over all requests (error
+   * bodies not counted). v1 sends no media from there: see v1BytesSent.
+   */
+  mediaBytesSent(sessionOrFileId: string, index?: number, kind: KoreFileKind = 'recording'): number {
+    return fileBytesSent(this.requests, ['kore-media'], fileRef(sessionOrFileId, index, kind).id);
+  }
+
+  /** Body bytes of v1 answers for one session: every recording of it, in base64, per answer. */
+  v1BytesSent(sessionId: string): number {
+    const v1 = this.requests.filter((r) => r.path.endsWith('/recordings') && !r.path.endsWith('/v2/recordings'));
+    return fileBytesSent(v1, ['kore-api'], sessionId);
+  }
+
+  /** Every request about one file (by file id): its session's v1/v2 or voicemail answers, and its media. */
+  requestsFor(id: string): LoggedRequest[] {
+    const f = fileRef(id);
+    // v1 and v2 recordings both end in /recordings.
+    const endpoint = f.kind === 'recording' ? '/recordings' : '/voicemail';
+    return this.requests.filter((r) => r.id === id || (r.server === 'kore-api' && r.id === f.sessionId && r.path.endsWith(endpoint)));
+  }
+
+  /** Every file of every session, with its SHA-256 and whether it can ever be downloaded. */
+  async inventory(): Promise<KoreSimFile[]> {
+    const files: KoreSimFile[] = [];
+    for (const s of this.sessions) {
+      const ready = s.status === 'success' || s.readyAfterPolls !== undefined;
+      const availability = ready ? 'available' : FINAL_STATUSES.includes(s.status) ? 'final' : 'pending';
+      for (const kind of ['recording', 'voicemail'] as const) {
+        for (const [index, f] of (kind === 'recording' ? s.recordings : s.voicemails).entries()) {
+          const id = fileId(s.sessionId, kind, index);
+          files.push({ id, size: f.size, sha256: await this.sha256(id), availability, status: s.status, sessionId: s.sessionId, kind, index, format: f.format });
+        }
+      }
+    }
+    return files;
+  }
+
+  /**
+   * Transient faults at `rate` on every target, each succeeding on a later try (RealisticFaultOptions):
+   * - 'getSessions', 'v1', 'v2', 'voicemail' (the bot's API): 429 with Retry-After (and Kore's
+   *   rate-limit message, as every 429 here), 500, 503 and JSON that does not parse; plus that
+   *   429 on every `every429`-th API call, since the bot's quota is shared by every integration.
+   *   'v2' and 'voicemail' also hand out already-expired fileUrls (a long queue before the media
+   *   GET), and 'v1' resets its streamed JSON at a position drawn inside it.
+   * - 'media' (the signed URLs' store): 500, 503, 403 for an expired signature, resets and short
+   *   bodies at positions drawn inside the body.
+   * Unless `overlap` is false, getSessions pages after the first repeat 3 sessions of the page before.
+   */
+  playRealisticFaults(options: RealisticFaultOptions = {}): void {
+    const api = [throttled(options.retryAfterSeconds ?? 1), ...SERVER_ERRORS, MALFORMED_JSON];
+    const perTarget = {
+      getSessions: api,
+      v1: [...api, { kind: 'cut', fraction: 'random' } as const],
+      v2: [...api, EXPIRED],
+      voicemail: [...api, EXPIRED],
+      media: [...SERVER_ERRORS, EXPIRED, ...BODY_BREAKS],
+    };
+    playMix(this.faults, { perTarget, apiTargets: ['getSessions', 'v1', 'v2', 'voicemail'], throttled: api[0]! }, options, this.seed);
+    if (options.overlap ?? true) this.sessionsShift = 3;
   }
 
   /** A token as a Kore app would mint it (for tests that call the simulator directly). */
@@ -230,7 +311,7 @@ export class KoreSimulator {
     if (!route) return sendJson(res, log, 404, { errors: [{ msg: 'Not found', code: 404 }] });
     if (!this.validToken(req.headers.auth)) return sendJson(res, log, 401, { errors: [{ msg: 'Unauthorized: invalid or missing auth token', code: 401 }] });
     if (this.scopeMissing) return sendJson(res, log, 401, { errors: [{ msg: 'Scope is incorrect', code: 401 }] });
-    if (this.rateLimited()) return sendJson(res, log, 429, { errors: [{ msg: RATE_LIMIT_MESSAGE, code: 429 }] });
+    if (this.rateLimited()) return sendJson(res, log, 429, koreError(429, undefined));
     if (decodeURIComponent(route[1]!) !== this.botId) return sendJson(res, log, 404, { errors: [{ msg: 'Bot not found', code: 404 }] });
     const endpoint = route[2]!;
     if (endpoint === 'getSessions') return this.getSessions(req, res, log);
@@ -240,7 +321,7 @@ export class KoreSimulator {
     const session = this.byId.get(sessionId);
     const target = endpoint === 'recordings' ? 'v1' : endpoint === 'v2/recordings' ? 'v2' : 'voicemail';
     const fault = this.faults.take(target, sessionId);
-    if (playResponseFault(res, log, fault)) return;
+    if (playResponseFault(res, log, fault, koreError)) return;
     if (!session) return sendJson(res, log, 404, { errors: [{ msg: 'Session not found', code: 404 }] });
     if (target === 'v1') return this.sendV1(res, log, session, fault);
     const kind: KoreFileKind = target === 'v2' ? 'recording' : 'voicemail';
@@ -277,7 +358,7 @@ export class KoreSimulator {
       query.status = 400;
       sendJson(res, log, 400, { errors: [{ msg, code: 400 }] });
     };
-    if (playResponseFault(res, log, this.faults.take('getSessions'))) {
+    if (playResponseFault(res, log, this.faults.take('getSessions', `${dateFrom}|${dateTo}|${skip}|${limit}`), koreError)) {
       query.status = res.statusCode;
       return;
     }
@@ -291,11 +372,12 @@ export class KoreSimulator {
       const t = Date.parse(s.startTime);
       return t >= from && t <= to;
     });
-    const page = inRange.slice(skip, skip + limit);
+    const start = Math.max(0, skip - Math.min(this.sessionsShift, limit - 1) * Math.floor(skip / limit));
+    const page = inRange.slice(start, start + limit);
     query.status = 200;
     sendJson(res, log, 200, {
       total: inRange.length,
-      moreAvailable: skip + limit < inRange.length,
+      moreAvailable: start + limit < inRange.length,
       sessions: page.map((s) => ({
         sessionId: s.sessionId,
         userId: s.userId,
@@ -309,14 +391,13 @@ export class KoreSimulator {
   }
 
   /** v1: every recording inline as a base64 data URI, generated while it is sent. */
-  private async sendV1(res: ServerResponse, log: LoggedRequest, session: KoreSessionSpec, fault: ReturnType<FaultPlan['take']>): Promise<void> {
+  private async sendV1(res: ServerResponse, log: LoggedRequest, session: KoreSessionSpec, fault: Fault | undefined): Promise<void> {
     // v1 has no status: a session whose media is not ready simply has no recordings yet.
     const files = this.currentStatus(session, 'v1') === 'success' ? session.recordings : [];
     res.writeHead(200, { 'content-type': 'application/json' });
-    const plan: BodyPlan = {};
-    if (fault?.kind === 'cut') plan.cutAfter = fault.afterBytes;
-    if (fault?.kind === 'slow') plan.bytesPerSecond = fault.bytesPerSecond;
-    await sendBody(res, Readable.from(this.v1Body(session.sessionId, files)), log, plan);
+    // A lower bound of the body's length (the base64 alone), so a fraction cut lands inside it.
+    const length = files.reduce((n, f) => n + 4 * Math.ceil(f.size / 3), '{"recording":[]}'.length);
+    await sendBody(res, Readable.from(this.v1Body(session.sessionId, files)), log, bodyPlanOf(fault, length));
   }
 
   private async *v1Body(sessionId: string, files: KoreFileSpec[]): AsyncGenerator<Buffer> {
@@ -459,6 +540,14 @@ class Base64JsonEncoder {
 
 function fileId(sessionId: string, kind: KoreFileKind, index: number): string {
   return `${sessionId}/${kind}/${index}`;
+}
+
+/** A file named by session, index and kind, or by its file id alone. */
+function fileRef(sessionOrFileId: string, index?: number, kind: KoreFileKind = 'recording'): { id: string; sessionId: string; kind: KoreFileKind; index: number } {
+  if (index !== undefined) return { id: fileId(sessionOrFileId, kind, index), sessionId: sessionOrFileId, kind, index };
+  const m = /^(.+)\/(recording|voicemail)\/(\d+)$/.exec(sessionOrFileId);
+  if (!m) throw new Error(`not a Kore file id (sessionId/kind/index): ${sessionOrFileId}`);
+  return { id: sessionOrFileId, sessionId: m[1]!, kind: m[2] as KoreFileKind, index: Number(m[3]) };
 }
 
 function hex(seed: string, label: string, length: number): string {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contentStream } from './content';
 import type { Fault } from './faults';
-import { parseRange, playResponseFault, sendBody, type BodyPlan, type LoggedRequest } from './server';
+import { bodyPlanOf, parseRange, playResponseFault, sendBody, type LoggedRequest } from './server';
 
 export interface MediaFile {
   key: Buffer;
@@ -45,9 +45,5 @@ export async function serveMedia(
     res.end();
     return;
   }
-  const plan: BodyPlan = {};
-  if (fault?.kind === 'cut') plan.cutAfter = fault.afterBytes;
-  if (fault?.kind === 'short') plan.endAfter = fault.bytes;
-  if (fault?.kind === 'slow') plan.bytesPerSecond = fault.bytesPerSecond;
-  await sendBody(res, contentStream(file.key, start, end), log, plan);
+  await sendBody(res, contentStream(file.key, start, end), log, bodyPlanOf(fault, end - start));
 }

@@ -81,12 +81,16 @@ export function sendJson(res: ServerResponse, log: LoggedRequest, status: number
   log.bytesSent += Buffer.byteLength(text);
 }
 
+/** A platform's error body for a status fault, given the fault's message if it has one (default: `{ code, message }`). */
+export type ErrorBody = (status: number, message: string | undefined) => unknown;
+
 /** Plays a status fault or a malformed body; returns true when it answered the request. */
-export function playResponseFault(res: ServerResponse, log: LoggedRequest, fault: Fault | undefined): boolean {
+export function playResponseFault(res: ServerResponse, log: LoggedRequest, fault: Fault | undefined, errorBody?: ErrorBody): boolean {
   if (!fault) return false;
   if (fault.kind === 'status') {
     const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
-    sendJson(res, log, fault.status, fault.body ? { message: fault.body } : { code: `Status${fault.status}`, message: `simulated HTTP ${fault.status}` }, headers);
+    const body = errorBody ? errorBody(fault.status, fault.body) : fault.body ? { message: fault.body } : { code: `Status${fault.status}`, message: `simulated HTTP ${fault.status}` };
+    sendJson(res, log, fault.status, body, headers);
     return true;
   }
   if (fault.kind === 'malformed-json') {
@@ -105,6 +109,29 @@ export interface BodyPlan {
   /** End the body early after this many bytes (Content-Length already promised more). */
   endAfter?: number;
   bytesPerSecond?: number;
+}
+
+/** Where a cut or short fault ends a body of `length` bytes (a fraction lands inside it whatever its size). */
+export function bodyEnd(fault: Fault & { kind: 'cut' | 'short' }, length: number): number {
+  if ('fraction' in fault) return Math.floor(fault.fraction * length);
+  return 'afterBytes' in fault ? fault.afterBytes : fault.bytes;
+}
+
+/** The body faults of `fault` for a body of `length` bytes. */
+export function bodyPlanOf(fault: Fault | undefined, length: number): BodyPlan {
+  if (fault?.kind === 'cut') return { cutAfter: bodyEnd(fault, length) };
+  if (fault?.kind === 'short') return { endAfter: bodyEnd(fault, length) };
+  if (fault?.kind === 'slow') return { bytesPerSecond: fault.bytesPerSecond };
+  return {};
+}
+
+/**
+ * Body bytes of 2xx answers about one id from these servers, cut ones and those still being sent
+ * (status 0) included: the file bytes a client was sent, without error bodies.
+ */
+export function fileBytesSent(requests: readonly LoggedRequest[], servers: readonly string[], id: string): number {
+  const success = (status: number) => status === 0 || (status >= 200 && status < 300);
+  return requests.filter((r) => r.id === id && servers.includes(r.server) && success(r.status)).reduce((n, r) => n + r.bytesSent, 0);
 }
 
 /** Streams a body with back-pressure, counting what it sends, and playing cut/short/slow faults. */
