@@ -48,6 +48,10 @@ export function listActivities(deps: ActivityDeps) {
             signal: ctx.cancellationSignal,
             onWait: (waitMs, reason) => ctx.heartbeat({ waitingMs: waitMs, reason: reason.slice(0, 200) }),
           },
+          memory: {
+            counts: (ids) => deps.provenance.listingCounts(input.connection, ids),
+            remember: (id, files) => deps.provenance.rememberListingCount(input.connection, id, files),
+          },
         });
         const unique = dedupe(page.items);
         const known = await deps.provenance.fileStates(

@@ -79,4 +79,19 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
       ALTER TABLE callvault.exports ALTER COLUMN window_to DROP NOT NULL;
     `,
   },
+  {
+    id: 3,
+    name: 'listing counts',
+    sql: `
+      -- Files a listing had to download to count (Kore's v1 API inlines a session's recordings):
+      -- kept so that a rerun lists the conversation from here and fetches no byte again.
+      CREATE TABLE callvault.listing_counts (
+        connection      text NOT NULL,
+        conversation_id text NOT NULL,
+        files           integer NOT NULL CHECK (files > 0),
+        counted_at      timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (connection, conversation_id)
+      );
+    `,
+  },
 ];

@@ -229,6 +229,24 @@ export class ProvenanceStore {
     return written;
   }
 
+  /** How many files earlier listings counted in each of these conversations (see migration 3). */
+  async listingCounts(connection: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
+    if (conversationIds.length === 0) return new Map();
+    const res = await this.pool.query<{ conversation_id: string; files: number }>(
+      'SELECT conversation_id, files FROM callvault.listing_counts WHERE connection = $1 AND conversation_id = ANY($2::text[])',
+      [connection, conversationIds.map((id) => pgText(id))],
+    );
+    return new Map(res.rows.map((r) => [r.conversation_id, r.files]));
+  }
+
+  async rememberListingCount(connection: string, conversationId: string, files: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO callvault.listing_counts (connection, conversation_id, files) VALUES ($1, $2, $3)
+       ON CONFLICT (connection, conversation_id) DO UPDATE SET files = EXCLUDED.files, counted_at = now()`,
+      [connection, pgText(conversationId), files],
+    );
+  }
+
   async beginExport(start: ExportStart): Promise<void> {
     await this.pool.query(
       `INSERT INTO callvault.exports (workflow_id, first_run_id, connection, provider, window_from, window_to, trigger_kind, triggered_by)

@@ -10,8 +10,8 @@ import { KoreTokenSource } from './kore/jwt';
 import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } from './kore/media';
 import { RequestPacer } from './kore/pacer';
 import { openV1Recording, scanV1Recordings } from './kore/v1Recordings';
-import { retryTransient, type InPlaceRetry } from './retry';
-import type { DownloadOutcome, ExportWindow, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+import { retryTransient } from './retry';
+import type { DownloadOutcome, ExportWindow, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
 
 /**
  * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count
@@ -130,7 +130,7 @@ export class KoreProvider implements Provider {
         // The range owns sessions that started in it; the query's margin finds them, ownership lists them once.
         if (this.isVoice(session) && session.startedAt >= range.from && session.startedAt < range.to) {
           try {
-            items.push(...(await this.itemsOf(session, options.signal, options.retry)));
+            items.push(...(await this.itemsOf(session, options)));
           } catch (err) {
             return partial(err);
           }
@@ -175,9 +175,10 @@ export class KoreProvider implements Provider {
   }
 
   /** One item per file of the session, plus a stand-in for files Kore cannot name yet. */
-  private async itemsOf(session: KoreSession, signal?: AbortSignal, retry?: InPlaceRetry): Promise<SourceItem[]> {
+  private async itemsOf(session: KoreSession, options: ListOptions): Promise<SourceItem[]> {
+    const { signal, retry } = options;
     const items = await retryTransient(
-      () => (this.conn.recordingsApi === 'v1' ? this.listV1(session, signal) : this.listSigned(session, 'recording', signal)),
+      () => (this.conn.recordingsApi === 'v1' ? this.listV1(session, signal, options.memory) : this.listSigned(session, 'recording', signal)),
       retry,
     );
     if (this.conn.includeVoicemail) items.push(...(await retryTransient(() => this.listSigned(session, 'voicemail', signal), retry)));
@@ -204,7 +205,12 @@ export class KoreProvider implements Provider {
     return [standIn];
   }
 
-  private async listV1(session: KoreSession, signal?: AbortSignal): Promise<SourceItem[]> {
+  private async listV1(session: KoreSession, signal?: AbortSignal, memory?: ListingMemory): Promise<SourceItem[]> {
+    const counted = (await memory?.counts([session.sessionId]))?.get(session.sessionId);
+    if (counted !== undefined) {
+      // Counted by an earlier listing: name the files without reading them again (a rerun fetches nothing).
+      return Array.from({ length: counted }, (_, index) => this.item(session, 'recording', index, undefined, undefined));
+    }
     const what = `Kore connection '${this.conn.name}': session ${session.sessionId} recordings (v1)`;
     const res = await this.call({ url: this.mediaListUrl(session.sessionId, 'recording', 'v1'), what, signal });
     if (res.status === 404) {
@@ -216,6 +222,7 @@ export class KoreProvider implements Provider {
     // Counting v1 recordings means downloading all of them once (v1 inlines the audio and has no
     // count or status); they are streamed through, not kept. v1 is deprecated: prefer v2.
     const elements = await scanV1Recordings(res.body, what);
+    if (elements.length > 0) await memory?.remember(session.sessionId, elements.length);
     return elements.map((element, index) => this.item(session, 'recording', index, extensionOfMime(element.mime) ?? UNKNOWN_TYPE.extension, undefined));
   }
 

@@ -45,6 +45,18 @@ export interface ListOptions {
    * done is kept. Without it every call is tried once.
    */
   retry?: InPlaceRetry;
+  /** Where a provider that must download to count a conversation's files keeps the count. */
+  memory?: ListingMemory;
+}
+
+/**
+ * Counts a listing paid a download for (Kore's v1 API inlines a session's recordings, so counting
+ * them means reading them), kept by callvault so a rerun lists such a conversation without
+ * fetching a byte. A count is kept only once it is final (more than zero files).
+ */
+export interface ListingMemory {
+  counts(conversationIds: readonly string[]): Promise<Map<string, number>>;
+  remember(conversationId: string, files: number): Promise<void>;
 }
 
 export interface OpenedDownload {
