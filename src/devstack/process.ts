@@ -18,12 +18,26 @@ export interface StartProcessOptions {
   cwd?: string;
   /** Default time stop() and stopAll() give it between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /** Run as this user and group (we must be root): servers that refuse to run as root, like Postgres. */
+  uid?: number;
+  gid?: number;
+  /**
+   * The child leads a process group of its own, and kill9() (and the exit hook) kill the whole
+   * group: a server that forks helpers (Postgres' backends) then dies as a machine would kill it,
+   * leaving no orphan that holds its shared memory or ports.
+   */
+  processGroup?: boolean;
 }
+
+/** Who ended a process: we asked it to stop, we killed it, or nobody here did. */
+export type EndRequest = 'stop' | 'kill' | null;
 
 const POLL_INTERVAL_MS = 250;
 const DEFAULT_STOP_GRACE_MS = 10_000;
 const TAIL_LINES = 20;
 const TAIL_BYTES = 64 * 1024;
+const GROUP_EXIT_TIMEOUT_MS = 10_000;
+const GROUP_POLL_MS = 20;
 
 /** Every child that is still running, so nothing outlives the parent by accident. */
 const live = new Set<ManagedProcess>();
@@ -40,7 +54,7 @@ function installExitHook(): void {
 }
 
 function killAllSync(): void {
-  for (const p of live) p.signal('SIGKILL');
+  for (const p of live) p.killNow();
 }
 
 function formatExit(info: ExitInfo): string {
@@ -77,6 +91,7 @@ export class ManagedProcess {
   /** Resolves once the process has exited, however that happened. */
   readonly exited: Promise<ExitInfo>;
   private exitInfo: ExitInfo | null = null;
+  private ended: EndRequest = null;
 
   private constructor(
     readonly name: string,
@@ -84,6 +99,7 @@ export class ManagedProcess {
     readonly logFile: string,
     readonly stopGraceMs: number,
     private readonly child: ChildProcess,
+    readonly processGroup: boolean,
   ) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -106,7 +122,9 @@ export class ManagedProcess {
         cwd: opts.cwd,
         env: opts.env ?? process.env,
         stdio: ['ignore', fd, fd],
-        detached: false,
+        detached: opts.processGroup ?? false,
+        ...(opts.uid === undefined ? {} : { uid: opts.uid }),
+        ...(opts.gid === undefined ? {} : { gid: opts.gid }),
       });
     } finally {
       // spawn() has already duplicated the descriptor into the child.
@@ -117,7 +135,7 @@ export class ManagedProcess {
       child.once('error', (err) => reject(new Error(`cannot start ${opts.name} (${opts.command}): ${err.message}`)));
     });
     if (child.pid === undefined) throw new Error(`cannot start ${opts.name}: no pid`);
-    const managed = new ManagedProcess(opts.name, child.pid, opts.logFile, opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, child);
+    const managed = new ManagedProcess(opts.name, child.pid, opts.logFile, opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, child, opts.processGroup ?? false);
     live.add(managed);
     installExitHook();
     return managed;
@@ -130,6 +148,21 @@ export class ManagedProcess {
   /** How the process ended, or null while it runs. */
   get exit(): ExitInfo | null {
     return this.exitInfo;
+  }
+
+  /** 'stop' or 'kill' once stop() or kill9() was called; signal() alone does not count. */
+  get endRequested(): EndRequest {
+    return this.ended;
+  }
+
+  /** It has exited, and neither stop() nor kill9() asked it to: it crashed or quit by itself. */
+  get exitedUnexpectedly(): boolean {
+    return this.exitInfo !== null && this.ended === null;
+  }
+
+  /** "exit code 1", "killed by SIGKILL", or "running", for assertion messages. */
+  describeExit(): string {
+    return this.exitInfo ? formatExit(this.exitInfo) : 'running';
   }
 
   /** Sends a signal without waiting; false if the process is already gone. */
@@ -173,16 +206,49 @@ export class ManagedProcess {
   /** SIGTERM (or `signal`), then SIGKILL if it has not exited within graceMs. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = this.stopGraceMs): Promise<ExitInfo> {
     if (this.exitInfo) return this.exitInfo;
+    this.ended ??= 'stop';
     this.signal(signal);
     const never = new Promise<never>(() => undefined);
-    if ((await this.raceExit(never, graceMs)) === 'timeout') this.signal('SIGKILL');
-    return this.exited;
+    if ((await this.raceExit(never, graceMs)) === 'timeout') this.killNow();
+    return this.exitedWithGroup();
   }
 
-  /** Simulates a crash: no chance to clean up. */
+  /** Simulates a crash: no chance to clean up (the whole group, for a processGroup child). */
   async kill9(): Promise<ExitInfo> {
-    this.signal('SIGKILL');
-    return this.exited;
+    if (!this.exitInfo) this.ended = 'kill';
+    this.killNow();
+    return this.exitedWithGroup();
+  }
+
+  /** SIGKILL to the process, or to its whole group; synchronous, for the exit hook. */
+  killNow(): void {
+    if (!this.processGroup) {
+      this.signal('SIGKILL');
+      return;
+    }
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
+  }
+
+  /**
+   * The leader's exit, and for a group also the end of every other member: they die in their
+   * own time after the signal, and a successor must not meet one still holding resources.
+   */
+  private async exitedWithGroup(): Promise<ExitInfo> {
+    const info = await this.exited;
+    if (!this.processGroup) return info;
+    const deadline = Date.now() + GROUP_EXIT_TIMEOUT_MS;
+    while (processGroupMembers(this.pid).length > 0) {
+      if (Date.now() > deadline) {
+        this.killNow();
+        throw new Error(`${this.name} (pid ${this.pid}): members of its process group outlived it: ${processGroupMembers(this.pid).join(', ')}`);
+      }
+      await sleep(GROUP_POLL_MS);
+    }
+    return info;
   }
 
   /** The last lines of the log file (reads only its end, logs can be large). */
@@ -225,8 +291,36 @@ export class ManagedProcess {
   }
 }
 
+/** Live (not zombie) processes whose process group is pgid, from /proc. */
+export function processGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return members;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the parenthesised command: state, ppid, pgrp, ...
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return members;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Children started here that still run, e.g. to prove a test left nothing behind. */
+export function runningProcesses(): ManagedProcess[] {
+  return [...live];
 }
 
 /** Stops every running child concurrently, each with its own grace unless graceMs is given. */

@@ -34,6 +34,11 @@ export interface SeaweedOptions {
   /** Defaults to `<dataDir>/weed.log`. */
   logFile?: string;
   readyTimeoutMs?: number;
+  /**
+   * Configure one identity, DEV_S3_CREDENTIALS, so SeaweedFS checks every request's SigV4
+   * signature (by default it accepts any credentials and checks none).
+   */
+  authenticate?: boolean;
 }
 
 export interface SeaweedPorts {
@@ -48,12 +53,22 @@ export interface SeaweedPorts {
 }
 
 export interface SeaweedServer {
-  /** http://127.0.0.1:<s3 port> */
+  /** http://127.0.0.1:<s3 port>; the same after kill9()/stop() and start(). */
   readonly endpoint: string;
   readonly ports: SeaweedPorts;
+  readonly dataDir: string;
   readonly logFile: string;
+  /** The current process; a new one after start(). */
   readonly process: ManagedProcess;
+  readonly running: boolean;
+  /** SIGTERM, then SIGKILL after graceMs (default 5 s: weed's own shutdown always takes 15). */
   stop(opts?: { graceMs?: number }): Promise<void>;
+  /** A crash: SIGKILL, nothing flushed beyond what weed already wrote. */
+  kill9(): Promise<void>;
+  /** Starts again on the same ports and data directory; resolves when S3 accepts writes. */
+  start(): Promise<void>;
+  /** kill9() (hard, the default) or stop(), a pause of downMs, then start(). */
+  restart(opts?: { hard?: boolean; downMs?: number }): Promise<void>;
 }
 
 /** An S3 client set up the way SeaweedFS needs it (path-style, no default CRC32 checksums). */
@@ -83,65 +98,102 @@ async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
   ];
   const ports: SeaweedPorts = { master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc };
   const endpoint = `http://${HOST}:${s3}`;
+  const args = weedArgs(dataDir, ports, opts.authenticate ? writeIdentities(dataDir) : null);
+  const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
 
-  const args = [
+  const launch = async (): Promise<ManagedProcess> => {
+    const proc = await ManagedProcess.start({ name: 'weed', command: findTool('weed'), args, logFile, stopGraceMs: STOP_GRACE_MS });
+    // weed also listens on unix sockets named after our ports in /tmp and leaves them behind
+    // when killed. A later weed replaces stale ones, so this is tidiness, not correctness.
+    void proc.exited.then(() => removeStaleSockets(ports));
+    try {
+      await proc.waitUntil(() => s3AcceptsWrites(endpoint), timeoutMs, `SeaweedFS S3 at ${endpoint} to accept writes`);
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw err;
+    }
+    await devS3Client(endpoint).send(new DeleteBucketCommand({ Bucket: PROBE_BUCKET })).catch(() => undefined);
+    return proc;
+  };
+
+  let current = await launch();
+  const server: SeaweedServer = {
+    endpoint,
+    ports,
+    dataDir,
+    logFile,
+    get process() {
+      return current;
+    },
+    get running() {
+      return current.running;
+    },
+    async stop(stopOpts) {
+      await current.stop('SIGTERM', stopOpts?.graceMs);
+      removeStaleSockets(ports);
+    },
+    async kill9() {
+      await current.kill9();
+      removeStaleSockets(ports);
+    },
+    async start() {
+      if (current.running) throw new Error(`SeaweedFS at ${endpoint} is already running`);
+      current = await launch();
+    },
+    async restart(restartOpts) {
+      await (restartOpts?.hard === false ? server.stop() : server.kill9());
+      if (restartOpts?.downMs) await new Promise((resolve) => setTimeout(resolve, restartOpts.downMs));
+      await server.start();
+    },
+  };
+  return server;
+}
+
+function weedArgs(dataDir: string, ports: SeaweedPorts, identitiesFile: string | null): string[] {
+  return [
     // glog otherwise also writes weed.* log files into /tmp; stderr already goes to our log.
     '-logtostderr=true',
     'server',
     `-dir=${dataDir}`,
     `-ip=${HOST}`,
     `-ip.bind=${HOST}`,
-    `-master.port=${master}`,
-    `-master.port.grpc=${masterGrpc}`,
+    `-master.port=${ports.master}`,
+    `-master.port.grpc=${ports.masterGrpc}`,
     '-master.telemetry=false',
+    // A master restarted on its old data waits out a raft election before it serves (20 s at
+    // the default 10 s timeout); it is the only master, so a short timeout costs nothing.
+    '-master.electionTimeout=1s',
     // The default 30 GiB volume limit makes -volume.max=0 (auto: free disk / limit) allow only
     // a couple of volumes on a small disk, and every bucket is a collection needing its own.
     '-master.volumeSizeLimitMB=1024',
-    `-volume.port=${volume}`,
-    `-volume.port.grpc=${volumeGrpc}`,
+    `-volume.port=${ports.volume}`,
+    `-volume.port.grpc=${ports.volumeGrpc}`,
     '-volume.max=0',
     // No peer to hand over to, so waiting (default 10 s) before stopping only slows shutdown.
     '-volume.preStopSeconds=0',
     '-filer',
-    `-filer.port=${filer}`,
-    `-filer.port.grpc=${filerGrpc}`,
+    `-filer.port=${ports.filer}`,
+    `-filer.port.grpc=${ports.filerGrpc}`,
     '-s3',
-    `-s3.port=${s3}`,
-    `-s3.port.grpc=${s3Grpc}`,
+    `-s3.port=${ports.s3}`,
+    `-s3.port.grpc=${ports.s3Grpc}`,
     // Both default ON (8181, 9101): extra servers on ports we did not choose.
     '-s3.port.iceberg=0',
     '-s3.port.lance=0',
+    ...(identitiesFile ? [`-s3.config=${identitiesFile}`] : []),
   ];
+}
 
-  const proc = await ManagedProcess.start({
-    name: 'weed',
-    command: findTool('weed'),
-    args,
-    logFile,
-    stopGraceMs: STOP_GRACE_MS,
-  });
-  // weed also listens on unix sockets named after our ports in /tmp and leaves them behind
-  // when killed. A later weed replaces stale ones, so this is tidiness, not correctness.
-  void proc.exited.then(() => removeStaleSockets(ports));
-  const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
-  try {
-    await proc.waitUntil(() => s3AcceptsWrites(endpoint), timeoutMs, `SeaweedFS S3 at ${endpoint} to accept writes`);
-  } catch (err) {
-    await proc.stop('SIGKILL');
-    throw err;
-  }
-  await devS3Client(endpoint).send(new DeleteBucketCommand({ Bucket: PROBE_BUCKET })).catch(() => undefined);
-
-  return {
-    endpoint,
-    ports,
-    logFile,
-    process: proc,
-    async stop(stopOpts) {
-      await proc.stop('SIGTERM', stopOpts?.graceMs);
-      removeStaleSockets(ports);
-    },
+/** The S3 identities file that makes weed check signatures: one admin, DEV_S3_CREDENTIALS. */
+function writeIdentities(dataDir: string): string {
+  const file = path.join(dataDir, 's3-identities.json');
+  const identity = {
+    name: 'callvault-dev',
+    credentials: [{ accessKey: DEV_S3_CREDENTIALS.accessKeyId, secretKey: DEV_S3_CREDENTIALS.secretAccessKey }],
+    actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
   };
+  fs.writeFileSync(file, JSON.stringify({ identities: [identity] }, null, 2), { mode: 0o600 });
+  return file;
 }
 
 /**

@@ -47,9 +47,18 @@ export interface TemporalServer {
   readonly internalPorts: readonly number[];
   readonly dbFile: string | null;
   readonly logFile: string;
-  /** The current process; a new one after restart(). */
+  /** The current process; a new one after restart() or start(). */
   readonly process: ManagedProcess;
+  readonly running: boolean;
+  /** SIGTERM, then SIGKILL after 10 s. */
   stop(): Promise<void>;
+  /** A crash: SIGKILL. State survives in the db file (not with dbFile: null). */
+  kill9(): Promise<void>;
+  /**
+   * Starts again after stop() or kill9(), on the same ports we chose and the same database file,
+   * so clients and workers configured with `address` reconnect by themselves.
+   */
+  start(): Promise<void>;
   /** Stops and starts again on the same ports and database file (kill-and-restart tests). */
   restart(): Promise<void>;
 }
@@ -129,7 +138,17 @@ async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer>
     get process() {
       return current.proc;
     },
+    get running() {
+      return current.proc.running;
+    },
     stop,
+    async kill9() {
+      await current.proc.kill9();
+    },
+    async start() {
+      if (current.proc.running) throw new Error(`Temporal at ${address} is already running`);
+      current = await launch();
+    },
     async restart() {
       await stop();
       current = await launch();

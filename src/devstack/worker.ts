@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../worker/runtime';
 import type { WorkerRole } from '../worker/worker';
-import { ManagedProcess } from './process';
+import { ManagedProcess, type EndRequest, type ExitInfo } from './process';
 import { repoRoot } from './tools';
 
 export interface WorkerProcessOptions {
@@ -90,6 +90,30 @@ export class WorkerProcess {
   peakRssBytes(): number {
     this.peak = Math.max(this.peak, peakRssBytes(this.pid) ?? 0);
     return this.peak;
+  }
+
+  get running(): boolean {
+    return this.process.running;
+  }
+
+  /** Exit code and signal once it has exited, else null. */
+  get exit(): ExitInfo | null {
+    return this.process.exit;
+  }
+
+  /** 'kill' after kill9(), 'stop' after stop(), null if we never ended it. */
+  get endRequested(): EndRequest {
+    return this.process.endRequested;
+  }
+
+  /** It exited and we neither stopped nor killed it: the worker died of something it met. */
+  get exitedUnexpectedly(): boolean {
+    return this.process.exitedUnexpectedly;
+  }
+
+  /** One line for an assertion message: who, how it ended, and the end of its log. */
+  describe(): string {
+    return `${this.process.name} pid ${this.pid}: ${this.process.describeExit()}${this.endRequested ? ` (we asked: ${this.endRequested})` : ''}\n${this.process.tailLog(10)}`;
   }
 
   /** A crash: no chance to clean up. */

@@ -13,6 +13,7 @@ import { createS3Client } from '../../src/storage/s3';
 import { WorkerProcess } from '../../src/devstack/worker';
 import type { WorkerRole } from '../../src/worker/worker';
 import type { ExportInput } from '../../workflows/input';
+import type { TestStack } from './stack';
 import './stack';
 
 export function uniqueName(prefix: string): string {
@@ -33,6 +34,10 @@ export interface ExportEnv {
   start(input: ExportInput): Promise<StartedExport>;
   /** Rows of callvault.files for one connection. */
   files(connection: string): Promise<FileRow[]>;
+  /** Every worker this environment started, stopped ones included. */
+  readonly workers: readonly WorkerProcess[];
+  /** One line (and log tail) per worker that exited without stopWorkers()/kill9()/close(): expect it to be []. */
+  unexpectedExits(): string[];
   close(): Promise<void>;
 }
 
@@ -58,8 +63,10 @@ export async function exportEnv(options: {
   secrets: Record<string, string>;
   storage?: Record<string, unknown>;
   worker?: Record<string, unknown>;
+  /** Servers of the test's own (startIsolatedStack().stack) instead of the run's shared ones. */
+  stack?: TestStack;
 }): Promise<ExportEnv> {
-  const stack = inject('stack');
+  const stack = options.stack ?? inject('stack');
   const name = uniqueName('t');
   const raw = {
     temporal: { address: stack.temporalAddress, namespace: 'default', taskQueue: name },
@@ -75,10 +82,13 @@ export async function exportEnv(options: {
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
   const provenance = ProvenanceStore.connect(stack.databaseUrl, 4);
+  // Tests restart the database under this pool; an idle client's error must not end the test run.
+  provenance.pool.on('error', () => undefined);
   await migrate(provenance.pool);
   const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket);
   await store.ensureBucket();
   const workers: WorkerProcess[] = [];
+  const everyWorker: WorkerProcess[] = [];
 
   return {
     config,
@@ -95,6 +105,7 @@ export async function exportEnv(options: {
         ...(role ? { role: role as WorkerRole } : {}),
       });
       workers.push(worker);
+      everyWorker.push(worker);
       return worker;
     },
     async stopWorkers() {
@@ -109,6 +120,8 @@ export async function exportEnv(options: {
       );
       return res.rows;
     },
+    workers: everyWorker,
+    unexpectedExits: () => everyWorker.filter((w) => w.exitedUnexpectedly).map((w) => w.describe()),
     async close() {
       for (const w of workers) await w.stop();
       await provenance.close();
