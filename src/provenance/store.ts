@@ -299,7 +299,10 @@ export class ProvenanceStore {
     return true;
   }
 
-  /** A scratch index of manifest entries in a temporary table (see ManifestIndexTable). Close it. */
+  /**
+   * A scratch index of manifest entries in a temporary table (see ManifestIndexTable). It holds one
+   * pooled client until closed, so the pool needs at least one more for the other queries. Close it.
+   */
   async openManifestIndex(): Promise<ManifestIndexTable> {
     return ManifestIndexTable.open(await this.pool.connect());
   }
