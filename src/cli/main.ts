@@ -6,11 +6,9 @@ import type { CallvaultConfig } from '../config/schema';
 import { connectClient, failureMessage, queryProgress, startExport, watchExport } from '../client/exports';
 import { migrate } from '../provenance/migrate';
 import { ProvenanceStore } from '../provenance/store';
-import { ObjectStore } from '../storage/objectStore';
-import { createS3Client } from '../storage/s3';
 import { runDemo } from '../demo/demo';
 import { repoRoot } from '../devstack/tools';
-import { verifyObjects } from '../verify/verify';
+import { runVerifyCommand, type VerifyCommandOptions } from '../verify/command';
 import { runWorkerProcess } from '../worker/main';
 import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
 import type { ExportInput } from '../../workflows/input';
@@ -136,25 +134,16 @@ exportCmd
 
 program
   .command('verify')
-  .description('re-read stored objects and check size and SHA-256 against provenance')
-  .option('--connection <name>', 'only this connection')
-  .option('--export <workflowId>', 'only files of this export')
-  .action(async (opts: { connection?: string; export?: string }) => {
-    const cfg = config();
-    const provenance = ProvenanceStore.connect(cfg.database.url, 1);
-    const s3 = createS3Client(cfg.storage);
-    try {
-      const report = await verifyObjects(provenance, new ObjectStore(s3, cfg.storage.bucket), { keyPrefix: cfg.storage.prefix, connection: opts.connection, workflowId: opts.export }, (r) => {
-        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2Kverified ${r.checked} objects, ${formatBytes(r.bytes)}`);
-      });
-      if (process.stderr.isTTY) process.stderr.write('\n');
-      for (const p of report.problems) console.log(`MISMATCH ${p.key} (source ${p.sourceId}): ${p.problem}`);
-      console.log(`verified ${report.checked} objects (${formatBytes(report.bytes)}): ${report.problems.length} problems`);
-      if (report.problems.length > 0) process.exitCode = 1;
-    } finally {
-      await provenance.close();
-      s3.destroy();
-    }
+  .description('check provenance and the bucket against each other: every stored row against its object (size, SHA-256, metadata, manifest), and every object for a stored row')
+  .option('--connection <name>', 'only this connection (default: every configured connection)')
+  .option('--export <workflowId>', 'only files of this export: its rows, and objects its manifests or rows name')
+  .option('--repair', 'adopt objects without a stored row whose size and SHA-256 match their manifest entry (writes rows, never deletes)')
+  .option('--no-content', 'do not re-read objects to hash them: HEAD, metadata and manifests only')
+  .option('--no-bucket', 'do not list the bucket for objects without a stored row')
+  .option('--json', 'print the full report as one JSON document')
+  .addHelpText('after', '\nExit codes: 0 clean, 1 problems remain (after --repair), 2 unknown connection or export, 3 could not finish.')
+  .action(async (opts: VerifyCommandOptions) => {
+    process.exitCode = await runVerifyCommand(config(), opts);
   });
 
 program

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Pool, type PoolClient, type QueryResult } from 'pg';
 import type { SourceItem } from '../providers/types';
 import type { ExportCounters } from '../../workflows/contracts';
 
@@ -281,6 +281,191 @@ export class ProvenanceStore {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /**
+   * A connection's stored rows (or one export's), a page at a time in source id order. Keyset
+   * pagination on the (connection, source_id) index: memory holds one page, and each page costs
+   * one index range scan however many rows there are.
+   */
+  async *storedRowPages(filter: { connection: string; workflowId?: string }, pageSize = 500): AsyncGenerator<StoredObjectRow[]> {
+    let after: string | null = null;
+    for (;;) {
+      const res: QueryResult<{ source_id: string; bucket: string; object_key: string; size_bytes: string; sha256: string }> = await this.pool.query(
+        `SELECT source_id, bucket, object_key, size_bytes, sha256 FROM callvault.files
+          WHERE connection = $1 AND ($2::text IS NULL OR source_id > $2) AND status = 'stored' AND ($3::text IS NULL OR workflow_id = $3)
+          ORDER BY source_id LIMIT $4`,
+        [filter.connection, after, filter.workflowId ?? null, pageSize],
+      );
+      if (res.rows.length > 0) {
+        yield res.rows.map((r) => ({ sourceId: r.source_id, bucket: r.bucket, objectKey: r.object_key, size: Number(r.size_bytes), sha256: r.sha256 }));
+      }
+      if (res.rows.length < pageSize) return;
+      after = res.rows[res.rows.length - 1]!.source_id;
+    }
+  }
+
+  /** Which of `keys` a stored row in `bucket` names. */
+  async storedKeys(bucket: string, keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const res = await this.pool.query<{ object_key: string }>(
+      `SELECT object_key FROM callvault.files WHERE bucket = $1 AND object_key = ANY($2::text[]) AND status = 'stored'`,
+      [bucket, keys],
+    );
+    return new Set(res.rows.map((r) => r.object_key));
+  }
+
+  /** The rows (stored or failed) of `sourceIds` in a connection, keyed by the caller's ids. */
+  async sourceRows(connection: string, sourceIds: readonly string[]): Promise<Map<string, SourceRow>> {
+    if (sourceIds.length === 0) return new Map();
+    const asWritten = new Map(sourceIds.map((id) => [pgText(id), id]));
+    const res = await this.pool.query<{ source_id: string; status: 'stored' | 'failed'; failure_code: string | null; object_key: string | null; workflow_id: string }>(
+      `SELECT source_id, status, failure_code, object_key, workflow_id FROM callvault.files WHERE connection = $1 AND source_id = ANY($2::text[])`,
+      [connection, [...asWritten.keys()]],
+    );
+    return new Map(
+      res.rows.map((r) => [asWritten.get(r.source_id) ?? r.source_id, { status: r.status, failureCode: r.failure_code, objectKey: r.object_key, workflowId: r.workflow_id }]),
+    );
+  }
+
+  /** The connection (and provider, when known) of an export, or null when provenance has no trace of it. */
+  async exportConnection(workflowId: string): Promise<{ connection: string; provider: string | null } | null> {
+    const res = await this.pool.query<{ connection: string; provider: string | null }>(
+      `SELECT connection, provider FROM callvault.exports WHERE workflow_id = $1
+       UNION ALL (SELECT connection, provider FROM callvault.files WHERE workflow_id = $1 LIMIT 1)
+       LIMIT 1`,
+      [workflowId],
+    );
+    return res.rows[0] ?? null;
+  }
+
+  /** The provider of a connection as its file rows name it, or null when it has none. */
+  async connectionProvider(connection: string): Promise<string | null> {
+    const res = await this.pool.query<{ provider: string }>(`SELECT provider FROM callvault.files WHERE connection = $1 LIMIT 1`, [connection]);
+    return res.rows[0]?.provider ?? null;
+  }
+
+  /**
+   * Records a stored object that was found without a row (verify --repair), by the same rule as
+   * recordStored: a stored row is final, a failed one is replaced. `exportRun` is the export's
+   * first run id where its manifest names one. Returns whether the row was written.
+   */
+  async adoptStored(record: StoredFileRecord, exportRun: string | null): Promise<boolean> {
+    if ((await this.recordStored([record])) === 0) return false;
+    if (exportRun !== null) {
+      await this.pool.query(
+        `UPDATE callvault.files SET export_run = $3 WHERE connection = $1 AND source_id = $2 AND object_key = $4 AND status = 'stored'`,
+        [record.connection, pgText(record.item.sourceId), exportRun, record.objectKey],
+      );
+    }
+    return true;
+  }
+
+  /**
+   * A scratch index of manifest entries in a temporary table (see ManifestIndexTable). It holds one
+   * pooled client until closed, so the pool needs at least one more for the other queries. Close it.
+   */
+  async openManifestIndex(): Promise<ManifestIndexTable> {
+    return ManifestIndexTable.open(await this.pool.connect());
+  }
+}
+
+/** A stored row as verify checks it against its object. */
+export interface StoredObjectRow {
+  sourceId: string;
+  bucket: string;
+  objectKey: string;
+  size: number;
+  sha256: string;
+}
+
+/** What provenance says about one source file. */
+export interface SourceRow {
+  status: 'stored' | 'failed';
+  failureCode: string | null;
+  objectKey: string | null;
+  workflowId: string;
+}
+
+/** What verify needs of a manifest entry to check a row or an object against it. */
+export interface ManifestEntryRow {
+  objectKey: string;
+  size: number;
+  sha256: string;
+  sourceId: string | null;
+  /** The export that wrote the manifest, when its header says. */
+  workflowId: string | null;
+  manifestKey: string;
+  transferredAt: string;
+}
+
+/**
+ * Manifest entries indexed by object key in a temporary table of one pooled session, so that
+ * verify's memory does not grow with the number of files a connection holds: the table lives on
+ * the database server and goes with the session. Holds its pooled client until closed.
+ */
+export class ManifestIndexTable {
+  private constructor(private readonly client: PoolClient) {}
+
+  static async open(client: PoolClient): Promise<ManifestIndexTable> {
+    try {
+      await client.query(`DROP TABLE IF EXISTS pg_temp.verify_manifest_entries`);
+      await client.query(
+        `CREATE TEMP TABLE verify_manifest_entries (
+           object_key text PRIMARY KEY, size bigint NOT NULL, sha256 text NOT NULL, source_id text, workflow_id text,
+           manifest_key text NOT NULL, transferred_at text NOT NULL)`,
+      );
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+    return new ManifestIndexTable(client);
+  }
+
+  /** Adds entries whose object keys are unique within the call; an older entry never replaces a newer one. */
+  async add(entries: readonly ManifestEntryRow[]): Promise<void> {
+    if (entries.length === 0) return;
+    const column = <T>(f: (e: ManifestEntryRow) => T) => entries.map(f);
+    await this.client.query(
+      `INSERT INTO pg_temp.verify_manifest_entries AS m
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+       ON CONFLICT (object_key) DO UPDATE SET (size, sha256, source_id, workflow_id, manifest_key, transferred_at) =
+         (EXCLUDED.size, EXCLUDED.sha256, EXCLUDED.source_id, EXCLUDED.workflow_id, EXCLUDED.manifest_key, EXCLUDED.transferred_at)
+       WHERE m.transferred_at <= EXCLUDED.transferred_at`,
+      [
+        column((e) => pgText(e.objectKey)),
+        column((e) => e.size),
+        column((e) => pgText(e.sha256)),
+        column((e) => pgText(e.sourceId)),
+        column((e) => pgText(e.workflowId)),
+        column((e) => pgText(e.manifestKey)),
+        column((e) => pgText(e.transferredAt)),
+      ],
+    );
+  }
+
+  /** The entries of `keys` that any manifest has. */
+  async lookup(keys: readonly string[]): Promise<Map<string, ManifestEntryRow>> {
+    if (keys.length === 0) return new Map();
+    const res = await this.client.query<{ object_key: string; size: string; sha256: string; source_id: string | null; workflow_id: string | null; manifest_key: string; transferred_at: string }>(
+      `SELECT * FROM pg_temp.verify_manifest_entries WHERE object_key = ANY($1::text[])`,
+      [keys],
+    );
+    return new Map(
+      res.rows.map((r) => [
+        r.object_key,
+        { objectKey: r.object_key, size: Number(r.size), sha256: r.sha256, sourceId: r.source_id, workflowId: r.workflow_id, manifestKey: r.manifest_key, transferredAt: r.transferred_at },
+      ]),
+    );
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.query(`DROP TABLE IF EXISTS pg_temp.verify_manifest_entries`);
+      this.client.release();
+    } catch (err) {
+      this.client.release(err as Error);
+    }
   }
 }
 

@@ -98,6 +98,11 @@ export function manifestKey(parts: ManifestKeyParts): string {
 
 const MANIFESTS_FOLDER = '_manifests';
 
+/** `{prefix}/{provider}/{connection}/`: list this prefix for every object of a connection, manifests included. */
+export function connectionPrefix(parts: { prefix: string; provider: string; connection: string }): string {
+  return `${connectionFolder(parts).join('/')}/`;
+}
+
 /** Where a connection's manifests are: list this prefix to read them all. */
 export function manifestsPrefix(parts: { prefix: string; provider: string; connection: string }): string {
   return `${[...connectionFolder(parts), MANIFESTS_FOLDER].join('/')}/`;

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contracts';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { manifestsPrefix } from '../../src/storage/keys';
 import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
-import { decodedHistory, exportEnv, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
+import { decodedHistory, exportEnv, runCli as cli, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
@@ -195,17 +193,3 @@ describe('Bird export on the real stack', () => {
     expect(sim.requests.filter((r) => r.server === 'bird-api' && r.id).length - metadataBefore).toBe(4);
   });
 });
-
-/** Runs the compiled CLI against this test's configuration. */
-async function cli(env: ExportEnv, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist/src/cli/main.js'), '--config', env.configPath, ...args], {
-    env: { ...process.env, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
-}
-

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,4 +158,17 @@ export async function streamText(stream: NodeJS.ReadableStream): Promise<string>
   let text = '';
   for await (const chunk of stream) text += chunk.toString();
   return text;
+}
+
+/** Runs the compiled CLI (`npm run -s build` first) against a test's configuration. */
+export async function runCli(env: Pick<ExportEnv, 'configPath'>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist/src/cli/main.js'), '--config', env.configPath, ...args], {
+    env: { ...process.env, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
 }
