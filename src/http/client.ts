@@ -29,6 +29,7 @@ export interface HttpResponse {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const ignore = (): void => undefined;
 
 /**
  * HTTP for providers: undici with keep-alive, redirects followed by hand so that credentials
@@ -65,6 +66,10 @@ export class HttpClient {
       const status = res.statusCode;
       const location = res.headers.location;
       if (!REDIRECTS.has(status) || typeof location !== 'string') {
+        // undici's body emits 'error' when destroyed before its end (a transfer that adopts an
+        // object, or gives up on a file): whoever reads it sees failures through the read itself,
+        // and a body dropped unread must not end the process.
+        res.body.on('error', ignore);
         return { status, headers: res.headers, body: res.body as HttpResponse['body'], url, credentialsSent };
       }
       await res.body.dump().catch(() => undefined);
