@@ -100,7 +100,8 @@ export class ObjectStore {
 
   /** Every part of an upload (ListParts pages at 1,000), or null when the upload no longer exists. */
   async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<StoredPart[] | null> {
-    const parts: StoredPart[] = [];
+    // SeaweedFS lists a part uploaded twice twice, under one number: keep the newest of each.
+    const newest = new Map<number, StoredPart & { at: number }>();
     let marker: string | undefined;
     try {
       for (;;) {
@@ -109,7 +110,10 @@ export class ObjectStore {
           { abortSignal: signal },
         );
         for (const p of res.Parts ?? []) {
-          if (p.PartNumber !== undefined) parts.push({ partNumber: p.PartNumber, etag: p.ETag ?? '', size: p.Size ?? 0 });
+          if (p.PartNumber === undefined) continue;
+          const at = p.LastModified?.getTime() ?? 0;
+          const seen = newest.get(p.PartNumber);
+          if (!seen || seen.at <= at) newest.set(p.PartNumber, { partNumber: p.PartNumber, etag: p.ETag ?? '', size: p.Size ?? 0, at });
         }
         if (!res.IsTruncated || !res.NextPartNumberMarker) break;
         marker = res.NextPartNumberMarker;
@@ -118,7 +122,7 @@ export class ObjectStore {
       if ((err as { name?: string }).name === 'NoSuchUpload') return null;
       throw err;
     }
-    return parts.sort((a, b) => a.partNumber - b.partNumber);
+    return [...newest.values()].map(({ at: _at, ...part }) => part).sort((a, b) => a.partNumber - b.partNumber);
   }
 
   /** Uploads in progress for exactly this key, newest first. */
