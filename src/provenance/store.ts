@@ -351,14 +351,7 @@ export class ProvenanceStore {
    * first run id where its manifest names one. Returns whether the row was written.
    */
   async adoptStored(record: StoredFileRecord, exportRun: string | null): Promise<boolean> {
-    if ((await this.recordStored([record])) === 0) return false;
-    if (exportRun !== null) {
-      await this.pool.query(
-        `UPDATE callvault.files SET export_run = $3 WHERE connection = $1 AND source_id = $2 AND object_key = $4 AND status = 'stored'`,
-        [record.connection, pgText(record.item.sourceId), exportRun, record.objectKey],
-      );
-    }
-    return true;
+    return (await this.recordStored([{ ...record, execution: { ...record.execution, exportRun: exportRun ?? undefined } }])) > 0;
   }
 
   /**
