@@ -34,7 +34,7 @@ async function main(): Promise<void> {
         temporal: { address: stack.temporal.address, namespace: 'default', taskQueue: name },
         storage: { endpoint: stack.seaweed.endpoint, bucket: name, accessKeyId: { env: 'S3_KEY' }, secretAccessKey: { env: 'S3_SECRET' } },
         database: { url: stack.database.url },
-        connections: { [connection]: { provider: 'bird', baseUrl: 'http://127.0.0.1:9', workspaceId: 'w', accessKey: { env: 'BIRD_KEY' } } },
+        connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: 'http://127.0.0.1:9', workspaceId: 'w', accessKey: { env: 'BIRD_KEY' } } },
       }),
     );
     const { worker, readyRss } = await spawnWorker({

@@ -56,6 +56,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   const configPath = join(stack.dataDir, `${name}.config.json`);
   const connectionConfig: Record<string, unknown> = {
     provider: 'bird',
+    allowPrivateNetwork: true, // the simulator listens on 127.0.0.1
     baseUrl: input.sim.baseUrl,
     workspaceId: input.sim.workspaceId,
     accessKey: { env: 'BIRD_KEY' },
