@@ -198,11 +198,14 @@ function parseField(text: string, name: string, min: number, max: number, names?
 }
 
 export function parseCron(expression: string): Cron {
-  if (typeof expression !== 'string' || expression.length > MAX_CRON_LENGTH) throw new InvalidCadence(`cron: expected an expression of at most ${MAX_CRON_LENGTH} characters`);
+  if (typeof expression !== 'string' || expression.length > MAX_CRON_LENGTH || !/^[\x20-\x7e]*$/.test(expression)) {
+    throw new InvalidCadence(`cron: expected an expression of at most ${MAX_CRON_LENGTH} printable ASCII characters`);
+  }
   const trimmed = expression.trim();
   if (/^(CRON_)?TZ=/i.test(trimmed)) throw new InvalidCadence('cron: time zones are not supported; write the expression in UTC');
   if (/^@every/i.test(trimmed)) throw new InvalidCadence('cron: use `every` for intervals instead of @every');
-  const text = SHORTHANDS[trimmed.toLowerCase()] ?? trimmed;
+  const shorthand = trimmed.toLowerCase();
+  const text = Object.hasOwn(SHORTHANDS, shorthand) ? SHORTHANDS[shorthand]! : trimmed;
   const fields = text.split(/ +/);
   if (fields.length !== 5 || !/^[A-Za-z0-9*/, -]+$/.test(text)) {
     throw new InvalidCadence(`cron: expected 5 fields (minute hour day-of-month month day-of-week) separated by spaces, or a shorthand like @daily, got ${quoted(expression, 60)}`);

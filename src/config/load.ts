@@ -19,7 +19,7 @@ export function describeIssues(source: string, error: z.ZodError, fromEnvironmen
   const lines = error.issues.slice(0, MAX_ISSUES).map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'string' && !/^[A-Za-z0-9_$-]{1,64}$/.test(p) ? quoted(p) : String(p))).join('.');
     const where = path || '(top level)';
-    const env = fromEnvironment[path];
+    const env = Object.hasOwn(fromEnvironment, path) ? fromEnvironment[path] : undefined;
     return `  ${where}${env ? ` (from $${env})` : ''}: ${escaped(issue.message, 400)}`;
   });
   if (error.issues.length > MAX_ISSUES) lines.push(`  and ${error.issues.length - MAX_ISSUES} more`);

@@ -182,15 +182,16 @@ const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/callvault';
 const PREFIX = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}){0,9}$/;
 
 /**
- * `connections` as a record of named connections. JSON may hold a key `__proto__`, which zod's
- * record would drop without a word: it is refused here, like any other name off the grammar.
+ * `connections` as a record of named connections. Names are checked here, on the raw keys: JSON
+ * may hold a key `__proto__`, which zod's record would drop without a word.
  */
 const connectionsSchema = z.preprocess((raw, ctx) => {
-  if (typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')) {
-    ctx.issues.push({ code: 'custom', message: CONNECTION_NAME_HINT, path: ['__proto__'], input: undefined });
+  if (typeof raw !== 'object' || raw === null) return raw;
+  for (const name of Object.keys(raw)) {
+    if (!CONNECTION_NAME.test(name)) ctx.issues.push({ code: 'custom', message: CONNECTION_NAME_HINT, path: [name], input: undefined });
   }
   return raw;
-}, z.record(connectionNameSchema, connectionSchema));
+}, z.record(z.string(), connectionSchema));
 
 export const configSchema = z
   .object({
