@@ -69,7 +69,7 @@ export class InvalidTriggerInput extends Error {
 }
 
 function fail(what: string, problems: FieldProblems): never {
-  throw new InvalidTriggerInput(`invalid ${what} input: ${problems.summary()}`);
+  throw new InvalidTriggerInput(`invalid ${what}: ${problems.summary()}`);
 }
 
 const POINT_IN_TIME_HINT = 'expected an ISO-8601 date-time such as 2026-03-01T00:00:00Z (or a date, meaning its midnight UTC)';
@@ -80,7 +80,7 @@ const MAX_CADENCE_TEXT = 200;
 export function parseScheduledExportInput(raw: unknown): ScheduledExportInput {
   const problems = new FieldProblems();
   const fields = object(raw, '', problems, ['connection', 'every', 'cron', 'delay', 'scheduleId', 'options', 'at']);
-  if (!fields) fail('scheduled export', problems);
+  if (!fields) fail('scheduled export input', problems);
   const cadenceText = (key: string) => optional(field(fields, '', key), (f) => string(f, problems, { max: MAX_CADENCE_TEXT }));
   // Absent fields stay undefined, which JSON (and so Temporal's payloads) leaves out.
   const input: ScheduledExportInput = {
@@ -98,7 +98,7 @@ export function parseScheduledExportInput(raw: unknown): ScheduledExportInput {
     const window = cadenceWindow(cadence, Date.parse(input.at), problems, 'at');
     if (window) checkWindow(window.from, window.to, problems, 'at');
   }
-  if (!problems.ok) fail('scheduled export', problems);
+  if (!problems.ok) fail('scheduled export input', problems);
   return input;
 }
 
@@ -127,7 +127,7 @@ function cadenceWindow(cadence: Cadence, at: number, problems: FieldProblems, pa
 export function parseRetentionSweepInput(raw: unknown): ValidRetentionSweepInput {
   const problems = new FieldProblems();
   const fields = object(raw, '', problems, ['connections', 'lookbackDays', 'dryRun', 'options', 'now', 'by']);
-  if (!fields) fail('retention sweep', problems);
+  if (!fields) fail('retention sweep input', problems);
   const input: ValidRetentionSweepInput = {
     connections: optional(field(fields, '', 'connections'), (f) => checkConnectionNames(f, problems)),
     lookbackDays: optional(field(fields, '', 'lookbackDays'), (f) => number(f, problems, { min: 0, max: 366, integer: true })) ?? 7,
@@ -136,7 +136,7 @@ export function parseRetentionSweepInput(raw: unknown): ValidRetentionSweepInput
     now: optional(field(fields, '', 'now'), (f) => instant(f, problems, POINT_IN_TIME_HINT)),
     by: optional(field(fields, '', 'by'), (f) => text(f, problems, MAX_TRIGGER_BY)),
   };
-  if (!problems.ok) fail('retention sweep', problems);
+  if (!problems.ok) fail('retention sweep input', problems);
   return input;
 }
 
