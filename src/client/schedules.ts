@@ -7,7 +7,7 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, textProblem } from '../config/names';
+import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, quoted, textProblem } from '../config/names';
 import type { ExportOptions } from '../../workflows/input';
 import {
   RETENTION_SWEEP_WORKFLOW_TYPE,
@@ -22,6 +22,7 @@ import {
 import {
   CATCHUP_BOUNDS,
   DAY,
+  DELAY_BOUNDS,
   fireAtOrBefore,
   formatDuration,
   intervalOffsetMs,
@@ -376,6 +377,12 @@ function specCadence(d: ScheduleDescription): CadenceSpec {
 /** A duration such as `1h` for people, e.g. in the CLI's table. */
 export function describeCadence(c: CadenceSpec): string {
   const base = c.every !== undefined ? `every ${c.every}` : `cron '${c.cron}' (UTC)`;
-  return c.delay && parseDuration(c.delay) > 0 ? `${base}, ${c.delay} after each window ends` : base;
+  let delayMs = 0;
+  try {
+    delayMs = c.delay === undefined ? 0 : parseDuration(c.delay, 'delay', DELAY_BOUNDS);
+  } catch {
+    return `${base}, delay ${quoted(String(c.delay))} (not a delay callvault reads)`; // edited by hand in the UI
+  }
+  return delayMs > 0 ? `${base}, ${c.delay} after each window ends` : base;
 }
 

@@ -109,6 +109,19 @@ function databaseUrlFromEnvironment(url: string): string {
   return url;
 }
 
+/**
+ * A Postgres URL split for a configuration file, which may not hold a password: the URL without it,
+ * and the environment that gives it to the worker (PGPASSWORD, which every Postgres client reads).
+ * For tools that write a configuration for a database they were handed (the demo, the bench).
+ */
+export function splitDatabasePassword(url: string): { url: string; env: Record<string, string> } {
+  const u = new URL(url);
+  if (!u.password) return { url, env: {} };
+  const password = decodeURIComponent(u.password);
+  u.password = '';
+  return { url: u.toString(), env: { PGPASSWORD: password } };
+}
+
 /** The configured connection of that name; only the configuration's own names count (never `constructor`). */
 export function connectionByName(config: CallvaultConfig, name: string): ConnectionConfig {
   const conn = typeof name === 'string' && Object.hasOwn(config.connections, name) ? config.connections[name] : undefined;

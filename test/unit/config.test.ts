@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectionByName, loadConfig, parseConfig } from '../../src/config/load';
+import { connectionByName, loadConfig, parseConfig, splitDatabasePassword } from '../../src/config/load';
 import { resolveSecret } from '../../src/config/secrets';
 import { transferActivitiesPerSecond, transferBatchSize } from '../../src/providers/registry';
 import { parseRetryAfter } from '../../src/errors';
@@ -184,5 +184,13 @@ describe('strict configuration (issue 11)', () => {
     const message = problem({ ...valid, storage: { ...valid.storage, ['x\u0000\n'.repeat(50)]: 1 } });
     expect(message).not.toMatch(/[\u0000]/);
     expect(message.split('\n').length).toBeLessThan(5);
+  });
+});
+
+describe('database passwords for tools that write a configuration', () => {
+  it('move out of the URL into PGPASSWORD, decoded', () => {
+    expect(splitDatabasePassword('postgres://u:p%40ss@db:5432/cv')).toEqual({ url: 'postgres://u@db:5432/cv', env: { PGPASSWORD: 'p@ss' } });
+    expect(splitDatabasePassword('postgres://u@db/cv')).toEqual({ url: 'postgres://u@db/cv', env: {} });
+    expect(parseConfig({ ...valid, database: { url: splitDatabasePassword('postgres://u:pw@db/cv').url } }).database.url).toBe('postgres://u@db/cv');
   });
 });
