@@ -261,12 +261,15 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
         await h.result();
         return { good: 'completed', goodStartedNewRun: h.firstExecutionRunId !== hostileRunId };
       }
-      if (c.kind.startsWith('scheduled')) {
-        const h = await env.client.workflow.start(SCHEDULED_EXPORT_WORKFLOW_TYPE, { taskQueue, workflowId: `${taskQueue}-hostile-${i}`, args: [{ connection, every: '1d', at: w.to }] });
+      // Scheduled cases, and every other export case, go through the schedule's path: it too must
+      // start a new export of a window whose last one failed or was terminated, not attach to it.
+      if (c.kind.startsWith('scheduled') || i % 2 === 1) {
+        const h = await env.client.workflow.start(SCHEDULED_EXPORT_WORKFLOW_TYPE, { taskQueue, workflowId: `${taskQueue}-hostile-good-${i}`, args: [{ connection, every: '1d', at: w.to }] });
         started.push(h);
         const result = (await h.result()) as ScheduledExportResult;
         expect(result.window).toEqual(w);
-        return { good: 'completed', goodStartedNewRun: h.firstExecutionRunId !== hostileRunId };
+        const exportRun = await env.client.workflow.getHandle(result.exportWorkflowId).describe();
+        return { good: 'completed', goodStartedNewRun: result.started && exportRun.runId !== hostileRunId };
       }
       const s = await env.start({ connection, ...w, trigger: { kind: 'operator', by: 'hostile-test' } });
       started.push(s.handle);
