@@ -1,9 +1,24 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { DatabaseError } from 'pg';
+import { escaped } from '../src/config/names';
 import { ConfigurationError, CredentialsRejectedError, TransientError } from '../src/errors';
 
 /**
+ * SQLSTATEs that say the data itself is wrong, so the same statement fails the same way on every
+ * attempt: class 22 (data exception: a NUL byte, a date out of range, a number too large), the
+ * class 23 codes that are about one row's values (NOT NULL, CHECK), and 54000 (a value too large
+ * for an index). Unique and foreign-key violations (23505, 23503) are left retryable: concurrent
+ * writers cause them, and a retry sees the other row.
+ */
+export function isDataRejection(err: unknown): err is DatabaseError {
+  if (!(err instanceof DatabaseError) || typeof err.code !== 'string') return false;
+  return err.code.startsWith('22') || err.code === '23502' || err.code === '23514' || err.code === '54000';
+}
+
+/**
  * Maps the error taxonomy onto Temporal (the fatal types are listed in workflows/contracts.ts): credentials and configuration problems are not retried
- * (and say what to fix), transient ones are retried with the source's Retry-After as the next delay.
+ * (and say what to fix), transient ones are retried with the source's Retry-After as the next delay,
+ * and data Postgres refuses is not retried either (the same row fails the same way for ever).
  */
 export function toActivityFailure(err: unknown, connection: string): unknown {
   if (err instanceof CredentialsRejectedError) {
@@ -15,6 +30,9 @@ export function toActivityFailure(err: unknown, connection: string): unknown {
   }
   if (err instanceof ConfigurationError) {
     return ApplicationFailure.nonRetryable(err.message, 'ConfigurationError');
+  }
+  if (isDataRejection(err)) {
+    return ApplicationFailure.nonRetryable(`the database refused the data (SQLSTATE ${err.code}): ${escaped(err.message, 300)}`, 'DataRejected');
   }
   if (err instanceof TransientError) {
     return ApplicationFailure.create({

@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { failureMessage, startExport } from '../src/client/exports';
 import { connectionByName } from '../src/config/load';
 import type { ConnectionConfig } from '../src/config/schema';
@@ -7,8 +7,9 @@ import { ConfigurationError } from '../src/errors';
 import type { ExportResult } from '../workflows/contracts';
 import { exportWorkflowId, type ExportInput } from '../workflows/input';
 import type { AtRiskReason, AtRiskWindow, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../workflows/triggers';
-import { DAY, covers, dayWindows, mergeIntervals } from '../workflows/windows';
+import { DAY, EARLIEST_INSTANT, covers, dayWindows, mergeIntervals } from '../workflows/windows';
 import type { ActivityDeps } from './deps';
+import { toActivityFailure } from './failures';
 
 export interface StartedWindow {
   workflowId: string;
@@ -51,11 +52,13 @@ export function triggerActivities(deps: ActivityDeps) {
       const out: StartedWindow[] = [];
       for (const raw of input.exports) {
         try {
+          // An export for a connection this deployment does not have would only fail: say so here.
+          connectionByName(deps.config, raw.connection);
           const s = await startExport(client(), deps.config.temporal.taskQueue, raw);
           out.push({ workflowId: s.workflowId, started: s.started });
         } catch (err) {
           if (err instanceof Error && err.name === 'InvalidExportInput') throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
-          throw err;
+          throw toActivityFailure(err, String(raw.connection));
         }
         Context.current().heartbeat(out.length);
       }
@@ -64,7 +67,10 @@ export function triggerActivities(deps: ActivityDeps) {
 
     async exportStatus(input: { workflowId: string }): Promise<ExportStatus> {
       const handle = client().workflow.getHandle(input.workflowId);
-      const description = await handle.describe();
+      const description = await handle.describe().catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`export ${input.workflowId} does not exist`, 'NotFound');
+        throw err;
+      });
       if (description.status.name === 'RUNNING') return { state: 'running' };
       try {
         return { state: 'completed', result: (await handle.result()) as ExportResult };
@@ -77,7 +83,7 @@ export function triggerActivities(deps: ActivityDeps) {
       const now = Date.parse(input.now);
       let policies: Array<{ connection: string; keepDays: number; leadDays: number }>;
       try {
-        policies = retentionPolicies(input.connections?.map((c) => connectionByName(deps.config, c)) ?? Object.values(deps.config.connections), input.connections !== undefined);
+        policies = retentionPolicies(input.connections?.map((c, i) => namedConnection(deps, c, `connections.${i}`)) ?? Object.values(deps.config.connections), input.connections !== undefined);
       } catch (err) {
         throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'ConfigurationError');
       }
@@ -108,6 +114,16 @@ export function triggerActivities(deps: ActivityDeps) {
   };
 }
 
+/** A connection the sweep's input names, or an error naming the input's field. */
+function namedConnection(deps: ActivityDeps, name: string, path: string): ConnectionConfig {
+  try {
+    return connectionByName(deps.config, name);
+  } catch (err) {
+    if (!(err instanceof ConfigurationError)) throw err;
+    throw new ConfigurationError(err.message.replace(/^connection:/, `${path}:`));
+  }
+}
+
 /** The connections a sweep covers: the named ones (each must have a policy), or all that have one. */
 export function retentionPolicies(conns: ConnectionConfig[], named: boolean): Array<{ connection: string; keepDays: number; leadDays: number }> {
   const out = [];
@@ -125,7 +141,8 @@ export function retentionPolicies(conns: ConnectionConfig[], named: boolean): Ar
 export function sweepRange(p: { keepDays: number; leadDays: number }, now: number, lookbackDays: number): { start: number; end: number; deletesBefore: number; dueBefore: number } {
   const deletesBefore = now - p.keepDays * DAY;
   const dueBefore = deletesBefore + p.leadDays * DAY;
-  const start = Math.floor(deletesBefore / DAY) * DAY - lookbackDays * DAY;
+  // Days before 2000 are not days callvault exports (workflows/windows.ts says why).
+  const start = Math.max(Math.floor(deletesBefore / DAY) * DAY - lookbackDays * DAY, EARLIEST_INSTANT);
   // Every day that starts before the due line; keepDays > leadDays keeps its end in the past.
   const end = Math.floor((dueBefore - 1) / DAY) * DAY + DAY;
   return { start, end, deletesBefore, dueBefore };

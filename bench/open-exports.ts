@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { splitDatabasePassword } from '../src/config/load';
 import { exportWorkflowId, type ExportInput } from '../workflows/input';
 import { startStack } from './stack';
 import { spawnWorker } from './workers';
@@ -28,19 +29,20 @@ async function main(): Promise<void> {
     const name = 'open-exports';
     const connection = 'bird-open';
     const configPath = join(stack.dataDir, 'open-exports.config.json');
+    const database = splitDatabasePassword(stack.database.url);
     writeFileSync(
       configPath,
       JSON.stringify({
         temporal: { address: stack.temporal.address, namespace: 'default', taskQueue: name },
         storage: { endpoint: stack.seaweed.endpoint, bucket: name, accessKeyId: { env: 'S3_KEY' }, secretAccessKey: { env: 'S3_SECRET' } },
-        database: { url: stack.database.url },
-        connections: { [connection]: { provider: 'bird', baseUrl: 'http://127.0.0.1:9', workspaceId: 'w', accessKey: { env: 'BIRD_KEY' } } },
+        database: { url: database.url },
+        connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: 'http://127.0.0.1:9', workspaceId: 'w', accessKey: { env: 'BIRD_KEY' } } },
       }),
     );
     const { worker, readyRss } = await spawnWorker({
       configPath,
       role: 'workflows',
-      env: { ...process.env, S3_KEY: 'k', S3_SECRET: 's', BIRD_KEY: 'b' },
+      env: { ...process.env, S3_KEY: 'k', S3_SECRET: 's', BIRD_KEY: 'b', ...database.env },
       logFile: join(stack.dataDir, 'open-exports.workflows.log'),
       ...(workerRepo ? { repo: workerRepo } : {}),
     });

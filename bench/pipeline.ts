@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Client as PgClient } from 'pg';
 import { startExport } from '../src/client/exports';
+import { splitDatabasePassword } from '../src/config/load';
 import type { ExportResult } from '../workflows/contracts';
 import { CpuMeter, Sampler, postgresBackends, processTree, type Meters } from './measure';
 import type { SimulatorInfo } from './simulator';
@@ -54,8 +55,10 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   const { stack, name } = input;
   const connection = name;
   const configPath = join(stack.dataDir, `${name}.config.json`);
+  const database = splitDatabasePassword(stack.database.url);
   const connectionConfig: Record<string, unknown> = {
     provider: 'bird',
+    allowPrivateNetwork: true, // the simulator listens on 127.0.0.1
     baseUrl: input.sim.baseUrl,
     workspaceId: input.sim.workspaceId,
     accessKey: { env: 'BIRD_KEY' },
@@ -73,12 +76,12 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
       secretAccessKey: { env: 'S3_SECRET' },
       partSizeMiB: input.partSizeMiB,
     },
-    database: { url: stack.database.url },
+    database: { url: database.url },
     worker: { transferConcurrency: input.concurrency },
     connections: { [connection]: connectionConfig },
   };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const env = { S3_KEY: 'callvault', S3_SECRET: 'callvault-secret', BIRD_KEY: input.sim.accessKey };
+  const env = { S3_KEY: 'callvault', S3_SECRET: 'callvault-secret', BIRD_KEY: input.sim.accessKey, ...database.env };
 
   const flags = (role: string): string[] => {
     if (!input.profileDir) return [];

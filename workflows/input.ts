@@ -1,5 +1,6 @@
 import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../src/config/names';
-import { FieldProblems, type Field, field, number, object, oneOf, optional, string } from './fields';
+import { FieldProblems, type Field, field, instant, number, object, oneOf, optional, string, text } from './fields';
+import { DAY } from './windows';
 
 /**
  * The export workflow's one JSON argument. It is what an operator pastes into the Temporal UI,
@@ -46,7 +47,7 @@ export interface ValidExportInput {
 }
 
 /** Each option's bounds and default. */
-const OPTION_RULES: { [K in keyof ExportOptions]: { min: number; max: number; integer: boolean; default: number } } = {
+export const OPTION_RULES: { [K in keyof ExportOptions]: { min: number; max: number; integer: boolean; default: number } } = {
   maxInFlight: { min: 1, max: 500, integer: true, default: 8 },
   heartbeatTimeoutSeconds: { min: 2, max: 3600, integer: true, default: 60 },
   maxAttempts: { min: 1, max: 1000, integer: true, default: 10 },
@@ -75,14 +76,19 @@ export function checkExportOptions(f: Field, problems: FieldProblems): Partial<E
   return options;
 }
 
-/** An instant as a date (2026-01-31) or a date-time with or without its offset (UTC if none). */
+/** An instant as a date (2026-01-31) or a date-time with or without its offset (UTC if none), calendar-checked. */
 export function checkInstant(f: Field, problems: FieldProblems): string | undefined {
-  const hint = 'expected an ISO-8601 date (2026-01-31) or date-time (2026-01-31T00:00:00Z)';
-  if (typeof f.value !== 'string') return problems.add(f.path, hint);
-  const s = f.value;
-  if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) || Number.isNaN(Date.parse(s))) return problems.add(f.path, hint);
-  return new Date(/T| /.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s).toISOString();
+  return instant(f, problems);
 }
+
+/**
+ * The longest window one export takes: about ten years. Longer is a typo (2062 for 2026), not an
+ * export; a longer history is exported as several windows, which also keeps each window's lock short.
+ */
+export const MAX_WINDOW_DAYS = 3660;
+
+/** Free text such as `trigger.by` is kept in provenance: this long at most. */
+export const MAX_TRIGGER_BY = 200;
 
 export function checkConnectionName(f: Field, problems: FieldProblems): string | undefined {
   return string(f, problems, { pattern: CONNECTION_NAME, hint: CONNECTION_NAME_HINT });
@@ -92,7 +98,7 @@ function checkTrigger(f: Field, problems: FieldProblems): Trigger | undefined {
   const fields = object(f.value, f.path, problems, ['kind', 'by']);
   if (!fields) return undefined;
   const kind = oneOf(field(fields, f.path, 'kind'), problems, TRIGGER_KINDS);
-  const by = optional(field(fields, f.path, 'by'), (b) => string(b, problems, { max: 200 }));
+  const by = optional(field(fields, f.path, 'by'), (b) => text(b, problems, MAX_TRIGGER_BY));
   return kind === undefined ? undefined : { kind, ...(by !== undefined ? { by } : {}) };
 }
 
@@ -106,12 +112,19 @@ export function parseExportInput(raw: unknown): ValidExportInput {
     const to = checkInstant(field(fields, '', 'to'), problems);
     const trigger = optional(field(fields, '', 'trigger'), (t) => checkTrigger(t, problems)) ?? { kind: 'operator' as const };
     const given = optional(field(fields, '', 'options'), (o) => checkExportOptions(o, problems)) ?? {};
-    if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) problems.add('to', 'must be later than from');
+    if (from !== undefined && to !== undefined) checkWindow(from, to, problems);
     if (problems.ok && connection !== undefined && from !== undefined && to !== undefined) {
       return { connection, from, to, trigger, options: withDefaults(given) };
     }
   }
-  throw new InvalidExportInput(`invalid export input: ${problems.list.join('; ')}`);
+  throw new InvalidExportInput(`invalid export input: ${problems.summary()}`);
+}
+
+/** A window `[from, to)` must have a length, and at most MAX_WINDOW_DAYS of it. */
+export function checkWindow(from: string, to: string, problems: FieldProblems, path = 'to'): void {
+  const length = Date.parse(to) - Date.parse(from);
+  if (length <= 0) problems.add(path, 'must be later than from');
+  else if (length > MAX_WINDOW_DAYS * DAY) problems.add(path, `a window is at most ${MAX_WINDOW_DAYS} days (about ten years); export a longer history as several windows`);
 }
 
 /** Every option, the given ones and the defaults for the rest. */

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportInput } from './input';
-import { scheduledTime } from './schedule';
+import { DETERMINISTIC_FAILURE_TYPES, rethrowCause, scheduledTime } from './schedule';
 import {
   InvalidTriggerInput,
   parseRetentionSweepInput,
@@ -13,7 +13,7 @@ import {
 const control = proxyActivities<Pick<Activities, 'planRetentionSweep' | 'startExports'>>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['InvalidInput', 'ConfigurationError'] },
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES },
 });
 
 /** Exports started per activity call, so a large first sweep stays within timeouts and payload limits. */
@@ -36,7 +36,7 @@ export async function retentionSweepWorkflow(rawInput: RetentionSweepInput = {})
     throw err;
   }
   const now = new Date(scheduledTime(input.now)).toISOString();
-  const plan = await control.planRetentionSweep({ now, lookbackDays: input.lookbackDays, ...(input.connections ? { connections: input.connections } : {}) });
+  const plan = await control.planRetentionSweep({ now, lookbackDays: input.lookbackDays, ...(input.connections ? { connections: input.connections } : {}) }).catch(rethrowCause);
   const result: RetentionSweepResult = {
     now: plan.now,
     dryRun: input.dryRun,
@@ -59,7 +59,7 @@ export async function retentionSweepWorkflow(rawInput: RetentionSweepInput = {})
       trigger: { kind: 'retention', by: input.by ?? 'retention sweep' },
       ...(input.options ? { options: input.options } : {}),
     }));
-    const outcomes = await control.startExports({ exports });
+    const outcomes = await control.startExports({ exports }).catch(rethrowCause);
     batch.forEach((w, j) => {
       const o = outcomes[j]!;
       (o.started ? result.started : result.alreadyRunning).push({ ...w, workflowIds: [o.workflowId] });

@@ -1,30 +1,35 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
-import { ApplicationFailure, continueAsNew, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportInput } from './input';
 import { exportWorkflowId } from './input';
-import { InvalidTriggerInput, parseScheduledExportInput, type ScheduledExportInput, type ScheduledExportResult } from './triggers';
+import {
+  InvalidTriggerInput,
+  POLL_BOUNDS,
+  parseScheduledExportInput,
+  parseScheduledRunState,
+  type ScheduledExportInput,
+  type ScheduledExportResult,
+  type ScheduledRunState,
+} from './triggers';
 import { parseCadence, windowForRun } from './windows';
 
+/** Failure types that retrying cannot fix: bad input, unknown connection, data the database refuses. */
+export const DETERMINISTIC_FAILURE_TYPES = ['InvalidInput', 'ConfigurationError', 'DataRejected', 'NotFound'];
+
+/**
+ * Bounded: 20 attempts up to a minute apart ride out a Temporal or database restart of about a
+ * quarter of an hour; after that the run fails and says why, and the next run (or the retention
+ * sweep) takes the window up again.
+ */
 const control = proxyActivities<Pick<Activities, 'startExports' | 'exportStatus'>>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES },
 });
 
 /** Set by the Temporal server on every run a schedule starts (backfills included): the nominal time. */
 export const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
-
-/** The longest pause between two looks at a running export: bounds history to ~1,000 events a day. */
-const MAX_POLL_MS = 2 * 60 * 1000;
-
-/** What a run hands the next when it continues as new while waiting on a long export. */
-interface Waiting {
-  exportWorkflowId: string;
-  started: boolean;
-  scheduledAt: string;
-  pollMs: number;
-}
 
 /** The scheduled time of this run: the `at` of the input, the schedule's nominal time, or the start time. */
 export function scheduledTime(at: string | undefined): number {
@@ -42,10 +47,12 @@ export function scheduledTime(at: string | undefined): number {
  * starting a second one. The run's outcome is the export's, so the schedule's recent runs in the
  * UI show which windows failed.
  */
-export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, waiting?: Waiting): Promise<ScheduledExportResult> {
+export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, carried?: ScheduledRunState): Promise<ScheduledExportResult> {
   let input: ReturnType<typeof parseScheduledExportInput>;
+  let waiting: ScheduledRunState | undefined;
   try {
     input = parseScheduledExportInput(rawInput);
+    waiting = parseScheduledRunState(carried, workflowInfo().continuedFromExecutionRunId !== undefined, input);
   } catch (err) {
     if (err instanceof InvalidTriggerInput) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
     throw err;
@@ -63,14 +70,14 @@ export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, wa
   let started: boolean;
   if (waiting) started = waiting.started;
   else {
-    const [first] = await control.startExports({ exports: [exportInput] });
+    const [first] = await control.startExports({ exports: [exportInput] }).catch(rethrowCause);
     started = first!.started;
     log.info(started ? 'started export' : 'export of this window already running; waiting for it', { workflowId: id, ...window });
   }
 
-  let pollMs = waiting?.pollMs ?? 1000;
+  let pollMs = waiting?.pollMs ?? POLL_BOUNDS.min;
   for (;;) {
-    const status = await control.exportStatus({ workflowId: id });
+    const status = await control.exportStatus({ workflowId: id }).catch(rethrowCause);
     if (status.state === 'completed') return { window, exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), result: status.result };
     if (status.state === 'failed') {
       throw ApplicationFailure.nonRetryable(`export ${id} ${status.status.toLowerCase()}: ${status.message}`, 'ExportFailed');
@@ -79,6 +86,18 @@ export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, wa
       await continueAsNew<typeof scheduledExportWorkflow>(rawInput, { exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), pollMs });
     }
     await sleep(pollMs);
-    pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
+    pollMs = Math.min(pollMs * 2, POLL_BOUNDS.max);
   }
+}
+
+/**
+ * An activity's own failure as this workflow's: "Activity task failed" tells an operator nothing,
+ * while its cause names the field or the connection (`connection: unknown connection 'nope'`).
+ */
+export function rethrowCause(err: unknown): never {
+  let cause: unknown = err;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  if (!(err instanceof ActivityFailure) || !(cause instanceof Error)) throw err;
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ActivityFailed') : 'ActivityFailed';
+  throw ApplicationFailure.create({ message: cause.message, type, nonRetryable: true, cause: err });
 }

@@ -1,7 +1,8 @@
+import { SCHEDULE_ID, SCHEDULE_ID_HINT } from '../src/config/names';
 import type { ExportResult } from './contracts';
-import { FieldProblems, type Field, boolean, field, number, object, optional, string } from './fields';
-import { checkConnectionName, checkExportOptions, type ExportOptions } from './input';
-import { InvalidCadence, parseCadence, type Window } from './windows';
+import { FieldProblems, type Field, boolean, field, instant, list, number, object, optional, string, text } from './fields';
+import { MAX_TRIGGER_BY, checkConnectionName, checkExportOptions, checkWindow, exportWorkflowId, type ExportOptions } from './input';
+import { InvalidCadence, parseCadence, readInstant, windowForRun, type Cadence, type Window } from './windows';
 
 /**
  * The one JSON argument of the two workflows that start exports on their own: the scheduled
@@ -67,62 +68,129 @@ export class InvalidTriggerInput extends Error {
   override readonly name = 'InvalidTriggerInput';
 }
 
-function checkTimestamp(f: Field, problems: FieldProblems): string | undefined {
-  const hint = 'expected an ISO-8601 date-time such as 2026-03-01T00:00:00Z';
-  if (typeof f.value !== 'string' || Number.isNaN(Date.parse(f.value)) || !/^\d{4}-\d{2}-\d{2}/.test(f.value)) return problems.add(f.path, hint);
-  return f.value;
+function fail(what: string, problems: FieldProblems): never {
+  throw new InvalidTriggerInput(`invalid ${what}: ${problems.summary()}`);
 }
 
-function fail(what: string, problems: FieldProblems): never {
-  throw new InvalidTriggerInput(`invalid ${what} input: ${problems.list.join('; ')}`);
-}
+const POINT_IN_TIME_HINT = 'expected an ISO-8601 date-time such as 2026-03-01T00:00:00Z (or a date, meaning its midnight UTC)';
+
+/** Cadence strings are short: the longest cron expression callvault reads is 200 characters. */
+const MAX_CADENCE_TEXT = 200;
 
 export function parseScheduledExportInput(raw: unknown): ScheduledExportInput {
   const problems = new FieldProblems();
   const fields = object(raw, '', problems, ['connection', 'every', 'cron', 'delay', 'scheduleId', 'options', 'at']);
-  if (!fields) fail('scheduled export', problems);
-  const text = (key: string, max?: number) => optional(field(fields, '', key), (f) => string(f, problems, max !== undefined ? { max } : {}));
+  if (!fields) fail('scheduled export input', problems);
+  const cadenceText = (key: string) => optional(field(fields, '', key), (f) => string(f, problems, { max: MAX_CADENCE_TEXT }));
   // Absent fields stay undefined, which JSON (and so Temporal's payloads) leaves out.
   const input: ScheduledExportInput = {
     connection: checkConnectionName(field(fields, '', 'connection'), problems) ?? '',
-    every: text('every'),
-    cron: text('cron'),
-    delay: text('delay'),
-    scheduleId: text('scheduleId', 200),
+    every: cadenceText('every'),
+    cron: cadenceText('cron'),
+    delay: cadenceText('delay'),
+    scheduleId: optional(field(fields, '', 'scheduleId'), (f) => string(f, problems, { pattern: SCHEDULE_ID, hint: SCHEDULE_ID_HINT })),
     options: optional(field(fields, '', 'options'), (f) => checkExportOptions(f, problems)),
-    at: optional(field(fields, '', 'at'), (f) => checkTimestamp(f, problems)),
+    at: optional(field(fields, '', 'at'), (f) => instant(f, problems, POINT_IN_TIME_HINT)),
   };
+  const cadence = checkCadence(input, problems);
+  if (cadence && input.at !== undefined) {
+    // A run placed by hand must still give a window callvault can export.
+    const window = cadenceWindow(cadence, Date.parse(input.at), problems, 'at');
+    if (window) checkWindow(window.from, window.to, problems, 'at');
+  }
+  if (!problems.ok) fail('scheduled export input', problems);
+  return input;
+}
+
+function checkCadence(input: ScheduledExportInput, problems: FieldProblems): Cadence | undefined {
   try {
-    parseCadence(input);
+    return parseCadence(input);
   } catch (err) {
     const message = err instanceof InvalidCadence ? err.message : String(err);
     const key = /^(every|cron|delay)\b/.exec(message)?.[1] ?? 'every';
     problems.add(key, message.replace(/^(every|cron|delay): /, ''));
+    return undefined;
   }
-  if (!problems.ok) fail('scheduled export', problems);
-  return input;
+}
+
+/** The window a run at `at` exports, or a problem when it falls outside the years callvault accepts. */
+function cadenceWindow(cadence: Cadence, at: number, problems: FieldProblems, path: string): Window | undefined {
+  try {
+    const window = windowForRun(cadence, at);
+    const outside = [window.from, window.to].some((t) => 'problem' in readInstant(t));
+    return outside ? problems.add(path, `gives the window ${window.from} - ${window.to}, outside 2000-01-01 to 2100-12-31`) : window;
+  } catch (err) {
+    return problems.add(path, err instanceof Error ? err.message : String(err));
+  }
 }
 
 export function parseRetentionSweepInput(raw: unknown): ValidRetentionSweepInput {
   const problems = new FieldProblems();
   const fields = object(raw, '', problems, ['connections', 'lookbackDays', 'dryRun', 'options', 'now', 'by']);
-  if (!fields) fail('retention sweep', problems);
+  if (!fields) fail('retention sweep input', problems);
   const input: ValidRetentionSweepInput = {
     connections: optional(field(fields, '', 'connections'), (f) => checkConnectionNames(f, problems)),
     lookbackDays: optional(field(fields, '', 'lookbackDays'), (f) => number(f, problems, { min: 0, max: 366, integer: true })) ?? 7,
     dryRun: optional(field(fields, '', 'dryRun'), (f) => boolean(f, problems)) ?? false,
     options: optional(field(fields, '', 'options'), (f) => checkExportOptions(f, problems)),
-    now: optional(field(fields, '', 'now'), (f) => checkTimestamp(f, problems)),
-    by: optional(field(fields, '', 'by'), (f) => string(f, problems, { max: 200 })),
+    now: optional(field(fields, '', 'now'), (f) => instant(f, problems, POINT_IN_TIME_HINT)),
+    by: optional(field(fields, '', 'by'), (f) => text(f, problems, MAX_TRIGGER_BY)),
   };
-  if (!problems.ok) fail('retention sweep', problems);
+  if (!problems.ok) fail('retention sweep input', problems);
   return input;
 }
 
+/** Connections a sweep may name at once: more than any deployment configures. */
+const MAX_SWEEP_CONNECTIONS = 1000;
+
 function checkConnectionNames(f: Field, problems: FieldProblems): string[] | undefined {
-  if (!Array.isArray(f.value)) return problems.add(f.path, 'expected a list of connection names');
-  if (f.value.length > 1000) return problems.add(f.path, 'at most 1000 connections');
-  return f.value.map((value: unknown, i) => checkConnectionName({ value, path: `${f.path}.${i}` }, problems) ?? '');
+  const names = list(f, problems, MAX_SWEEP_CONNECTIONS, (item) => checkConnectionName(item, problems));
+  names?.forEach((name, i) => {
+    if (names.indexOf(name) !== i) problems.add(`${f.path}.${i}`, `'${name}' is listed twice`);
+  });
+  return names;
+}
+
+/** What a scheduled run hands the next when it continues as new while waiting on a long export. */
+export interface ScheduledRunState {
+  exportWorkflowId: string;
+  started: boolean;
+  scheduledAt: string;
+  pollMs: number;
+}
+
+/** Bounds of the pause between two looks at a running export: history stays at ~1,000 events a day. */
+export const POLL_BOUNDS = { min: 1000, max: 2 * 60 * 1000 };
+
+/**
+ * The second argument of `scheduledExportWorkflow`: only a run that continued as new may carry it
+ * (Temporal says so in `continuedFromExecutionRunId`), and then it must describe the very export the
+ * input's cadence gives for its scheduled time. Anything else fails at once, naming it: a state
+ * forged through the UI could otherwise attach the run to any workflow or sleep for ever.
+ */
+export function parseScheduledRunState(raw: unknown, continued: boolean, input: ScheduledExportInput): ScheduledRunState | undefined {
+  if (raw === undefined) return undefined;
+  const problems = new FieldProblems();
+  if (!continued) {
+    problems.add('carried', 'only a run that continued as new carries state; start the workflow with its input alone');
+    fail('scheduled export carried state', problems);
+  }
+  const fields = object(raw, 'carried', problems, ['exportWorkflowId', 'started', 'scheduledAt', 'pollMs']);
+  if (!fields) fail('scheduled export carried state', problems);
+  const state = {
+    exportWorkflowId: string(field(fields, 'carried', 'exportWorkflowId'), problems, { max: 300 }),
+    started: boolean(field(fields, 'carried', 'started'), problems),
+    scheduledAt: instant(field(fields, 'carried', 'scheduledAt'), problems, POINT_IN_TIME_HINT),
+    pollMs: number(field(fields, 'carried', 'pollMs'), problems, { ...POLL_BOUNDS, integer: true }),
+  };
+  const cadence = checkCadence(input, problems);
+  if (cadence && state.scheduledAt !== undefined && state.exportWorkflowId !== undefined) {
+    const window = cadenceWindow(cadence, Date.parse(state.scheduledAt), problems, 'carried.scheduledAt');
+    const expected = window && exportWorkflowId({ connection: input.connection, ...window });
+    if (expected !== undefined && expected !== state.exportWorkflowId) problems.add('carried.exportWorkflowId', `expected '${expected}', the export of this run's window`);
+  }
+  if (!problems.ok) fail('scheduled export carried state', problems);
+  return state as ScheduledRunState;
 }
 
 /** A window of one connection as the retention sweep reports it. */

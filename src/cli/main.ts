@@ -1,7 +1,7 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=50 --expose-gc
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../config/load';
+import { Command, Option } from 'commander';
+import { connectionByName, loadConfig } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import { connectClient, failureMessage, queryProgress, startExport, watchExport } from '../client/exports';
 import { migrate } from '../provenance/migrate';
@@ -11,7 +11,8 @@ import { repoRoot } from '../devstack/tools';
 import { runVerifyCommand, type VerifyCommandOptions } from '../verify/command';
 import { runWorkerProcess } from '../worker/main';
 import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
-import type { ExportInput } from '../../workflows/input';
+import { MAX_TRIGGER_BY, OPTION_RULES, type ExportInput } from '../../workflows/input';
+import { connectionArg, instantArg, textArg, wholeNumberArg, workflowIdArg } from './args';
 import { formatBytes, progressPrinter } from './progress';
 import { registerScheduleCommands } from './schedule';
 
@@ -22,12 +23,6 @@ const program = new Command('callvault')
 
 function config(): CallvaultConfig {
   return loadConfig({ path: program.opts<{ config?: string }>().config });
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
 }
 
 program
@@ -56,15 +51,21 @@ const exportCmd = program.command('export').description('start, watch and inspec
 exportCmd
   .command('start')
   .description('export one connection\'s window; attaches to the running export of the same window if there is one')
-  .requiredOption('--connection <name>', 'configured connection name')
-  .requiredOption('--from <date>', 'window start, ISO-8601 date or date-time (inclusive)')
-  .requiredOption('--to <date>', 'window end, ISO-8601 date or date-time (exclusive)')
-  .option('--by <who>', 'who asks for it, kept in provenance', process.env.USER)
-  .option('--max-in-flight <n>', 'transfer batches in flight', positiveInt)
-  .option('--heartbeat-timeout <seconds>', 'seconds without heartbeat before a transfer moves to another worker', positiveInt)
+  .requiredOption('--connection <name>', 'configured connection name', connectionArg)
+  .requiredOption('--from <date>', 'window start, ISO-8601 date or date-time (inclusive)', instantArg)
+  .requiredOption('--to <date>', 'window end, ISO-8601 date or date-time (exclusive)', instantArg)
+  .option('--by <who>', 'who asks for it, kept in provenance (default: $USER)', textArg(MAX_TRIGGER_BY))
+  .option('--max-in-flight <n>', 'transfer batches in flight', wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max))
+  .option(
+    '--heartbeat-timeout <seconds>',
+    'seconds without heartbeat before a transfer moves to another worker',
+    wholeNumberArg(OPTION_RULES.heartbeatTimeoutSeconds.min, OPTION_RULES.heartbeatTimeoutSeconds.max),
+  )
   .option('--no-wait', 'return once started instead of following progress')
   .action(async (opts: { connection: string; from: string; to: string; by?: string; maxInFlight?: number; heartbeatTimeout?: number; wait: boolean }) => {
     const cfg = config();
+    connectionByName(cfg, opts.connection); // a connection this deployment lacks would only fail in the worker
+    opts.by ??= process.env.USER;
     const input: ExportInput = {
       connection: opts.connection,
       from: opts.from,
@@ -86,7 +87,8 @@ exportCmd
   });
 
 exportCmd
-  .command('watch <workflowId>')
+  .command('watch')
+  .argument('<workflowId>', 'the export\'s workflow id', workflowIdArg)
   .description('follow an export with a progress bar until it ends')
   .action(async (workflowId: string) => {
     const { client, close } = await connectClient(config());
@@ -98,7 +100,8 @@ exportCmd
   });
 
 exportCmd
-  .command('status <workflowId>')
+  .command('status')
+  .argument('<workflowId>', 'the export\'s workflow id', workflowIdArg)
   .description('show an export\'s state, counters and provenance summary')
   .option('--json', 'print JSON')
   .action(async (workflowId: string, opts: { json?: boolean }) => {

@@ -1,26 +1,17 @@
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { connectClient } from '../client/exports';
 import { formatSweep, runRetentionSweep, startRetentionSweep } from '../client/retention';
 import { CallvaultSchedules, describeCadence, type ScheduleInfo } from '../client/schedules';
 import { connectionByName } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
+import { OPTION_RULES } from '../../workflows/input';
 import type { RetentionSweepInput } from '../../workflows/triggers';
+import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../../workflows/windows';
+import { connectionArg, connectionListArg, cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from './args';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-}
-
-function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
-  return n;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
+const maxInFlightArg = wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max);
+const lookbackDaysArg = wholeNumberArg(0, 366);
+const noteArg = textArg(500);
 
 /**
  * `callvault schedule ...` (data-platform schedules and the retention sweep's schedule) and
@@ -45,17 +36,17 @@ export function registerScheduleCommands(program: Command, config: () => Callvau
   schedule
     .command('create')
     .description('create an export schedule for a connection, or (--retention-sweep) the retention sweep\'s schedule')
-    .option('--connection <name>', 'the connection to export on a schedule')
+    .option('--connection <name>', 'the connection to export on a schedule', connectionArg)
     .option('--retention-sweep', 'schedule the retention sweep instead (every connection with a retention policy)')
-    .option('--every <duration>', 'interval, e.g. 15m, 1h, 1d; windows are aligned to it (whole hours, whole UTC days)')
-    .option('--cron <expression>', 'five-field cron expression in UTC, or @hourly/@daily/@weekly/@monthly')
-    .option('--delay <duration>', 'how long after a window ends its export starts, e.g. 10m (default 0s)')
-    .option('--id <scheduleId>', 'schedule id (default <taskQueue>-export-<connection> / <taskQueue>-retention-sweep)')
-    .option('--catchup-window <duration>', 'how late a run missed during an outage is still taken (default 30d; 1d for the sweep)')
-    .option('--max-in-flight <n>', 'transfer batches in flight per export', positiveInt)
-    .option('--lookback-days <n>', 'sweep: report days deleted unexported for this many days (default 7)', wholeNumber)
+    .option('--every <duration>', 'interval from 10s to 366d, e.g. 15m, 1h, 1d; windows are aligned to it (whole hours, whole UTC days)', durationArg(EVERY_BOUNDS))
+    .option('--cron <expression>', 'five-field cron expression in UTC that fires every year, or @hourly/@daily/@weekly/@monthly', cronArg)
+    .option('--delay <duration>', 'how long after a window ends its export starts, up to 30d, e.g. 10m (default 0s)', durationArg(DELAY_BOUNDS))
+    .option('--id <scheduleId>', 'schedule id (default <taskQueue>-export-<connection> / <taskQueue>-retention-sweep)', scheduleIdArg)
+    .option('--catchup-window <duration>', 'how late a run missed during an outage is still taken, 10s to 366d (default 30d; 1d for the sweep)', durationArg(CATCHUP_BOUNDS))
+    .option('--max-in-flight <n>', 'transfer batches in flight per export', maxInFlightArg)
+    .option('--lookback-days <n>', 'sweep: report days deleted unexported for this many days, 0-366 (default 7)', lookbackDaysArg)
     .option('--paused', 'create it paused')
-    .option('--note <text>', 'a note shown with the schedule')
+    .option('--note <text>', 'a note shown with the schedule', noteArg)
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -131,7 +122,8 @@ Each run exports the window between the previous run's time and its own, moved b
     });
 
   schedule
-    .command('describe <schedule>')
+    .command('describe')
+    .argument('<schedule>', 'schedule id, connection name, or "retention"', scheduleIdArg)
     .description('show a schedule: cadence, policies, recent and next runs with their windows (schedule id, connection name, or "retention")')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
@@ -141,25 +133,28 @@ Each run exports the window between the previous run's time and its own, moved b
     });
 
   schedule
-    .command('pause <schedule>')
+    .command('pause')
+    .argument('<schedule>', 'schedule id, connection name, or "retention"', scheduleIdArg)
     .description('pause a schedule: runs that fall due while paused are skipped, not queued (backfill them after unpausing)')
-    .option('--note <text>', 'why')
+    .option('--note <text>', 'why', noteArg)
     .action(async (id: string, opts: { note?: string }) => {
       await withSchedules((s) => s.pause(id, opts.note));
       console.log(`paused ${id}`);
     });
 
   schedule
-    .command('unpause <schedule>')
+    .command('unpause')
+    .argument('<schedule>', 'schedule id, connection name, or "retention"', scheduleIdArg)
     .description('unpause a schedule')
-    .option('--note <text>', 'why')
+    .option('--note <text>', 'why', noteArg)
     .action(async (id: string, opts: { note?: string }) => {
       await withSchedules((s) => s.unpause(id, opts.note));
       console.log(`unpaused ${id}; to export the windows that fell due while it was paused: callvault schedule backfill ${id} --from <paused at> --to <now>`);
     });
 
   schedule
-    .command('delete <schedule>')
+    .command('delete')
+    .argument('<schedule>', 'schedule id, connection name, or "retention"', scheduleIdArg)
     .description('delete a schedule (exports it started go on)')
     .action(async (id: string) => {
       await withSchedules((s) => s.delete(id));
@@ -167,7 +162,8 @@ Each run exports the window between the previous run's time and its own, moved b
     });
 
   schedule
-    .command('trigger <schedule>')
+    .command('trigger')
+    .argument('<schedule>', 'schedule id, connection name, or "retention"', scheduleIdArg)
     .description('run a schedule now: an export schedule exports the last window that has ended')
     .action(async (id: string) => {
       await withSchedules((s) => s.trigger(id));
@@ -175,17 +171,18 @@ Each run exports the window between the previous run's time and its own, moved b
     });
 
   schedule
-    .command('backfill <schedule>')
+    .command('backfill')
+    .argument('<schedule>', 'schedule id, connection name, or "retention"', scheduleIdArg)
     .description('export every window of an export schedule that overlaps [--from, --to), through the schedule')
-    .requiredOption('--from <date>', 'range start, ISO-8601 date or date-time (inclusive)')
-    .requiredOption('--to <date>', 'range end, ISO-8601 date or date-time (exclusive)')
+    .requiredOption('--from <date>', 'range start, ISO-8601 date or date-time (inclusive)', instantArg)
+    .requiredOption('--to <date>', 'range end, ISO-8601 date or date-time (exclusive)', instantArg)
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { from: string; to: string; json?: boolean }) => {
       const result = await withSchedules((s) => s.backfill(id, { from: opts.from, to: opts.to }));
       if (opts.json) return void console.log(JSON.stringify(result, null, 2));
       console.log(`backfill of ${result.scheduleId}: ${result.windows.length} windows`);
       for (const w of result.windows) console.log(`  ${w.from} - ${w.to}`);
-      if (result.windows.length === 0 || Date.parse(result.windows[result.windows.length - 1]!.to) < Date.parse(opts.to)) {
+      if (result.windows.length === 0 || Date.parse(result.windows[result.windows.length - 1]!.to) < Date.parse(result.asked.to)) {
         console.log(`windows ending after ${result.until} are not due yet; the schedule exports them when they are`);
       }
     });
@@ -196,13 +193,14 @@ Each run exports the window between the previous run's time and its own, moved b
     .command('sweep')
     .description('run a retention sweep now and print what it started, what is covered and what is at risk')
     .option('--dry-run', 'start nothing, only report')
-    .option('--connection <name>', 'only this connection (repeatable)', collect)
-    .option('--lookback-days <n>', 'report days deleted unexported for this many days (default 7)', wholeNumber)
-    .option('--now <date-time>', 'sweep as if it were this time (what-if)')
+    .option('--connection <name>', 'only this connection (repeatable)', connectionListArg)
+    .option('--lookback-days <n>', 'report days deleted unexported for this many days, 0-366 (default 7)', lookbackDaysArg)
+    .option('--now <date-time>', 'sweep as if it were this time (what-if)', instantArg)
     .option('--no-wait', 'return once started')
     .option('--json', 'print JSON')
     .action(async (opts: { dryRun?: boolean; connection?: string[]; lookbackDays?: number; now?: string; wait: boolean; json?: boolean }) => {
       const cfg = config();
+      for (const name of opts.connection ?? []) connectionByName(cfg, name); // fail here, naming it, before a sweep starts
       const input: RetentionSweepInput = {
         ...(opts.dryRun ? { dryRun: true } : {}),
         ...(opts.connection ? { connections: opts.connection } : {}),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { CallvaultConfig } from '../config/schema';
+import { ConfigurationError } from '../errors';
 import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../../workflows/contracts';
 import { exportWorkflowId, parseExportInput, type ExportInput } from '../../workflows/input';
 
@@ -9,8 +10,17 @@ export interface Connected {
   close(): Promise<void>;
 }
 
+/** Connects to the configured Temporal; a failure names the address it tried, and the field that sets it. */
 export async function connectClient(config: CallvaultConfig): Promise<Connected> {
-  const connection = await Connection.connect({ address: config.temporal.address });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '10 seconds' });
+  } catch (err) {
+    throw new ConfigurationError(
+      `temporal.address: cannot connect to Temporal at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}); ` +
+        'check the address (or TEMPORAL_ADDRESS) and that the server is up',
+    );
+  }
   return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
 }
 
@@ -76,7 +86,7 @@ export async function watchExport(
   }
 }
 
-/** The innermost failure message of a failed export, for people. */
+/** The innermost failure message of a failed workflow (an export, a sweep), for people. */
 export function failureMessage(err: unknown): string {
   let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
   while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause: Error }).cause;

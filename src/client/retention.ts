@@ -1,4 +1,5 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { failureMessage } from './exports';
 import {
   RETENTION_SWEEP_WORKFLOW_TYPE,
   parseRetentionSweepInput,
@@ -24,9 +25,18 @@ export async function startRetentionSweep(
   return client.workflow.start(RETENTION_SWEEP_WORKFLOW_TYPE, { taskQueue, workflowId, args: [{ by: workflowId, ...input }] });
 }
 
+/** Runs a sweep and waits for it; a failed sweep throws its real cause (`connections.0: unknown connection ...`). */
 export async function runRetentionSweep(client: Client, taskQueue: string, input: RetentionSweepInput = {}, workflowId?: string): Promise<RetentionSweepResult> {
   const handle = await startRetentionSweep(client, taskQueue, input, workflowId);
-  return (await handle.result()) as RetentionSweepResult;
+  try {
+    return (await handle.result()) as RetentionSweepResult;
+  } catch (err) {
+    throw new RetentionSweepFailed(`retention sweep ${handle.workflowId} failed: ${failureMessage(err)}`, { cause: err });
+  }
+}
+
+export class RetentionSweepFailed extends Error {
+  override readonly name = 'RetentionSweepFailed';
 }
 
 /** One line per window, for people. */

@@ -7,7 +7,7 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { CONNECTION_NAME } from '../config/names';
+import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, quoted, textProblem } from '../config/names';
 import type { ExportOptions } from '../../workflows/input';
 import {
   RETENTION_SWEEP_WORKFLOW_TYPE,
@@ -20,14 +20,16 @@ import {
   type ScheduledExportInput,
 } from '../../workflows/triggers';
 import {
+  CATCHUP_BOUNDS,
   DAY,
-  InvalidCadence,
+  DELAY_BOUNDS,
   fireAtOrBefore,
   formatDuration,
   intervalOffsetMs,
   parseCadence,
   parseDuration,
   planBackfill,
+  readInstant,
   windowForRun,
   type Cadence,
   type CadenceSpec,
@@ -124,6 +126,8 @@ export interface BackfillResult {
   windows: Window[];
   /** Runs after this time have not come due yet; the schedule itself exports those windows. */
   until: string;
+  /** The range asked for, as UTC instants. */
+  asked: Window;
 }
 
 export class ScheduleError extends Error {
@@ -150,6 +154,7 @@ export class CallvaultSchedules {
    * a connection name its export schedule (`<taskQueue>-export-<connection>`), anything else an id.
    */
   candidateIds(idOrConnection: string): string[] {
+    if (typeof idOrConnection !== 'string' || !SCHEDULE_ID.test(idOrConnection)) throw new ScheduleError(`schedule: ${SCHEDULE_ID_HINT}`);
     if (idOrConnection === 'retention') return [retentionScheduleId(this.taskQueue)];
     const derived = exportScheduleId(this.taskQueue, idOrConnection);
     return CONNECTION_NAME.test(idOrConnection) && !idOrConnection.startsWith(`${this.taskQueue}-`) ? [derived, idOrConnection] : [idOrConnection];
@@ -170,6 +175,7 @@ export class CallvaultSchedules {
 
   async createExport(opts: CreateExportScheduleOptions): Promise<ScheduleInfo> {
     const scheduleId = opts.scheduleId ?? exportScheduleId(this.taskQueue, opts.connection);
+    checkScheduleOptions(scheduleId, opts);
     const cadence = cadenceSpec(opts);
     const input: ScheduledExportInput = {
       connection: opts.connection,
@@ -191,6 +197,7 @@ export class CallvaultSchedules {
 
   async createRetentionSweep(opts: CreateRetentionScheduleOptions): Promise<ScheduleInfo> {
     const scheduleId = opts.scheduleId ?? retentionScheduleId(this.taskQueue);
+    checkScheduleOptions(scheduleId, opts);
     const cadence = cadenceSpec(opts);
     const input: RetentionSweepInput = { ...opts.sweep, by: scheduleId };
     parseOrThrow(() => parseRetentionSweepInput(input));
@@ -226,10 +233,12 @@ export class CallvaultSchedules {
   }
 
   async pause(idOrConnection: string, note?: string): Promise<void> {
+    checkScheduleOptions(idOrConnection, { note });
     await this.on(idOrConnection, (h) => h.pause(note ?? 'paused with callvault'));
   }
 
   async unpause(idOrConnection: string, note?: string): Promise<void> {
+    checkScheduleOptions(idOrConnection, { note });
     await this.on(idOrConnection, (h) => h.unpause(note ?? 'unpaused with callvault'));
   }
 
@@ -249,11 +258,11 @@ export class CallvaultSchedules {
    * repeat a window already exported attach to or rerun its export (which then transfers nothing).
    */
   async backfill(idOrConnection: string, range: { from: string | Date; to: string | Date }, now: Date = new Date()): Promise<BackfillResult> {
+    const from = instant(range.from, 'from');
+    const to = instant(range.to, 'to');
     const info = await this.describe(idOrConnection);
     const handle = this.client.schedule.getHandle(info.scheduleId);
     if (info.kind !== 'export') throw new ScheduleError(`${info.scheduleId} runs the retention sweep; only export schedules have windows to backfill`);
-    const from = instant(range.from, 'from');
-    const to = instant(range.to, 'to');
     const cadence = parseCadence(info.cadence);
     const plan = planBackfill(cadence, from, to);
     const lastDue = Math.min(plan.lastFire, fireAtOrBefore(cadence, now.getTime()));
@@ -263,7 +272,7 @@ export class CallvaultSchedules {
       // the first and last run, whether Temporal reads its ends as inclusive or exclusive.
       await handle.backfill({ start: new Date(plan.firstFire - 500), end: new Date(lastDue + 500), overlap: 'ALLOW_ALL' });
     }
-    return { scheduleId: info.scheduleId, windows, until: new Date(lastDue).toISOString() };
+    return { scheduleId: info.scheduleId, windows, until: new Date(lastDue).toISOString(), asked: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } };
   }
 
   private async create(options: ScheduleOptions): Promise<void> {
@@ -298,15 +307,24 @@ function parseOrThrow(parse: () => unknown): void {
 }
 
 function catchup(value: string): number {
-  const ms = parseDuration(value, 'catchupWindow');
-  if (ms < 10_000) throw new InvalidCadence('catchupWindow: Temporal needs at least 10s');
-  return ms;
+  return parseDuration(value, 'catchupWindow', CATCHUP_BOUNDS);
 }
 
+/** What a schedule carries besides its cadence, checked before anything reaches Temporal. */
+function checkScheduleOptions(scheduleId: string, opts: { note?: string }): void {
+  if (typeof scheduleId !== 'string' || !SCHEDULE_ID.test(scheduleId)) throw new ScheduleError(`scheduleId: ${SCHEDULE_ID_HINT}`);
+  const noteProblem = opts.note === undefined ? undefined : textProblem(String(opts.note), MAX_NOTE);
+  if (noteProblem) throw new ScheduleError(`note: ${noteProblem}`);
+}
+
+/** Notes are shown beside the schedule: a sentence or two. */
+const MAX_NOTE = 500;
+
 function instant(value: string | Date, field: string): number {
-  const ms = value instanceof Date ? value.getTime() : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(ms)) throw new ScheduleError(`${field}: expected an ISO-8601 date (2026-03-01) or date-time`);
-  return ms;
+  const text = value instanceof Date ? (Number.isNaN(value.getTime()) ? 'an invalid Date' : value.toISOString()) : value;
+  const read = readInstant(text);
+  if ('problem' in read) throw new ScheduleError(`${field}: ${read.problem}`);
+  return read.ms;
 }
 
 /** The Temporal spec of a cadence, in UTC, with no jitter (jitter would not move windows, but it delays exports for nothing). */
@@ -359,6 +377,12 @@ function specCadence(d: ScheduleDescription): CadenceSpec {
 /** A duration such as `1h` for people, e.g. in the CLI's table. */
 export function describeCadence(c: CadenceSpec): string {
   const base = c.every !== undefined ? `every ${c.every}` : `cron '${c.cron}' (UTC)`;
-  return c.delay && parseDuration(c.delay) > 0 ? `${base}, ${c.delay} after each window ends` : base;
+  let delayMs = 0;
+  try {
+    delayMs = c.delay === undefined ? 0 : parseDuration(c.delay, 'delay', DELAY_BOUNDS);
+  } catch {
+    return `${base}, delay ${quoted(String(c.delay))} (not a delay callvault reads)`; // edited by hand in the UI
+  }
+  return delayMs > 0 ? `${base}, ${c.delay} after each window ends` : base;
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { connectClient, startExport, watchExport } from '../client/exports';
-import { parseConfig } from '../config/load';
+import { parseConfig, splitDatabasePassword } from '../config/load';
 import { stopAll, stopAllOnSignals } from '../devstack/process';
 import { checkPostgres, defaultDatabaseUrl, ensureDatabase } from '../devstack/postgres';
 import { DEV_S3_CREDENTIALS, startSeaweed } from '../devstack/seaweed';
@@ -58,15 +58,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     cleanups.push(() => sims.stop());
 
     const configPath = join(dataDir, 'callvault.config.json');
+    const database = splitDatabasePassword(databaseUrl);
     const raw = {
       temporal: { address: temporal.address, namespace: 'default', taskQueue: 'callvault' },
       storage: { endpoint: seaweed.endpoint, bucket: BUCKET, prefix: 'exports', accessKeyId: { env: 'DEMO_S3_ACCESS_KEY' }, secretAccessKey: { env: 'DEMO_S3_SECRET_KEY' } },
-      database: { url: databaseUrl },
+      database: { url: database.url },
       connections: sims.connections,
     };
     writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
     const config = parseConfig(raw, configPath);
-    const secrets = { ...sims.secrets, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey };
+    const secrets = { ...sims.secrets, ...database.env, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey };
 
     step('starting a worker process');
     const worker = await WorkerProcess.start({

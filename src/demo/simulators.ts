@@ -39,9 +39,10 @@ export async function startDemoSimulators(window: { from: string; to: string }):
   }
   return {
     connections: {
-      'bird-demo': { provider: 'bird', baseUrl: bird.baseUrl, workspaceId: bird.workspaceId, accessKey: { env: 'DEMO_BIRD_ACCESS_KEY' }, mediaHosts: [bird.storageHost], notReadyRetrySeconds: 3 },
+      'bird-demo': { provider: 'bird', allowPrivateNetwork: true, baseUrl: bird.baseUrl, workspaceId: bird.workspaceId, accessKey: { env: 'DEMO_BIRD_ACCESS_KEY' }, mediaHosts: [bird.storageHost], notReadyRetrySeconds: 3 },
       'dixa-demo': {
         provider: 'dixa',
+        allowPrivateNetwork: true, // the simulators listen on 127.0.0.1
         exportsBaseUrl: dixa.exportsBaseUrl,
         apiBaseUrl: dixa.apiBaseUrl,
         filesBaseUrl: dixa.filesBaseUrl,
@@ -52,6 +53,7 @@ export async function startDemoSimulators(window: { from: string; to: string }):
       },
       'kore-demo': {
         provider: 'kore',
+        allowPrivateNetwork: true,
         baseUrl: kore.baseUrl,
         botId: kore.botId,
         clientId: { env: 'DEMO_KORE_CLIENT_ID' },

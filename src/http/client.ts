@@ -1,7 +1,9 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { CredentialsRejectedError, TransientError, UnavailableError, parseRetryAfter } from '../errors';
-import { hostAllowed, withoutSecrets } from './hosts';
+import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError, parseRetryAfter } from '../errors';
+import { classifyHost, hostAllowed, withoutSecrets } from './hosts';
 
 export interface HttpRequestOptions {
   method?: 'GET' | 'POST' | 'HEAD';
@@ -45,6 +47,7 @@ export class HttpClient {
       keepAliveTimeout: 30_000,
       headersTimeout: options.headersTimeoutMs ?? 60_000,
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+      connect: { lookup: guardedLookup },
     });
   }
 
@@ -98,6 +101,23 @@ export class HttpClient {
     await this.dispatcher.close();
   }
 }
+
+/**
+ * DNS resolution that refuses link-local and cloud-metadata addresses (classifyHost's `forbidden`),
+ * whatever name led there: the configuration refuses such URLs, and this keeps a name that
+ * resolves to 169.254.169.254 from carrying a platform's credentials to the metadata service.
+ */
+const guardedLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    if (err) return callback(err, '', 0);
+    const refused = addresses.find((a) => classifyHost(a.address).kind === 'forbidden');
+    if (refused) return callback(Object.assign(new ConfigurationError(`${hostname} resolves to ${refused.address}, a link-local or cloud-metadata address: refused`), { code: 'EREFUSEDADDRESS' }), '', 0);
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+    const first = addresses[0];
+    if (!first) return callback(Object.assign(new Error(`${hostname}: no address`), { code: 'ENOTFOUND' }), '', 0);
+    callback(null, first.address, first.family);
+  });
+};
 
 /** Maps a non-2xx response onto the error taxonomy, after reading a short, redacted excerpt of the body. */
 export async function failForStatus(res: HttpResponse, what: string, redact: readonly string[] = []): Promise<never> {
@@ -160,7 +180,7 @@ export async function readJson(res: HttpResponse, what: string): Promise<unknown
 
 /** Network-level failures (resets, timeouts, truncated bodies) are always worth a retry. */
 export function networkError(err: unknown, what: string): Error {
-  if (err instanceof TransientError || err instanceof UnavailableError || err instanceof CredentialsRejectedError) return err;
+  if (err instanceof TransientError || err instanceof UnavailableError || err instanceof CredentialsRejectedError || err instanceof ConfigurationError) return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
   if (err instanceof undiciErrors.UndiciError || err instanceof Error) {
     const code = (err as { code?: string }).code;

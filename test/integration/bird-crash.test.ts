@@ -44,7 +44,7 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], batchSize: 1 },
+        [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], batchSize: 1 },
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: PART_MIB },

@@ -42,6 +42,7 @@ describe('Bird export on the real stack', () => {
       connections: {
         [connection]: {
           provider: 'bird',
+          allowPrivateNetwork: true,
           baseUrl: sim.baseUrl,
           workspaceId: sim.workspaceId,
           accessKey: { env: 'BIRD_KEY' },

@@ -115,7 +115,7 @@ describe('Dixa export on the real stack', () => {
     await sim.start();
     refs = [...sim.allFiles()];
     good = refs.filter((r) => !crafted.has(r.file.id));
-    const common = { provider: 'dixa', exportsBaseUrl: sim.exportsBaseUrl, apiBaseUrl: sim.apiBaseUrl, filesBaseUrl: sim.filesBaseUrl, storageHosts: [sim.storageHost] };
+    const common = { provider: 'dixa', allowPrivateNetwork: true, exportsBaseUrl: sim.exportsBaseUrl, apiBaseUrl: sim.apiBaseUrl, filesBaseUrl: sim.filesBaseUrl, storageHosts: [sim.storageHost] };
     env = await exportEnv({
       connections: {
         // The simulator is not rate limited: raise the published pace (10 exports calls a minute) so the test runs fast.
@@ -305,6 +305,7 @@ describe('a worker killed in the middle of a large Dixa recording', () => {
       connections: {
         [connection]: {
           provider: 'dixa',
+          allowPrivateNetwork: true,
           exportsBaseUrl: sim.exportsBaseUrl,
           apiBaseUrl: sim.apiBaseUrl,
           filesBaseUrl: sim.filesBaseUrl,

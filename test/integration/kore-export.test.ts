@@ -107,7 +107,7 @@ describe('Kore export on the real stack', () => {
     // Every v2 answer about k5 carries a fileUrl on the decoy (another port), with a plausible signature.
     sim.faults.add({ target: 'v2', id: 'k5-crafted', fault: { kind: 'foreign-redirect', location: `${decoy.origin}/media/k5.wav?exp=9999999999&sig=abc` }, times: Infinity });
 
-    const base = { provider: 'kore', baseUrl: sim.baseUrl, botId: sim.botId, mediaHosts: [sim.mediaHost] };
+    const base = { provider: 'kore', allowPrivateNetwork: true, baseUrl: sim.baseUrl, botId: sim.botId, mediaHosts: [sim.mediaHost] };
     // The simulator has no rate limit: a short pace (instead of the safe 2 s) and raised queue limits keep the test fast.
     const fast = { minRequestIntervalMs: 25, notReadyRetrySeconds: 2, batchSize: 3, rateLimit: { listPerSecond: 20, transferPerSecond: 200 } };
     env = await exportEnv({
@@ -116,7 +116,7 @@ describe('Kore export on the real stack', () => {
         [v1]: { ...base, ...fast, recordingsApi: 'v1', clientId: { env: 'KORE_ID' }, clientSecret: { env: 'KORE_SECRET' } },
         // Published limits and pace on purpose: refused credentials must stop the export within a minute even so.
         [badSecret]: { ...base, clientId: { env: 'KORE_ID' }, clientSecret: { env: 'KORE_WRONG_SECRET' } },
-        [noScope]: { provider: 'kore', baseUrl: scopeSim.baseUrl, botId: scopeSim.botId, mediaHosts: [scopeSim.mediaHost], clientId: { env: 'KORE_SCOPE_ID' }, clientSecret: { env: 'KORE_SCOPE_SECRET' } },
+        [noScope]: { provider: 'kore', allowPrivateNetwork: true, baseUrl: scopeSim.baseUrl, botId: scopeSim.botId, mediaHosts: [scopeSim.mediaHost], clientId: { env: 'KORE_SCOPE_ID' }, clientSecret: { env: 'KORE_SCOPE_SECRET' } },
       },
       secrets: {
         KORE_ID: sim.clientId,
@@ -295,6 +295,7 @@ describe('a worker killed in the middle of a large Kore v1 recording', () => {
       connections: {
         [connection]: {
           provider: 'kore',
+          allowPrivateNetwork: true,
           baseUrl: sim.baseUrl,
           botId: sim.botId,
           mediaHosts: [sim.mediaHost],

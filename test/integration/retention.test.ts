@@ -31,7 +31,7 @@ describe('retention sweep on the real stack', () => {
   beforeAll(async () => {
     sim = new BirdSimulator({ seed: good, recordings });
     await sim.start();
-    const bird = { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, mediaHosts: [sim.storageHost], notReadyRetrySeconds: 1 };
+    const bird = { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, mediaHosts: [sim.storageHost], notReadyRetrySeconds: 1 };
     env = await exportEnv({
       connections: {
         [good]: { ...bird, accessKey: { env: 'BIRD_KEY' }, retention: { keepDays: 10, leadDays: 2 } },

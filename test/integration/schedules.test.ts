@@ -38,7 +38,7 @@ describe('data-platform schedules on the real stack', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], notReadyRetrySeconds: 1 },
+        [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], notReadyRetrySeconds: 1 },
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });

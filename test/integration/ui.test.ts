@@ -54,7 +54,7 @@ describe('starting an export from the Temporal Web UI', () => {
     connectionToUi = await Connection.connect({ address: temporal.address });
     client = new Client({ connection: connectionToUi, namespace: 'default' });
     env = await exportEnv({
-      connections: { [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
+      connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
       secrets: { BIRD_KEY: sim.accessKey },
     });
     // The worker serves this test's Temporal (the one with the UI); storage and provenance are the shared ones.

@@ -14,6 +14,7 @@ const DAY = 86_400_000;
 function connectionFor(sim: DixaSimulator, overrides: Record<string, unknown> = {}): DixaConnectionConfig {
   const parsed = dixaConnectionSchema.parse({
     provider: 'dixa',
+    allowPrivateNetwork: true,
     exportsBaseUrl: sim.exportsBaseUrl,
     apiBaseUrl: sim.apiBaseUrl,
     filesBaseUrl: sim.filesBaseUrl,

@@ -21,6 +21,7 @@ function voiceSession(sessionId: string, startTime: string, recordings: KoreSess
 function connection(sim: KoreSimulator, overrides: Record<string, unknown> = {}): KoreConnectionConfig {
   const parsed = koreConnectionSchema.parse({
     provider: 'kore',
+    allowPrivateNetwork: true,
     baseUrl: sim.baseUrl,
     botId: sim.botId,
     clientId: { env: 'KORE_CLIENT_ID' },

@@ -116,3 +116,31 @@ describe('retention planning', () => {
     expect(plan.covered[1]!.deletesAt).toBe('2026-03-22T00:00:00.000Z');
   });
 });
+
+describe('bounded cadences (issue 11)', () => {
+  it('reads durations by a strict grammar, within bounds', () => {
+    expect(parseDuration('1d2h3m4s')).toBe(DAY + 2 * 3_600_000 + 3 * MINUTE + 4000);
+    expect(parseDuration('3600')).toBe(3_600_000);
+    for (const bad of ['', ' 1h', '1h ', '2h1d', '1h1h', '-1h', '1.5h', '0x10', '1e3', '1w', '9999999999999999999d']) {
+      expect(() => parseDuration(bad), bad).toThrow(/not a duration/);
+    }
+    expect(() => parseDuration('367d')).toThrow(/duration: expected 0s to 366d, got 367d/);
+    expect(() => parseDuration(1.5)).toThrow(/whole number of seconds/);
+    expect(() => parseDuration(Number.MAX_SAFE_INTEGER + 2)).toThrow(/whole number of seconds/);
+  });
+
+  it('refuses a cron expression that skips a year, and keeps those that fire every year', () => {
+    for (const never of ['0 3 31 2 *', '0 0 30 2 *', '0 0 29 2 *', '0 0 31 4,6,9,11 *', '0 0 29 2 mon']) {
+      expect(() => parseCron(never), never).toThrow(/does not fire in every year/);
+    }
+    for (const yearly of ['0 0 13 * 5', '@yearly', '0 0 31 * *', '0 0 29 2,3 *', '0 0 1-7 * 1', '59 23 31 12 *']) {
+      expect(() => parseCron(yearly), yearly).not.toThrow();
+    }
+  });
+
+  it('refuses what cron does not mean', () => {
+    for (const bad of ['1-2-3 * * * *', '*/0 * * * *', '*/61 * * * *', '0 0 * * mondays', '0 0 * jann *', '0 0 * * *\n', '0 0 ? * *', 'x'.repeat(201), '0 0 * * * *']) {
+      expect(() => parseCron(bad), JSON.stringify(bad)).toThrow(/^cron/);
+    }
+  });
+});

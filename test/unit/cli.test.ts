@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from '../../src/cli/args';
+import { EVERY_BOUNDS } from '../../workflows/windows';
+
+const cli = join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+
+/** A port nothing listens on: taken from the kernel, then given back. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('the CLI refuses what does not exist, naming it, and exits non-zero (issue 11)', () => {
+  let config: string;
+
+  beforeAll(async () => {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\``);
+    config = join(mkdtempSync(join(tmpdir(), 'cv-cli-')), 'callvault.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        temporal: { address: `127.0.0.1:${await closedPort()}` },
+        storage: { bucket: 'cli-test' },
+        connections: { 'bird-eu': { provider: 'bird', workspaceId: 'ws', accessKey: { env: 'K' } } },
+      }),
+    );
+  });
+
+  const run = (...args: string[]) => {
+    const res = spawnSync(process.execPath, [cli, '--config', config, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, USER: 'tester' } });
+    return { status: res.status, out: `${res.stdout}${res.stderr}` };
+  };
+  const window = ['--from', '2026-01-01', '--to', '2026-01-02'];
+
+  it.each([
+    [['export', 'start', '--no-wait', '--connection', 'nope', ...window], /connection: unknown connection 'nope' \(configured on this worker: bird-eu\)/],
+    [['export', 'start', '--no-wait', '--connection', 'constructor', ...window], /connection: unknown connection 'constructor'/],
+    [['export', 'start', '--no-wait', '--connection', '__proto__', ...window], /option '--connection <name>' argument '__proto__' is invalid\. use 1-63 lowercase/],
+    [['export', 'start', '--connection', 'bird-eu', '--from', '2026-02-31', '--to', '2026-03-01'], /option '--from <date>' argument '2026-02-31' is invalid\. 2026-02-31 is not a date in the calendar/],
+    [['export', 'start', '--connection', 'bird-eu', '--from', '0000-01-01', '--to', '2026-03-01'], /'--from <date>' argument '0000-01-01' is invalid\. expected a date from 2000-01-01/],
+    [['export', 'start', '--connection', 'bird-eu', ...window, '--heartbeat-timeout', '0x10'], /'--heartbeat-timeout <seconds>' argument '0x10' is invalid\. expected a whole number in plain decimal digits, from 2 to 3600/],
+    [['export', 'start', '--connection', 'bird-eu', ...window, '--max-in-flight', '1e3'], /'--max-in-flight <n>' argument '1e3' is invalid/],
+    [['export', 'start', '--connection', 'bird-eu', ...window, '--by', 'a\u0007b'], /'--by <who>' argument .* is invalid\. control characters/],
+    [['retention', 'sweep', '--connection', 'nope'], /connection: unknown connection 'nope'/],
+    [['retention', 'sweep', '--now', '2026-02-30'], /'--now <date-time>' argument '2026-02-30' is invalid\. 2026-02-30 is not a date in the calendar/],
+    [['retention', 'sweep', '--lookback-days', '0x10'], /'--lookback-days <n>' argument '0x10' is invalid/],
+    [['schedule', 'create', '--connection', 'bird-eu', '--every', '100000d'], /'--every <duration>' argument '100000d' is invalid\. expected 10s to 366d, got 100000d/],
+    [['schedule', 'create', '--connection', 'bird-eu', '--every', '1d', '--delay', '3650d'], /'--delay <duration>' argument '3650d' is invalid\. expected 0s to 30d/],
+    [['schedule', 'create', '--connection', 'bird-eu', '--cron', '0 3 31 2 *'], /'--cron <expression>' argument '0 3 31 2 \*' is invalid\. '0 3 31 2 \*' does not fire in every year/],
+    [['schedule', 'create', '--connection', 'bird-eu', '--every', '1d', '--id', 'my schedule/../x'], /'--id <scheduleId>' argument 'my schedule\/\.\.\/x' is invalid/],
+    [['schedule', 'describe', '../etc'], /value '\.\.\/etc' is invalid for argument 'schedule'\. use 1-200 letters/],
+    [['schedule', 'backfill', 'bird-eu', '--from', '2026-02-30', '--to', '2026-03-02'], /'--from <date>' argument '2026-02-30' is invalid/],
+  ])('callvault %j', (args, message) => {
+    const { status, out } = run(...args);
+    expect(out).toMatch(message);
+    expect(status).toBe(1);
+  });
+
+  it('names the Temporal address it could not reach', () => {
+    const { status, out } = run('export', 'status', 'export:bird-eu:x');
+    expect(out).toMatch(/callvault: temporal\.address: cannot connect to Temporal at 127\.0\.0\.1:\d+ \(.+\); check the address \(or TEMPORAL_ADDRESS\)/);
+    expect(status).toBe(1);
+  });
+});
+
+describe('CLI argument parsers', () => {
+  it('take whole numbers in plain decimal only', () => {
+    const n = wholeNumberArg(0, 1000);
+    expect(n('0')).toBe(0);
+    expect(n('1000')).toBe(1000);
+    for (const bad of ['0x10', '1e3', '+5', ' 5', '5 ', '05', '-1', '1.0', '', '1001', '１２', '99999999999']) expect(() => n(bad), bad).toThrow(/whole number/);
+  });
+
+  it('share the workflows\' rules for dates, durations, cron, ids and text', () => {
+    expect(instantArg('2028-02-29')).toBe('2028-02-29');
+    expect(() => instantArg('2027-02-29')).toThrow(/not a date in the calendar/);
+    expect(durationArg(EVERY_BOUNDS)('1h')).toBe('1h');
+    expect(() => durationArg(EVERY_BOUNDS)('5s')).toThrow(/expected 10s to 366d, got 5s/);
+    expect(() => cronArg('TZ=Europe/Paris 0 0 * * *')).toThrow(/time zones are not supported/);
+    expect(() => scheduleIdArg('a b')).toThrow(/use 1-200 letters/);
+    expect(() => textArg(10)('x'.repeat(11))).toThrow(/at most 10 characters/);
+  });
+});
