@@ -40,7 +40,7 @@ export function parseCarriedState(raw: unknown, now: number): ExportSnapshot {
       return { counters, cursor, listingDone, pagesListed, generation, queue, waiting, recentlyListed };
     }
   }
-  throw new InvalidCarriedState(`invalid carried state: ${problems.list.slice(0, 10).join('; ')}`);
+  throw new InvalidCarriedState(`invalid carried state: ${problems.summary()}`);
 }
 
 function list<T>(f: Field, problems: FieldProblems, max: number, check: (f: Field) => T | undefined): T[] | undefined {

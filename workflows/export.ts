@@ -13,12 +13,11 @@ import {
 import type { Activities, ListPageResult } from '../activities';
 import type { GivenUp } from '../activities/transfer';
 import { InvalidCarriedState, parseCarriedState } from './carried';
-import { FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from './contracts';
+import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from './contracts';
 import { ExportState, type FileTask, type RetryRules } from './exportState';
 import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from './input';
 
-/** Deterministic failures of the control activities: retrying cannot fix them. */
-const NON_RETRYABLE = [...FATAL_FAILURE_TYPES, 'InvalidInput', 'InvalidData'];
+const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 
 const control = proxyActivities<Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures' | 'recordFailedStart'>>({
   startToCloseTimeout: '1 minute',

@@ -1,7 +1,8 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportInput } from './input';
-import { DETERMINISTIC_FAILURE_TYPES, rethrowCause, scheduledTime } from './schedule';
+import { DETERMINISTIC_FAILURE_TYPES } from './contracts';
+import { rethrowCause, scheduledTime } from './schedule';
 import {
   InvalidTriggerInput,
   parseRetentionSweepInput,

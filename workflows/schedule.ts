@@ -1,6 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
 import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { DETERMINISTIC_FAILURE_TYPES } from './contracts';
 import type { ExportInput } from './input';
 import { exportWorkflowId } from './input';
 import {
@@ -15,7 +16,6 @@ import {
 import { parseCadence, windowForRun } from './windows';
 
 /** Failure types that retrying cannot fix: bad input, unknown connection, data the database refuses. */
-export const DETERMINISTIC_FAILURE_TYPES = ['InvalidInput', 'ConfigurationError', 'DataRejected', 'NotFound'];
 
 /**
  * Bounded: 20 attempts up to a minute apart ride out a Temporal or database restart of about a

@@ -61,7 +61,7 @@ function soak(label: string, build: () => Promise<{ subject: SoakSubject; stop: 
 
 async function env(connection: string, config: Record<string, unknown>, secrets: Record<string, string>): Promise<ExportEnv> {
   // No rate limit on the simulators: the published limits would only slow the soak.
-  return exportEnv({ connections: { [connection]: { ...config, batchSize: 8, notReadyRetrySeconds: 1, rateLimit: { listPerSecond: 50, transferPerSecond: 1000 } } }, secrets, storage: { partSizeMiB: 5 } });
+  return exportEnv({ connections: { [connection]: { ...config, batchSize: 8, notReadyRetrySeconds: 1, allowPrivateNetwork: true, rateLimit: { listPerSecond: 50, transferPerSecond: 1000 } } }, secrets, storage: { partSizeMiB: 5 } });
 }
 
 soak('Bird', async () => {

@@ -33,7 +33,7 @@ describe('restarts of our own servers in the middle of an export', () => {
     env = await exportEnv({
       stack: iso.stack,
       connections: {
-        [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], pageSize: 40, batchSize: 8, rateLimit: { transferPerSecond: 400 } },
+        [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], pageSize: 40, batchSize: 8, allowPrivateNetwork: true, rateLimit: { transferPerSecond: 400 } },
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: 5 },

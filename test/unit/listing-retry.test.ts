@@ -55,7 +55,7 @@ describe('Kore listing under a shared quota', () => {
   const sessions = KoreSimulator.generate({ seed: 'kore-quota', count: 60, from: WINDOW.from, to: WINDOW.to, chatEvery: 0, recordingsPerSession: { min: 1, max: 2 }, size: { min: 100, max: 200 }, voicemailEvery: 0 });
   const sim = new KoreSimulator({ seed: 'kore-quota', sessions });
   const provider = () => {
-    const conn = koreConnectionSchema.parse({ provider: 'kore', baseUrl: sim.baseUrl, botId: sim.botId, clientId: { env: 'X' }, clientSecret: { env: 'Y' }, mediaHosts: [sim.mediaHost], includeVoicemail: false });
+    const conn = koreConnectionSchema.parse({ provider: 'kore', baseUrl: sim.baseUrl, botId: sim.botId, clientId: { env: 'X' }, clientSecret: { env: 'Y' }, mediaHosts: [sim.mediaHost], includeVoicemail: false, allowPrivateNetwork: true });
     return new KoreProvider({ ...conn, name: 'kore-quota' }, { clientId: sim.clientId, clientSecret: sim.clientSecret }, { apiIntervalMs: 0 });
   };
   const rateLimited = { kind: 'status' as const, status: 429, retryAfterSeconds: 0, body: 'Rate limit for this API has been reached' };
