@@ -41,6 +41,8 @@ interface Outcome {
   /** What the good start of the same window did afterwards. */
   good: 'completed' | string;
   goodStartedNewRun: boolean;
+  /** For exports: the callvault.exports row the failed start left (status and error), if any. */
+  row?: { status: string; error: string | null };
 }
 
 const ok = (c: string, w: { from: string; to: string }) => ({ connection: c, ...w, trigger: { kind: 'operator', by: 'hostile-test' } });
@@ -237,8 +239,14 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
       message = ended instanceof WorkflowFailedError && ended.cause ? ended.cause.message : String(ended);
       verdict = c.field.test(message) && status === 'FAILED' ? 'clear error' : 'unclear error';
     }
+    const row = c.kind.startsWith('export') ? await exportsRow(workflowId) : undefined;
     const good = await goodStart(c, i, handle.firstExecutionRunId);
-    return { verdict, status, message, elapsedMs, ...good };
+    return { verdict, status, message, elapsedMs, ...good, ...(row ? { row } : {}) };
+  }
+
+  async function exportsRow(workflowId: string): Promise<{ status: string; error: string | null } | undefined> {
+    const res = await env.provenance.pool.query<{ status: string; error: string | null }>('SELECT status, error FROM callvault.exports WHERE workflow_id = $1', [workflowId]);
+    return res.rows[0];
   }
 
   /** The id an export input asks for (the window's lock), or the case's window's when the input names none. */
@@ -297,6 +305,15 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
     expect(new Set(CASES.map((c) => c.kind)).size).toBe(Object.keys(WORKFLOW_TYPES).length);
     expect(new Set(CASES.map(keyOf)).size).toBe(CASES.length);
     expect(CASES.length + 2).toBeLessThanOrEqual(days);
+  });
+
+  it('leaves a callvault.exports row saying failed, and why, for every export that ended early', () => {
+    const exportCases = CASES.filter((c) => c.kind.startsWith('export'));
+    expect(exportCases.length).toBeGreaterThan(30);
+    for (const c of exportCases) {
+      const o = outcomes.get(keyOf(c))!;
+      expect(o.row, c.name).toEqual({ status: 'failed', error: o.message });
+    }
   });
 
   it('leaves nothing running on its task queue', async () => {
