@@ -8,6 +8,7 @@ import type { ExportResult } from '../workflows/contracts';
 import { exportWorkflowId, type ExportInput } from '../workflows/input';
 import type { AtRiskReason, AtRiskWindow, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../workflows/triggers';
 import { DAY, EARLIEST_INSTANT, covers, dayWindows, mergeIntervals } from '../workflows/windows';
+import type { ExportWindowRow } from '../src/provenance/store';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
 
@@ -90,14 +91,7 @@ export function triggerActivities(deps: ActivityDeps) {
       const rows: ExportRow[] = [];
       for (const p of policies) {
         const range = sweepRange(p, now, input.lookbackDays);
-        const res = await deps.provenance.pool.query<{ workflow_id: string; window_from: Date; window_to: Date; status: ExportRow['status']; error: string | null }>(
-          `SELECT workflow_id, window_from, window_to, status, error FROM callvault.exports
-            WHERE connection = $1 AND window_from < $3 AND window_to > $2`,
-          [p.connection, new Date(range.start), new Date(range.end)],
-        );
-        for (const r of res.rows) {
-          rows.push({ workflowId: r.workflow_id, connection: p.connection, from: r.window_from.getTime(), to: r.window_to.getTime(), status: r.status, error: r.error });
-        }
+        for (const r of await deps.provenance.exportsOverlapping(p.connection, new Date(range.start), new Date(range.end))) rows.push(coverageOf(p.connection, r));
       }
       // A row left 'running' by an export that was terminated never finishes: only trust what Temporal says runs.
       const running = new Set<string>();
@@ -122,6 +116,15 @@ function namedConnection(deps: ActivityDeps, name: string, path: string): Connec
     if (!(err instanceof ConfigurationError)) throw err;
     throw new ConfigurationError(err.message.replace(/^connection:/, `${path}:`));
   }
+}
+
+/**
+ * What an export's row can vouch for: its window, but nothing after its latest run began. An
+ * export of a window that reached into the future (an operator's "this month") must not mark
+ * days as covered whose calls had not happened yet.
+ */
+export function coverageOf(connection: string, r: ExportWindowRow): ExportRow {
+  return { workflowId: r.workflowId, connection, from: r.from.getTime(), to: Math.min(r.to.getTime(), r.startedAt.getTime()), status: r.status, error: r.error };
 }
 
 /** The connections a sweep covers: the named ones (each must have a policy), or all that have one. */

@@ -67,6 +67,17 @@ export interface ExportStart {
 
 export type { ExportCounters };
 
+/** An export's row as the retention sweep reads it. */
+export interface ExportWindowRow {
+  workflowId: string;
+  from: Date;
+  to: Date;
+  status: 'running' | 'completed' | 'failed';
+  error: string | null;
+  /** When its latest run began: it covers nothing created after. */
+  startedAt: Date;
+}
+
 const FILE_COLUMNS = [
   'provider',
   'connection',
@@ -247,11 +258,21 @@ export class ProvenanceStore {
     );
   }
 
+  /** The exports of a connection whose windows overlap [start, end): what the retention sweep builds its plan on. */
+  async exportsOverlapping(connection: string, start: Date, end: Date): Promise<ExportWindowRow[]> {
+    const res = await this.pool.query<{ workflow_id: string; window_from: Date; window_to: Date; status: ExportWindowRow['status']; error: string | null; started_at: Date }>(
+      `SELECT workflow_id, window_from, window_to, status, error, started_at FROM callvault.exports
+        WHERE connection = $1 AND window_from < $3 AND window_to > $2`,
+      [connection, start, end],
+    );
+    return res.rows.map((r) => ({ workflowId: r.workflow_id, from: r.window_from, to: r.window_to, status: r.status, error: r.error, startedAt: r.started_at }));
+  }
+
   async beginExport(start: ExportStart): Promise<void> {
     await this.pool.query(
       `INSERT INTO callvault.exports (workflow_id, first_run_id, connection, provider, window_from, window_to, trigger_kind, triggered_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (workflow_id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL,
+       ON CONFLICT (workflow_id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, started_at = now(),
          first_run_id = EXCLUDED.first_run_id, trigger_kind = EXCLUDED.trigger_kind, triggered_by = EXCLUDED.triggered_by`,
       [start.workflowId, start.runId, start.connection, start.provider, start.window.from, start.window.to, start.trigger.kind, start.trigger.by ?? null],
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
+import { coverageOf, planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
 import { parseScheduledExportInput } from '../../workflows/triggers';
 import {
   DAY,
@@ -114,6 +114,18 @@ describe('retention planning', () => {
       ['2026-03-10', ['export_failed', 'deletion_started']],
     ]);
     expect(plan.covered[1]!.deletesAt).toBe('2026-03-22T00:00:00.000Z');
+  });
+});
+
+describe('retention coverage', () => {
+  it('counts a completed export as covering only what existed when it began', () => {
+    const r = { workflowId: 'w', from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z'), status: 'completed' as const, error: null, startedAt: new Date('2026-03-12T09:00:00Z') };
+    expect(coverageOf('bird', r)).toMatchObject({ from: t('2026-03-01T00:00:00Z'), to: t('2026-03-12T09:00:00Z') });
+    // Due now: 2026-03-07 (deletion horizon) to 2026-03-17 (lead).
+    const policy = { connection: 'bird', keepDays: 25, leadDays: 10 };
+    const plan = planRetention([policy], [coverageOf('bird', r)], new Set(), t('2026-04-01T00:00:00Z'), 0);
+    expect(plan.covered.map((w) => w.from.slice(0, 10))).toEqual(['2026-03-07', '2026-03-08', '2026-03-09', '2026-03-10', '2026-03-11']);
+    expect(plan.toStart.map((w) => w.from.slice(0, 10))).toEqual(['2026-03-12', '2026-03-13', '2026-03-14', '2026-03-15', '2026-03-16']);
   });
 });
 
