@@ -1,5 +1,5 @@
 import { connectionByName } from '../src/config/load';
-import { taskQueues } from '../src/config/names';
+import { taskQueues } from '../src/contracts/names';
 import { transferBatchSize } from '../src/providers/registry';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';

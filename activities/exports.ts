@@ -1,4 +1,4 @@
-import { escaped } from '../src/config/names';
+import { escaped } from '../src/contracts/names';
 import type { ExportCounters, ExportStart } from '../src/provenance/store';
 import type { ActivityDeps } from './deps';
 import { currentExecution } from './execution';

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { DatabaseError } from 'pg';
-import { escaped } from '../src/config/names';
+import { escaped } from '../src/contracts/names';
 import { ConfigurationError, CredentialsRejectedError, TransientError } from '../src/errors';
 
 /**

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { splitDatabasePassword } from '../src/config/load';
-import { exportWorkflowId, type ExportInput } from '../workflows/input';
+import { exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
 import { startStack } from './stack';
 import { spawnWorker } from './workers';
 

@@ -4,7 +4,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Client as PgClient } from 'pg';
 import { startExport } from '../src/client/exports';
 import { splitDatabasePassword } from '../src/config/load';
-import type { ExportResult } from '../workflows/contracts';
+import type { ExportResult } from '../src/contracts/exportResult';
 import { CpuMeter, Sampler, postgresBackends, processTree, type Meters } from './measure';
 import type { SimulatorInfo } from './simulator';
 import type { Stack } from './stack';

@@ -12,10 +12,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, ListPageResult } from '../activities';
 import type { GivenUp } from '../activities/transfer';
-import { InvalidCarriedState, parseCarriedState } from './carried';
-import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from './contracts';
+import { InvalidCarriedState, parseCarriedState } from '../src/contracts/carried';
+import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from '../src/contracts/exportResult';
 import { ExportState, type FileTask, type RetryRules } from './exportState';
-import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from './input';
+import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from '../src/contracts/exportInput';
 
 const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 

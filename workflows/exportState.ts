@@ -1,7 +1,7 @@
 import type { ListPageResult } from '../activities/list';
 import type { GivenUp, ItemResult, TransferTask } from '../activities/transfer';
 import type { SourceItem } from '../src/providers/types';
-import type { ExportCounters } from './contracts';
+import type { ExportCounters } from '../src/contracts/exportResult';
 
 /** A file the export still has to finish, with its own tries and last error. */
 export interface FileTask extends TransferTask {

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExportInput } from './input';
-import { DETERMINISTIC_FAILURE_TYPES } from './contracts';
+import type { ExportInput } from '../src/contracts/exportInput';
+import { DETERMINISTIC_FAILURE_TYPES } from '../src/contracts/exportResult';
 import { rethrowCause, scheduledTime } from './schedule';
 import {
   InvalidTriggerInput,
@@ -9,7 +9,7 @@ import {
   type RetentionSweepInput,
   type RetentionSweepResult,
   type SweepWindow,
-} from './triggers';
+} from '../src/contracts/triggers';
 
 const control = proxyActivities<Pick<Activities, 'planRetentionSweep' | 'startExports'>>({
   startToCloseTimeout: '5 minutes',

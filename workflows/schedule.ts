@@ -1,9 +1,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
 import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { DETERMINISTIC_FAILURE_TYPES } from './contracts';
-import type { ExportInput } from './input';
-import { exportWorkflowId } from './input';
+import { DETERMINISTIC_FAILURE_TYPES } from '../src/contracts/exportResult';
+import type { ExportInput } from '../src/contracts/exportInput';
+import { exportWorkflowId } from '../src/contracts/exportInput';
 import {
   InvalidTriggerInput,
   POLL_BOUNDS,
@@ -12,8 +12,8 @@ import {
   type ScheduledExportInput,
   type ScheduledExportResult,
   type ScheduledRunState,
-} from './triggers';
-import { parseCadence, windowForRun } from './windows';
+} from '../src/contracts/triggers';
+import { parseCadence, windowForRun } from '../src/contracts/windows';
 
 /** Failure types that retrying cannot fix: bad input, unknown connection, data the database refuses. */
 

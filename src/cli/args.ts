@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
-import { CONNECTION_NAME, CONNECTION_NAME_HINT, SCHEDULE_ID, SCHEDULE_ID_HINT, textProblem } from '../config/names';
-import { parseCron, parseDuration, readInstant } from '../../workflows/windows';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT, SCHEDULE_ID, SCHEDULE_ID_HINT, textProblem } from '../contracts/names';
+import { parseCron, parseDuration, readInstant } from '../contracts/windows';
 
 /**
  * Parsers for the CLI's flags, as commander's argParser: each returns the value or throws

@@ -11,7 +11,7 @@ import { repoRoot } from '../devstack/tools';
 import { runVerifyCommand, type VerifyCommandOptions } from '../verify/command';
 import { runWorkerProcess } from '../worker/main';
 import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
-import { MAX_TRIGGER_BY, OPTION_RULES, type ExportInput } from '../../workflows/input';
+import { MAX_TRIGGER_BY, OPTION_RULES, type ExportInput } from '../contracts/exportInput';
 import { connectionArg, instantArg, textArg, wholeNumberArg, workflowIdArg } from './args';
 import { formatBytes, progressPrinter } from './progress';
 import { registerScheduleCommands } from './schedule';

@@ -1,4 +1,4 @@
-import type { ExportProgress } from '../../workflows/contracts';
+import type { ExportProgress } from '../contracts/exportResult';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

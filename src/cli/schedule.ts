@@ -4,9 +4,9 @@ import { formatSweep, runRetentionSweep, startRetentionSweep } from '../client/r
 import { CallvaultSchedules, describeCadence, type ScheduleInfo } from '../client/schedules';
 import { connectionByName } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
-import { OPTION_RULES } from '../../workflows/input';
-import type { RetentionSweepInput } from '../../workflows/triggers';
-import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../../workflows/windows';
+import { OPTION_RULES } from '../contracts/exportInput';
+import type { RetentionSweepInput } from '../contracts/triggers';
+import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../contracts/windows';
 import { connectionArg, connectionListArg, cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from './args';
 
 const maxInFlightArg = wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max);

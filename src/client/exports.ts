@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { CallvaultConfig } from '../config/schema';
 import { ConfigurationError } from '../errors';
-import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../../workflows/contracts';
-import { exportWorkflowId, parseExportInput, type ExportInput } from '../../workflows/input';
+import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../contracts/exportResult';
+import { exportWorkflowId, parseExportInput, type ExportInput } from '../contracts/exportInput';
 
 export interface Connected {
   client: Client;

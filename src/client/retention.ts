@@ -6,9 +6,9 @@ import {
   retentionScheduleId,
   type RetentionSweepInput,
   type RetentionSweepResult,
-} from '../../workflows/triggers';
+} from '../contracts/triggers';
 
-export type { RetentionSweepInput, RetentionSweepResult } from '../../workflows/triggers';
+export type { RetentionSweepInput, RetentionSweepResult } from '../contracts/triggers';
 
 /**
  * Runs a retention sweep now, outside its schedule (an operator's "what is at risk?", with

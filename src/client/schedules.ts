@@ -7,8 +7,8 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, quoted, textProblem } from '../config/names';
-import type { ExportOptions } from '../../workflows/input';
+import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, quoted, textProblem } from '../contracts/names';
+import type { ExportOptions } from '../contracts/exportInput';
 import {
   RETENTION_SWEEP_WORKFLOW_TYPE,
   SCHEDULED_EXPORT_WORKFLOW_TYPE,
@@ -18,7 +18,7 @@ import {
   retentionScheduleId,
   type RetentionSweepInput,
   type ScheduledExportInput,
-} from '../../workflows/triggers';
+} from '../contracts/triggers';
 import {
   CATCHUP_BOUNDS,
   DAY,
@@ -34,7 +34,7 @@ import {
   type Cadence,
   type CadenceSpec,
   type Window,
-} from '../../workflows/windows';
+} from '../contracts/windows';
 
 /**
  * Data-platform schedules, from code: one Temporal schedule per connection runs

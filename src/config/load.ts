@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigurationError } from '../errors';
-import { escaped, quoted } from './names';
+import { escaped, quoted } from '../contracts/names';
 import { configSchema, databaseUrlProblem, type CallvaultConfig, type ConnectionConfig } from './schema';
 
 export const DEFAULT_CONFIG_FILE = 'callvault.config.json';

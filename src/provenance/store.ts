@@ -1,6 +1,6 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
 import type { SourceItem } from '../providers/types';
-import type { ExportCounters } from '../../workflows/contracts';
+import type { ExportCounters } from '../contracts/exportResult';
 
 /** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
 export interface Execution {

@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
-import { taskQueues } from '../config/names';
+import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExportResult } from '../../workflows/contracts';
+import type { ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { verifyObjects } from '../../src/verify/verify';
 import { eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contracts';
+import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { manifestsPrefix } from '../../src/storage/keys';
 import { readManifests } from '../../src/storage/manifests';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { verifyObjects } from '../../src/verify/verify';
-import type { ExportResult } from '../../workflows/contracts';
+import type { ExportResult } from '../../src/contracts/exportResult';
 import { exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
 import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack';
 import { PROVENANCE_INSERT, blockWrites } from '../support/pgBlock';

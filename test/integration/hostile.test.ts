@@ -1,9 +1,9 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdSimulator } from '../../src/simulators/bird';
-import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contracts';
-import { exportWorkflowId, parseExportInput } from '../../workflows/input';
-import { RETENTION_SWEEP_WORKFLOW_TYPE, SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../workflows/triggers';
+import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../src/contracts/exportResult';
+import { exportWorkflowId, parseExportInput } from '../../src/contracts/exportInput';
+import { RETENTION_SWEEP_WORKFLOW_TYPE, SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/triggers';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 
 /**

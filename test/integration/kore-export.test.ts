@@ -6,7 +6,7 @@ import { SimServer, sendJson, type LoggedRequest } from '../../src/simulators/se
 import { manifestsPrefix } from '../../src/storage/keys';
 import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
-import type { ExportResult } from '../../workflows/contracts';
+import type { ExportResult } from '../../src/contracts/exportResult';
 import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type FileRow, type WorkerProcess } from '../support/harness';
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdSimulator } from '../../src/simulators/bird';
 import { verifyObjects } from '../../src/verify/verify';
-import type { ExportResult } from '../../workflows/contracts';
+import type { ExportResult } from '../../src/contracts/exportResult';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack';
 import { dataObjects } from '../support/soak';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallvaultSchedules } from '../../src/client/schedules';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
-import type { ExportResult } from '../../workflows/contracts';
-import { exportWorkflowId } from '../../workflows/input';
-import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../workflows/triggers';
-import { cronFireAfter, parseCron } from '../../workflows/windows';
+import type { ExportResult } from '../../src/contracts/exportResult';
+import { exportWorkflowId } from '../../src/contracts/exportInput';
+import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/triggers';
+import { cronFireAfter, parseCron } from '../../src/contracts/windows';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 
 const SECOND = 1000;

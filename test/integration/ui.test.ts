@@ -6,9 +6,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTemporal, type TemporalServer } from '../../src/devstack/temporal';
 import { BirdSimulator } from '../../src/simulators/bird';
-import type { ExportResult } from '../../workflows/contracts';
-import { EXPORT_WORKFLOW_TYPE } from '../../workflows/contracts';
-import { exportWorkflowId } from '../../workflows/input';
+import type { ExportResult } from '../../src/contracts/exportResult';
+import { EXPORT_WORKFLOW_TYPE } from '../../src/contracts/exportResult';
+import { exportWorkflowId } from '../../src/contracts/exportInput';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 
 /** Debian's chromium package; scripts/setup.sh installs it. Never a downloaded browser build. */

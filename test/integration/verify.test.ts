@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExportResult } from '../../workflows/contracts';
+import type { ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator } from '../../src/simulators/bird';
 import { connectionPrefix } from '../../src/storage/keys';
 import { verifyObjects, type VerifyProblem } from '../../src/verify/verify';

@@ -13,7 +13,7 @@ import { ObjectStore } from '../../src/storage/objectStore';
 import { createS3Client } from '../../src/storage/s3';
 import { WorkerProcess } from '../../src/devstack/worker';
 import type { WorkerRole } from '../../src/worker/worker';
-import type { ExportInput } from '../../workflows/input';
+import type { ExportInput } from '../../src/contracts/exportInput';
 import type { TestStack } from './stack';
 import './stack';
 

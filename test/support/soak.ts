@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { manifestsPrefix } from '../../src/storage/keys';
-import type { ExportResult } from '../../workflows/contracts';
+import type { ExportResult } from '../../src/contracts/exportResult';
 import type { ExportEnv } from './harness';
 
 /** One provider's fault soak: what its simulator holds, in callvault's source ids, and how it counts. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ItemResult } from '../../activities/transfer';
 import type { SourceItem } from '../../src/providers/types';
-import { InvalidCarriedState, parseCarriedState } from '../../workflows/carried';
+import { InvalidCarriedState, parseCarriedState } from '../../src/contracts/carried';
 import { ExportState, type RetryRules } from '../../workflows/exportState';
 
 const rules: RetryRules = { maxTries: 3, firstRetryMs: 1_000, maxRetryMs: 8_000, notReadyMaxWaitMs: 60_000 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exportWorkflowId, parseExportInput } from '../../workflows/input';
-import { parseRetentionSweepInput, parseScheduledExportInput, parseScheduledRunState } from '../../workflows/triggers';
+import { exportWorkflowId, parseExportInput } from '../../src/contracts/exportInput';
+import { parseRetentionSweepInput, parseScheduledExportInput, parseScheduledRunState } from '../../src/contracts/triggers';
 
 describe('export input', () => {
   it('accepts dates and date-times and normalises them to UTC instants', () => {

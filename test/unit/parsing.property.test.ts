@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { wholeNumberArg } from '../../src/cli/args';
 import { parseConfig } from '../../src/config/load';
-import { CONNECTION_NAME, SCHEDULE_ID, textProblem } from '../../src/config/names';
+import { CONNECTION_NAME, SCHEDULE_ID, textProblem } from '../../src/contracts/names';
 import { ConfigurationError } from '../../src/errors';
 import { serviceUrlProblem } from '../../src/http/hosts';
-import { InvalidExportInput, MAX_WINDOW_DAYS, OPTION_RULES, TRIGGER_KINDS, parseExportInput } from '../../workflows/input';
-import { InvalidTriggerInput, parseRetentionSweepInput, parseScheduledExportInput } from '../../workflows/triggers';
+import { InvalidExportInput, MAX_WINDOW_DAYS, OPTION_RULES, TRIGGER_KINDS, parseExportInput } from '../../src/contracts/exportInput';
+import { InvalidTriggerInput, parseRetentionSweepInput, parseScheduledExportInput } from '../../src/contracts/triggers';
 import {
   DAY,
   DELAY_BOUNDS,
@@ -21,7 +21,7 @@ import {
   parseDuration,
   readInstant,
   windowForRun,
-} from '../../workflows/windows';
+} from '../../src/contracts/windows';
 
 /**
  * The parsing layer under random and adversarial input (issue 11): whatever arrives, a parser

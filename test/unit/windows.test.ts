@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { coverageOf, planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
-import { parseScheduledExportInput } from '../../workflows/triggers';
+import { parseScheduledExportInput } from '../../src/contracts/triggers';
 import {
   DAY,
   MINUTE,
@@ -11,7 +11,7 @@ import {
   parseDuration,
   planBackfill,
   windowForRun,
-} from '../../workflows/windows';
+} from '../../src/contracts/windows';
 
 const t = (iso: string) => Date.parse(iso);
 

@@ -5,8 +5,8 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities, GivenUp, ItemResult, RecordFailuresInput, TransferBatchInput } from '../../activities';
 import type { SourceItem } from '../../src/providers/types';
-import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../workflows/contracts';
-import { exportWorkflowId, type ExportInput } from '../../workflows/input';
+import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../src/contracts/exportResult';
+import { exportWorkflowId, type ExportInput } from '../../src/contracts/exportInput';
 
 /**
  * The export workflow's state machine on a real Temporal dev server, with activities mocked in

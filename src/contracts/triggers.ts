@@ -1,7 +1,7 @@
-import { SCHEDULE_ID, SCHEDULE_ID_HINT } from '../src/config/names';
-import type { ExportResult } from './contracts';
+import { SCHEDULE_ID, SCHEDULE_ID_HINT } from './names';
+import type { ExportResult } from './exportResult';
 import { FieldProblems, type Field, boolean, field, instant, list, number, object, optional, string, text } from './fields';
-import { MAX_TRIGGER_BY, checkConnectionName, checkExportOptions, checkWindow, exportWorkflowId, type ExportOptions } from './input';
+import { MAX_TRIGGER_BY, checkConnectionName, checkExportOptions, checkWindow, exportWorkflowId, type ExportOptions } from './exportInput';
 import { InvalidCadence, parseCadence, readInstant, windowForRun, type Cadence, type Window } from './windows';
 
 /**

@@ -1,4 +1,4 @@
-import { CONNECTION_NAME, CONNECTION_NAME_HINT } from '../src/config/names';
+import { CONNECTION_NAME, CONNECTION_NAME_HINT } from './names';
 import { FieldProblems, type Field, field, instant, number, object, oneOf, optional, string, text } from './fields';
 import { DAY } from './windows';
 

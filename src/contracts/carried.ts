@@ -1,6 +1,6 @@
-import type { SourceItem, SourceKind } from '../src/providers/types';
-import type { ExportCounters } from './contracts';
-import { RECENTLY_LISTED, type ExportSnapshot, type FileTask, type WaitingTask } from './exportState';
+import type { SourceItem, SourceKind } from '../providers/types';
+import type { ExportCounters } from './exportResult';
+import { RECENTLY_LISTED, type ExportSnapshot, type FileTask, type WaitingTask } from '../../workflows/exportState';
 import { FieldProblems, type Field, boolean, field, number, object, oneOf, optional, string } from './fields';
 
 /**

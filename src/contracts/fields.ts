@@ -1,4 +1,4 @@
-import { quoted, textProblem } from '../src/config/names';
+import { quoted, textProblem } from './names';
 import { INSTANT_HINT, readInstant } from './windows';
 
 /**

@@ -8,7 +8,7 @@
  * and T, shifted back by the schedule's `delay`: [prev(T) - delay, T - delay). Consecutive fire
  * times therefore give windows that touch: no gap, no overlap, whatever the cadence.
  */
-import { quoted } from '../src/config/names';
+import { quoted } from './names';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
