@@ -13,7 +13,7 @@ import {
   type ScheduledExportResult,
   type ScheduledRunState,
 } from '../src/contracts/triggers';
-import { parseCadence, windowForRun } from '../src/contracts/windows';
+import { parseCadence, windowForRun } from '../src/contracts/cadence';
 
 /** Failure types that retrying cannot fix: bad input, unknown connection, data the database refuses. */
 

@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import { CONNECTION_NAME, CONNECTION_NAME_HINT, SCHEDULE_ID, SCHEDULE_ID_HINT, textProblem } from '../contracts/names';
-import { parseCron, parseDuration, readInstant } from '../contracts/windows';
+import { parseCron } from '../contracts/cron';
+import { parseDuration } from '../contracts/durations';
+import { readInstant } from '../contracts/instants';
 
 /**
  * Parsers for the CLI's flags, as commander's argParser: each returns the value or throws

@@ -6,7 +6,7 @@ import { connectionByName } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import { OPTION_RULES } from '../contracts/exportInput';
 import type { RetentionSweepInput } from '../contracts/triggers';
-import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../contracts/windows';
+import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../contracts/durations';
 import { connectionArg, connectionListArg, cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from './args';
 
 const maxInFlightArg = wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max);

@@ -19,22 +19,11 @@ import {
   type RetentionSweepInput,
   type ScheduledExportInput,
 } from '../contracts/triggers';
-import {
-  CATCHUP_BOUNDS,
-  DAY,
-  DELAY_BOUNDS,
-  fireAtOrBefore,
-  formatDuration,
-  intervalOffsetMs,
-  parseCadence,
-  parseDuration,
-  planBackfill,
-  readInstant,
-  windowForRun,
-  type Cadence,
-  type CadenceSpec,
-  type Window,
-} from '../contracts/windows';
+import { CATCHUP_BOUNDS, DELAY_BOUNDS, formatDuration, parseDuration } from '../contracts/durations';
+import { DAY } from '../contracts/units';
+import { fireAtOrBefore, intervalOffsetMs, parseCadence, planBackfill, windowForRun, type Cadence, type CadenceSpec } from '../contracts/cadence';
+import { readInstant } from '../contracts/instants';
+import type { Window } from '../contracts/window';
 
 /**
  * Data-platform schedules, from code: one Temporal schedule per connection runs

@@ -1,6 +1,6 @@
 import { CONNECTION_NAME, CONNECTION_NAME_HINT } from './names';
 import { FieldProblems, type Field, field, instant, number, object, oneOf, optional, string, text } from './fields';
-import { DAY } from './windows';
+import { DAY } from './units';
 
 /**
  * The export workflow's one JSON argument. It is what an operator pastes into the Temporal UI,

@@ -1,5 +1,5 @@
 import { quoted, textProblem } from './names';
-import { INSTANT_HINT, readInstant } from './windows';
+import { INSTANT_HINT, readInstant } from './instants';
 
 /**
  * Field-by-field validation for workflow inputs, small enough to run in the workflow sandbox.

@@ -2,7 +2,10 @@ import { SCHEDULE_ID, SCHEDULE_ID_HINT } from './names';
 import type { ExportResult } from './exportResult';
 import { FieldProblems, type Field, boolean, field, instant, list, number, object, optional, string, text } from './fields';
 import { MAX_TRIGGER_BY, checkConnectionName, checkExportOptions, checkWindow, exportWorkflowId, type ExportOptions } from './exportInput';
-import { InvalidCadence, parseCadence, readInstant, windowForRun, type Cadence, type Window } from './windows';
+import { InvalidCadence } from './durations';
+import { parseCadence, windowForRun, type Cadence } from './cadence';
+import { readInstant } from './instants';
+import type { Window } from './window';
 
 /**
  * The one JSON argument of the two workflows that start exports on their own: the scheduled

@@ -4,7 +4,7 @@ import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { exportWorkflowId } from '../../src/contracts/exportInput';
 import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/triggers';
-import { cronFireAfter, parseCron } from '../../src/contracts/windows';
+import { cronFireAfter, parseCron } from '../../src/contracts/cron';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 
 const SECOND = 1000;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from '../../src/cli/args';
-import { EVERY_BOUNDS } from '../../src/contracts/windows';
+import { EVERY_BOUNDS } from '../../src/contracts/durations';
 
 const cli = join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 

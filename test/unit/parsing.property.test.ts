@@ -7,21 +7,11 @@ import { ConfigurationError } from '../../src/errors';
 import { serviceUrlProblem } from '../../src/http/hosts';
 import { InvalidExportInput, MAX_WINDOW_DAYS, OPTION_RULES, TRIGGER_KINDS, parseExportInput } from '../../src/contracts/exportInput';
 import { InvalidTriggerInput, parseRetentionSweepInput, parseScheduledExportInput } from '../../src/contracts/triggers';
-import {
-  DAY,
-  DELAY_BOUNDS,
-  EARLIEST_INSTANT,
-  MINUTE,
-  EVERY_BOUNDS,
-  InvalidCadence,
-  LATEST_INSTANT,
-  cronFireAfter,
-  parseCadence,
-  parseCron,
-  parseDuration,
-  readInstant,
-  windowForRun,
-} from '../../src/contracts/windows';
+import { DAY, MINUTE } from '../../src/contracts/units';
+import { DELAY_BOUNDS, EVERY_BOUNDS, InvalidCadence, parseDuration } from '../../src/contracts/durations';
+import { EARLIEST_INSTANT, LATEST_INSTANT, readInstant } from '../../src/contracts/instants';
+import { cronFireAfter, parseCron } from '../../src/contracts/cron';
+import { parseCadence, windowForRun } from '../../src/contracts/cadence';
 
 /**
  * The parsing layer under random and adversarial input (issue 11): whatever arrives, a parser

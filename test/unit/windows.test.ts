@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { coverageOf, planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
 import { parseScheduledExportInput } from '../../src/contracts/triggers';
-import {
-  DAY,
-  MINUTE,
-  cronFireAfter,
-  cronFireAtOrBefore,
-  parseCadence,
-  parseCron,
-  parseDuration,
-  planBackfill,
-  windowForRun,
-} from '../../src/contracts/windows';
+import { DAY, MINUTE } from '../../src/contracts/units';
+import { cronFireAfter, cronFireAtOrBefore, parseCron } from '../../src/contracts/cron';
+import { parseCadence, planBackfill, windowForRun } from '../../src/contracts/cadence';
+import { parseDuration } from '../../src/contracts/durations';
 
 const t = (iso: string) => Date.parse(iso);
 
