@@ -6,7 +6,7 @@ import type { ConnectionConfig } from '../src/config/schema';
 import { ConfigurationError } from '../src/errors';
 import type { ExportResult } from '../src/contracts/exportResult';
 import { exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
-import type { AtRiskReason, AtRiskWindow, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../src/contracts/triggers';
+import type { AtRiskReason, AtRiskWindow, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../src/contracts/retentionSweep';
 import { DAY } from '../src/contracts/units';
 import { EARLIEST_INSTANT } from '../src/contracts/instants';
 import { covers, dayWindows, mergeIntervals } from '../src/contracts/window';

@@ -3,13 +3,8 @@ import type { Activities } from '../activities';
 import type { ExportInput } from '../src/contracts/exportInput';
 import { DETERMINISTIC_FAILURE_TYPES } from '../src/contracts/exportResult';
 import { rethrowCause, scheduledTime } from './schedule';
-import {
-  InvalidTriggerInput,
-  parseRetentionSweepInput,
-  type RetentionSweepInput,
-  type RetentionSweepResult,
-  type SweepWindow,
-} from '../src/contracts/triggers';
+import { InvalidTriggerInput } from '../src/contracts/triggerInput';
+import { parseRetentionSweepInput, type RetentionSweepInput, type RetentionSweepResult, type SweepWindow } from '../src/contracts/retentionSweep';
 
 const control = proxyActivities<Pick<Activities, 'planRetentionSweep' | 'startExports'>>({
   startToCloseTimeout: '5 minutes',

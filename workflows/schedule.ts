@@ -4,15 +4,8 @@ import type { Activities } from '../activities';
 import { DETERMINISTIC_FAILURE_TYPES } from '../src/contracts/exportResult';
 import type { ExportInput } from '../src/contracts/exportInput';
 import { exportWorkflowId } from '../src/contracts/exportInput';
-import {
-  InvalidTriggerInput,
-  POLL_BOUNDS,
-  parseScheduledExportInput,
-  parseScheduledRunState,
-  type ScheduledExportInput,
-  type ScheduledExportResult,
-  type ScheduledRunState,
-} from '../src/contracts/triggers';
+import { InvalidTriggerInput } from '../src/contracts/triggerInput';
+import { POLL_BOUNDS, parseScheduledExportInput, parseScheduledRunState, type ScheduledExportInput, type ScheduledExportResult, type ScheduledRunState } from '../src/contracts/scheduledExport';
 import { parseCadence, windowForRun } from '../src/contracts/cadence';
 
 /** Failure types that retrying cannot fix: bad input, unknown connection, data the database refuses. */

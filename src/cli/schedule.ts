@@ -5,7 +5,7 @@ import { CallvaultSchedules, describeCadence, type ScheduleInfo } from '../clien
 import { connectionByName } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import { OPTION_RULES } from '../contracts/exportInput';
-import type { RetentionSweepInput } from '../contracts/triggers';
+import type { RetentionSweepInput } from '../contracts/retentionSweep';
 import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../contracts/durations';
 import { connectionArg, connectionListArg, cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from './args';
 

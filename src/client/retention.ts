@@ -1,14 +1,8 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { failureMessage } from './exports';
-import {
-  RETENTION_SWEEP_WORKFLOW_TYPE,
-  parseRetentionSweepInput,
-  retentionScheduleId,
-  type RetentionSweepInput,
-  type RetentionSweepResult,
-} from '../contracts/triggers';
+import { RETENTION_SWEEP_WORKFLOW_TYPE, parseRetentionSweepInput, retentionScheduleId, type RetentionSweepInput, type RetentionSweepResult } from '../contracts/retentionSweep';
 
-export type { RetentionSweepInput, RetentionSweepResult } from '../contracts/triggers';
+export type { RetentionSweepInput, RetentionSweepResult } from '../contracts/retentionSweep';
 
 /**
  * Runs a retention sweep now, outside its schedule (an operator's "what is at risk?", with

@@ -9,16 +9,8 @@ import {
 } from '@temporalio/client';
 import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, quoted, textProblem } from '../contracts/names';
 import type { ExportOptions } from '../contracts/exportInput';
-import {
-  RETENTION_SWEEP_WORKFLOW_TYPE,
-  SCHEDULED_EXPORT_WORKFLOW_TYPE,
-  exportScheduleId,
-  parseRetentionSweepInput,
-  parseScheduledExportInput,
-  retentionScheduleId,
-  type RetentionSweepInput,
-  type ScheduledExportInput,
-} from '../contracts/triggers';
+import { RETENTION_SWEEP_WORKFLOW_TYPE, parseRetentionSweepInput, retentionScheduleId, type RetentionSweepInput } from '../contracts/retentionSweep';
+import { SCHEDULED_EXPORT_WORKFLOW_TYPE, exportScheduleId, parseScheduledExportInput, type ScheduledExportInput } from '../contracts/scheduledExport';
 import { CATCHUP_BOUNDS, DELAY_BOUNDS, formatDuration, parseDuration } from '../contracts/durations';
 import { DAY } from '../contracts/units';
 import { fireAtOrBefore, intervalOffsetMs, parseCadence, planBackfill, windowForRun, type Cadence, type CadenceSpec } from '../contracts/cadence';

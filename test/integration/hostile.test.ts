@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdSimulator } from '../../src/simulators/bird';
 import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../src/contracts/exportResult';
 import { exportWorkflowId, parseExportInput } from '../../src/contracts/exportInput';
-import { RETENTION_SWEEP_WORKFLOW_TYPE, SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/triggers';
+import { RETENTION_SWEEP_WORKFLOW_TYPE } from '../../src/contracts/retentionSweep';
+import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/scheduledExport';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 
 /**

@@ -3,7 +3,7 @@ import { runRetentionSweep } from '../../src/client/retention';
 import { CallvaultSchedules } from '../../src/client/schedules';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { exportWorkflowId } from '../../src/contracts/exportInput';
-import type { RetentionSweepResult } from '../../src/contracts/triggers';
+import type { RetentionSweepResult } from '../../src/contracts/retentionSweep';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 
 const day = (d: string) => ({ from: `2026-03-${d}T00:00:00.000Z`, to: `2026-03-${String(Number(d) + 1).padStart(2, '0')}T00:00:00.000Z` });

@@ -3,7 +3,7 @@ import { CallvaultSchedules } from '../../src/client/schedules';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { exportWorkflowId } from '../../src/contracts/exportInput';
-import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/triggers';
+import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/scheduledExport';
 import { cronFireAfter, parseCron } from '../../src/contracts/cron';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 

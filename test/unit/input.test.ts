@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exportWorkflowId, parseExportInput } from '../../src/contracts/exportInput';
-import { parseRetentionSweepInput, parseScheduledExportInput, parseScheduledRunState } from '../../src/contracts/triggers';
+import { parseRetentionSweepInput } from '../../src/contracts/retentionSweep';
+import { parseScheduledExportInput, parseScheduledRunState } from '../../src/contracts/scheduledExport';
 
 describe('export input', () => {
   it('accepts dates and date-times and normalises them to UTC instants', () => {

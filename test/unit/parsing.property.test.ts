@@ -6,7 +6,9 @@ import { CONNECTION_NAME, SCHEDULE_ID, textProblem } from '../../src/contracts/n
 import { ConfigurationError } from '../../src/errors';
 import { serviceUrlProblem } from '../../src/http/hosts';
 import { InvalidExportInput, MAX_WINDOW_DAYS, OPTION_RULES, TRIGGER_KINDS, parseExportInput } from '../../src/contracts/exportInput';
-import { InvalidTriggerInput, parseRetentionSweepInput, parseScheduledExportInput } from '../../src/contracts/triggers';
+import { InvalidTriggerInput } from '../../src/contracts/triggerInput';
+import { parseRetentionSweepInput } from '../../src/contracts/retentionSweep';
+import { parseScheduledExportInput } from '../../src/contracts/scheduledExport';
 import { DAY, MINUTE } from '../../src/contracts/units';
 import { DELAY_BOUNDS, EVERY_BOUNDS, InvalidCadence, parseDuration } from '../../src/contracts/durations';
 import { EARLIEST_INSTANT, LATEST_INSTANT, readInstant } from '../../src/contracts/instants';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { coverageOf, planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
-import { parseScheduledExportInput } from '../../src/contracts/triggers';
+import { parseScheduledExportInput } from '../../src/contracts/scheduledExport';
 import { DAY, MINUTE } from '../../src/contracts/units';
 import { cronFireAfter, cronFireAtOrBefore, parseCron } from '../../src/contracts/cron';
 import { parseCadence, planBackfill, windowForRun } from '../../src/contracts/cadence';
