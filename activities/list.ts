@@ -1,12 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type { FileState } from '../src/provenance/store';
-import type { ExportWindow, SourceItem } from '../src/providers/types';
+import type { Window } from '../src/contracts/window';
+import type { SourceItem } from '../src/contracts/sourceItem';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
 
 export interface ListPageInput {
   connection: string;
-  window: ExportWindow;
+  window: Window;
   cursor: string | null;
   /** The export's first run id: rows it wrote mark files it has already counted. */
   exportRun: string;

@@ -11,6 +11,7 @@ import { Agent, request } from 'undici';
 import type { CallvaultConfig } from '../src/config/schema';
 import { createS3Client } from '../src/storage/s3';
 import type { SimulatorInfo } from './simulator';
+import type { Window } from '../src/contracts/window';
 
 /**
  * The raw baseline: what a plain script would do to copy the same recordings into the same store.
@@ -28,7 +29,7 @@ export interface BaselineInput {
   sim: SimulatorInfo;
   s3: S3Client;
   bucket: string;
-  window: { from: string; to: string };
+  window: Window;
   concurrency: number;
   partSize: number;
   onFileDone?: () => void;

@@ -9,6 +9,7 @@ import { CpuMeter, Sampler, postgresBackends, processTree, type Meters } from '.
 import type { SimulatorInfo } from './simulator';
 import type { Stack } from './stack';
 import { spawnWorker, type BenchWorker } from './workers';
+import type { Window } from '../src/contracts/window';
 
 export interface PipelineInput {
   stack: Stack;
@@ -18,7 +19,7 @@ export interface PipelineInput {
   simPid: number;
   /** Unique per run: the connection, bucket and task queue are named after it. */
   name: string;
-  window: { from: string; to: string };
+  window: Window;
   expectedFiles: number;
   concurrency: number;
   partSizeMiB: number;

@@ -16,6 +16,7 @@ import { InvalidCarriedState, parseCarriedState } from '../src/contracts/carried
 import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from '../src/contracts/exportResult';
 import { ExportState, type FileTask, type RetryRules } from './exportState';
 import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from '../src/contracts/exportInput';
+import type { Window } from '../src/contracts/window';
 
 const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 
@@ -106,7 +107,7 @@ async function failBeforeStart(rawInput: unknown, message: string): Promise<neve
 /** One run of an export: the loop that drives ExportState with activities. */
 class ExportRun {
   private readonly connection: string;
-  private readonly window: { from: string; to: string };
+  private readonly window: Window;
   private readonly exportRun = workflowInfo().firstExecutionRunId;
   private phase: 'starting' | 'running' | 'completed' | 'failed' = 'starting';
   private listing = false;

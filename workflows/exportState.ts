@@ -1,6 +1,6 @@
 import type { ListPageResult } from '../activities/list';
 import type { GivenUp, ItemResult, TransferTask } from '../activities/transfer';
-import type { SourceItem } from '../src/providers/types';
+import type { SourceItem } from '../src/contracts/sourceItem';
 import type { ExportCounters } from '../src/contracts/exportResult';
 
 /** A file the export still has to finish, with its own tries and last error. */

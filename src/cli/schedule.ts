@@ -8,6 +8,7 @@ import { OPTION_RULES } from '../contracts/exportInput';
 import type { RetentionSweepInput } from '../contracts/retentionSweep';
 import { CATCHUP_BOUNDS, DELAY_BOUNDS, EVERY_BOUNDS } from '../contracts/durations';
 import { connectionArg, connectionListArg, cronArg, durationArg, instantArg, scheduleIdArg, textArg, wholeNumberArg } from './args';
+import type { Window } from '../contracts/window';
 
 const maxInFlightArg = wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max);
 const lookbackDaysArg = wholeNumberArg(0, 366);
@@ -226,7 +227,7 @@ function printSchedule(info: ScheduleInfo): void {
   const what = info.kind === 'export' ? `exports connection ${info.connection}` : 'runs the retention sweep';
   console.log(`${info.scheduleId}: ${what}, ${describeCadence(info.cadence)}${info.paused ? ', PAUSED' : ''}${info.note ? ` (${info.note})` : ''}`);
   console.log(`  overlap ${info.overlap}, catch-up window ${info.catchupWindow}, pause on failure ${info.pauseOnFailure ? 'on' : 'off'}; ${info.actionsTaken} runs so far`);
-  const window = (w?: { from: string; to: string }) => (w ? `  window ${w.from} - ${w.to}` : '');
+  const window = (w?: Window) => (w ? `  window ${w.from} - ${w.to}` : '');
   for (const r of info.recent) console.log(`  ran   ${r.at}${window(r.window)}  ${r.workflowId}${info.running.includes(r.workflowId) ? ' (running)' : ''}`);
   for (const n of info.next) console.log(`  next  ${n.at}${window(n.window)}`);
 }

@@ -1,4 +1,4 @@
-import type { SourceItem, SourceKind } from '../providers/types';
+import { SOURCE_KINDS, type SourceItem } from './sourceItem';
 import type { ExportCounters } from './exportResult';
 import { RECENTLY_LISTED, type ExportSnapshot, type FileTask, type WaitingTask } from '../../workflows/exportState';
 import { FieldProblems, type Field, boolean, field, number, object, oneOf, optional, string } from './fields';
@@ -20,7 +20,6 @@ const MAX_TEXT = 4_000;
 const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 /** No wait a genuine run sets is longer: an hour of backoff, a day of "not ready" polling. */
 const MAX_WAIT_AHEAD_MS = 2 * 24 * 3600 * 1000;
-const KINDS: readonly SourceKind[] = ['recording', 'voicemail', 'attachment'];
 
 export function parseCarriedState(raw: unknown, now: number): ExportSnapshot {
   const problems = new FieldProblems();
@@ -96,7 +95,7 @@ function checkItem(f: Field, problems: FieldProblems): SourceItem | undefined {
   const sourceId = string(field(fields, f.path, 'sourceId'), problems, { max: MAX_ID });
   const conversationId = string(field(fields, f.path, 'conversationId'), problems, { max: MAX_ID });
   const messageId = optional(field(fields, f.path, 'messageId'), (m) => string(m, problems, { max: MAX_ID }));
-  const kind = oneOf(field(fields, f.path, 'kind'), problems, KINDS);
+  const kind = oneOf(field(fields, f.path, 'kind'), problems, SOURCE_KINDS);
   const createdAt = string(field(fields, f.path, 'createdAt'), problems, { max: 64 });
   const extension = optional(field(fields, f.path, 'extension'), (e) => string(e, problems, { max: 16 }));
   const originalName = optional(field(fields, f.path, 'originalName'), (n) => string(n, problems, { max: MAX_TEXT }));

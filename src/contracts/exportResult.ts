@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import type { Window } from './window';
 
 export const EXPORT_WORKFLOW_TYPE = 'exportWorkflow';
 
@@ -30,7 +31,7 @@ export interface ExportCounters {
 export interface ExportProgress extends ExportCounters {
   state: 'starting' | 'running' | 'completed' | 'failed';
   connection: string;
-  window: { from: string; to: string };
+  window: Window;
   /** Files waiting because the platform said "not ready yet". */
   waiting: number;
   /** Files waiting to be tried again after a transient failure of their own. */
@@ -45,7 +46,7 @@ export interface ExportProgress extends ExportCounters {
 export interface ExportResult extends ExportCounters {
   workflowId: string;
   connection: string;
-  window: { from: string; to: string };
+  window: Window;
   pagesListed: number;
   generation: number;
 }

@@ -1,6 +1,7 @@
 import { BirdSimulator } from '../simulators/bird';
 import { DixaSimulator } from '../simulators/dixa';
 import { KoreSimulator } from '../simulators/kore';
+import type { Window } from '../contracts/window';
 
 const MiB = 1024 * 1024;
 
@@ -17,7 +18,7 @@ export interface DemoSimulators {
  * recordings from a few KiB to a few MiB, a recording still being processed, one the platform
  * lost, public and private attachments, voicemails, several recordings per Kore session.
  */
-export async function startDemoSimulators(window: { from: string; to: string }): Promise<DemoSimulators> {
+export async function startDemoSimulators(window: Window): Promise<DemoSimulators> {
   const recordings = BirdSimulator.generate({ seed: 'demo', count: 60, ...window, size: { min: 20 * 1024, max: 2 * MiB }, statuses: { absent: 1 } });
   recordings[7]!.size = 24 * MiB;
   Object.assign(recordings[11]!, { status: 'ongoing', availableAfterPolls: 1 });

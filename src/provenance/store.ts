@@ -1,6 +1,7 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
-import type { SourceItem } from '../providers/types';
+import type { SourceItem } from '../contracts/sourceItem';
 import type { ExportCounters } from '../contracts/exportResult';
+import type { Window } from '../contracts/window';
 
 /** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
 export interface Execution {
@@ -61,7 +62,7 @@ export interface ExportStart {
   runId: string;
   connection: string;
   provider: string;
-  window: { from: string; to: string };
+  window: Window;
   trigger: { kind: string; by?: string };
 }
 

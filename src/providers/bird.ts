@@ -5,7 +5,9 @@ import { HttpClient, failForStatus, readJson } from '../http/client';
 import { hostAllowed, withoutSecrets } from '../http/hosts';
 import { openedOrFail, rangeHeader } from './download';
 import { retryTransient } from './retry';
-import type { DownloadOutcome, ExportWindow, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';
+import type { Window } from '../contracts/window';
+import type { SourceItem } from '../contracts/sourceItem';
 
 /** Bird's published limit is 50 GET/s per workspace; stay under it with room for other clients. */
 export const birdLimits: ProviderLimits = { listRequestsPerSecond: 40, transferRequestsPerSecond: 40, requestsPerFile: 2 };
@@ -47,11 +49,11 @@ export class BirdProvider implements Provider {
     return { authorization: `AccessKey ${this.accessKey}` };
   }
 
-  async listPage(window: ExportWindow, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
+  async listPage(window: Window, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
     return retryTransient(() => this.listOnce(window, cursor, options.signal), options.retry);
   }
 
-  private async listOnce(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
+  private async listOnce(window: Window, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
     const url = new URL(`${this.api}/recordings`);
     url.searchParams.set('limit', String(this.conn.pageSize));
     url.searchParams.set('startAt', window.from);

@@ -8,7 +8,9 @@ import { MalformedRecordError, conversationMessageItems, exportRecordItems, type
 import { JsonArrayError, jsonArrayElements } from './dixa/jsonArray';
 import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './dixa/links';
 import { retryTransient } from './retry';
-import type { DownloadOutcome, ExportWindow, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';
+import type { Window } from '../contracts/window';
+import type { SourceItem } from '../contracts/sourceItem';
 
 export { conversationMessageItems, exportRecordItems, MalformedRecordError, type MappedRecord, type MappingContext } from './dixa/items';
 
@@ -65,11 +67,11 @@ export class DixaProvider implements Provider {
     this.ctx = { filesOrigin: this.filesOrigin };
   }
 
-  async listPage(window: ExportWindow, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
+  async listPage(window: Window, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
     return retryTransient(() => this.listOnce(window, cursor, options.signal), options.retry);
   }
 
-  private async listOnce(window: ExportWindow, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
+  private async listOnce(window: Window, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
     const from = Date.parse(window.from);
     const to = Date.parse(window.to);
     if (Number.isNaN(from) || Number.isNaN(to)) throw new ConfigurationError(`Dixa connection '${this.conn.name}': window ${window.from}..${window.to} is not two ISO-8601 times`);

@@ -11,7 +11,9 @@ import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } f
 import { RequestPacer } from './kore/pacer';
 import { openV1Recording, scanV1Recordings } from './kore/v1Recordings';
 import { retryTransient } from './retry';
-import type { DownloadOutcome, ExportWindow, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits, SourceItem } from './types';
+import type { DownloadOutcome, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';
+import type { Window } from '../contracts/window';
+import type { SourceItem } from '../contracts/sourceItem';
 
 /**
  * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count
@@ -105,7 +107,7 @@ export class KoreProvider implements Provider {
    * ends the page there, with a cursor at the session it could not list, so a shared quota's 429s
    * cost a call, never the page.
    */
-  async listPage(window: ExportWindow, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
+  async listPage(window: Window, cursor: string | null, options: ListOptions = {}): Promise<ListPage> {
     const ranges = sessionRanges(window);
     let at: KoreCursor = decodeCursor(cursor);
     const items: SourceItem[] = [];

@@ -1,34 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { SourceItem } from '../contracts/sourceItem';
+import type { Window } from '../contracts/window';
 import type { InPlaceRetry } from './retry';
-
-/** A half-open time window [from, to), ISO-8601 strings so it can cross into workflow history. */
-export interface ExportWindow {
-  from: string;
-  to: string;
-}
-
-export type SourceKind = 'recording' | 'voicemail' | 'attachment';
-
-/**
- * One file to export, as the listing found it. It travels through workflow history, so it holds
- * identities only: never a signed URL, token or header. Whatever the download needs beyond the
- * identity goes in `locator`, which the provider alone reads.
- */
-export interface SourceItem {
-  /** Unique within the connection, stable across runs: the exactly-once key. */
-  sourceId: string;
-  conversationId: string;
-  messageId?: string;
-  kind: SourceKind;
-  /** When the source created it (ISO-8601); chooses the date folders of the object key. */
-  createdAt: string;
-  /** File extension with the dot (".mp3") when the listing knows it; lets a retry find its upload by key. */
-  extension?: string;
-  /** The name the platform gave the file, kept for provenance (the key uses a sanitized one). */
-  originalName?: string;
-  /** Provider-private, credential-free hints for opening the download later. */
-  locator: Record<string, string>;
-}
 
 export interface ListPage {
   items: SourceItem[];
@@ -97,7 +70,7 @@ export interface OpenDownloadOptions {
  */
 export interface Provider {
   readonly providerName: string;
-  listPage(window: ExportWindow, cursor: string | null, options?: ListOptions): Promise<ListPage>;
+  listPage(window: Window, cursor: string | null, options?: ListOptions): Promise<ListPage>;
   openDownload(item: SourceItem, options: OpenDownloadOptions): Promise<DownloadOutcome>;
   /**
    * The siblings a download of `item` reveals (see DownloadOutcome), asked without downloading:

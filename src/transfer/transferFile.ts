@@ -1,5 +1,6 @@
 import { UnavailableError } from '../errors';
-import type { OpenedDownload, Provider, SourceItem } from '../providers/types';
+import type { OpenedDownload, Provider } from '../providers/types';
+import type { SourceItem } from '../contracts/sourceItem';
 import type { ObjectStore } from '../storage/objectStore';
 import { choosePartSize } from './parts';
 import { findPrevious, resumeOffset, type Previous, type TransferCheckpoint } from './previous';

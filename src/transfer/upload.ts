@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { TransientError } from '../errors';
-import type { OpenedDownload, SourceItem } from '../providers/types';
+import type { OpenedDownload } from '../providers/types';
+import type { SourceItem } from '../contracts/sourceItem';
 import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../storage/objectStore';
 import { chunkBody, choosePartSize, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
 import type { Previous, TransferCheckpoint } from './previous';

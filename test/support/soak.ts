@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { manifestsPrefix } from '../../src/storage/keys';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import type { ExportEnv } from './harness';
+import type { Window } from '../../src/contracts/window';
 
 /** One provider's fault soak: what its simulator holds, in callvault's source ids, and how it counts. */
 export interface SoakSubject {
@@ -9,7 +10,7 @@ export interface SoakSubject {
   env: ExportEnv;
   connection: string;
   provider: string;
-  window: { from: string; to: string };
+  window: Window;
   /** Files that must end stored exactly once, with this size and SHA-256. */
   available: ReadonlyMap<string, { size: number; sha256: string }>;
   /** Files that must end as failure rows with a reason of their own (the platform's final status). */

@@ -5,7 +5,9 @@ import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/confi
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
 import { DixaProvider, dixaLimits } from '../../src/providers/dixa';
 import { JsonArrayError, jsonArrayElements } from '../../src/providers/dixa/jsonArray';
-import type { ExportWindow, ListPage, OpenedDownload, SourceItem } from '../../src/providers/types';
+import type { Window } from '../../src/contracts/window';
+import type { ListPage, OpenedDownload } from '../../src/providers/types';
+import type { SourceItem } from '../../src/contracts/sourceItem';
 import { HOSTILE_NAMES, DixaSimulator, type DixaFileSpec, type DixaMessageSpec } from '../../src/simulators/dixa';
 import { objectKey } from '../../src/storage/keys';
 
@@ -36,7 +38,7 @@ afterEach(async () => {
   await Promise.all(providers.splice(0).map((p) => p.close()));
 });
 
-async function listAll(provider: DixaProvider, window: ExportWindow): Promise<ListPage[]> {
+async function listAll(provider: DixaProvider, window: Window): Promise<ListPage[]> {
   const pages: ListPage[] = [];
   let cursor: string | null = null;
   do {
@@ -69,7 +71,7 @@ function exportQueries(sim: DixaSimulator): Array<{ after: number; before: numbe
 }
 
 /** The item a listing of `sim` yields for one declared file (found by its link). */
-async function itemFor(provider: DixaProvider, sim: DixaSimulator, window: ExportWindow, file: DixaFileSpec): Promise<SourceItem> {
+async function itemFor(provider: DixaProvider, sim: DixaSimulator, window: Window, file: DixaFileSpec): Promise<SourceItem> {
   const link = sim.linkOf(file);
   const items = (await listAll(provider, window)).flatMap((p) => p.items);
   const item = items.find((i) => i.locator.link === link);
@@ -118,7 +120,7 @@ describe('Dixa streaming JSON array reader', () => {
 
 describe('DixaProvider listing', () => {
   const from = Date.parse('2024-03-01T00:00:00.000Z');
-  const window: ExportWindow = { from: '2024-03-01T00:00:00.000Z', to: '2024-03-04T00:00:00.000Z' };
+  const window: Window = { from: '2024-03-01T00:00:00.000Z', to: '2024-03-04T00:00:00.000Z' };
   // Exactly on the boundary of the first and second slice: both queries return it (the simulator's bounds are inclusive).
   const boundary: DixaMessageSpec = {
     id: 'boundary-message',
@@ -315,7 +317,7 @@ describe('DixaProvider listing', () => {
 });
 
 describe('DixaProvider listing errors', () => {
-  const window: ExportWindow = { from: '2024-03-01T00:00:00.000Z', to: '2024-03-02T00:00:00.000Z' };
+  const window: Window = { from: '2024-03-01T00:00:00.000Z', to: '2024-03-02T00:00:00.000Z' };
   const sim = new DixaSimulator({ seed: 'errors', generate: { count: 30, from: window.from, to: window.to, size: { min: 1, max: 10 } } });
   beforeAll(() => sim.start());
   afterAll(() => sim.stop());
@@ -373,7 +375,7 @@ describe('DixaProvider listing errors', () => {
 
 describe('DixaProvider downloads', () => {
   const at = Date.parse('2024-06-01T12:00:00.000Z');
-  const window: ExportWindow = { from: '2024-06-01T00:00:00.000Z', to: '2024-06-02T00:00:00.000Z' };
+  const window: Window = { from: '2024-06-01T00:00:00.000Z', to: '2024-06-02T00:00:00.000Z' };
   const file = (id: string, visibility: 'public' | 'private', link: DixaFileSpec['link'], size = 200_000): DixaFileSpec => ({
     id,
     size,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ItemResult } from '../../activities/transfer';
-import type { SourceItem } from '../../src/providers/types';
+import type { SourceItem } from '../../src/contracts/sourceItem';
 import { InvalidCarriedState, parseCarriedState } from '../../src/contracts/carried';
 import { ExportState, type RetryRules } from '../../workflows/exportState';
 

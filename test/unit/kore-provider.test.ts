@@ -7,11 +7,13 @@ import { koreConnectionSchema, type KoreConnectionConfig } from '../../src/confi
 import { CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
 import { KoreProvider, type KoreProviderOptions } from '../../src/providers/kore';
 import { openV1Recording } from '../../src/providers/kore/v1Recordings';
-import type { DownloadOutcome, ExportWindow, OpenedDownload, SourceItem } from '../../src/providers/types';
+import type { DownloadOutcome, OpenedDownload } from '../../src/providers/types';
+import type { Window } from '../../src/contracts/window';
+import type { SourceItem } from '../../src/contracts/sourceItem';
 import { KoreSimulator, type KoreSessionSpec } from '../../src/simulators/kore';
 
 const DAY = 24 * 3600 * 1000;
-const WINDOW: ExportWindow = { from: '2025-03-01T00:00:00.000Z', to: '2025-03-11T00:00:00.000Z' };
+const WINDOW: Window = { from: '2025-03-01T00:00:00.000Z', to: '2025-03-11T00:00:00.000Z' };
 const at = (ms: number) => new Date(Date.parse(WINDOW.from) + ms).toISOString();
 
 function voiceSession(sessionId: string, startTime: string, recordings: KoreSessionSpec['recordings'], extra: Partial<KoreSessionSpec> = {}): KoreSessionSpec {

@@ -3,10 +3,11 @@ import { koreConnectionSchema } from '../../src/config/schema';
 import { TransientError } from '../../src/errors';
 import { KoreProvider } from '../../src/providers/kore';
 import { retryTransient, type InPlaceRetry } from '../../src/providers/retry';
-import type { ExportWindow, SourceItem } from '../../src/providers/types';
+import type { Window } from '../../src/contracts/window';
+import type { SourceItem } from '../../src/contracts/sourceItem';
 import { KoreSimulator } from '../../src/simulators/kore';
 
-const WINDOW: ExportWindow = { from: '2025-03-01T00:00:00.000Z', to: '2025-03-04T00:00:00.000Z' };
+const WINDOW: Window = { from: '2025-03-01T00:00:00.000Z', to: '2025-03-04T00:00:00.000Z' };
 const fast: InPlaceRetry = { tries: 5, maxWaitMs: 5 };
 
 describe('retryTransient', () => {

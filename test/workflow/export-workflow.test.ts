@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities, GivenUp, ItemResult, RecordFailuresInput, TransferBatchInput } from '../../activities';
-import type { SourceItem } from '../../src/providers/types';
+import type { SourceItem } from '../../src/contracts/sourceItem';
 import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../src/contracts/exportResult';
 import { exportWorkflowId, type ExportInput } from '../../src/contracts/exportInput';
 

@@ -1,4 +1,4 @@
-import type { SourceItem, SourceKind } from '../types';
+import type { SourceItem, SourceKind } from '../../contracts/sourceItem';
 import { MAX_LINK_LENGTH, extensionOf, fileNameOf, linkIdentity, shortHash, withoutUserInfo } from './links';
 
 /**

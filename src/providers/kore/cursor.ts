@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../../errors';
-import type { ExportWindow } from '../types';
+import type { Window } from '../../contracts/window';
 
 /**
  * How a listing walks a window: Kore's getSessions refuses a date range of 7 days or more, so the
@@ -23,7 +23,7 @@ export interface SessionRange {
   to: number;
 }
 
-export function sessionRanges(window: ExportWindow): SessionRange[] {
+export function sessionRanges(window: Window): SessionRange[] {
   const from = Date.parse(window.from);
   const to = Date.parse(window.to);
   if (Number.isNaN(from) || Number.isNaN(to)) throw new ConfigurationError(`invalid export window ${window.from} .. ${window.to}`);
