@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { DatabaseError } from 'pg';
 import { escaped } from '../src/contracts/names';
 import { ConfigurationError, CredentialsRejectedError, TransientError } from '../src/errors';
+import { FailureType } from '../src/contracts/failures';
 
 /**
  * SQLSTATEs that say the data itself is wrong, so the same statement fails the same way on every
@@ -25,19 +26,19 @@ export function toActivityFailure(err: unknown, connection: string): unknown {
     return ApplicationFailure.nonRetryable(
       `${err.message}. The platform refused the credentials of connection '${connection}': check its secret ` +
         `(connections.${connection} in the worker's configuration) and that the account has the required scope, then rerun the export.`,
-      'CredentialsRejected',
+      FailureType.CredentialsRejected,
     );
   }
   if (err instanceof ConfigurationError) {
-    return ApplicationFailure.nonRetryable(err.message, 'ConfigurationError');
+    return ApplicationFailure.nonRetryable(err.message, FailureType.Configuration);
   }
   if (isDataRejection(err)) {
-    return ApplicationFailure.nonRetryable(`the database refused the data (SQLSTATE ${err.code}): ${escaped(err.message, 300)}`, 'DataRejected');
+    return ApplicationFailure.nonRetryable(`the database refused the data (SQLSTATE ${err.code}): ${escaped(err.message, 300)}`, FailureType.DataRejected);
   }
   if (err instanceof TransientError) {
     return ApplicationFailure.create({
       message: err.message,
-      type: 'Transient',
+      type: FailureType.Transient,
       nextRetryDelay: err.retryAfterMs !== undefined ? Math.max(err.retryAfterMs, 100) : undefined,
     });
   }

@@ -5,7 +5,7 @@ import { connectionByName } from '../src/config/load';
 import type { ConnectionConfig } from '../src/config/schema';
 import { ConfigurationError } from '../src/errors';
 import type { ExportResult } from '../src/contracts/exportResult';
-import { exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
+import { InvalidExportInput, exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
 import type { AtRiskReason, AtRiskWindow, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../src/contracts/retentionSweep';
 import { DAY } from '../src/contracts/units';
 import { EARLIEST_INSTANT } from '../src/contracts/instants';
@@ -13,6 +13,7 @@ import { covers, dayWindows, mergeIntervals } from '../src/contracts/window';
 import type { ExportWindowRow } from '../src/provenance/store';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
+import { FailureType, errorMessage } from '../src/contracts/failures';
 
 export interface StartedWindow {
   workflowId: string;
@@ -60,7 +61,7 @@ export function triggerActivities(deps: ActivityDeps) {
           const s = await startExport(client(), deps.config.temporal.taskQueue, raw);
           out.push({ workflowId: s.workflowId, started: s.started });
         } catch (err) {
-          if (err instanceof Error && err.name === 'InvalidExportInput') throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+          if (err instanceof InvalidExportInput) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
           throw toActivityFailure(err, String(raw.connection));
         }
         Context.current().heartbeat(out.length);
@@ -71,7 +72,7 @@ export function triggerActivities(deps: ActivityDeps) {
     async exportStatus(input: { workflowId: string }): Promise<ExportStatus> {
       const handle = client().workflow.getHandle(input.workflowId);
       const description = await handle.describe().catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`export ${input.workflowId} does not exist`, 'NotFound');
+        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`export ${input.workflowId} does not exist`, FailureType.NotFound);
         throw err;
       });
       if (description.status.name === 'RUNNING') return { state: 'running' };
@@ -88,7 +89,7 @@ export function triggerActivities(deps: ActivityDeps) {
       try {
         policies = retentionPolicies(input.connections?.map((c, i) => namedConnection(deps, c, `connections.${i}`)) ?? Object.values(deps.config.connections), input.connections !== undefined);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'ConfigurationError');
+        throw ApplicationFailure.nonRetryable(errorMessage(err), FailureType.Configuration);
       }
       const rows: ExportRow[] = [];
       for (const p of policies) {

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { BirdSimulator } from '../src/simulators/bird';
+import { errorMessage } from '../src/contracts/failures';
 
 /**
  * The Bird simulator in a child process of its own, so that generating content (AES-CTR) and
@@ -116,7 +117,7 @@ async function runChild(): Promise<void> {
           process.exit(0);
         }
       } catch (err) {
-        send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+        send({ type: 'error', message: errorMessage(err) });
       }
     })();
   });

@@ -3,6 +3,7 @@
  * layer maps them onto Temporal failures (activities/failures.ts). Keeping the classification in
  * one place is what lets a 401 stop an export while a 503 merely retries.
  */
+import type { UnavailableReason } from './contracts/failures';
 
 /** Credentials were refused or lack a scope: retrying cannot help, the export must stop. */
 export class CredentialsRejectedError extends Error {
@@ -40,8 +41,6 @@ export class UnavailableError extends Error {
   }
 }
 
-export type UnavailableReason = 'not_found' | 'provider_final_status' | 'refused_link' | 'malformed';
-
 /** Parses a Retry-After header (seconds or HTTP date) into milliseconds from now. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
@@ -51,8 +50,4 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   const date = Date.parse(raw);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

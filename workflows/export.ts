@@ -13,7 +13,8 @@ import {
 import type { Activities, ListPageResult } from '../activities';
 import type { GivenUp } from '../activities/transfer';
 import { InvalidCarriedState, parseCarriedState } from '../src/contracts/carried';
-import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, progressQuery, type ExportResult } from '../src/contracts/exportResult';
+import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, FailureType, errorMessage } from '../src/contracts/failures';
+import { progressQuery, type ExportResult } from '../src/contracts/exportResult';
 import { ExportState, type FileTask, type RetryRules } from './exportState';
 import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from '../src/contracts/exportInput';
 import type { Window } from '../src/contracts/window';
@@ -45,7 +46,7 @@ export async function exportWorkflow(rawInput: ExportInput, carried?: unknown): 
     // An error that is not a Temporal failure would fail the workflow task and be retried for ever,
     // leaving the window's export "running" and every later trigger attached to it.
     if (err instanceof TemporalFailure || err instanceof ContinueAsNew) throw err;
-    throw ApplicationFailure.nonRetryable(`export failed on an internal error: ${err instanceof Error ? err.message : String(err)}`, 'InternalError');
+    throw ApplicationFailure.nonRetryable(`export failed on an internal error: ${errorMessage(err)}`, FailureType.Internal);
   }
 }
 
@@ -101,7 +102,7 @@ async function failBeforeStart(rawInput: unknown, message: string): Promise<neve
   await control
     .recordFailedStart({ connection: typeof raw.connection === 'string' ? raw.connection.slice(0, 200) : null, error: message })
     .catch((err: unknown) => log.warn('could not record the failed start', { error: causeMessage(err) }));
-  throw ApplicationFailure.nonRetryable(message, 'InvalidInput');
+  throw ApplicationFailure.nonRetryable(message, FailureType.InvalidInput);
 }
 
 /** One run of an export: the loop that drives ExportState with activities. */
@@ -153,7 +154,7 @@ class ExportRun {
       this.phase = 'failed';
       const message = causeMessage(this.fatal);
       await control.finishExport({ outcome: 'failed', counters: this.state.counters, error: message });
-      throw ApplicationFailure.nonRetryable(message, failureType(this.fatal) ?? 'ExportFailed');
+      throw ApplicationFailure.nonRetryable(message, failureType(this.fatal) ?? FailureType.ExportFailed);
     }
     this.phase = 'completed';
     await control.finishExport({ outcome: 'completed', counters: this.state.counters });
@@ -261,7 +262,7 @@ function innermost(err: unknown): unknown {
 
 function causeMessage(err: unknown): string {
   const e = innermost(err);
-  return e instanceof Error ? e.message : String(e);
+  return errorMessage(e);
 }
 
 function failureType(err: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportInput } from '../src/contracts/exportInput';
-import { DETERMINISTIC_FAILURE_TYPES } from '../src/contracts/exportResult';
+import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
 import { rethrowCause, scheduledTime } from './schedule';
 import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 import { parseRetentionSweepInput, type RetentionSweepInput, type RetentionSweepResult, type SweepWindow } from '../src/contracts/retentionSweep';
@@ -28,7 +28,7 @@ export async function retentionSweepWorkflow(rawInput: RetentionSweepInput = {})
   try {
     input = parseRetentionSweepInput(rawInput);
   } catch (err) {
-    if (err instanceof InvalidTriggerInput) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+    if (err instanceof InvalidTriggerInput) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
     throw err;
   }
   const now = new Date(scheduledTime(input.now)).toISOString();

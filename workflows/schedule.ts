@@ -1,7 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
 import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { DETERMINISTIC_FAILURE_TYPES } from '../src/contracts/exportResult';
+import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
 import type { ExportInput } from '../src/contracts/exportInput';
 import { exportWorkflowId } from '../src/contracts/exportInput';
 import { InvalidTriggerInput } from '../src/contracts/triggerInput';
@@ -47,7 +47,7 @@ export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, ca
     input = parseScheduledExportInput(rawInput);
     waiting = parseScheduledRunState(carried, workflowInfo().continuedFromExecutionRunId !== undefined, input);
   } catch (err) {
-    if (err instanceof InvalidTriggerInput) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+    if (err instanceof InvalidTriggerInput) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
     throw err;
   }
   const scheduledAt = waiting ? Date.parse(waiting.scheduledAt) : scheduledTime(input.at);
@@ -73,7 +73,7 @@ export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, ca
     const status = await control.exportStatus({ workflowId: id }).catch(rethrowCause);
     if (status.state === 'completed') return { window, exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), result: status.result };
     if (status.state === 'failed') {
-      throw ApplicationFailure.nonRetryable(`export ${id} ${status.status.toLowerCase()}: ${status.message}`, 'ExportFailed');
+      throw ApplicationFailure.nonRetryable(`export ${id} ${status.status.toLowerCase()}: ${status.message}`, FailureType.ExportFailed);
     }
     if (workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof scheduledExportWorkflow>(rawInput, { exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), pollMs });
@@ -91,6 +91,6 @@ export function rethrowCause(err: unknown): never {
   let cause: unknown = err;
   while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
   if (!(err instanceof ActivityFailure) || !(cause instanceof Error)) throw err;
-  const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ActivityFailed') : 'ActivityFailed';
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? FailureType.ActivityFailed) : FailureType.ActivityFailed;
   throw ApplicationFailure.create({ message: cause.message, type, nonRetryable: true, cause: err });
 }

@@ -15,6 +15,7 @@ import { MAX_TRIGGER_BY, OPTION_RULES, type ExportInput } from '../contracts/exp
 import { connectionArg, instantArg, textArg, wholeNumberArg, workflowIdArg } from './args';
 import { formatBytes, progressPrinter } from './progress';
 import { registerScheduleCommands } from './schedule';
+import { errorMessage } from '../contracts/failures';
 
 const program = new Command('callvault')
   .description('Export call recordings and attachments from contact-center platforms into S3, durably, with provenance.')
@@ -179,6 +180,6 @@ async function follow(handle: Parameters<typeof watchExport>[0]): Promise<void> 
 registerScheduleCommands(program, config);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`callvault: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`callvault: ${errorMessage(err)}`);
   process.exit(1);
 });

@@ -4,6 +4,7 @@ import type { CallvaultConfig } from '../config/schema';
 import { ConfigurationError } from '../errors';
 import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../contracts/exportResult';
 import { exportWorkflowId, parseExportInput, type ExportInput } from '../contracts/exportInput';
+import { errorMessage } from '../contracts/failures';
 
 export interface Connected {
   client: Client;
@@ -17,7 +18,7 @@ export async function connectClient(config: CallvaultConfig): Promise<Connected>
     connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '10 seconds' });
   } catch (err) {
     throw new ConfigurationError(
-      `temporal.address: cannot connect to Temporal at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}); ` +
+      `temporal.address: cannot connect to Temporal at ${config.temporal.address} (${errorMessage(err)}); ` +
         'check the address (or TEMPORAL_ADDRESS) and that the server is up',
     );
   }
@@ -90,5 +91,5 @@ export async function watchExport(
 export function failureMessage(err: unknown): string {
   let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
   while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause: Error }).cause;
-  return e instanceof Error ? e.message : String(e);
+  return errorMessage(e);
 }

@@ -16,6 +16,7 @@ import { DAY } from '../contracts/units';
 import { fireAtOrBefore, intervalOffsetMs, parseCadence, planBackfill, windowForRun, type Cadence, type CadenceSpec } from '../contracts/cadence';
 import { readInstant } from '../contracts/instants';
 import type { Window } from '../contracts/window';
+import { errorMessage } from '../contracts/failures';
 
 /**
  * Data-platform schedules, from code: one Temporal schedule per connection runs
@@ -283,7 +284,7 @@ function parseOrThrow(parse: () => unknown): void {
   try {
     parse();
   } catch (err) {
-    throw new ScheduleError(err instanceof Error ? err.message : String(err));
+    throw new ScheduleError(errorMessage(err));
   }
 }
 

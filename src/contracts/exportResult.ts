@@ -3,18 +3,6 @@ import type { Window } from './window';
 
 export const EXPORT_WORKFLOW_TYPE = 'exportWorkflow';
 
-/**
- * Failure types that stop an export: retrying cannot fix them. Activities raise them
- * (activities/failures.ts); workflows list them as non-retryable.
- */
-export const FATAL_FAILURE_TYPES: string[] = ['CredentialsRejected', 'ConfigurationError'];
-
-/**
- * Failure types no retry can fix (activities/failures.ts raises them): bad input, data Postgres
- * refuses, an unknown name. Every workflow lists them as non-retryable, so nothing retries for ever.
- */
-export const DETERMINISTIC_FAILURE_TYPES: string[] = ['InvalidInput', 'ConfigurationError', 'DataRejected', 'NotFound'];
-
 export interface ExportCounters {
   /** Files the listing returned. */
   listed: number;

@@ -7,6 +7,7 @@ import { readInstant } from './instants';
 import { SCHEDULE_ID, SCHEDULE_ID_HINT } from './names';
 import { POINT_IN_TIME_HINT, failTriggerInput as fail } from './triggerInput';
 import type { Window } from './window';
+import { errorMessage } from './failures';
 
 /**
  * The one JSON argument of the scheduled export (one window per scheduled run), validated strictly
@@ -90,7 +91,7 @@ function cadenceWindow(cadence: Cadence, at: number, problems: FieldProblems, pa
     const outside = [window.from, window.to].some((t) => 'problem' in readInstant(t));
     return outside ? problems.add(path, `gives the window ${window.from} - ${window.to}, outside 2000-01-01 to 2100-12-31`) : window;
   } catch (err) {
-    return problems.add(path, err instanceof Error ? err.message : String(err));
+    return problems.add(path, errorMessage(err));
   }
 }
 

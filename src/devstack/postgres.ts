@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { errorMessage } from '../contracts/failures';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -81,7 +82,7 @@ export async function checkPostgres(url: string = defaultDatabaseUrl()): Promise
       return Number(res.rows[0]?.v);
     });
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     throw new Error(`${postgresHelp(url)}\n  (${reason})`);
   }
   if (versionNum < MIN_SERVER_VERSION_NUM) {

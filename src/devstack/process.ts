@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../contracts/failures';
 
 export interface ExitInfo {
   code: number | null;
@@ -59,10 +60,6 @@ function killAllSync(): void {
 
 function formatExit(info: ExitInfo): string {
   return info.signal ? `killed by ${info.signal}` : `exit code ${String(info.code)}`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** The process died before it was ready (as opposed to being slow). */

@@ -1,6 +1,7 @@
 import { Pool, type PoolClient, type QueryResult } from 'pg';
 import type { SourceItem } from '../contracts/sourceItem';
 import type { ExportCounters } from '../contracts/exportResult';
+import { FINAL_FAILURE_CODES, GIVE_UP_CODES, type FailureCode } from '../contracts/failures';
 import type { Window } from '../contracts/window';
 
 /** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
@@ -31,10 +32,6 @@ export interface StoredFileRecord {
   startedAt: Date;
   finishedAt: Date;
 }
-
-/** Why a file could not be exported: the platform's final word (FINAL_FAILURE_CODES), or callvault giving up. */
-export type FailureCode = 'not_found' | 'provider_final_status' | 'refused_link' | 'malformed' | 'gave_up' | 'not_ready_timeout';
-export const FINAL_FAILURE_CODES: readonly FailureCode[] = ['not_found', 'provider_final_status', 'refused_link', 'malformed'];
 
 export interface FailedFileRecord {
   provider: string;
@@ -112,7 +109,7 @@ const ROWS_PER_STATEMENT = Math.floor(65_535 / FILE_COLUMNS.length);
 
 const sqlList = (codes: readonly string[]) => codes.map((c) => `'${c}'`).join(', ');
 const FINAL_CODES = sqlList(FINAL_FAILURE_CODES);
-const GIVE_UP_CODES = sqlList(['gave_up', 'not_ready_timeout']);
+const GIVE_UP = sqlList(GIVE_UP_CODES);
 
 /**
  * An upsert of `rows` files. On a clash of source identity, a stored row is final; a failed one may
@@ -127,7 +124,7 @@ function upsertFiles(rows: number): string {
   ON CONFLICT (connection, source_id) DO UPDATE SET
   (${FILE_COLUMNS.join(', ')}) = (${FILE_COLUMNS.map((c) => `EXCLUDED.${c}`).join(', ')})
   WHERE callvault.files.status <> 'stored'
-    AND NOT (EXCLUDED.status = 'failed' AND EXCLUDED.failure_code IN (${GIVE_UP_CODES})
+    AND NOT (EXCLUDED.status = 'failed' AND EXCLUDED.failure_code IN (${GIVE_UP})
              AND callvault.files.failure_code IN (${FINAL_CODES}) AND callvault.files.export_run IS NOT DISTINCT FROM EXCLUDED.export_run)`;
 }
 

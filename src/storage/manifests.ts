@@ -1,6 +1,7 @@
 import { text } from 'node:stream/consumers';
 import type { StoredFileRecord } from '../provenance/store';
 import type { ObjectStore } from './objectStore';
+import { errorMessage } from '../contracts/failures';
 
 /** One stored file as its manifest describes it. */
 export interface ManifestEntry {
@@ -62,7 +63,7 @@ export async function readManifest(store: Pick<ObjectStore, 'readStream'>, key: 
     const value: unknown = JSON.parse(await text(await store.readStream(key)));
     return { key, header: manifestHeader(value), files: manifestFiles(value) };
   } catch (err) {
-    return { key, unreadable: err instanceof Error ? err.message : String(err) };
+    return { key, unreadable: errorMessage(err) };
   }
 }
 

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { TransientError } from '../errors';
 import type { StoredPart } from '../storage/objectStore';
+import { errorMessage } from '../contracts/failures';
 
 const MiB = 1024 * 1024;
 /** S3 allows 10,000 parts; leave headroom for files that turn out larger than announced. */
@@ -74,7 +75,7 @@ async function* sourceChunks(body: Readable, stats: ChunkedBody): AsyncGenerator
     for await (const chunk of body) yield chunk as Buffer;
   } catch (err) {
     if (err instanceof TransientError) throw err;
-    throw new TransientError(`source body failed after ${stats.received} bytes: ${err instanceof Error ? err.message : String(err)}`);
+    throw new TransientError(`source body failed after ${stats.received} bytes: ${errorMessage(err)}`);
   }
 }
 
@@ -173,7 +174,7 @@ export async function* streamParts(
             try {
               chunk = await nextChunk();
             } catch (err) {
-              throw fail(err instanceof TransientError ? err : new TransientError(`source body failed after ${kept} bytes: ${err instanceof Error ? err.message : String(err)}`));
+              throw fail(err instanceof TransientError ? err : new TransientError(`source body failed after ${kept} bytes: ${errorMessage(err)}`));
             }
             if (!chunk) throw fail(new TransientError(`short body: the source ended after ${kept} bytes`));
             if (chunk.length > remaining) {

@@ -5,6 +5,7 @@ import { createS3Client } from '../storage/s3';
 import { adoptionLine, jsonReport, problemLine, progressText, summaryLine } from './output';
 import { resolveTargets, UnknownTargetError } from './targets';
 import { verify, type VerifySink, type VerifySummary } from './verify';
+import { errorMessage } from '../contracts/failures';
 
 export interface VerifyCommandOptions {
   connection?: string;
@@ -54,7 +55,7 @@ export async function runVerifyCommand(config: CallvaultConfig, opts: VerifyComm
     return summary.problems > 0 ? VERIFY_EXIT.problems : VERIFY_EXIT.clean;
   } catch (err) {
     progress.done();
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (err instanceof UnknownTargetError) {
       console.error(`callvault verify: ${message}`);
       return VERIFY_EXIT.unknownTarget;

@@ -5,6 +5,7 @@ import { prebuiltWorkflowBundle } from './bundle';
 import { buildDeps } from './deps';
 import { whenReachable } from './reachable';
 import { WORKER_ROLES, createWorkers, runWorkers, type WorkerRole } from './worker';
+import { errorMessage } from '../contracts/failures';
 
 function workerRoleFromEnv(): WorkerRole {
   const role = process.env.CALLVAULT_WORKER_ROLE ?? 'all';
@@ -42,7 +43,7 @@ export async function runWorkerProcess(options: { configPath?: string; role?: Wo
 
 if (require.main === module) {
   runWorkerProcess().catch((err: unknown) => {
-    console.error(`callvault worker: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`callvault worker: ${errorMessage(err)}`);
     process.exit(1);
   });
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../contracts/failures';
 
 /** Network failures that mean "not there yet" (a restart, a deploy), as opposed to a wrong setting. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', '57P03']);
@@ -35,7 +36,7 @@ export async function whenReachable<T>(what: string, attempt: () => Promise<T>, 
     } catch (err) {
       if (!isUnreachable(err)) throw err;
       if (toldAt === null || Date.now() - toldAt >= REMIND_EVERY_MS) {
-        say(`callvault worker: waiting for ${what} (${err instanceof Error ? err.message : String(err)}); the worker starts serving once it answers`);
+        say(`callvault worker: waiting for ${what} (${errorMessage(err)}); the worker starts serving once it answers`);
         toldAt = Date.now();
       }
       await sleep(waitMs);
