@@ -3,13 +3,7 @@ import { taskQueues } from '../src/contracts/names';
 import { transferBatchSize } from '../src/providers/registry';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
-
-export interface ConnectionPlan {
-  provider: string;
-  listTaskQueue: string;
-  transferTaskQueue: string;
-  batchSize: number;
-}
+import type { ConnectionPlan } from '../src/contracts/connectionPlan';
 
 export function connectionActivities(deps: ActivityDeps) {
   return {

@@ -6,10 +6,6 @@ import { transferActivities } from './transfer';
 import { triggerActivities } from './triggers';
 
 export type { ActivityDeps } from './deps';
-export type { ConnectionPlan } from './connection';
-export type { ListPageInput, ListPageResult } from './list';
-export type { GivenUp, ItemResult, RecordFailuresInput, TransferBatchInput, TransferTask } from './transfer';
-export type { ExportStatus, StartedWindow } from './triggers';
 
 /** The activity factory: every activity, closed over the dependencies the worker built. */
 export function createActivities(deps: ActivityDeps) {

@@ -1,25 +1,9 @@
 import { Context } from '@temporalio/activity';
 import type { FileState } from '../src/provenance/store';
-import type { Window } from '../src/contracts/window';
 import type { SourceItem } from '../src/contracts/sourceItem';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
-
-export interface ListPageInput {
-  connection: string;
-  window: Window;
-  cursor: string | null;
-  /** The export's first run id: rows it wrote mark files it has already counted. */
-  exportRun: string;
-}
-
-export interface ListPageResult {
-  /** Files not stored yet, each once. */
-  items: SourceItem[];
-  /** Files on this page that an earlier export stored: counted as skipped, never fetched. */
-  alreadyStored: string[];
-  nextCursor: string | null;
-}
+import type { ListPageInput, ListPageResult } from '../src/contracts/listing';
 
 /**
  * A platform call of a listing page is retried this often in place before the page gives up

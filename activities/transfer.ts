@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
 import type { ConnectionConfig } from '../src/config/schema';
 import { TransientError, UnavailableError } from '../src/errors';
-import { FINAL_FAILURE_CODES, type FailureCode } from '../src/contracts/failures';
+import { FINAL_FAILURE_CODES } from '../src/contracts/failures';
 import type { Execution, FileState, StoredFileRecord } from '../src/provenance/store';
 import type { Provider } from '../src/providers/types';
 import type { SourceItem } from '../src/contracts/sourceItem';
@@ -14,6 +14,7 @@ import type { ActivityDeps } from './deps';
 import { currentExecution } from './execution';
 import { toActivityFailure } from './failures';
 import { livenessHeartbeat, type LivenessHeartbeat } from './heartbeat';
+import type { GivenUpRecorded, ItemResult, RecordFailuresInput, TransferBatchInput, TransferTask } from '../src/contracts/transfer';
 
 const MiB = 1024 * 1024;
 /**
@@ -23,48 +24,6 @@ const MiB = 1024 * 1024;
 const FILES_PER_MANIFEST = 32;
 /** Bumped when the manifest's shape changes incompatibly. */
 const MANIFEST_VERSION = 1;
-
-/** One file to transfer, and how many times it was tried before (its own failures). */
-export interface TransferTask {
-  item: SourceItem;
-  tries: number;
-}
-
-export interface TransferBatchInput {
-  connection: string;
-  /** The export's first run id (see Execution.exportRun). */
-  exportRun: string;
-  tasks: TransferTask[];
-}
-
-/**
- * One file's result. Every file gets its own: a transient failure of one file is that file's
- * `retry`, and never fails the activity (and so its neighbours). The activity itself fails only
- * for what is no file's fault (the store or Postgres unreachable, a worker shutting down), or for
- * what stops the export (credentials, configuration).
- */
-export type ItemResult =
-  /** `discovered`: files this one revealed that the listing could not see (see DownloadOutcome). */
-  | { sourceId: string; outcome: 'stored'; bytes: number; discovered?: SourceItem[]; discoveredStored?: number }
-  /** Stored before, by another export: nothing fetched. */
-  | { sourceId: string; outcome: 'already_stored' }
-  | { sourceId: string; outcome: 'not_ready'; reason: string; retryAfterSeconds: number }
-  /** Gone for good; a failure row with the reason is in provenance. */
-  | { sourceId: string; outcome: 'unavailable'; reason: string }
-  /** This file's try failed transiently (429, 5xx, cut, short, expired link): try it again later. */
-  | { sourceId: string; outcome: 'retry'; reason: string; retryAfterSeconds?: number };
-
-export interface GivenUp {
-  item: SourceItem;
-  code: Extract<FailureCode, 'gave_up' | 'not_ready_timeout'>;
-  reason: string;
-}
-
-export interface RecordFailuresInput {
-  connection: string;
-  exportRun: string;
-  failures: GivenUp[];
-}
 
 export function transferActivities(deps: ActivityDeps) {
   return {
@@ -84,7 +43,7 @@ export function transferActivities(deps: ActivityDeps) {
     },
 
     /** Failure rows for files the export gave up on; never overwrites a stored row or the platform's final word. */
-    async recordFailures(input: RecordFailuresInput): Promise<{ recorded: number; storedByThisExport: number; bytes: number }> {
+    async recordFailures(input: RecordFailuresInput): Promise<GivenUpRecorded> {
       try {
         return await recordGivenUp(deps, input);
       } catch (err) {
@@ -254,7 +213,7 @@ class BatchTransfer {
  * Writes the give-up rows. A file stored after all (its row exists) is counted instead, and an
  * unfinished upload a given-up file left is aborted: nothing invisible is left to cost money.
  */
-async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Promise<{ recorded: number; storedByThisExport: number; bytes: number }> {
+async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Promise<GivenUpRecorded> {
   const conn = connectionByName(deps.config, input.connection);
   const execution: Execution = { ...currentExecution(), exportRun: input.exportRun };
   const known = await deps.provenance.fileStates(

@@ -6,7 +6,7 @@ import type { ConnectionConfig } from '../src/config/schema';
 import { ConfigurationError } from '../src/errors';
 import type { ExportResult } from '../src/contracts/exportResult';
 import { InvalidExportInput, exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
-import type { AtRiskReason, AtRiskWindow, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../src/contracts/retentionSweep';
+import type { AtRiskReason, RetentionPlan, RetentionPolicySummary, SweepWindow } from '../src/contracts/retentionSweep';
 import { DAY } from '../src/contracts/units';
 import { EARLIEST_INSTANT } from '../src/contracts/instants';
 import { covers, dayWindows, mergeIntervals } from '../src/contracts/window';
@@ -14,23 +14,8 @@ import type { ExportWindowRow } from '../src/provenance/store';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
 import { FailureType, errorMessage } from '../src/contracts/failures';
-
-export interface StartedWindow {
-  workflowId: string;
-  /** False: an export of this window was already running, and nothing new was started. */
-  started: boolean;
-}
-
-export type ExportStatus =
-  | { state: 'running' }
-  | { state: 'completed'; result: ExportResult }
-  | { state: 'failed'; status: string; message: string };
-
-export interface PlanRetentionInput {
-  now: string;
-  connections?: string[];
-  lookbackDays: number;
-}
+import type { ExportStatus, StartedWindow } from '../src/contracts/exportResult';
+import type { PlanRetentionInput } from '../src/contracts/retentionSweep';
 
 /** A row of callvault.exports, reduced to what coverage needs. */
 export interface ExportRow {

@@ -10,14 +10,15 @@ import {
   TemporalFailure,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ListPageResult } from '../activities';
-import type { GivenUp } from '../activities/transfer';
-import { InvalidCarriedState, parseCarriedState } from '../src/contracts/carried';
-import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, FailureType, errorMessage } from '../src/contracts/failures';
-import { progressQuery, type ExportResult } from '../src/contracts/exportResult';
-import { ExportState, type FileTask, type RetryRules } from './exportState';
+import type { Activities } from '../activities';
+import { InvalidCarriedState, parseCarriedState, type FileTask } from '../src/contracts/carried';
 import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from '../src/contracts/exportInput';
+import { progressQuery, type ExportResult } from '../src/contracts/exportResult';
+import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, FailureType, errorMessage } from '../src/contracts/failures';
+import type { ListPageResult } from '../src/contracts/listing';
+import type { GivenUp } from '../src/contracts/transfer';
 import type { Window } from '../src/contracts/window';
+import { ExportState, type RetryRules } from './exportState';
 
 const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 

@@ -1,27 +1,8 @@
-import type { ListPageResult } from '../activities/list';
-import type { GivenUp, ItemResult, TransferTask } from '../activities/transfer';
-import type { SourceItem } from '../src/contracts/sourceItem';
+import { RECENTLY_LISTED, type ExportSnapshot, type FileTask, type WaitingTask } from '../src/contracts/carried';
 import type { ExportCounters } from '../src/contracts/exportResult';
-
-/** A file the export still has to finish, with its own tries and last error. */
-export interface FileTask extends TransferTask {
-  lastError?: string;
-  /**
-   * Runs in a batch of its own: its batch failed as a whole (a worker crash, the store down), and
-   * alone it can only fail for its own reasons, so a file that kills workers costs no other file.
-   */
-  alone?: boolean;
-  /** Workflow time (ms) the platform first said "not ready", so the wait is bounded. */
-  notReadySince?: number;
-}
-
-/** A file waiting for its time: the platform's "not ready yet", or the backoff after a failed try. */
-export interface WaitingTask {
-  task: FileTask;
-  readyAt: number;
-  why: 'not_ready' | 'retry';
-  reason: string;
-}
+import type { ListPageResult } from '../src/contracts/listing';
+import type { SourceItem } from '../src/contracts/sourceItem';
+import type { GivenUp, ItemResult } from '../src/contracts/transfer';
 
 export interface RetryRules {
   /** Tries per file; then it is given up with its own last error. */
@@ -32,23 +13,8 @@ export interface RetryRules {
   notReadyMaxWaitMs: number;
 }
 
-/** What a run hands the next when it continues as new: no batch is in flight then. */
-export interface ExportSnapshot {
-  counters: ExportCounters;
-  cursor: string | null;
-  listingDone: boolean;
-  pagesListed: number;
-  generation: number;
-  queue: FileTask[];
-  waiting: WaitingTask[];
-  recentlyListed: string[];
-}
-
 /** The longest a file waits between two tries, whatever a Retry-After asks. */
 const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
-/** Source ids remembered from recent listing pages: a page that repeats one does not count it twice. */
-export const RECENTLY_LISTED = 1_000;
-
 /**
  * The export's bookkeeping of files, as a pure state machine the workflow loop drives: what to
  * list and transfer next, and what each result or failure means for each file. A file's fate is

@@ -2,9 +2,9 @@ import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportInput } from '../src/contracts/exportInput';
 import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
-import { rethrowCause, scheduledTime } from './schedule';
-import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 import { parseRetentionSweepInput, type RetentionSweepInput, type RetentionSweepResult, type SweepWindow } from '../src/contracts/retentionSweep';
+import { InvalidTriggerInput } from '../src/contracts/triggerInput';
+import { rethrowCause, scheduledTime } from './schedule';
 
 const control = proxyActivities<Pick<Activities, 'planRetentionSweep' | 'startExports'>>({
   startToCloseTimeout: '5 minutes',

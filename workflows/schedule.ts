@@ -1,14 +1,18 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
 import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
-import type { ExportInput } from '../src/contracts/exportInput';
-import { exportWorkflowId } from '../src/contracts/exportInput';
-import { InvalidTriggerInput } from '../src/contracts/triggerInput';
-import { POLL_BOUNDS, parseScheduledExportInput, parseScheduledRunState, type ScheduledExportInput, type ScheduledExportResult, type ScheduledRunState } from '../src/contracts/scheduledExport';
 import { parseCadence, windowForRun } from '../src/contracts/cadence';
-
-/** Failure types that retrying cannot fix: bad input, unknown connection, data the database refuses. */
+import { exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
+import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
+import {
+  POLL_BOUNDS,
+  parseScheduledExportInput,
+  parseScheduledRunState,
+  type ScheduledExportInput,
+  type ScheduledExportResult,
+  type ScheduledRunState,
+} from '../src/contracts/scheduledExport';
+import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 
 /**
  * Bounded: 20 attempts up to a minute apart ride out a Temporal or database restart of about a

@@ -1,7 +1,42 @@
 import { SOURCE_KINDS, type SourceItem } from './sourceItem';
 import type { ExportCounters } from './exportResult';
-import { RECENTLY_LISTED, type ExportSnapshot, type FileTask, type WaitingTask } from '../../workflows/exportState';
+import type { TransferTask } from './transfer';
 import { FieldProblems, type Field, boolean, field, number, object, oneOf, optional, string } from './fields';
+
+/** A file the export still has to finish, with its own tries and last error. */
+export interface FileTask extends TransferTask {
+  lastError?: string;
+  /**
+   * Runs in a batch of its own: its batch failed as a whole (a worker crash, the store down), and
+   * alone it can only fail for its own reasons, so a file that kills workers costs no other file.
+   */
+  alone?: boolean;
+  /** Workflow time (ms) the platform first said "not ready", so the wait is bounded. */
+  notReadySince?: number;
+}
+
+/** A file waiting for its time: the platform's "not ready yet", or the backoff after a failed try. */
+export interface WaitingTask {
+  task: FileTask;
+  readyAt: number;
+  why: 'not_ready' | 'retry';
+  reason: string;
+}
+
+/** What a run hands the next when it continues as new: no batch is in flight then. */
+export interface ExportSnapshot {
+  counters: ExportCounters;
+  cursor: string | null;
+  listingDone: boolean;
+  pagesListed: number;
+  generation: number;
+  queue: FileTask[];
+  waiting: WaitingTask[];
+  recentlyListed: string[];
+}
+
+/** Source ids remembered from recent listing pages: a page that repeats one does not count it twice. */
+export const RECENTLY_LISTED = 1_000;
 
 /**
  * The export workflow's second argument: the state one run hands the next when it continues as

@@ -40,3 +40,15 @@ export interface ExportResult extends ExportCounters {
 }
 
 export const progressQuery = defineQuery<ExportProgress>('progress');
+
+/** What starting an export did (the trigger activities). */
+export interface StartedWindow {
+  workflowId: string;
+  /** False: an export of this window was already running, and nothing new was started. */
+  started: boolean;
+}
+
+export type ExportStatus =
+  | { state: 'running' }
+  | { state: 'completed'; result: ExportResult }
+  | { state: 'failed'; status: string; message: string };

@@ -121,3 +121,10 @@ export interface RetentionPlan {
 export function retentionScheduleId(taskQueue: string): string {
   return `${taskQueue}-retention-sweep`;
 }
+
+/** What the sweep asks its planning activity. */
+export interface PlanRetentionInput {
+  now: string;
+  connections?: string[];
+  lookbackDays: number;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ItemResult } from '../../activities/transfer';
+import type { ItemResult } from '../../src/contracts/transfer';
 import type { SourceItem } from '../../src/contracts/sourceItem';
 import { InvalidCarriedState, parseCarriedState } from '../../src/contracts/carried';
 import { ExportState, type RetryRules } from '../../workflows/exportState';
