@@ -15,8 +15,8 @@ import { currentExecution } from './execution';
 import { toActivityFailure } from './failures';
 import { livenessHeartbeat, type LivenessHeartbeat } from './heartbeat';
 import type { GivenUpRecorded, ItemResult, RecordFailuresInput, TransferBatchInput, TransferTask } from '../src/contracts/transfer';
+import { MiB } from '../src/contracts/units';
 
-const MiB = 1024 * 1024;
 /**
  * Stored files per manifest and INSERT. A group is also written once it stands for one part's
  * worth of transfers, so a crash costs the next attempt at most that much fetched again.

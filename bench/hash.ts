@@ -1,5 +1,6 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { createSHA256 } from 'hash-wasm';
+import { MiB } from '../src/contracts/units';
 
 /**
  * SHA-256 throughput: node:crypto (OpenSSL, state cannot be saved) against hash-wasm (state can be
@@ -20,12 +21,12 @@ export interface HashResult {
 }
 
 const CHUNK = 64 * 1024;
-const PART = 8 * 1024 * 1024;
-const POOL = 16 * 1024 * 1024;
+const PART = 8 * MiB;
+const POOL = 16 * MiB;
 
 export async function runHashBench(mib: number, rounds = 3, onProgress?: (line: string) => void): Promise<HashResult> {
   const pool = randomFillSync(Buffer.allocUnsafe(POOL));
-  const total = mib * 1024 * 1024;
+  const total = mib * MiB;
   const chunks = function* () {
     for (let offset = 0; offset < total; offset += CHUNK) {
       const at = offset % POOL;

@@ -2,7 +2,8 @@ import type { HashResult } from './hash';
 import type { BenchOptions, WorkloadName } from './options';
 import type { PipelineResult } from './pipeline';
 import type { ProfileSummary } from './profile';
-import { describeSize, MiB, type Workload } from './workloads';
+import { describeSize, type Workload } from './workloads';
+import { MiB } from '../src/contracts/units';
 
 export interface PhaseResult {
   files: number;

@@ -29,7 +29,8 @@ import {
 } from './report';
 import { startSimulator, type SimulatorProcess, type SimulatorStats } from './simulator';
 import { startStack, type Stack } from './stack';
-import { MiB, workload, type Workload } from './workloads';
+import { workload, type Workload } from './workloads';
+import { MiB } from '../src/contracts/units';
 
 const repo = join(__dirname, '..', '..');
 const S3_ENV = { S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' };

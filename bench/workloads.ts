@@ -1,8 +1,5 @@
 import type { WorkloadName } from './options';
-
-export const KiB = 1024;
-export const MiB = 1024 * KiB;
-export const GiB = 1024 * MiB;
+import { GiB, KiB, MiB } from '../src/contracts/units';
 
 /** One workload: `files` recordings of `size` bytes, all on one day so a window selects exactly them. */
 export interface Workload {

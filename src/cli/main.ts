@@ -13,7 +13,8 @@ import { runWorkerProcess } from '../worker/main';
 import { WORKER_ROLES, type WorkerRole } from '../worker/worker';
 import { MAX_TRIGGER_BY, OPTION_RULES, type ExportInput } from '../contracts/exportInput';
 import { connectionArg, instantArg, textArg, wholeNumberArg, workflowIdArg } from './args';
-import { formatBytes, progressPrinter } from './progress';
+import { formatBytes } from '../contracts/units';
+import { progressPrinter } from './progress';
 import { registerScheduleCommands } from './schedule';
 import { errorMessage } from '../contracts/failures';
 

@@ -1,14 +1,5 @@
 import type { ExportProgress } from '../contracts/exportResult';
-
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= GiB) return `${(bytes / GiB).toFixed(2)} GiB`;
-  if (bytes >= MiB) return `${(bytes / MiB).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${bytes} B`;
-}
+import { formatBytes } from '../contracts/units';
 
 /** One line that says how far an export is; a bar on a terminal, plain lines in logs. */
 export function progressLine(p: ExportProgress, bytesPerSecond: number, width = 24): string {

@@ -7,7 +7,8 @@ import { checkPostgres, defaultDatabaseUrl, ensureDatabase } from '../devstack/p
 import { DEV_S3_CREDENTIALS, startSeaweed } from '../devstack/seaweed';
 import { startTemporal } from '../devstack/temporal';
 import { WorkerProcess } from '../devstack/worker';
-import { formatBytes, progressLine } from '../cli/progress';
+import { formatBytes } from '../contracts/units';
+import { progressLine } from '../cli/progress';
 import type { ExportProgress, ExportResult } from '../contracts/exportResult';
 import { startDemoSimulators } from './simulators';
 

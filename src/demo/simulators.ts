@@ -2,8 +2,7 @@ import { BirdSimulator } from '../simulators/bird';
 import { DixaSimulator } from '../simulators/dixa';
 import { KoreSimulator } from '../simulators/kore';
 import type { Window } from '../contracts/window';
-
-const MiB = 1024 * 1024;
+import { MiB } from '../contracts/units';
 
 export interface DemoSimulators {
   /** Connection entries for the configuration file, pointing at the simulators. */

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../contracts/failures';
+import { KiB } from '../contracts/units';
 
 export interface ExitInfo {
   code: number | null;
@@ -36,7 +37,7 @@ export type EndRequest = 'stop' | 'kill' | null;
 const POLL_INTERVAL_MS = 250;
 const DEFAULT_STOP_GRACE_MS = 10_000;
 const TAIL_LINES = 20;
-const TAIL_BYTES = 64 * 1024;
+const TAIL_BYTES = 64 * KiB;
 const GROUP_EXIT_TIMEOUT_MS = 10_000;
 const GROUP_POLL_MS = 20;
 

@@ -4,6 +4,7 @@ import { WORKER_ENV, WORKER_NODE_FLAGS } from '../worker/runtime';
 import type { WorkerRole } from '../worker/worker';
 import { ManagedProcess, type EndRequest, type ExitInfo } from './process';
 import { repoRoot } from './tools';
+import { KiB } from '../contracts/units';
 
 export interface WorkerProcessOptions {
   configPath: string;
@@ -26,7 +27,7 @@ export function peakRssBytes(pid: number): number | null {
 function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   try {
     const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? null : Number(kb) * 1024;
+    return kb === undefined ? null : Number(kb) * KiB;
   } catch {
     return null;
   }

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError, parseRetryAfter } from '../errors';
 import { classifyHost, hostAllowed, withoutSecrets } from './hosts';
+import { MiB } from '../contracts/units';
 
 export interface HttpRequestOptions {
   method?: 'GET' | 'POST' | 'HEAD';
@@ -151,7 +152,7 @@ async function readExcerpt(res: HttpResponse, redact: readonly string[]): Promis
   return text.slice(0, 300).replace(/[\x00-\x1f]+/g, ' ').trim();
 }
 
-const MAX_JSON_BYTES = 64 * 1024 * 1024;
+const MAX_JSON_BYTES = 64 * MiB;
 
 /** Reads a JSON body with a size cap; malformed JSON is transient (proxies and truncation happen). */
 export async function readJson(res: HttpResponse, what: string): Promise<unknown> {

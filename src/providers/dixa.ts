@@ -11,6 +11,7 @@ import { retryTransient } from './retry';
 import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';
 import type { Window } from '../contracts/window';
 import type { SourceItem } from '../contracts/sourceItem';
+import { KiB } from '../contracts/units';
 
 export { conversationMessageItems, exportRecordItems, MalformedRecordError, type MappedRecord, type MappingContext } from './dixa/items';
 
@@ -27,7 +28,7 @@ export const dixaLimits: ProviderLimits = { listRequestsPerSecond: 10 / 60, tran
  * items and about 512 KB of JSON, whichever comes first, even with 1,000-character hostile names.
  */
 const MAX_PAGE_ITEMS = 300;
-const MAX_PAGE_BYTES = 512 * 1024;
+const MAX_PAGE_BYTES = 512 * KiB;
 
 const messagesSchema = z.looseObject({ data: z.array(z.unknown()) });
 

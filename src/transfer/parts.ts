@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { TransientError } from '../errors';
 import type { StoredPart } from '../storage/objectStore';
 import { errorMessage } from '../contracts/failures';
+import { KiB, MiB } from '../contracts/units';
 
-const MiB = 1024 * 1024;
 /** S3 allows 10,000 parts; leave headroom for files that turn out larger than announced. */
 const PART_BUDGET = 9_000;
 
@@ -217,14 +217,13 @@ export function partLengths(bytes: number, partSize: number): number[] {
  * 64 KiB up to 1 MiB, then whole MiB) so a file gets a buffer close to its size and a later file
  * of about the same size can reuse it; spares are capped in bytes.
  */
-const SMALLEST_CLASS = 64 * 1024;
-const MAX_SPARE_BYTES = 32 * 1024 * 1024;
+const SMALLEST_CLASS = 64 * KiB;
+const MAX_SPARE_BYTES = 32 * MiB;
 const spare = new Map<number, Buffer[]>();
 let spareBytes = 0;
 
 /** The buffer size for `wanted` bytes: its class, never more than a part. */
 export function sizeClass(wanted: number, partSize: number): number {
-  const MiB = 1024 * 1024;
   const size = wanted <= MiB ? Math.max(SMALLEST_CLASS, 2 ** Math.ceil(Math.log2(Math.max(wanted, 1)))) : Math.ceil(wanted / MiB) * MiB;
   return Math.min(size, partSize);
 }

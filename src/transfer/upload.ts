@@ -7,13 +7,14 @@ import { chunkBody, choosePartSize, partLengths, streamParts, type ChunkedBody, 
 import type { Previous, TransferCheckpoint } from './previous';
 import { unquoted, type StoredObject } from './result';
 import { sha256OfObject } from './verify';
+import { MiB } from '../contracts/units';
 
 /**
  * Files of known size from here up are streamed from the source to the store without holding a
  * part in memory: below it, eight transfers buffer at most 8 MiB between them, and a buffered file
  * goes up in one request with its hash in the metadata instead of a PUT and a copy.
  */
-const STREAM_FROM_BYTES = 1024 * 1024;
+const STREAM_FROM_BYTES = MiB;
 
 export interface UploadInput {
   store: ObjectStore;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../storage/objectStore';
+import { MiB } from '../contracts/units';
 
-const COLLECT_EVERY = 32 * 1024 * 1024;
+const COLLECT_EVERY = 32 * MiB;
 type Gc = () => void;
 
 /**

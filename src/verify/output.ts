@@ -1,4 +1,4 @@
-import { formatBytes } from '../cli/progress';
+import { formatBytes } from '../contracts/units';
 import type { Adoption, VerifyProblem } from './findings';
 import type { VerifySummary } from './verify';
 

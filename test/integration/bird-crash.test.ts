@@ -4,9 +4,8 @@ import type { ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird';
 import { verifyObjects } from '../../src/verify/verify';
 import { eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
+import { GiB, MiB } from '../../src/contracts/units';
 
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
 // What the engine can fetch twice is the part in flight. On top of it come bytes the simulator
 // wrote that the worker never read: the kernel's socket buffers, the sender's (tcp_wmem) and the
 // receiver's (tcp_rmem, autotuned up to 32 MiB on this machine). A CI run measured 37.5 MiB with

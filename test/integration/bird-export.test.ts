@@ -5,8 +5,8 @@ import { manifestsPrefix } from '../../src/storage/keys';
 import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
 import { decodedHistory, exportEnv, runCli as cli, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
+import { MiB } from '../../src/contracts/units';
 
-const MiB = 1024 * 1024;
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
 
 /**

@@ -7,6 +7,7 @@ import { exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../su
 import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack';
 import { PROVENANCE_INSERT, blockWrites } from '../support/pgBlock';
 import type { S3Request } from '../support/s3FaultRules';
+import { MiB } from '../../src/contracts/units';
 
 /**
  * A worker killed with -9 at each moment of a large file's life: in the middle of a part, with
@@ -15,7 +16,6 @@ import type { S3Request } from '../support/s3FaultRules';
  * hashed. Each time another worker finishes the file, intact, and the bytes fetched twice from
  * the platform stay within one part plus what the kernel's socket buffers held.
  */
-const MiB = 1024 * 1024;
 const PART_MIB = 5;
 const SIZE = 26 * MiB + 12_345;
 const DAY = 24 * 3600 * 1000;

@@ -36,6 +36,7 @@ import { exportEnv } from '../support/harness';
 import { startIsolatedStack } from '../support/isolatedStack';
 import { blockWrites, PROVENANCE_INSERT } from '../support/pgBlock';
 import { S3FaultProxy } from '../support/s3FaultProxy';
+import { MiB } from '../../src/contracts/units';
 
 interface Listener {
   address: string;
@@ -393,7 +394,6 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
   let s3: S3Client;
   let direct: S3Client;
   const Bucket = 'proxied';
-  const MiB = 1024 * 1024;
 
   beforeAll(async () => {
     weed = await startSeaweed({ dataDir: path.join(tmp, 'weed-auth'), authenticate: true });

@@ -8,8 +8,8 @@ import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
+import { MiB } from '../../src/contracts/units';
 
-const MiB = 1024 * 1024;
 const window = { from: '2026-05-04T00:00:00Z', to: '2026-05-06T00:00:00Z' };
 const t0 = Date.parse(window.from);
 const HOUR = 3_600_000;

@@ -6,6 +6,7 @@ import type { FaultPlan } from '../../src/simulators/faults';
 import { KoreSimulator, type KoreSessionSpec } from '../../src/simulators/kore';
 import { exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 import { expectEveryFileAccountedFor, expectRerunFetchesNothing, runSoakExport, soakLine, type SoakRun, type SoakSubject } from '../support/soak';
+import { MiB } from '../../src/contracts/units';
 
 /**
  * Faults the way the platforms send them: seeded random transient faults on at least 15% of
@@ -15,7 +16,6 @@ import { expectEveryFileAccountedFor, expectRerunFetchesNothing, runSoakExport, 
  * For each provider the export must end with every available file stored once, no file given
  * up, failure rows exactly for files the platform says are gone, and a rerun fetching nothing.
  */
-const MiB = 1024 * 1024;
 const RATE = 0.15;
 
 function faultStats(plan: FaultPlan): () => { requests: number; faults: number; detail: string } {

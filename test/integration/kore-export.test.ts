@@ -8,8 +8,8 @@ import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { decodedHistory, eventually, exportEnv, uniqueName, type ExportEnv, type FileRow, type WorkerProcess } from '../support/harness';
+import { MiB } from '../../src/contracts/units';
 
-const MiB = 1024 * 1024;
 /** The mixed export's window, and a later one for the session that is not ready at listing time. */
 const windowA = { from: '2026-06-01T00:00:00Z', to: '2026-06-04T00:00:00Z' };
 const windowB = { from: '2026-06-10T00:00:00Z', to: '2026-06-11T00:00:00Z' };

@@ -5,6 +5,7 @@ import type { ExportResult } from '../../src/contracts/exportResult';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack';
 import { dataObjects } from '../support/soak';
+import { MiB } from '../../src/contracts/units';
 
 /**
  * Our own servers restarting in the middle of an export: Postgres (a private cluster, killed),
@@ -12,7 +13,6 @@ import { dataObjects } from '../support/soak';
  * SeaweedFS (kill -9, same data directory). Each export must complete with no human action,
  * nothing lost, duplicated or corrupt, no multipart upload left open, and no worker process exited.
  */
-const MiB = 1024 * 1024;
 const DAY = 24 * 3600 * 1000;
 
 describe('restarts of our own servers in the middle of an export', () => {

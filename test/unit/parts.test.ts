@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { buffer as readAll } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { chunkBody, choosePartSize, contiguousParts, partLengths, sizeClass, streamParts, type StreamedBody } from '../../src/transfer/parts';
+import { MiB } from '../../src/contracts/units';
 
-const MiB = 1024 * 1024;
 
 async function collect(body: Readable, partSize: number, skip = 0, hint: number | null = null) {
   const stats = { discarded: 0, received: 0 };

@@ -7,8 +7,8 @@ import type { SourceItem } from '../../src/contracts/sourceItem';
 import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../../src/storage/objectStore';
 import { chunkBody } from '../../src/transfer/parts';
 import { transferFile, type TransferFileInput } from '../../src/transfer/transferFile';
+import { MiB } from '../../src/contracts/units';
 
-const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 
 function content(size: number): Buffer {

@@ -1,3 +1,4 @@
+import { MiB } from '../../contracts/units';
 /**
  * Reads the elements of one top-level JSON array from a byte stream, one element at a time.
  *
@@ -31,7 +32,7 @@ export interface JsonArrayOptions {
   maxElementBytes?: number;
 }
 
-const DEFAULT_MAX_ELEMENT_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_ELEMENT_BYTES = 8 * MiB;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -3,6 +3,7 @@ import { TransientError, UnavailableError } from '../../errors';
 import { networkError } from '../../http/client';
 import { DataUriDecoder, DataUriError } from './dataUri';
 import { JsonScanError, JsonStringArrayScanner, type StringArrayHandler } from './jsonArrayScanner';
+import { KiB } from '../../contracts/units';
 
 /**
  * Kore's v1 recordings API answers `{ "recording": ["data:audio/wav;base64,...", ...] }`: every
@@ -155,7 +156,7 @@ class ElementStream extends Readable {
     private readonly extractor: ElementExtractor,
     private readonly what: string,
   ) {
-    super({ highWaterMark: 64 * 1024 });
+    super({ highWaterMark: 64 * KiB });
   }
 
   override _read(): void {
