@@ -8,7 +8,7 @@ import { DEV_S3_CREDENTIALS, startSeaweed } from '../devstack/seaweed';
 import { startTemporal } from '../devstack/temporal';
 import { WorkerProcess } from '../devstack/worker';
 import { formatBytes } from '../contracts/units';
-import { progressLine } from '../cli/progress';
+import { progressLine } from '../client/progress';
 import type { ExportProgress, ExportResult } from '../contracts/exportResult';
 import { startDemoSimulators } from './simulators';
 

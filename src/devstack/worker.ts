@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../worker/runtime';
-import type { WorkerRole } from '../worker/worker';
+import type { WorkerRole } from '../worker/roles';
 import { ManagedProcess, type EndRequest, type ExitInfo } from './process';
 import { repoRoot } from './tools';
 import { KiB } from '../contracts/units';

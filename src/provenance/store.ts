@@ -3,6 +3,7 @@ import type { SourceItem } from '../contracts/sourceItem';
 import type { ExportCounters } from '../contracts/exportResult';
 import { FINAL_FAILURE_CODES, GIVE_UP_CODES, type FailureCode } from '../contracts/failures';
 import type { Window } from '../contracts/window';
+import { migrate } from './migrate';
 
 /** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
 export interface Execution {
@@ -302,6 +303,20 @@ export class ProvenanceStore {
     await this.pool.end();
   }
 
+  /** Applies the schema migrations this database has not seen; returns the ids applied. */
+  async migrate(): Promise<number[]> {
+    return migrate(this.pool);
+  }
+
+  /** One export's files by status and failure code: how many, and their bytes (`callvault export status`). */
+  async exportFileSummary(workflowId: string): Promise<ExportFileSummary[]> {
+    const res = await this.pool.query<{ status: string; failure_code: string | null; n: string; bytes: string | null }>(
+      `SELECT status, failure_code, count(*) AS n, sum(size_bytes) AS bytes FROM callvault.files WHERE workflow_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [workflowId],
+    );
+    return res.rows.map((r) => ({ status: r.status, failureCode: r.failure_code, files: Number(r.n), bytes: Number(r.bytes ?? 0) }));
+  }
+
   /**
    * A connection's stored rows (or one export's), a page at a time in source id order. Keyset
    * pagination on the (connection, source_id) index: memory holds one page, and each page costs
@@ -380,6 +395,14 @@ export class ProvenanceStore {
   async openManifestIndex(): Promise<ManifestIndexTable> {
     return ManifestIndexTable.open(await this.pool.connect());
   }
+}
+
+/** A group of one export's files in `callvault export status`. */
+export interface ExportFileSummary {
+  status: string;
+  failureCode: string | null;
+  files: number;
+  bytes: number;
 }
 
 /** A stored row as verify checks it against its object. */

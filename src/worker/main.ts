@@ -4,7 +4,8 @@ import { migrate } from '../provenance/migrate';
 import { prebuiltWorkflowBundle } from './bundle';
 import { buildDeps } from './deps';
 import { whenReachable } from './reachable';
-import { WORKER_ROLES, createWorkers, runWorkers, type WorkerRole } from './worker';
+import { WORKER_ROLES, type WorkerRole } from './roles';
+import { createWorkers, runWorkers } from './worker';
 import { errorMessage } from '../contracts/failures';
 
 function workerRoleFromEnv(): WorkerRole {

@@ -12,7 +12,7 @@ import { ProvenanceStore } from '../../src/provenance/store';
 import { ObjectStore } from '../../src/storage/objectStore';
 import { createS3Client } from '../../src/storage/s3';
 import { WorkerProcess } from '../../src/devstack/worker';
-import type { WorkerRole } from '../../src/worker/worker';
+import type { WorkerRole } from '../../src/worker/roles';
 import type { ExportInput } from '../../src/contracts/exportInput';
 import type { TestStack } from './stack';
 import './stack';
