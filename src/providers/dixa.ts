@@ -5,7 +5,7 @@ import { HttpClient, failForStatus, networkError, readJson, type HttpResponse } 
 import { openedOrFail, rangeHeader } from './download';
 import { compareKeys, decodeCursor, encodeCursor, firstSlice, nextSlice, sliceLengthMs, sliceQuery, type RecordKey, type SliceCursor } from './dixa/cursor';
 import { MalformedRecordError, conversationMessageItems, exportRecordItems, type MappedRecord, type MappingContext } from './dixa/items';
-import { JsonArrayError, jsonArrayElements } from './dixa/jsonArray';
+import { JsonArrayError, jsonArrayElements } from '../json/arrayElements';
 import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './dixa/links';
 import { retryTransient } from './retry';
 import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';

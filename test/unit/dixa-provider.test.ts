@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/config/schema';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
 import { DixaProvider, dixaLimits } from '../../src/providers/dixa';
-import { JsonArrayError, jsonArrayElements } from '../../src/providers/dixa/jsonArray';
+import { JsonArrayError, jsonArrayElements } from '../../src/json/arrayElements';
 import type { Window } from '../../src/contracts/window';
 import type { ListPage, OpenedDownload } from '../../src/providers/types';
 import type { SourceItem } from '../../src/contracts/sourceItem';

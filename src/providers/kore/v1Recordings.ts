@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { TransientError, UnavailableError } from '../../errors';
 import { networkError } from '../../http/client';
 import { DataUriDecoder, DataUriError } from './dataUri';
-import { JsonScanError, JsonStringArrayScanner, type StringArrayHandler } from './jsonArrayScanner';
+import { JsonScanError, JsonStringArrayScanner, type StringArrayHandler } from '../../json/stringArray';
 import { KiB } from '../../contracts/units';
 
 /**

@@ -1,4 +1,5 @@
-import { MiB } from '../../contracts/units';
+import { MiB } from '../contracts/units';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, UTF8_BOM, isWhitespace } from './lexing';
 /**
  * Reads the elements of one top-level JSON array from a byte stream, one element at a time.
  *
@@ -34,15 +35,6 @@ export interface JsonArrayOptions {
 
 const DEFAULT_MAX_ELEMENT_BYTES = 8 * MiB;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const BOM = [0xef, 0xbb, 0xbf];
-
 // Scanner states.
 const BEFORE_ARRAY = 0; // expecting '['
 const FIRST_VALUE = 1; // after '[': a value or ']'
@@ -50,10 +42,6 @@ const IN_VALUE = 2; // inside an element
 const AFTER_VALUE = 3; // after an element: ',' or ']'
 const NEXT_VALUE = 4; // after ',': a value
 const DONE = 5; // after ']': only whitespace
-
-function isWhitespace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
 
 export async function* jsonArrayElements(source: AsyncIterable<unknown>, options: JsonArrayOptions = {}): AsyncGenerator<RawElement, void, undefined> {
   const maxElementBytes = options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES;
@@ -85,9 +73,9 @@ export async function* jsonArrayElements(source: AsyncIterable<unknown>, options
           }
         } else if (c === QUOTE) {
           inString = true;
-        } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
           depth++;
-        } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
           if (depth === 0) {
             end = i; // a bare scalar ended by the array's ']'
             reprocess = true;
@@ -114,17 +102,17 @@ export async function* jsonArrayElements(source: AsyncIterable<unknown>, options
       if (isWhitespace(c)) continue;
       switch (state) {
         case BEFORE_ARRAY:
-          if (c === OPEN_BRACKET) state = FIRST_VALUE;
-          else if (consumed + i === bomBytes && bomBytes < 3 && c === BOM[bomBytes]) bomBytes++;
+          if (c === OPEN_ARRAY) state = FIRST_VALUE;
+          else if (consumed + i === bomBytes && bomBytes < 3 && c === UTF8_BOM[bomBytes]) bomBytes++;
           else throw new JsonArrayError(`expected a JSON array, found ${describe(c)} at byte ${consumed + i}`);
           break;
         case FIRST_VALUE:
         case NEXT_VALUE:
-          if (c === CLOSE_BRACKET && state === FIRST_VALUE) {
+          if (c === CLOSE_ARRAY && state === FIRST_VALUE) {
             state = DONE;
             break;
           }
-          if (c === COMMA || c === CLOSE_BRACKET || c === CLOSE_BRACE || c === 0x3a) {
+          if (c === COMMA || c === CLOSE_ARRAY || c === CLOSE_OBJECT || c === COLON) {
             throw new JsonArrayError(`expected element ${index}, found ${describe(c)} at byte ${consumed + i}`);
           }
           state = IN_VALUE;
@@ -136,7 +124,7 @@ export async function* jsonArrayElements(source: AsyncIterable<unknown>, options
           break;
         case AFTER_VALUE:
           if (c === COMMA) state = NEXT_VALUE;
-          else if (c === CLOSE_BRACKET) state = DONE;
+          else if (c === CLOSE_ARRAY) state = DONE;
           else throw new JsonArrayError(`expected ',' or ']' after element ${index - 1}, found ${describe(c)} at byte ${consumed + i}`);
           break;
         case DONE:

@@ -1,3 +1,5 @@
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, UNICODE_ESCAPE, isWhitespace } from './lexing';
+
 /**
  * A push scanner for one shape of JSON: a top-level object with an array of strings under one
  * key, `{ "recording": ["...", "..."], ...other keys }`, where each string may be hundreds of MB
@@ -22,14 +24,6 @@ export class JsonScanError extends Error {
   override readonly name = 'JsonScanError';
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COLON = 0x3a;
-const COMMA = 0x2c;
 const MAX_DEPTH = 64;
 const MAX_KEY_CHARS = 256;
 
@@ -89,7 +83,7 @@ export class JsonStringArrayScanner {
         continue;
       }
       const c = chunk[i++]!;
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      if (isWhitespace(c)) {
         this.inLiteral = false;
         continue;
       }
@@ -207,7 +201,7 @@ export class JsonStringArrayScanner {
         return quote + 1;
       }
       length += chunk.copy(out, length, pos, backslash);
-      const escapeEnd = backslash + (chunk[backslash + 1] === 0x75 ? 6 : 2);
+      const escapeEnd = backslash + (chunk[backslash + 1] === UNICODE_ESCAPE ? 6 : 2);
       if (escapeEnd > n) {
         // The escape continues in the next chunk.
         this.emit(out.subarray(0, length));
@@ -233,7 +227,7 @@ export class JsonStringArrayScanner {
   private finishEscape(chunk: Buffer, i: number): number {
     if (this.escape === 1) {
       if (i >= chunk.length) return i;
-      if (chunk[i] !== 0x75 /* u */) {
+      if (chunk[i] !== UNICODE_ESCAPE) {
         this.escape = 0;
         this.emit(this.unescape(chunk, i));
         return i + 1;
@@ -253,7 +247,7 @@ export class JsonStringArrayScanner {
   /** The bytes an escape stands for; `at` is the character after the backslash, all of the escape in `chunk`. */
   private unescape(chunk: Buffer, at: number): Buffer {
     const c = chunk[at]!;
-    if (c === 0x75) return unicodeBytes(chunk.toString('latin1', at + 1, at + 5));
+    if (c === UNICODE_ESCAPE) return unicodeBytes(chunk.toString('latin1', at + 1, at + 5));
     const text = SIMPLE_ESCAPES[c];
     if (text === undefined) throw new JsonScanError('invalid escape in a JSON string');
     return Buffer.from(text, 'latin1');
