@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { hostPatternProblem, serviceUrlProblem } from '../http/hosts';
 import { CONNECTION_NAME, CONNECTION_NAME_HINT, TASK_QUEUE, TASK_QUEUE_HINT } from '../contracts/names';
-import { SECRET_REF_HINT, secretRefSchema } from './secrets';
+import { SECRET_REF_HINT, secretRefSchema } from '../secrets';
 
 /** Connection names end up in task queue names, object keys and workflow ids: keep them tame. */
 export const connectionNameSchema = z.string().regex(CONNECTION_NAME, CONNECTION_NAME_HINT);

@@ -1,8 +1,8 @@
 import type { ConnectionConfig } from '../config/schema';
-import { resolveSecret } from '../config/secrets';
-import { BirdProvider, birdLimits } from './bird';
-import { KoreProvider, koreLimits } from './kore';
-import { DixaProvider, dixaLimits } from './dixa';
+import { resolveSecret } from '../secrets';
+import { BirdProvider, birdLimits } from './bird/provider';
+import { KoreProvider, koreLimits } from './kore/provider';
+import { DixaProvider, dixaLimits } from './dixa/provider';
 import type { Provider, ProviderLimits } from './types';
 
 /**

@@ -3,7 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { CallvaultConfig } from '../config/schema';
-import { resolveSecret } from '../config/secrets';
+import { resolveSecret } from '../secrets';
 
 /**
  * The S3 client, tuned for streaming many parts: keep-alive sockets, and checksums only where S3

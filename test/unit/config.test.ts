@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectionByName, loadConfig, parseConfig, splitDatabasePassword } from '../../src/config/load';
-import { resolveSecret } from '../../src/config/secrets';
+import { resolveSecret } from '../../src/secrets';
 import { transferActivitiesPerSecond, transferBatchSize } from '../../src/providers/registry';
 import { parseRetryAfter } from '../../src/errors';
 

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/config/schema';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
-import { DixaProvider, dixaLimits } from '../../src/providers/dixa';
+import { DixaProvider, dixaLimits } from '../../src/providers/dixa/provider';
 import { JsonArrayError, jsonArrayElements } from '../../src/json/arrayElements';
 import type { Window } from '../../src/contracts/window';
 import type { ListPage, OpenedDownload } from '../../src/providers/types';

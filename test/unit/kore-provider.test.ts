@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { koreConnectionSchema, type KoreConnectionConfig } from '../../src/config/schema';
 import { CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
-import { KoreProvider, type KoreProviderOptions } from '../../src/providers/kore';
+import { KoreProvider, type KoreProviderOptions } from '../../src/providers/kore/provider';
 import { openV1Recording } from '../../src/providers/kore/v1Recordings';
 import type { DownloadOutcome, OpenedDownload } from '../../src/providers/types';
 import type { Window } from '../../src/contracts/window';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { koreConnectionSchema } from '../../src/config/schema';
 import { TransientError } from '../../src/errors';
-import { KoreProvider } from '../../src/providers/kore';
+import { KoreProvider } from '../../src/providers/kore/provider';
 import { retryTransient, type InPlaceRetry } from '../../src/providers/retry';
 import type { Window } from '../../src/contracts/window';
 import type { SourceItem } from '../../src/contracts/sourceItem';

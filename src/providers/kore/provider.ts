@@ -1,19 +1,19 @@
-import type { KoreConnectionConfig } from '../config/schema';
-import { UnavailableError } from '../errors';
-import { HttpClient, readJson, type HttpResponse } from '../http/client';
-import { hostAllowed, hostPatternOf, withoutSecrets } from '../http/hosts';
-import { openedOrFail, rangeHeader } from './download';
-import { classifyStatus, parseMediaList, parseSessionsPage, retryAfterSeconds, type KoreSession, type MediaList } from './kore/api';
-import { decodeCursor, encodeCursor, queryDates, sessionRanges, type KoreCursor } from './kore/cursor';
-import { koreFailForStatus } from './kore/errors';
-import { KoreTokenSource } from './kore/jwt';
-import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } from './kore/media';
-import { RequestPacer } from './kore/pacer';
-import { openV1Recording, scanV1Recordings } from './kore/v1Recordings';
-import { retryTransient } from './retry';
-import type { DownloadOutcome, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';
-import type { Window } from '../contracts/window';
-import type { SourceItem } from '../contracts/sourceItem';
+import type { KoreConnectionConfig } from '../../config/schema';
+import { UnavailableError } from '../../errors';
+import { HttpClient, readJson, type HttpResponse } from '../../http/client';
+import { hostAllowed, hostPatternOf, withoutSecrets } from '../../http/hosts';
+import { openedOrFail, rangeHeader } from '../download';
+import { classifyStatus, parseMediaList, parseSessionsPage, retryAfterSeconds, type KoreSession, type MediaList } from './api';
+import { decodeCursor, encodeCursor, queryDates, sessionRanges, type KoreCursor } from './cursor';
+import { koreFailForStatus } from './errors';
+import { KoreTokenSource } from './jwt';
+import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } from './media';
+import { RequestPacer } from './pacer';
+import { openV1Recording, scanV1Recordings } from './v1Recordings';
+import { retryTransient } from '../retry';
+import type { DownloadOutcome, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from '../types';
+import type { Window } from '../../contracts/window';
+import type { SourceItem } from '../../contracts/sourceItem';
 
 /**
  * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count

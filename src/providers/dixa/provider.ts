@@ -1,19 +1,19 @@
 import { z } from 'zod';
-import type { DixaConnectionConfig } from '../config/schema';
-import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../errors';
-import { HttpClient, failForStatus, networkError, readJson, type HttpResponse } from '../http/client';
-import { openedOrFail, rangeHeader } from './download';
-import { compareKeys, decodeCursor, encodeCursor, firstSlice, nextSlice, sliceLengthMs, sliceQuery, type RecordKey, type SliceCursor } from './dixa/cursor';
-import { MalformedRecordError, conversationMessageItems, exportRecordItems, type MappedRecord, type MappingContext } from './dixa/items';
-import { JsonArrayError, jsonArrayElements } from '../json/arrayElements';
-import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './dixa/links';
-import { retryTransient } from './retry';
-import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from './types';
-import type { Window } from '../contracts/window';
-import type { SourceItem } from '../contracts/sourceItem';
-import { KiB } from '../contracts/units';
+import type { DixaConnectionConfig } from '../../config/schema';
+import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../errors';
+import { HttpClient, failForStatus, networkError, readJson, type HttpResponse } from '../../http/client';
+import { openedOrFail, rangeHeader } from '../download';
+import { compareKeys, decodeCursor, encodeCursor, firstSlice, nextSlice, sliceLengthMs, sliceQuery, type RecordKey, type SliceCursor } from './cursor';
+import { MalformedRecordError, conversationMessageItems, exportRecordItems, type MappedRecord, type MappingContext } from './items';
+import { JsonArrayError, jsonArrayElements } from '../../json/arrayElements';
+import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './links';
+import { retryTransient } from '../retry';
+import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from '../types';
+import type { Window } from '../../contracts/window';
+import type { SourceItem } from '../../contracts/sourceItem';
+import { KiB } from '../../contracts/units';
 
-export { conversationMessageItems, exportRecordItems, MalformedRecordError, type MappedRecord, type MappingContext } from './dixa/items';
+export { conversationMessageItems, exportRecordItems, MalformedRecordError, type MappedRecord, type MappingContext } from './items';
 
 /**
  * Exports API: about 10 requests a minute (a third-party figure, unconfirmed), so listing is

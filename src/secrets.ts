@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigurationError } from '../errors';
+import { ConfigurationError } from './errors';
 
 export type SecretRef = { env: string } | { file: string };
 
