@@ -14,7 +14,7 @@ export function connectionActivities(deps: ActivityDeps) {
         const queues = taskQueues(deps.config.temporal.taskQueue, conn.name);
         return { provider: conn.provider, listTaskQueue: queues.list, transferTaskQueue: queues.transfer, batchSize: transferBatchSize(conn) };
       } catch (err) {
-        throw toActivityFailure(err, input.connection);
+        throw toActivityFailure(err);
       }
     },
   };

@@ -15,7 +15,7 @@ export function exportActivities(deps: ActivityDeps) {
       try {
         await deps.provenance.beginExport({ ...input, workflowId, runId });
       } catch (err) {
-        throw toActivityFailure(err, input.connection);
+        throw toActivityFailure(err);
       }
     },
 
@@ -30,7 +30,7 @@ export function exportActivities(deps: ActivityDeps) {
       try {
         await deps.provenance.finishExport(currentExecution().workflowId, input.outcome, input.counters, error);
       } catch (err) {
-        throw toActivityFailure(err, '');
+        throw toActivityFailure(err);
       }
     },
   };

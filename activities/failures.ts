@@ -17,18 +17,14 @@ export function isDataRejection(err: unknown): err is DatabaseError {
 }
 
 /**
- * Maps the error taxonomy onto Temporal (the fatal types are listed in workflows/contracts.ts): credentials and configuration problems are not retried
- * (and say what to fix), transient ones are retried with the source's Retry-After as the next delay,
- * and data Postgres refuses is not retried either (the same row fails the same way for ever).
+ * Maps the error taxonomy onto Temporal (the fatal types are listed in src/contracts/failures.ts):
+ * refused credentials and configuration problems are not retried (a refusal's message, explained
+ * once by the provider's descriptor, says what to fix), transient ones are retried with the
+ * source's Retry-After as the next delay, and data Postgres refuses is not retried either (the same
+ * row fails the same way for ever).
  */
-export function toActivityFailure(err: unknown, connection: string): unknown {
-  if (err instanceof CredentialsRejectedError) {
-    return ApplicationFailure.nonRetryable(
-      `${err.message}. The platform refused the credentials of connection '${connection}': check its secret ` +
-        `(connections.${connection} in the worker's configuration) and that the account has the required scope, then rerun the export.`,
-      FailureType.CredentialsRejected,
-    );
-  }
+export function toActivityFailure(err: unknown): unknown {
+  if (err instanceof CredentialsRejectedError) return ApplicationFailure.nonRetryable(err.message, FailureType.CredentialsRejected);
   if (err instanceof ConfigurationError) {
     return ApplicationFailure.nonRetryable(err.message, FailureType.Configuration);
   }

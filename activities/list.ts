@@ -45,7 +45,7 @@ export function listActivities(deps: ActivityDeps) {
         );
         return { ...classify(unique, known, input.exportRun), nextCursor: page.nextCursor };
       } catch (err) {
-        throw toActivityFailure(err, input.connection);
+        throw toActivityFailure(err);
       }
     },
   };

@@ -38,7 +38,7 @@ export function transferActivities(deps: ActivityDeps) {
         const batch = new BatchTransfer(deps, input);
         return await batch.run();
       } catch (err) {
-        throw toActivityFailure(err, input.connection);
+        throw toActivityFailure(err);
       }
     },
 
@@ -47,7 +47,7 @@ export function transferActivities(deps: ActivityDeps) {
       try {
         return await recordGivenUp(deps, input);
       } catch (err) {
-        throw toActivityFailure(err, input.connection);
+        throw toActivityFailure(err);
       }
     },
   };

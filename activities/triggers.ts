@@ -47,7 +47,7 @@ export function triggerActivities(deps: ActivityDeps) {
           out.push({ workflowId: s.workflowId, started: s.started });
         } catch (err) {
           if (err instanceof InvalidExportInput) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
-          throw toActivityFailure(err, String(raw.connection));
+          throw toActivityFailure(err);
         }
         Context.current().heartbeat(out.length);
       }

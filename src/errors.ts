@@ -5,10 +5,17 @@
  */
 import type { UnavailableReason } from './contracts/failures';
 
-/** Credentials were refused or lack a scope: retrying cannot help, the export must stop. */
+/**
+ * Credentials were refused or lack a scope: retrying cannot help, the export must stop. The
+ * provider's descriptor explains it to the operator once (`explainCredentialFailure`); `about`
+ * tells it, in the provider's own terms, what was refused (Dixa's exports API or files, Kore's scope).
+ */
 export class CredentialsRejectedError extends Error {
   override readonly name = 'CredentialsRejectedError';
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly about?: string,
+  ) {
     super(message);
   }
 }

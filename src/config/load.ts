@@ -31,7 +31,8 @@ export function parseConfig(raw: unknown, source = 'configuration', fromEnvironm
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigurationError(describeIssues(source, parsed.error, fromEnvironment));
   const connections: Record<string, ConnectionConfig> = {};
-  for (const [name, conn] of Object.entries(parsed.data.connections)) connections[name] = { ...conn, name };
+  // Each value is what its provider's own schema made of it (connectionSchemaFor): a ConnectionConfig without its name.
+  for (const [name, conn] of Object.entries(parsed.data.connections)) connections[name] = { ...(conn as Omit<ConnectionConfig, 'name'>), name } as ConnectionConfig;
   return { ...parsed.data, connections };
 }
 

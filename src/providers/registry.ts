@@ -1,39 +1,46 @@
-import type { ConnectionConfig } from '../config/schema';
-import { resolveSecret } from '../secrets';
-import { BirdProvider, birdLimits } from './bird/provider';
-import { KoreProvider, koreLimits } from './kore/provider';
-import { DixaProvider, dixaLimits } from './dixa/provider';
+import { CredentialsRejectedError } from '../errors';
+import { PROVIDERS } from './catalog';
+import type { ConnectionBase } from './connection';
+import type { ProviderDescriptor } from './descriptor';
 import type { Provider, ProviderLimits } from './types';
 
 /**
- * The one place that knows which providers exist. Secrets are resolved here, in the worker,
- * from the references in the connection's configuration.
+ * The one place that knows which providers exist: it looks a connection's provider up in the
+ * catalog (src/providers/catalog.ts; tests pass one with a fixture of their own). Secrets are
+ * resolved here, in the worker, from the references in the connection's configuration.
  */
-export function createProvider(conn: ConnectionConfig, env: NodeJS.ProcessEnv = process.env): Provider {
-  switch (conn.provider) {
-    case 'bird':
-      return new BirdProvider(conn, resolveSecret(conn.accessKey, `connections.${conn.name}.accessKey`, env));
-    case 'kore':
-      return new KoreProvider(conn, {
-        clientId: resolveSecret(conn.clientId, `connections.${conn.name}.clientId`, env),
-        clientSecret: resolveSecret(conn.clientSecret, `connections.${conn.name}.clientSecret`, env),
-      });
-    case 'dixa':
-      return new DixaProvider(conn, resolveSecret(conn.apiToken, `connections.${conn.name}.apiToken`, env));
-  }
+export function descriptorOf(conn: Pick<ConnectionBase, 'provider' | 'name'>, catalog: readonly ProviderDescriptor[] = PROVIDERS): ProviderDescriptor {
+  const found = catalog.find((d) => d.name === conn.provider);
+  if (!found) throw new Error(`connection '${conn.name}': no provider '${conn.provider}' (known: ${catalog.map((d) => d.name).join(', ')})`);
+  return found;
 }
 
-export function providerLimits(conn: ConnectionConfig): ProviderLimits {
-  const published = ((): ProviderLimits => {
-    switch (conn.provider) {
-      case 'bird':
-        return birdLimits;
-      case 'kore':
-        return koreLimits;
-      case 'dixa':
-        return dixaLimits;
-    }
-  })();
+/**
+ * The provider of a connection. A refusal of its credentials reaches the caller explained once,
+ * by the provider's descriptor: what was refused and what to fix.
+ */
+export function createProvider(conn: ConnectionBase, env: NodeJS.ProcessEnv = process.env, catalog: readonly ProviderDescriptor[] = PROVIDERS): Provider {
+  const descriptor = descriptorOf(conn, catalog);
+  return explained(descriptor.create(conn, env), (err) => descriptor.explainCredentialFailure(conn, err));
+}
+
+/** `provider`, whose CredentialsRejectedErrors carry `explain`'s message. */
+function explained(provider: Provider, explain: (err: CredentialsRejectedError) => string): Provider {
+  const rethrow = (err: unknown): never => {
+    throw err instanceof CredentialsRejectedError ? new CredentialsRejectedError(explain(err), err.about) : err;
+  };
+  const revealedBy = provider.revealedBy?.bind(provider);
+  return {
+    providerName: provider.providerName,
+    listPage: (window, cursor, options) => provider.listPage(window, cursor, options).catch(rethrow),
+    openDownload: (item, options) => provider.openDownload(item, options).catch(rethrow),
+    ...(revealedBy ? { revealedBy: (item: Parameters<typeof revealedBy>[0], signal?: AbortSignal) => revealedBy(item, signal).catch(rethrow) } : {}),
+    close: () => provider.close(),
+  };
+}
+
+export function providerLimits(conn: ConnectionBase, catalog: readonly ProviderDescriptor[] = PROVIDERS): ProviderLimits {
+  const published = descriptorOf(conn, catalog).limits;
   return {
     ...published,
     listRequestsPerSecond: conn.rateLimit.listPerSecond ?? published.listRequestsPerSecond,
@@ -57,15 +64,15 @@ const MIN_TRANSFER_STARTS_PER_SECOND = 1.25;
  * So a batch grows past 16 only as far as the queue can still start 1.25 activities a second:
  * Bird's published 40 requests/s keeps 16; a raised quota (or a self-hosted source) gets 64.
  */
-export function transferBatchSize(conn: ConnectionConfig): number {
+export function transferBatchSize(conn: ConnectionBase, catalog: readonly ProviderDescriptor[] = PROVIDERS): number {
   if (conn.batchSize !== undefined) return conn.batchSize;
-  const limits = providerLimits(conn);
+  const limits = providerLimits(conn, catalog);
   const filesPerSecond = limits.transferRequestsPerSecond / limits.requestsPerFile;
   return Math.min(AUTO_BATCH.max, Math.max(AUTO_BATCH.min, Math.floor(filesPerSecond / MIN_TRANSFER_STARTS_PER_SECOND)));
 }
 
 /** Transfer activities a second the connection's queue may start: full batches at the rate limit. */
-export function transferActivitiesPerSecond(conn: ConnectionConfig): number {
-  const limits = providerLimits(conn);
-  return limits.transferRequestsPerSecond / (limits.requestsPerFile * transferBatchSize(conn));
+export function transferActivitiesPerSecond(conn: ConnectionBase, catalog: readonly ProviderDescriptor[] = PROVIDERS): number {
+  const limits = providerLimits(conn, catalog);
+  return limits.transferRequestsPerSecond / (limits.requestsPerFile * transferBatchSize(conn, catalog));
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/config/schema';
+import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/providers/dixa/connection';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
-import { DixaProvider, dixaLimits } from '../../src/providers/dixa/provider';
+import { DixaProvider } from '../../src/providers/dixa/provider';
+import { dixa } from '../../src/providers/dixa';
 import { JsonArrayError, jsonArrayElements } from '../../src/json/arrayElements';
 import type { Window } from '../../src/contracts/window';
 import type { ListPage, OpenedDownload } from '../../src/providers/types';
@@ -368,8 +369,8 @@ describe('DixaProvider listing errors', () => {
     expect(((await conversations.json()) as Array<{ id: number }>).map((c) => c.id)).toEqual(Array.from({ length: 10 }, (_, k) => 100_000 + k));
   });
 
-  it('publishes the exports API pace', () => {
-    expect(dixaLimits.listRequestsPerSecond).toBeCloseTo(10 / 60);
+  it('declares the exports API pace (10 calls a minute) as its listing limit', () => {
+    expect(dixa.limits.listRequestsPerSecond).toBeCloseTo(10 / 60);
   });
 });
 

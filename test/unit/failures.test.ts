@@ -28,7 +28,7 @@ describe('activity failures from Postgres', () => {
       ];
       for (const err of cases) {
         expect(isDataRejection(err), String(err)).toBe(true);
-        const failure = toActivityFailure(err, 'bird-eu') as ApplicationFailure;
+        const failure = toActivityFailure(err) as ApplicationFailure;
         expect(failure).toBeInstanceOf(ApplicationFailure);
         expect(failure.nonRetryable).toBe(true);
         expect(failure.type).toBe('DataRejected');
@@ -39,14 +39,14 @@ describe('activity failures from Postgres', () => {
       await client.query('INSERT INTO t VALUES (2, $1)', ['a']);
       const duplicate = await refusal('INSERT INTO t VALUES (2, $1)', ['b']);
       expect(isDataRejection(duplicate)).toBe(false);
-      expect(toActivityFailure(duplicate, 'bird-eu')).toBe(duplicate);
+      expect(toActivityFailure(duplicate)).toBe(duplicate);
     } finally {
       client.release();
     }
   });
 
   it('keeps an unknown connection non-retryable, naming it', () => {
-    const failure = toActivityFailure(new ConfigurationError("connection: unknown connection 'constructor'"), 'constructor') as ApplicationFailure;
+    const failure = toActivityFailure(new ConfigurationError("connection: unknown connection 'constructor'")) as ApplicationFailure;
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toBe("connection: unknown connection 'constructor'");
   });

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { koreConnectionSchema, type KoreConnectionConfig } from '../../src/config/schema';
+import { koreConnectionSchema, type KoreConnectionConfig } from '../../src/providers/kore/connection';
 import { CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
 import { KoreProvider, type KoreProviderOptions } from '../../src/providers/kore/provider';
 import { openV1Recording } from '../../src/providers/kore/v1Recordings';

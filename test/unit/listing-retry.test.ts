@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { koreConnectionSchema } from '../../src/config/schema';
+import { koreConnectionSchema } from '../../src/providers/kore/connection';
 import { TransientError } from '../../src/errors';
 import { KoreProvider } from '../../src/providers/kore/provider';
 import { retryTransient, type InPlaceRetry } from '../../src/providers/retry';

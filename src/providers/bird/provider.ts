@@ -1,16 +1,13 @@
 import { z } from 'zod';
-import type { BirdConnectionConfig } from '../../config/schema';
+import type { BirdConnectionConfig } from './connection';
 import { TransientError, UnavailableError } from '../../errors';
 import { HttpClient, failForStatus, readJson } from '../../http/client';
 import { hostAllowed, withoutSecrets } from '../../http/hosts';
 import { openedOrFail, rangeHeader } from '../download';
 import { retryTransient } from '../retry';
-import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from '../types';
+import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider } from '../types';
 import type { Window } from '../../contracts/window';
 import type { SourceItem } from '../../contracts/sourceItem';
-
-/** Bird's published limit is 50 GET/s per workspace; stay under it with room for other clients. */
-export const birdLimits: ProviderLimits = { listRequestsPerSecond: 40, transferRequestsPerSecond: 40, requestsPerFile: 2 };
 
 /** The fields callvault reads; the API sends more, and may add more. */
 const recordingSchema = z.looseObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DixaConnectionConfig } from '../../config/schema';
+import type { DixaConnectionConfig } from './connection';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../errors';
 import { HttpClient, failForStatus, networkError, readJson, type HttpResponse } from '../../http/client';
 import { openedOrFail, rangeHeader } from '../download';
@@ -8,20 +8,12 @@ import { MalformedRecordError, conversationMessageItems, exportRecordItems, type
 import { JsonArrayError, jsonArrayElements } from '../../json/arrayElements';
 import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './links';
 import { retryTransient } from '../retry';
-import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from '../types';
+import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider } from '../types';
 import type { Window } from '../../contracts/window';
 import type { SourceItem } from '../../contracts/sourceItem';
 import { KiB } from '../../contracts/units';
 
 export { conversationMessageItems, exportRecordItems, MalformedRecordError, type MappedRecord, type MappingContext } from './items';
-
-/**
- * Exports API: about 10 requests a minute (a third-party figure, unconfirmed), so listing is
- * paced at 10/60 per second and each listPage makes exactly one exports request. Files: Dixa
- * publishes no limit for files.dixa.io; the main API's 10/s per token is the safe reading, and a
- * file costs one request to the files host (the storage hop a redirect may add is not Dixa's).
- */
-export const dixaLimits: ProviderLimits = { listRequestsPerSecond: 10 / 60, transferRequestsPerSecond: 10, requestsPerFile: 1 };
 
 /**
  * A page stays far below Temporal's 2 MB payload limit (and near its 256 KB warning): at most 300
@@ -191,7 +183,7 @@ export class DixaProvider implements Provider {
     });
     const fallback = { contentType: contentTypeOf(item.extension), extension: item.extension ?? '' };
     const download = await openedOrFail(res, what, fallback, this.redact).catch((err: unknown) => {
-      throw this.withCredentialHint(err, 'files');
+      throw refusedBy(err, 'files');
     });
     if (!item.extension) download.extension = extensionForType(download.contentType);
     return { kind: 'ready', download };
@@ -223,33 +215,25 @@ export class DixaProvider implements Provider {
     await this.http.close();
   }
 
-  private async fail(res: HttpResponse, what: string, surface: 'exports' | 'files' | 'api'): Promise<never> {
+  private async fail(res: HttpResponse, what: string, surface: DixaSurface): Promise<never> {
     try {
       return await failForStatus(res, what, this.redact);
     } catch (err) {
-      throw this.withCredentialHint(err, surface);
+      throw refusedBy(err, surface);
     }
-  }
-
-  /**
-   * A refused token stops the export (retrying cannot help), so its message says what to do:
-   * which secret of which connection, and where a new one comes from.
-   */
-  private withCredentialHint(err: unknown, surface: 'exports' | 'files' | 'api'): unknown {
-    if (!(err instanceof CredentialsRejectedError)) return err;
-    const basicHint =
-      surface === 'exports' && this.conn.exportsAuth === 'bearer'
-        ? "; if the token is right, the tenant may expect the older Basic 'bearer:<token>' form: set exportsAuth to \"basic\""
-        : '';
-    return new CredentialsRejectedError(
-      `${err.message}: Dixa refused the API token of connection '${this.conn.name}'. Fix: create an API token in Dixa ` +
-        `(Settings > Integrations > API tokens) and put it where connections.${this.conn.name}.apiToken points${basicHint}`,
-    );
   }
 
   private get exportsAuth(): Record<string, string> {
     return { authorization: this.conn.exportsAuth === 'basic' ? `Basic ${this.filesCredential}` : `Bearer ${this.apiToken}` };
   }
+}
+
+/** Which of Dixa's hosts refused the token: the descriptor's explanation depends on it. */
+export type DixaSurface = 'exports' | 'files' | 'api';
+
+/** A refused token, marked with the host that refused it (CredentialsRejectedError.about); anything else as it is. */
+function refusedBy(err: unknown, surface: DixaSurface): unknown {
+  return err instanceof CredentialsRejectedError ? new CredentialsRejectedError(err.message, surface) : err;
 }
 
 /** Sorts by record key and drops repeats (the same record twice in one answer is one record). */

@@ -9,9 +9,13 @@ const SCOPE = /scope is incorrect/i;
 const RATE_LIMIT_WAIT_MS = 60_000;
 const EXCERPT_BYTES = 2048;
 
+/** What a CredentialsRejectedError is `about` when the app lacks its API scope (the descriptor says how to add it). */
+export const MISSING_SCOPE = 'scope';
+
 /**
  * failForStatus, plus what only Kore's bodies tell: a rate limit whatever its status code, and a
- * missing API scope, which must say which scope to add rather than "bad credentials".
+ * missing API scope, which must say which scope to add rather than "bad credentials" (the
+ * descriptor, src/providers/kore/index.ts, explains a refusal to the operator).
  */
 export async function koreFailForStatus(res: HttpResponse, what: string, redact: readonly string[]): Promise<never> {
   const text = redacted(await readHead(res), redact);
@@ -20,22 +24,13 @@ export async function koreFailForStatus(res: HttpResponse, what: string, redact:
   }
   if ((res.status === 401 || res.status === 403) && res.credentialsSent && SCOPE.test(text)) {
     throw new CredentialsRejectedError(
-      `${what}: HTTP ${res.status} (Scope is incorrect): the Kore.ai app of this connection lacks the "SmartAssist Recordings" API scope; ` +
-        'add that scope to the app (the app whose client id and secret the connection uses)',
+      `${what}: HTTP ${res.status} (Scope is incorrect): the Kore.ai app of this connection lacks the "SmartAssist Recordings" API scope`,
+      MISSING_SCOPE,
     );
   }
   // The body was read for the checks above; failForStatus gets the same bytes back.
   const replay = Object.assign(Readable.from([Buffer.from(text)]), { dump: async () => undefined, text: async () => text });
-  try {
-    return await failForStatus({ ...res, body: replay }, what, redact);
-  } catch (err) {
-    if (!(err instanceof CredentialsRejectedError)) throw err;
-    // Retrying cannot help: say which settings to check.
-    throw new CredentialsRejectedError(
-      `${err.message}: Kore refused the connection's JWT. Fix: check that the connection's clientId and clientSecret are the ` +
-        'client id and secret of a Kore.ai app of the bot in botId, and that the app has the "SmartAssist Recordings" API scope',
-    );
-  }
+  return failForStatus({ ...res, body: replay }, what, redact);
 }
 
 async function readHead(res: HttpResponse): Promise<string> {

@@ -1,4 +1,4 @@
-import type { KoreConnectionConfig } from '../../config/schema';
+import type { KoreConnectionConfig } from './connection';
 import { UnavailableError } from '../../errors';
 import { HttpClient, readJson, type HttpResponse } from '../../http/client';
 import { hostAllowed, hostPatternOf, withoutSecrets } from '../../http/hosts';
@@ -11,20 +11,9 @@ import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } f
 import { RequestPacer } from './pacer';
 import { openV1Recording, scanV1Recordings } from './v1Recordings';
 import { retryTransient } from '../retry';
-import type { DownloadOutcome, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider, ProviderLimits } from '../types';
+import type { DownloadOutcome, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider } from '../types';
 import type { Window } from '../../contracts/window';
 import type { SourceItem } from '../../contracts/sourceItem';
-
-/**
- * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count
- * activities: one listing activity per second (each paces its own calls, see API_INTERVAL_MS),
- * and transfers at 1 request/s with 2 requests per file (the recordings JSON + the media GET),
- * i.e. at most one file every 2 s. Only the JSON call counts against Kore's limit (the media
- * comes from a signed URL), so transfers alone stay at 30 Kore calls a minute, 1,800 an hour:
- * half the minute budget, all of the hour budget once sustained, which is as far as the server
- * can be trusted to pace; a 429 beyond that waits a minute and retries.
- */
-export const koreLimits: ProviderLimits = { listRequestsPerSecond: 1, transferRequestsPerSecond: 1, requestsPerFile: 2 };
 
 /**
  * Spacing of this process's Kore API calls when the connection does not say

@@ -1,0 +1,16 @@
+import { resolveSecret } from '../../secrets';
+import type { ProviderDescriptor } from '../descriptor';
+import { birdConnectionSchema, type BirdConnectionConfig } from './connection';
+import { BirdProvider } from './provider';
+
+/** Bird's voice API: recordings listed by workspace and window, media behind a signed URL. */
+export const bird: ProviderDescriptor<BirdConnectionConfig> = {
+  name: 'bird',
+  connectionSchema: birdConnectionSchema,
+  /** Bird's published limit is 50 GET/s per workspace; stay under it with room for other clients. */
+  limits: { listRequestsPerSecond: 40, transferRequestsPerSecond: 40, requestsPerFile: 2 },
+  create: (conn, env) => new BirdProvider(conn, resolveSecret(conn.accessKey, `connections.${conn.name}.accessKey`, env)),
+  explainCredentialFailure: (conn, err) =>
+    `${err.message}: Bird refused the credentials of connection '${conn.name}'. Fix: put an access key of workspace ${conn.workspaceId} ` +
+    `where connections.${conn.name}.accessKey points, then rerun the export`,
+};
