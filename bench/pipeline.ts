@@ -155,11 +155,8 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     const dbAfter = await databaseCounters(input.monitor, stack.database.name);
     const probeAfter = await readProbes(input.profileDir, false);
     // Checked after the counters are read: the bench's own query must not count as the workers'.
-    const rows = await stack.provenance.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM callvault.files WHERE connection = $1 AND status = 'stored' AND workflow_id = $2`,
-      [connection, exp.workflowId],
-    );
-    if (Number(rows.rows[0]?.n) !== input.expectedFiles) throw new Error(`pipeline ${name}: provenance has ${rows.rows[0]?.n} rows, expected ${input.expectedFiles}`);
+    const stored = (await stack.provenance.exportFileSummary(exp.workflowId)).filter((s) => s.status === 'stored').reduce((n, s) => n + s.files, 0);
+    if (stored !== input.expectedFiles) throw new Error(`pipeline ${name}: provenance has ${stored} rows, expected ${input.expectedFiles}`);
     return {
       files: result.transferred,
       bytes: result.bytes,

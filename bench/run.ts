@@ -315,18 +315,14 @@ function requestDelta(before: SimulatorStats, after: SimulatorStats): Record<str
 
 /** Reads one stored object back from the store, hashes it and compares with its provenance row. */
 async function spotCheck(stack: Stack, bucket: string, partSizeMiB: number): Promise<WorkloadResult['integrity']> {
-  const row = await stack.provenance.pool.query<{ object_key: string; sha256: string; size_bytes: string }>(
-    `SELECT object_key, sha256, size_bytes FROM callvault.files WHERE bucket = $1 AND status = 'stored' ORDER BY size_bytes DESC, object_key LIMIT 1`,
-    [bucket],
-  );
-  const r = row.rows[0];
+  const r = await stack.provenance.largestStored(bucket);
   if (!r) throw new Error(`no stored row for bucket ${bucket}`);
   const s3 = createS3Client(storageConfig(stack, bucket, partSizeMiB), { ...process.env, ...S3_ENV });
   try {
     const t0 = process.hrtime.bigint();
-    const sha = await sha256OfObject(new ObjectStore(s3, bucket), r.object_key);
+    const sha = await sha256OfObject(new ObjectStore(s3, bucket), r.objectKey);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { key: r.object_key, sha256Matches: sha === r.sha256, readBackMiBps: round(Number(r.size_bytes) / MiB / seconds, 1) };
+    return { key: r.objectKey, sha256Matches: sha === r.sha256, readBackMiBps: round(r.size / MiB / seconds, 1) };
   } finally {
     s3.destroy();
   }

@@ -5,7 +5,6 @@ import { Client, Connection } from '@temporalio/client';
 import { createScratchDatabase, defaultDatabaseUrl, type ScratchDatabase } from '../src/devstack/postgres';
 import { startSeaweed, type SeaweedServer } from '../src/devstack/seaweed';
 import { startTemporal, type TemporalServer } from '../src/devstack/temporal';
-import { migrate } from '../src/provenance/migrate';
 import { ProvenanceStore } from '../src/provenance/store';
 
 /** The real parts, started for this run on ports chosen here, in a temporary folder. */
@@ -36,7 +35,7 @@ export async function startStack(options: { keep: boolean }): Promise<Stack> {
     stops.push(() => temporal.stop(), () => seaweed.stop(), () => database.drop());
     const provenance = ProvenanceStore.connect(database.url, 3);
     stops.push(() => provenance.close());
-    await migrate(provenance.pool);
+    await provenance.migrate();
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default' });

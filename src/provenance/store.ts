@@ -339,6 +339,16 @@ export class ProvenanceStore {
     }
   }
 
+  /** The largest stored object of a bucket (the bench reads it back to check it). */
+  async largestStored(bucket: string): Promise<Pick<StoredObjectRow, 'objectKey' | 'sha256' | 'size'> | null> {
+    const res = await this.pool.query<{ object_key: string; sha256: string; size_bytes: string }>(
+      `SELECT object_key, sha256, size_bytes FROM callvault.files WHERE bucket = $1 AND status = 'stored' ORDER BY size_bytes DESC, object_key LIMIT 1`,
+      [bucket],
+    );
+    const r = res.rows[0];
+    return r ? { objectKey: r.object_key, sha256: r.sha256, size: Number(r.size_bytes) } : null;
+  }
+
   /** Which of `keys` a stored row in `bucket` names. */
   async storedKeys(bucket: string, keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();

@@ -1,6 +1,5 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config/load';
-import { migrate } from '../provenance/migrate';
 import { prebuiltWorkflowBundle } from './bundle';
 import { buildDeps } from './deps';
 import { whenReachable } from './reachable';
@@ -26,7 +25,7 @@ export async function runWorkerProcess(options: { configPath?: string; role?: Wo
   const config = loadConfig({ path: options.configPath });
   const deps = buildDeps(config);
   try {
-    await whenReachable('Postgres (database.url)', () => migrate(deps.provenance.pool));
+    await whenReachable('Postgres (database.url)', () => deps.provenance.migrate());
     await whenReachable(`the object store (bucket ${config.storage.bucket})`, () => deps.store.ensureBucket());
     const connection = await whenReachable(`Temporal at ${config.temporal.address}`, () => NativeConnection.connect({ address: config.temporal.address }));
     try {

@@ -30,7 +30,6 @@ import { DEV_S3_CREDENTIALS, DEV_S3_REGION, devS3Client, ensureBucket, startSeaw
 import { checkPostgres, createScratchDatabase, ensureDatabase } from '../../src/devstack/postgres';
 import { startPrivatePostgres, type PrivatePostgres } from '../../src/devstack/privatePostgres';
 import { findTool, repoRoot } from '../../src/devstack/tools';
-import { migrate } from '../../src/provenance/migrate';
 import { ProvenanceStore } from '../../src/provenance/store';
 import { exportEnv } from '../support/harness';
 import { startIsolatedStack } from '../support/isolatedStack';
@@ -349,7 +348,7 @@ describe('private postgres cluster', () => {
     const provenance = ProvenanceStore.connect(cluster.url, 2);
     provenance.pool.on('error', () => undefined);
     try {
-      await migrate(provenance.pool);
+      await provenance.migrate();
       const block = await blockWrites(cluster.url);
       const now = new Date();
       const insert = provenance.recordStored([

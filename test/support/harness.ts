@@ -7,7 +7,6 @@ import { inject } from 'vitest';
 import { startExport, type StartedExport } from '../../src/client/exports';
 import { parseConfig } from '../../src/config/load';
 import type { CallvaultConfig } from '../../src/config/schema';
-import { migrate } from '../../src/provenance/migrate';
 import { ProvenanceStore } from '../../src/provenance/store';
 import { ObjectStore } from '../../src/storage/objectStore';
 import { createS3Client } from '../../src/storage/s3';
@@ -33,7 +32,10 @@ export interface ExportEnv {
   /** Stops every worker this environment started. */
   stopWorkers(): Promise<void>;
   start(input: ExportInput): Promise<StartedExport>;
-  /** Rows of callvault.files for one connection. */
+  /**
+   * Rows of callvault.files for one connection, read with SQL of the test's own: the tests check
+   * what the provenance store wrote, so they do not read it back through the store.
+   */
   files(connection: string): Promise<FileRow[]>;
   /** Every worker this environment started, stopped ones included. */
   readonly workers: readonly WorkerProcess[];
@@ -85,7 +87,7 @@ export async function exportEnv(options: {
   const provenance = ProvenanceStore.connect(stack.databaseUrl, 4);
   // Tests restart the database under this pool; an idle client's error must not end the test run.
   provenance.pool.on('error', () => undefined);
-  await migrate(provenance.pool);
+  await provenance.migrate();
   const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket);
   await store.ensureBucket();
   const workers: WorkerProcess[] = [];
