@@ -44,103 +44,153 @@ const NEXT_VALUE = 4; // after ',': a value
 const DONE = 5; // after ']': only whitespace
 
 export async function* jsonArrayElements(source: AsyncIterable<unknown>, options: JsonArrayOptions = {}): AsyncGenerator<RawElement, void, undefined> {
-  const maxElementBytes = options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES;
-  let state = BEFORE_ARRAY;
-  let index = 0;
-  let consumed = 0; // bytes of earlier chunks, for error positions
-  let pieces: Buffer[] = [];
-  let pieceBytes = 0;
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let bomBytes = 0; // of a UTF-8 byte order mark some servers prepend
-
+  const scanner = new ArrayScanner(options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES);
   for await (const raw of source) {
     const chunk = toBuffer(raw);
-    // Where the current element starts in this chunk (it may have started in an earlier one).
-    let start = state === IN_VALUE ? 0 : -1;
-    for (let i = 0; i < chunk.length; i++) {
-      const c = chunk[i]!;
-      if (state === IN_VALUE) {
-        let end = -1; // the element ends before this offset
-        let reprocess = false; // the byte at `end` belongs to the array, not the element
-        if (inString) {
-          if (escaped) escaped = false;
-          else if (c === BACKSLASH) escaped = true;
-          else if (c === QUOTE) {
-            inString = false;
-            if (depth === 0) end = i + 1;
-          }
-        } else if (c === QUOTE) {
-          inString = true;
-        } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-          depth++;
-        } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-          if (depth === 0) {
-            end = i; // a bare scalar ended by the array's ']'
-            reprocess = true;
-          } else if (--depth === 0) {
-            end = i + 1;
-          }
-        } else if (depth === 0 && (c === COMMA || isWhitespace(c))) {
-          end = i; // a bare scalar (number, true, null) ended
-          reprocess = true;
-        }
-        if (end < 0) continue;
-        const size = pieceBytes + (end - start);
-        if (size > maxElementBytes) throw new JsonArrayError(`element ${index} is larger than ${maxElementBytes} bytes`);
-        const last = chunk.subarray(start, end);
-        const bytes = pieces.length === 0 ? last : Buffer.concat([...pieces, last], size);
-        pieces = [];
-        pieceBytes = 0;
-        start = -1;
-        state = AFTER_VALUE;
-        if (reprocess) i--;
-        yield { index: index++, bytes };
-        continue;
-      }
-      if (isWhitespace(c)) continue;
-      switch (state) {
-        case BEFORE_ARRAY:
-          if (c === OPEN_ARRAY) state = FIRST_VALUE;
-          else if (consumed + i === bomBytes && bomBytes < 3 && c === UTF8_BOM[bomBytes]) bomBytes++;
-          else throw new JsonArrayError(`expected a JSON array, found ${describe(c)} at byte ${consumed + i}`);
-          break;
-        case FIRST_VALUE:
-        case NEXT_VALUE:
-          if (c === CLOSE_ARRAY && state === FIRST_VALUE) {
-            state = DONE;
-            break;
-          }
-          if (c === COMMA || c === CLOSE_ARRAY || c === CLOSE_OBJECT || c === COLON) {
-            throw new JsonArrayError(`expected element ${index}, found ${describe(c)} at byte ${consumed + i}`);
-          }
-          state = IN_VALUE;
-          start = i;
-          depth = 0;
-          inString = false;
-          escaped = false;
-          i--; // let IN_VALUE see the element's first byte
-          break;
-        case AFTER_VALUE:
-          if (c === COMMA) state = NEXT_VALUE;
-          else if (c === CLOSE_ARRAY) state = DONE;
-          else throw new JsonArrayError(`expected ',' or ']' after element ${index - 1}, found ${describe(c)} at byte ${consumed + i}`);
-          break;
-        case DONE:
-          throw new JsonArrayError(`unexpected ${describe(c)} after the end of the array at byte ${consumed + i}`);
-      }
-    }
-    if (state === IN_VALUE) {
-      const rest = chunk.subarray(start);
-      pieceBytes += rest.length;
-      if (pieceBytes > maxElementBytes) throw new JsonArrayError(`element ${index} is larger than ${maxElementBytes} bytes`);
-      pieces.push(rest);
-    }
-    consumed += chunk.length;
+    for (let element = scanner.next(chunk); element; element = scanner.next(chunk)) yield element;
   }
-  if (state === BEFORE_ARRAY) throw new JsonArrayError('expected a JSON array, found an empty body');
-  if (state !== DONE) throw new JsonArrayError(`the array ended early: body truncated after ${index} complete elements (${consumed} bytes)`);
+  scanner.end();
+}
+
+/**
+ * The state machine behind jsonArrayElements, fed one chunk at a time: `next(chunk)` scans on from
+ * where it stopped and returns the next whole element, or undefined once the chunk is used up (the
+ * part of an element it ends in is kept for the next chunk).
+ */
+class ArrayScanner {
+  private state = BEFORE_ARRAY;
+  private index = 0;
+  /** Bytes of earlier chunks, for error positions. */
+  private consumed = 0;
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** Bytes seen of a UTF-8 byte order mark some servers prepend. */
+  private bomBytes = 0;
+  /** The chunk being scanned, where scanning continues in it, and where the current element starts in it (-1: before it). */
+  private chunk: Buffer | null = null;
+  private at = 0;
+  private start = -1;
+
+  constructor(private readonly maxElementBytes: number) {}
+
+  next(chunk: Buffer): RawElement | undefined {
+    if (chunk !== this.chunk) this.begin(chunk);
+    while (this.at < chunk.length) {
+      const i = this.at++;
+      const c = chunk[i]!;
+      if (this.state === IN_VALUE) {
+        const element = this.inValue(chunk, c, i);
+        if (element) return element;
+      } else if (!isWhitespace(c)) this.between(c, i);
+    }
+    this.finishChunk(chunk);
+    return undefined;
+  }
+
+  end(): void {
+    if (this.state === BEFORE_ARRAY) throw new JsonArrayError('expected a JSON array, found an empty body');
+    if (this.state !== DONE) throw new JsonArrayError(`the array ended early: body truncated after ${this.index} complete elements (${this.consumed} bytes)`);
+  }
+
+  private begin(chunk: Buffer): void {
+    this.chunk = chunk;
+    this.at = 0;
+    // The current element may have started in an earlier chunk.
+    this.start = this.state === IN_VALUE ? 0 : -1;
+  }
+
+  /** A byte of an element; the element when this byte ends it. */
+  private inValue(chunk: Buffer, c: number, i: number): RawElement | undefined {
+    let end = -1; // the element ends before this offset
+    let reprocess = false; // the byte at `end` belongs to the array, not the element
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === BACKSLASH) this.escaped = true;
+      else if (c === QUOTE) {
+        this.inString = false;
+        if (this.depth === 0) end = i + 1;
+      }
+    } else if (c === QUOTE) {
+      this.inString = true;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      this.depth++;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (this.depth === 0) {
+        end = i; // a bare scalar ended by the array's ']'
+        reprocess = true;
+      } else if (--this.depth === 0) {
+        end = i + 1;
+      }
+    } else if (this.depth === 0 && (c === COMMA || isWhitespace(c))) {
+      end = i; // a bare scalar (number, true, null) ended
+      reprocess = true;
+    }
+    if (end < 0) return undefined;
+    if (reprocess) this.at = i;
+    return this.element(chunk.subarray(this.start, end));
+  }
+
+  /** The element whose last bytes are `last` (its first ones are in `pieces`). */
+  private element(last: Buffer): RawElement {
+    const size = this.pieceBytes + last.length;
+    if (size > this.maxElementBytes) throw new JsonArrayError(`element ${this.index} is larger than ${this.maxElementBytes} bytes`);
+    const bytes = this.pieces.length === 0 ? last : Buffer.concat([...this.pieces, last], size);
+    this.pieces = [];
+    this.pieceBytes = 0;
+    this.start = -1;
+    this.state = AFTER_VALUE;
+    return { index: this.index++, bytes };
+  }
+
+  /** A byte outside every element (whitespace aside): the array's own syntax. */
+  private between(c: number, i: number): void {
+    const at = this.consumed + i;
+    switch (this.state) {
+      case BEFORE_ARRAY:
+        if (c === OPEN_ARRAY) this.state = FIRST_VALUE;
+        else if (at === this.bomBytes && this.bomBytes < 3 && c === UTF8_BOM[this.bomBytes]) this.bomBytes++;
+        else throw new JsonArrayError(`expected a JSON array, found ${describe(c)} at byte ${at}`);
+        return;
+      case FIRST_VALUE:
+      case NEXT_VALUE:
+        if (c === CLOSE_ARRAY && this.state === FIRST_VALUE) {
+          this.state = DONE;
+          return;
+        }
+        if (c === COMMA || c === CLOSE_ARRAY || c === CLOSE_OBJECT || c === COLON) {
+          throw new JsonArrayError(`expected element ${this.index}, found ${describe(c)} at byte ${at}`);
+        }
+        this.state = IN_VALUE;
+        this.start = i;
+        this.depth = 0;
+        this.inString = false;
+        this.escaped = false;
+        this.at = i; // let IN_VALUE see the element's first byte
+        return;
+      case AFTER_VALUE:
+        if (c === COMMA) this.state = NEXT_VALUE;
+        else if (c === CLOSE_ARRAY) this.state = DONE;
+        else throw new JsonArrayError(`expected ',' or ']' after element ${this.index - 1}, found ${describe(c)} at byte ${at}`);
+        return;
+      case DONE:
+        throw new JsonArrayError(`unexpected ${describe(c)} after the end of the array at byte ${at}`);
+    }
+  }
+
+  /** The chunk is scanned: keep the part of an element it ends in. */
+  private finishChunk(chunk: Buffer): void {
+    if (this.state === IN_VALUE) {
+      const rest = chunk.subarray(this.start);
+      this.pieceBytes += rest.length;
+      if (this.pieceBytes > this.maxElementBytes) throw new JsonArrayError(`element ${this.index} is larger than ${this.maxElementBytes} bytes`);
+      this.pieces.push(rest);
+    }
+    this.consumed += chunk.length;
+    this.chunk = null;
+  }
 }
 
 function toBuffer(raw: unknown): Buffer {
