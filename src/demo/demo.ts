@@ -1,15 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { connectClient, startExport, watchExport } from '../client/exports';
+import { progressLine } from '../client/progress';
 import { parseConfig, splitDatabasePassword } from '../config/load';
+import type { CallvaultConfig } from '../config/schema';
+import type { ExportProgress, ExportResult } from '../contracts/exportResult';
+import { formatBytes } from '../contracts/units';
 import { stopAll, stopAllOnSignals } from '../devstack/process';
 import { checkPostgres, defaultDatabaseUrl, ensureDatabase } from '../devstack/postgres';
-import { DEV_S3_CREDENTIALS, startSeaweed } from '../devstack/seaweed';
-import { startTemporal } from '../devstack/temporal';
+import { DEV_S3_CREDENTIALS, startSeaweed, type SeaweedServer } from '../devstack/seaweed';
+import { startTemporal, type TemporalServer } from '../devstack/temporal';
 import { WorkerProcess } from '../devstack/worker';
-import { formatBytes } from '../contracts/units';
-import { progressLine } from '../client/progress';
-import type { ExportProgress, ExportResult } from '../contracts/exportResult';
 import { startDemoSimulators } from './simulators';
 
 export interface DemoOptions {
@@ -37,86 +39,14 @@ function step(message: string): void {
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const removeSignalHandlers = stopAllOnSignals();
-  const dataDir = options.dataDir;
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(options.dataDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    const serverUrl = defaultDatabaseUrl();
-    step('checking Postgres');
-    await checkPostgres(serverUrl);
-    const databaseUrl = withDatabase(serverUrl, options.databaseName);
-    await ensureDatabase(databaseUrl);
-
-    step('starting the Temporal dev server (state kept in the data folder) and SeaweedFS');
-    const [temporal, seaweed] = await Promise.all([
-      startTemporal({ dataDir: join(dataDir, 'temporal'), dbFile: join(dataDir, 'temporal.db'), headless: false, logFile: join(dataDir, 'temporal.log') }),
-      startSeaweed({ dataDir: join(dataDir, 'seaweed'), logFile: join(dataDir, 'seaweed.log') }),
-    ]);
-    cleanups.push(() => temporal.stop(), () => seaweed.stop());
-
-    step('starting the Bird, Dixa and Kore.ai simulators');
-    const sims = await startDemoSimulators(WINDOW);
-    cleanups.push(() => sims.stop());
-
-    const configPath = join(dataDir, 'callvault.config.json');
-    const database = splitDatabasePassword(databaseUrl);
-    const raw = {
-      temporal: { address: temporal.address, namespace: 'default', taskQueue: 'callvault' },
-      storage: { endpoint: seaweed.endpoint, bucket: BUCKET, prefix: 'exports', accessKeyId: { env: 'DEMO_S3_ACCESS_KEY' }, secretAccessKey: { env: 'DEMO_S3_SECRET_KEY' } },
-      database: { url: database.url },
-      connections: sims.connections,
-    };
-    writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
-    const config = parseConfig(raw, configPath);
-    const secrets = { ...sims.secrets, ...database.env, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey };
-
-    step('starting a worker process');
-    const worker = await WorkerProcess.start({
-      configPath,
-      env: { ...demoWorkerEnvironment(process.env), ...secrets },
-      logFile: join(dataDir, 'worker.log'),
-    });
-    cleanups.push(() => worker.stop());
-
-    const { client, close } = await connectClient(config);
+    const stack = await startStack(options, cleanups);
+    const { client, close } = await connectClient(stack.config);
     cleanups.push(close);
-    step(`exporting ${WINDOW.from.slice(0, 10)} .. ${WINDOW.to.slice(0, 10)} from ${CONNECTIONS.join(', ')}`);
-    const started = await Promise.all(
-      CONNECTIONS.map((connection) => startExport(client, config.temporal.taskQueue, { connection, ...WINDOW, trigger: { kind: 'cli', by: 'demo' } })),
-    );
-    const latest = new Map<string, ExportProgress>();
-    const printed = new Map<string, string>();
-    const ticker = setInterval(() => {
-      for (const [connection, p] of latest) {
-        const line = `  ${connection.padEnd(10)} ${progressLine(p, 0).replace(/ at [^|]*\/s/, '')}`;
-        if (printed.get(connection) !== line) console.log(line);
-        printed.set(connection, line);
-      }
-    }, 2000);
-    let results: ExportResult[];
-    try {
-      results = await Promise.all(started.map((s, i) => watchExport(s.handle, (p) => latest.set(CONNECTIONS[i]!, p))));
-    } finally {
-      clearInterval(ticker);
-    }
-
-    console.log('\ncallvault demo: done');
-    for (const r of results) {
-      console.log(
-        `  ${r.connection.padEnd(10)} ${r.transferred} transferred (${formatBytes(r.bytes)}), ${r.skipped} already stored, ${r.failed} failed (with reasons), ${r.listed} listed`,
-      );
-    }
-    const rel = relative(process.cwd(), configPath) || configPath;
-    console.log(`
-Where to look:
-  Temporal Web UI     ${temporal.uiUrl ?? '(headless)'}   (workflows named export:<connection>:<window>)
-  S3 endpoint/bucket  ${seaweed.endpoint}  bucket ${BUCKET}, keys under exports/<provider>/<connection>/yyyy/mm/dd/
-  Provenance          psql ${redact(databaseUrl)} -c "SELECT connection, status, count(*), sum(size_bytes) FROM callvault.files GROUP BY 1, 2 ORDER BY 1, 2"
-  Failures            psql ${redact(databaseUrl)} -c "SELECT connection, source_id, failure_code, failure_reason FROM callvault.files WHERE status = 'failed'"
-  Verify every object node dist/src/cli/main.js --config ${rel} verify   (needs the stack running: use --keep-running)
-  Logs                ${relative(process.cwd(), dataDir) || dataDir}/{temporal,seaweed,worker}.log
-Run \`npm run demo\` again: every file is found in provenance and nothing is transferred twice.`);
-
+    const results = await exportEveryConnection(client, stack.config);
+    printResults(results, stack, options.dataDir);
     if (options.keepRunning) {
       console.log('\nThe stack keeps running for you to look around. Press Ctrl-C to stop it.');
       await new Promise<never>(() => undefined);
@@ -126,6 +56,98 @@ Run \`npm run demo\` again: every file is found in provenance and nothing is tra
     await stopAll();
     removeSignalHandlers();
   }
+}
+
+interface DemoStack {
+  temporal: TemporalServer;
+  seaweed: SeaweedServer;
+  databaseUrl: string;
+  configPath: string;
+  config: CallvaultConfig;
+}
+
+/** Postgres checked, Temporal, SeaweedFS, the simulators and a worker started (each stopped by `cleanups`), and the configuration they share. */
+async function startStack(options: DemoOptions, cleanups: Array<() => Promise<void>>): Promise<DemoStack> {
+  const dataDir = options.dataDir;
+  const serverUrl = defaultDatabaseUrl();
+  step('checking Postgres');
+  await checkPostgres(serverUrl);
+  const databaseUrl = withDatabase(serverUrl, options.databaseName);
+  await ensureDatabase(databaseUrl);
+
+  step('starting the Temporal dev server (state kept in the data folder) and SeaweedFS');
+  const [temporal, seaweed] = await Promise.all([
+    startTemporal({ dataDir: join(dataDir, 'temporal'), dbFile: join(dataDir, 'temporal.db'), headless: false, logFile: join(dataDir, 'temporal.log') }),
+    startSeaweed({ dataDir: join(dataDir, 'seaweed'), logFile: join(dataDir, 'seaweed.log') }),
+  ]);
+  cleanups.push(() => temporal.stop(), () => seaweed.stop());
+
+  step('starting the Bird, Dixa and Kore.ai simulators');
+  const sims = await startDemoSimulators(WINDOW);
+  cleanups.push(() => sims.stop());
+
+  const configPath = join(dataDir, 'callvault.config.json');
+  const database = splitDatabasePassword(databaseUrl);
+  const raw = {
+    temporal: { address: temporal.address, namespace: 'default', taskQueue: 'callvault' },
+    storage: { endpoint: seaweed.endpoint, bucket: BUCKET, prefix: 'exports', accessKeyId: { env: 'DEMO_S3_ACCESS_KEY' }, secretAccessKey: { env: 'DEMO_S3_SECRET_KEY' } },
+    database: { url: database.url },
+    connections: sims.connections,
+  };
+  writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
+  const config = parseConfig(raw, configPath);
+  const secrets = { ...sims.secrets, ...database.env, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey };
+
+  step('starting a worker process');
+  const worker = await WorkerProcess.start({
+    configPath,
+    env: { ...demoWorkerEnvironment(process.env), ...secrets },
+    logFile: join(dataDir, 'worker.log'),
+  });
+  cleanups.push(() => worker.stop());
+  return { temporal, seaweed, databaseUrl, configPath, config };
+}
+
+/** An export of the demo window per connection, all at once, with a progress line per connection every two seconds. */
+async function exportEveryConnection(client: Client, config: CallvaultConfig): Promise<ExportResult[]> {
+  step(`exporting ${WINDOW.from.slice(0, 10)} .. ${WINDOW.to.slice(0, 10)} from ${CONNECTIONS.join(', ')}`);
+  const started = await Promise.all(
+    CONNECTIONS.map((connection) => startExport(client, config.temporal.taskQueue, { connection, ...WINDOW, trigger: { kind: 'cli', by: 'demo' } })),
+  );
+  const latest = new Map<string, ExportProgress>();
+  const printed = new Map<string, string>();
+  const ticker = setInterval(() => {
+    for (const [connection, p] of latest) {
+      const line = `  ${connection.padEnd(10)} ${progressLine(p, 0).replace(/ at [^|]*\/s/, '')}`;
+      if (printed.get(connection) !== line) console.log(line);
+      printed.set(connection, line);
+    }
+  }, 2000);
+  try {
+    return await Promise.all(started.map((s, i) => watchExport(s.handle, (p) => latest.set(CONNECTIONS[i]!, p))));
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+function printResults(results: ExportResult[], stack: DemoStack, dataDir: string): void {
+  console.log('\ncallvault demo: done');
+  for (const r of results) {
+    console.log(
+      `  ${r.connection.padEnd(10)} ${r.transferred} transferred (${formatBytes(r.bytes)}), ${r.skipped} already stored, ${r.failed} failed (with reasons), ${r.listed} listed`,
+    );
+  }
+  const rel = relative(process.cwd(), stack.configPath) || stack.configPath;
+  const { databaseUrl } = stack;
+  console.log(`
+Where to look:
+  Temporal Web UI     ${stack.temporal.uiUrl ?? '(headless)'}   (workflows named export:<connection>:<window>)
+  S3 endpoint/bucket  ${stack.seaweed.endpoint}  bucket ${BUCKET}, keys under exports/<provider>/<connection>/yyyy/mm/dd/
+  Provenance          psql ${redact(databaseUrl)} -c "SELECT connection, status, count(*), sum(size_bytes) FROM callvault.files GROUP BY 1, 2 ORDER BY 1, 2"
+  Failures            psql ${redact(databaseUrl)} -c "SELECT connection, source_id, failure_code, failure_reason FROM callvault.files WHERE status = 'failed'"
+  Verify every object node dist/src/cli/main.js --config ${rel} verify   (needs the stack running: use --keep-running)
+  Logs                ${relative(process.cwd(), dataDir) || dataDir}/{temporal,seaweed,worker}.log
+Run \`npm run demo\` again: every file is found in provenance and nothing is transferred twice.`);
 }
 
 /**
