@@ -70,52 +70,12 @@ export function startTemporal(opts: TemporalOptions): Promise<TemporalServer> {
 
 async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const headless = opts.headless ?? false;
-  const port = opts.port ?? (await freePort());
-  const uiPort = headless ? null : (opts.uiPort ?? (await freePort()));
-  const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
+  const ports = await choosePorts(opts);
+  const { port, uiPort, httpPort, metricsPort } = ports;
   const dbFile = opts.dbFile === null ? null : path.resolve(opts.dbFile ?? path.join(opts.dataDir, 'temporal.sqlite'));
   const logFile = path.resolve(opts.logFile ?? path.join(opts.dataDir, 'temporal.log'));
   const address = `${HOST}:${port}`;
-  const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
-
-  const args = [
-    'server', 'start-dev',
-    '--ip', HOST,
-    '--port', String(port),
-    '--http-port', String(httpPort),
-    '--metrics-port', String(metricsPort),
-    '--log-level', 'warn',
-    // Prints the effective server config (to our log), the only place the internal ports show.
-    '--log-config',
-    // Never read the user's ~/.config/temporalio profile: it could opt into the CLI's online
-    // update check, and a dev server should behave the same on every machine.
-    '--disable-config-file',
-    ...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
-    ...(dbFile === null ? [] : ['--db-filename', dbFile]),
-    ...(opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
-    // The server otherwise calls home to check for newer versions.
-    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
-    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
-  ];
-
-  const launch = async (): Promise<{ proc: ManagedProcess; internalPorts: number[] }> => {
-    const logOffset = fileSize(logFile);
-    const proc = await ManagedProcess.start({
-      name: 'temporal',
-      command: findTool('temporal'),
-      args,
-      logFile,
-      stopGraceMs: STOP_GRACE_MS,
-    });
-    try {
-      await proc.waitUntil(() => temporalAnswers(address), timeoutMs, `Temporal to answer on ${address}`);
-    } catch (err) {
-      await proc.stop('SIGKILL');
-      throw err;
-    }
-    return { proc, internalPorts: readInternalPorts(logFile, logOffset) };
-  };
+  const launch = launcher(startDevArgs(opts, ports, dbFile), logFile, address, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
 
   let current = await launch();
   const stop = async (): Promise<void> => {
@@ -153,6 +113,66 @@ async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer>
       await stop();
       current = await launch();
     },
+  };
+}
+
+interface TemporalPorts {
+  port: number;
+  /** null when headless. */
+  uiPort: number | null;
+  httpPort: number;
+  metricsPort: number;
+}
+
+/** The ports asked for, and free ones for the rest. */
+async function choosePorts(opts: TemporalOptions): Promise<TemporalPorts> {
+  const port = opts.port ?? (await freePort());
+  const uiPort = (opts.headless ?? false) ? null : (opts.uiPort ?? (await freePort()));
+  const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
+  return { port, uiPort, httpPort, metricsPort };
+}
+
+/** The command line of `temporal server start-dev` on these ports. */
+function startDevArgs(opts: TemporalOptions, ports: TemporalPorts, dbFile: string | null): string[] {
+  return [
+    'server', 'start-dev',
+    '--ip', HOST,
+    '--port', String(ports.port),
+    '--http-port', String(ports.httpPort),
+    '--metrics-port', String(ports.metricsPort),
+    '--log-level', 'warn',
+    // Prints the effective server config (to our log), the only place the internal ports show.
+    '--log-config',
+    // Never read the user's ~/.config/temporalio profile: it could opt into the CLI's online
+    // update check, and a dev server should behave the same on every machine.
+    '--disable-config-file',
+    ...(ports.uiPort === null ? ['--headless'] : ['--ui-port', String(ports.uiPort), '--ui-disable-news-fetch']),
+    ...(dbFile === null ? [] : ['--db-filename', dbFile]),
+    ...(opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
+    // The server otherwise calls home to check for newer versions.
+    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+  ];
+}
+
+/** Starts the server process and waits until it answers; each call starts it anew (start(), restart()). */
+function launcher(args: string[], logFile: string, address: string, timeoutMs: number): () => Promise<{ proc: ManagedProcess; internalPorts: number[] }> {
+  return async () => {
+    const logOffset = fileSize(logFile);
+    const proc = await ManagedProcess.start({
+      name: 'temporal',
+      command: findTool('temporal'),
+      args,
+      logFile,
+      stopGraceMs: STOP_GRACE_MS,
+    });
+    try {
+      await proc.waitUntil(() => temporalAnswers(address), timeoutMs, `Temporal to answer on ${address}`);
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw err;
+    }
+    return { proc, internalPorts: readInternalPorts(logFile, logOffset) };
   };
 }
 
