@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coverageOf, planRetention, sweepRange, type ExportRow } from '../../activities/triggers';
+import { coverageOf, planRetention, sweepRange, type ExportRow } from '../../activities/retentionPlan';
 import { parseScheduledExportInput } from '../../src/contracts/scheduledExport';
 import { DAY, MINUTE } from '../../src/contracts/units';
 import { cronFireAfter, cronFireAtOrBefore, parseCron } from '../../src/contracts/cron';
