@@ -8,7 +8,8 @@ export default defineConfig({
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 },
+        // Unit tests, and the provider contract: every provider against its simulator, in process.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'], testTimeout: 30_000 },
       },
       {
         // The workflows' state machines on a real Temporal dev server, activities mocked in-process.
