@@ -5,7 +5,6 @@ import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/provi
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
 import { DixaProvider } from '../../src/providers/dixa/provider';
 import { dixa } from '../../src/providers/dixa';
-import { JsonArrayError, jsonArrayElements } from '../../src/json/arrayElements';
 import type { Window } from '../../src/contracts/window';
 import type { ListPage, OpenedDownload } from '../../src/providers/types';
 import type { SourceItem } from '../../src/contracts/sourceItem';
@@ -72,14 +71,6 @@ function exportQueries(sim: DixaSimulator): Array<{ after: number; before: numbe
 }
 
 /** The item a listing of `sim` yields for one declared file (found by its link). */
-async function itemFor(provider: DixaProvider, sim: DixaSimulator, window: Window, file: DixaFileSpec): Promise<SourceItem> {
-  const link = sim.linkOf(file);
-  const items = (await listAll(provider, window)).flatMap((p) => p.items);
-  const item = items.find((i) => i.locator.link === link);
-  if (!item) throw new Error(`no listed item for ${file.id}`);
-  return item;
-}
-
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -88,36 +79,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected a rejection');
 }
-
-describe('Dixa streaming JSON array reader', () => {
-  const elements = async (chunks: string[]) => {
-    const out: unknown[] = [];
-    for await (const e of jsonArrayElements(Readable.from(chunks.map((c) => Buffer.from(c))))) out.push(JSON.parse(e.bytes.toString('utf8')));
-    return out;
-  };
-
-  it('finds elements across any chunk boundary, through strings, escapes and nesting', async () => {
-    const values = [{ a: '[{"x"}]\\', b: [1, { c: 'é ✓ 😀' }] }, 12.5e3, 'str"ing]', null, true, [], {}];
-    const text = `\ufeff [ ${values.map((v) => JSON.stringify(v)).join(' ,\n')} ] \n`;
-    expect(await elements([text])).toEqual(values);
-    // One byte per chunk: splits the BOM, multi-byte characters, escapes and every token.
-    const out: unknown[] = [];
-    for await (const e of jsonArrayElements(Readable.from(Array.from(Buffer.from(text), (b) => Buffer.from([b]))))) out.push(JSON.parse(e.bytes.toString('utf8')));
-    expect(out).toEqual(values);
-    expect(await elements(['[]'])).toEqual([]);
-  });
-
-  it('refuses what is not exactly one array', async () => {
-    await expect(elements(['{"results": []}'])).rejects.toThrow(JsonArrayError);
-    await expect(elements(['[1, 2'])).rejects.toThrow(/truncated after 1 complete elements/);
-    await expect(elements(['[{"id": "a"}, {"id": "tr'])).rejects.toThrow(/truncated/);
-    await expect(elements(['[1] x'])).rejects.toThrow(/after the end of the array/);
-    await expect(elements(['[1,,2]'])).rejects.toThrow(/expected element 1/);
-    await expect(elements([''])).rejects.toThrow(/empty body/);
-    const big = jsonArrayElements(Readable.from([Buffer.from(`["${'x'.repeat(2000)}"]`)]), { maxElementBytes: 1000 });
-    await expect((async () => { for await (const _ of big) void _; })()).rejects.toThrow(/larger than 1000 bytes/);
-  });
-});
 
 describe('DixaProvider listing', () => {
   const from = Date.parse('2024-03-01T00:00:00.000Z');
@@ -357,16 +318,6 @@ describe('DixaProvider listing errors', () => {
     expect((err as Error).message).toMatch(/record \[30\] id is missing/);
     sim.rawExportRecords = ['just a string'];
     await expect(providerFor(sim).listPage(window, null)).rejects.toThrow(/record \[30\] is a string, not an object/);
-  });
-
-  it('the simulator refuses windows over 31 days, as the API does', async () => {
-    const res = await fetch(`${sim.exportsBaseUrl}/v1/message_export?created_after=0&created_before=${31 * DAY + 1}`, { headers: { authorization: `Bearer ${sim.apiToken}` } });
-    expect(res.status).toBe(400);
-    await res.body?.cancel();
-    const basic = `Basic ${Buffer.from(`bearer:${sim.apiToken}`).toString('base64')}`;
-    const conversations = await fetch(`${sim.exportsBaseUrl}/v1/conversation_export?created_after=2024-03-01&created_before=2024-03-02`, { headers: { authorization: basic } });
-    expect(conversations.status).toBe(200);
-    expect(((await conversations.json()) as Array<{ id: number }>).map((c) => c.id)).toEqual(Array.from({ length: 10 }, (_, k) => 100_000 + k));
   });
 
   it('declares the exports API pace (10 calls a minute) as its listing limit', () => {

@@ -6,7 +6,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { koreConnectionSchema, type KoreConnectionConfig } from '../../src/providers/kore/connection';
 import { CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';
 import { KoreProvider, type KoreProviderOptions } from '../../src/providers/kore/provider';
-import { openV1Recording } from '../../src/providers/kore/v1Recordings';
 import type { DownloadOutcome, OpenedDownload } from '../../src/providers/types';
 import type { Window } from '../../src/contracts/window';
 import type { SourceItem } from '../../src/contracts/sourceItem';
@@ -468,32 +467,5 @@ describe('Kore provider: v1 (base64 in JSON)', () => {
     const download = ready(await provider.openDownload(item(2), { offset: 0 }));
     const err = await sha256Of(download.body).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
-  });
-});
-
-describe('v1 element decoder', () => {
-  it('decodes across any chunking, with escapes split between chunks', async () => {
-    const payloads = [Buffer.from('hello, world? \u00ff\u0000'), createHash('sha512').update('x').digest(), Buffer.alloc(0), Buffer.from([0xfb, 0xff, 0xbf])];
-    const encode = (b: Buffer) => b.toString('base64').replace(/(.{7})/g, '$1\\r\\n').replace(/\//g, '\\/').replace(/\+/g, '\\u002B');
-    const json = `{"x":"a\\"b]","recording":[${payloads.map((p) => `"data:application\\/octet-stream;base64,${encode(p)}"`).join(', ')}], "y": [1]}`;
-    for (const size of [1, 2, 3, 5, 7, 64]) {
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < json.length; i += size) chunks.push(Buffer.from(json.slice(i, i + size), 'latin1'));
-      for (const [index, payload] of payloads.entries()) {
-        const { mime, stream } = await openV1Recording(Readable.from(chunks), index, 'test');
-        expect(mime).toBe('application/octet-stream');
-        expect((await bytesOf(stream)).equals(payload)).toBe(true);
-      }
-    }
-  });
-
-  it('refuses data after the padding and a body that is not JSON', async () => {
-    const bad = Readable.from([Buffer.from('{"recording":["data:audio/wav;base64,QQ==QUFB"]}')]);
-    const err = await openV1Recording(bad, 0, 'test')
-      .then(({ stream }) => bytesOf(stream))
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnavailableError);
-    const html = await openV1Recording(Readable.from([Buffer.from('<html>gateway</html>')]), 0, 'test').catch((e: unknown) => e);
-    expect(html).toBeInstanceOf(TransientError);
   });
 });
