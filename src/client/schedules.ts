@@ -21,7 +21,7 @@ import { errorMessage } from '../contracts/failures';
 /**
  * Data-platform schedules, from code: one Temporal schedule per connection runs
  * `scheduledExportWorkflow` on an interval or a cron expression, and each run exports the window
- * since the previous run (see workflows/windows.ts for the arithmetic), so the windows of a
+ * since the previous run (see src/contracts/cadence.ts for the arithmetic), so the windows of a
  * schedule are contiguous: no gaps, no overlaps. A second kind of schedule runs the retention sweep.
  *
  * Policies, chosen on purpose (README.md, "Data-platform schedules", explains them to operators):
