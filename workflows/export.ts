@@ -1,10 +1,12 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   ContinueAsNew,
   continueAsNew,
   log,
+  isCancellation,
   proxyActivities,
   setHandler,
   TemporalFailure,
@@ -150,7 +152,15 @@ class ExportRun {
     if (firstRun) await control.beginExport({ connection: this.connection, provider: plan.provider, window: this.window, trigger: this.input.trigger });
     this.phase = 'running';
     const activities = workers(plan, this.input);
-    await this.loop(activities, plan.batchSize, rawInput);
+    try {
+      await this.loop(activities, plan.batchSize, rawInput);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      // Cancelled (callvault export cancel, the UI): the row says so, then the cancellation goes on.
+      this.phase = 'failed';
+      await CancellationScope.nonCancellable(() => control.finishExport({ outcome: 'failed', counters: this.state.counters, error: 'cancelled' }));
+      throw err;
+    }
     if (this.fatal) {
       this.phase = 'failed';
       const message = causeMessage(this.fatal);
@@ -188,6 +198,7 @@ class ExportRun {
       .then(
         (results) => this.giveUp(this.state.batchSettled(batch, results, Date.now())),
         (err: unknown) => {
+          if (isCancellation(err)) return;
           if (isFatal(err)) this.fatal ??= asError(err);
           else this.giveUp(this.state.batchFailed(batch, causeMessage(err), Date.now()));
         },
@@ -200,7 +211,9 @@ class ExportRun {
     activities.lister
       .listPage({ connection: this.connection, window: this.window, cursor: this.state.cursor, exportRun: this.exportRun })
       .then((page: ListPageResult) => this.state.pageListed(page))
-      .catch((err: unknown) => (this.fatal ??= asError(err)))
+      .catch((err: unknown) => {
+        if (!isCancellation(err)) this.fatal ??= asError(err);
+      })
       .finally(() => {
         this.listing = false;
         this.changes++;
@@ -214,7 +227,9 @@ class ExportRun {
     control
       .recordFailures({ connection: this.connection, exportRun: this.exportRun, failures })
       .then((res) => this.state.givenUpRecorded(res))
-      .catch((err: unknown) => (this.fatal ??= asError(err)))
+      .catch((err: unknown) => {
+        if (!isCancellation(err)) this.fatal ??= asError(err);
+      })
       .finally(() => {
         this.recording--;
         this.changes++;

@@ -15,6 +15,9 @@ export interface RetryRules {
 
 /** The longest a file waits between two tries, whatever a Retry-After asks. */
 const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
+/** Files waiting for the platform ("not ready") the export holds at most before it stops listing ahead. */
+export const MAX_NOT_READY_HELD = 2_000;
+
 /**
  * The export's bookkeeping of files, as a pure state machine the workflow loop drives: what to
  * list and transfer next, and what each result or failure means for each file. A file's fate is
@@ -63,9 +66,14 @@ export class ExportState {
     return this.listingDone && this.queue.length === 0 && this.waiting.length === 0 && this.batchesInFlight === 0;
   }
 
-  /** Whether to list another page: more to list, and fewer than `lookAhead` files queued. */
+  /**
+   * Whether to list another page: more to list, fewer than `lookAhead` files queued or waiting for
+   * a retry, and not too many waiting for the platform (they ride in continue-as-new's payload; past
+   * MAX_NOT_READY_HELD the listing pauses until some are ready or given up).
+   */
   wantsPage(lookAhead: number): boolean {
-    return !this.listingDone && this.queue.length < lookAhead;
+    const { notReady, retrying } = this.waitingCount;
+    return !this.listingDone && this.queue.length + retrying < lookAhead && notReady < MAX_NOT_READY_HELD;
   }
 
   pageListed(page: ListPageResult): void {

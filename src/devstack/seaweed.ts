@@ -163,12 +163,14 @@ function weedArgs(dataDir: string, ports: SeaweedPorts, identitiesFile: string |
     // A master restarted on its old data waits out a raft election before it serves (20 s at
     // the default 10 s timeout); it is the only master, so a short timeout costs nothing.
     '-master.electionTimeout=1s',
-    // The default 30 GiB volume limit makes -volume.max=0 (auto: free disk / limit) allow only
-    // a couple of volumes on a small disk, and every bucket is a collection needing its own.
+    // Every bucket is a collection that grows several volumes at once. With -volume.max=0 (auto:
+    // free disk / volume size limit) the 12th bucket of a test run failed with InternalError, and
+    // every later test on the shared stack with it; volumes are not preallocated, so a high count
+    // costs nothing until written.
     '-master.volumeSizeLimitMB=1024',
     `-volume.port=${ports.volume}`,
     `-volume.port.grpc=${ports.volumeGrpc}`,
-    '-volume.max=0',
+    '-volume.max=1000',
     // No peer to hand over to, so waiting (default 10 s) before stopping only slows shutdown.
     '-volume.preStopSeconds=0',
     '-filer',

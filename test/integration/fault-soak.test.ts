@@ -39,7 +39,7 @@ function soak(label: string, build: () => Promise<{ subject: SoakSubject; stop: 
       ({ subject, stop } = await build());
       await subject.env.spawnWorker();
       first = await runSoakExport(subject);
-    });
+    }, 480_000);
 
     afterAll(async () => {
       await subject?.env.close();
@@ -67,7 +67,7 @@ async function env(connection: string, config: Record<string, unknown>, secrets:
 soak('Bird', async () => {
   const connection = uniqueName('soak-bird');
   const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-04T00:00:00Z' };
-  const recordings = BirdSimulator.generate({ seed: connection, count: 240, ...window, size: { min: 300, max: 120_000 }, statuses: { absent: 3, failed: 3 } });
+  const recordings = BirdSimulator.generate({ seed: connection, count: 200, ...window, size: { min: 300, max: 120_000 }, statuses: { absent: 3, failed: 3 } });
   for (const i of [17, 121]) recordings[i]!.size = 11 * MiB + i;
   for (const i of [55, 199]) recordings[i]!.size = 2 * MiB + i;
   for (const i of [8, 140]) Object.assign(recordings[i]!, { status: 'ongoing', availableAfterPolls: 2 });
@@ -122,7 +122,7 @@ function koreSoak(api: 'v1' | 'v2') {
     const window = { from: '2025-03-01T00:00:00Z', to: '2025-03-04T00:00:00Z' };
     const sessions: KoreSessionSpec[] = KoreSimulator.generate({
       seed: connection,
-      count: api === 'v1' ? 60 : 100,
+      count: api === 'v1' ? 45 : 70,
       ...window,
       chatEvery: 5,
       recordingsPerSession: { min: 1, max: 3 },

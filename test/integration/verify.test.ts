@@ -54,6 +54,7 @@ describe('verify and repair on the real stack', () => {
       connections: {
         [connection]: {
           provider: 'bird',
+          allowPrivateNetwork: true,
           baseUrl: sim.baseUrl,
           workspaceId: sim.workspaceId,
           accessKey: { env: 'BIRD_KEY' },

@@ -359,7 +359,9 @@ describe('Kore provider: v2 downloads, auth and statuses', () => {
     await provider.listPage({ from: at(0), to: at(2.5 * DAY) }, null);
     const times = sim.requests.filter((r) => r.server === 'kore-api').map((r) => r.at);
     expect(times.length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(35);
+    // Arrivals jitter on a loaded machine, but the n-th call cannot arrive before n slots after the
+    // first were paced out, less one slot for the first call arriving late; unpaced, all arrive at once.
+    for (let i = 2; i < times.length; i++) expect(times[i]! - times[0]!).toBeGreaterThanOrEqual((i - 1) * 40);
   });
 });
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
@@ -40,6 +40,18 @@ interface Trace {
   finished: Array<{ outcome: string; error?: string }>;
 }
 
+/** A wait that ends early when the worker cancels the activity (a cancelled workflow, a shutdown). */
+function pause(ms: number): Promise<void> {
+  const signal = Context.current().cancellationSignal;
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 function activities(script: Script, trace: Trace): Partial<Activities> {
   return {
     async describeConnection() {
@@ -56,7 +68,7 @@ function activities(script: Script, trace: Trace): Partial<Activities> {
     },
     async transferBatch(input: TransferBatchInput) {
       trace.batches.push(input.tasks.map((t) => t.item.sourceId));
-      if (script.batchMs) await new Promise((r) => setTimeout(r, script.batchMs));
+      if (script.batchMs) await pause(script.batchMs);
       const results: ItemResult[] = [];
       for (const task of input.tasks) {
         const id = task.item.sourceId;
@@ -165,6 +177,21 @@ describe('export workflow: each file keeps its own tries', () => {
     expect(error).toBeDefined();
     expect((error as { cause?: { message?: string } }).cause?.message).toBe('the platform refused the credentials');
     expect(trace.finished).toEqual([{ outcome: 'failed', error: 'the platform refused the credentials' }]);
+  });
+
+  it('records a cancelled export as failed, "cancelled", and ends cancelled', async () => {
+    const trace: Trace = { tries: new Map(), batches: [], givenUp: [], finished: [] };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: { codePath: join(repo, 'dist', 'workflow-bundle.js') }, activities: activities({ pages: [['a', 'b', 'c', 'd']], batchMs: 60_000 }, trace) });
+    const from = new Date(Date.UTC(2026, 0, 1) + windows++ * DAY).toISOString();
+    const to = new Date(Date.parse(from) + DAY).toISOString();
+    const error = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(EXPORT_WORKFLOW_TYPE, { taskQueue: QUEUE, workflowId: exportWorkflowId({ connection: 'fake', from, to }), args: [{ connection: 'fake', from, to }] });
+      while (trace.batches.length === 0) await new Promise((r) => setTimeout(r, 50));
+      await handle.cancel();
+      return handle.result().catch((err: unknown) => err as Error);
+    });
+    expect((error as { cause?: { name?: string } }).cause?.name).toBe('CancelledFailure');
+    expect(trace.finished).toEqual([{ outcome: 'failed', error: 'cancelled' }]);
   });
 
   it('refuses carried state on a run that did not continue as new', async () => {
