@@ -1,29 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { CallvaultConfig } from '../config/schema';
-import { ConfigurationError } from '../errors';
+import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../contracts/exportResult';
 import { exportWorkflowId, parseExportInput, type ExportInput } from '../contracts/exportInput';
 import { errorMessage } from '../contracts/failures';
 
-export interface Connected {
-  client: Client;
-  close(): Promise<void>;
-}
-
-/** Connects to the configured Temporal; a failure names the address it tried, and the field that sets it. */
-export async function connectClient(config: CallvaultConfig): Promise<Connected> {
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '10 seconds' });
-  } catch (err) {
-    throw new ConfigurationError(
-      `temporal.address: cannot connect to Temporal at ${config.temporal.address} (${errorMessage(err)}); ` +
-        'check the address (or TEMPORAL_ADDRESS) and that the server is up',
-    );
-  }
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
-}
+export { connectClient, type Connected } from './temporalConnection';
 
 export interface StartedExport {
   workflowId: string;

@@ -37,13 +37,14 @@ export function parseConfig(raw: unknown, source = 'configuration', fromEnvironm
 }
 
 /** Environment overrides: the variable, and the field of the file it replaces. */
-const OVERRIDES: ReadonlyArray<[env: string, section: 'temporal' | 'storage', key: string]> = [
+const OVERRIDES: ReadonlyArray<[env: string, section: 'temporal' | 'storage' | 'worker', key: string]> = [
   ['TEMPORAL_ADDRESS', 'temporal', 'address'],
   ['TEMPORAL_NAMESPACE', 'temporal', 'namespace'],
   ['CALLVAULT_TASK_QUEUE', 'temporal', 'taskQueue'],
   ['S3_ENDPOINT', 'storage', 'endpoint'],
   ['S3_BUCKET', 'storage', 'bucket'],
   ['S3_REGION', 'storage', 'region'],
+  ['CALLVAULT_METRICS_ADDRESS', 'worker', 'metrics.address'],
 ];
 
 /**
@@ -54,7 +55,7 @@ const OVERRIDES: ReadonlyArray<[env: string, section: 'temporal' | 'storage', ke
 function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { raw: Record<string, unknown>; fromEnvironment: Record<string, string> } {
   const sections: Record<string, Record<string, unknown>> = {};
   const fromEnvironment: Record<string, string> = {};
-  for (const section of ['temporal', 'storage']) {
+  for (const section of ['temporal', 'storage', 'worker']) {
     const given = raw[section];
     if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) continue; // the schema says what is wrong
     sections[section] = { ...(given as object | undefined) };
@@ -62,10 +63,23 @@ function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv):
   for (const [name, section, key] of OVERRIDES) {
     const value = env[name];
     if (!value || !sections[section]) continue;
-    sections[section][key] = value;
+    setPath(sections[section], key.split('.'), value);
     fromEnvironment[`${section}.${key}`] = name;
   }
   return { raw: { ...raw, ...sections }, fromEnvironment };
+}
+
+/** Sets `value` at a dotted path, copying the objects on the way (the parsed file stays as read). */
+function setPath(target: Record<string, unknown>, path: string[], value: string): void {
+  const [head, ...rest] = path as [string, ...string[]];
+  if (rest.length === 0) {
+    target[head] = value;
+    return;
+  }
+  const inner = target[head];
+  const copy = typeof inner === 'object' && inner !== null && !Array.isArray(inner) ? { ...(inner as Record<string, unknown>) } : {};
+  target[head] = copy;
+  setPath(copy, rest, value);
 }
 
 export interface LoadConfigOptions {
