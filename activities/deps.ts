@@ -10,4 +10,9 @@ export interface ActivityDeps {
   provenance: ProvenanceStore;
   /** The provider for a configured connection, credentials resolved; throws ConfigurationError for unknown names. */
   providerFor: (connection: string) => Provider;
+  /**
+   * Aborted when the worker is asked to stop: transfers finish the part (or small file) they are
+   * on, checkpoint it, and hand the rest back (WorkerDraining) instead of starting more.
+   */
+  draining?: AbortSignal;
 }

@@ -23,7 +23,16 @@ export function isDataRejection(err: unknown): err is DatabaseError {
  * source's Retry-After as the next delay, and data Postgres refuses is not retried either (the same
  * row fails the same way for ever).
  */
+/**
+ * The worker is stopping: a transfer hands its work back once the part (or small file) in flight
+ * is stored and checkpointed. Retried at once, on another worker, from that checkpoint.
+ */
+export class WorkerDraining extends Error {
+  override readonly name = 'WorkerDraining';
+}
+
 export function toActivityFailure(err: unknown): unknown {
+  if (err instanceof WorkerDraining) return ApplicationFailure.create({ message: err.message, type: FailureType.WorkerShutdown, nextRetryDelay: '1 second' });
   if (err instanceof CredentialsRejectedError) return ApplicationFailure.nonRetryable(err.message, FailureType.CredentialsRejected);
   if (err instanceof ConfigurationError) {
     return ApplicationFailure.nonRetryable(err.message, FailureType.Configuration);

@@ -12,8 +12,9 @@ import { transferFile, type StoredObject, type TransferCheckpoint } from '../src
 import { Bookkeeping } from './bookkeeping';
 import type { ActivityDeps } from './deps';
 import { currentExecution } from './execution';
-import { toActivityFailure } from './failures';
+import { WorkerDraining, toActivityFailure } from './failures';
 import { livenessHeartbeat, type LivenessHeartbeat } from './heartbeat';
+import { TransferMetrics } from './metrics';
 import type { GivenUpRecorded, ItemResult, RecordFailuresInput, TransferBatchInput, TransferTask } from '../src/contracts/transfer';
 import { MiB } from '../src/contracts/units';
 
@@ -45,12 +46,21 @@ export function transferActivities(deps: ActivityDeps) {
     /** Failure rows for files the export gave up on; never overwrites a stored row or the platform's final word. */
     async recordFailures(input: RecordFailuresInput): Promise<GivenUpRecorded> {
       try {
-        return await recordGivenUp(deps, input);
+        const recorded = await recordGivenUp(deps, input);
+        const conn = connectionByName(deps.config, input.connection);
+        new TransferMetrics(Context.current().metricMeter, { connection: conn.name, provider: conn.provider }).gaveUp(recorded.recorded);
+        return recorded;
       } catch (err) {
         throw toActivityFailure(err);
       }
     },
   };
+}
+
+/** What one file's try moved: bytes received (from the platform, or read back), and bytes it added to the store. */
+interface Moved {
+  received: number;
+  added: number;
 }
 
 /** One attempt of a transfer batch: the files in order, their results, the bookkeeping behind them. */
@@ -61,6 +71,7 @@ class BatchTransfer {
   private readonly provider: Provider;
   private readonly alive: LivenessHeartbeat;
   private readonly bookkeeping: Bookkeeping;
+  private readonly metrics: TransferMetrics;
   private checkpoint: TransferCheckpoint | undefined;
 
   constructor(
@@ -73,6 +84,7 @@ class BatchTransfer {
     this.alive = livenessHeartbeat(this.ctx);
     this.checkpoint = this.ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
     this.bookkeeping = new Bookkeeping(deps.store, deps.provenance, this.manifests(), { files: FILES_PER_MANIFEST, bytes: deps.config.storage.partSizeMiB * MiB });
+    this.metrics = new TransferMetrics(this.ctx.metricMeter, { connection: this.conn.name, provider: this.conn.provider });
   }
 
   async run(): Promise<ItemResult[]> {
@@ -80,7 +92,10 @@ class BatchTransfer {
     const known = await this.deps.provenance.fileStates(this.conn.name, ids);
     const results: ItemResult[] = [];
     try {
-      for (const task of this.input.tasks) results.push(await this.one(task, known.get(task.item.sourceId)));
+      for (const task of this.input.tasks) {
+        this.handBackIfDraining(results.length);
+        results.push(await this.measured(task, known.get(task.item.sourceId)));
+      }
     } catch (err) {
       // Whatever stops the batch, the files it stored get their rows if Postgres answers; if it
       // does not, the next attempt finds the objects and adopts them.
@@ -91,7 +106,31 @@ class BatchTransfer {
     return results;
   }
 
-  private async one(task: TransferTask, known: FileState | undefined): Promise<ItemResult> {
+  /** A stopping worker starts no further file, and no further part of the one it is on. */
+  private handBackIfDraining(done: number): void {
+    if (!this.deps.draining?.aborted) return;
+    const left = this.input.tasks.length - done;
+    this.ctx.log.info('worker stopping: handing the rest of the batch back', { connection: this.conn.name, filesDone: done, filesLeft: left, ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}) });
+    throw new WorkerDraining(`the worker is shutting down: ${left} of ${this.input.tasks.length} files handed back to resume elsewhere`);
+  }
+
+  /** One file's try, and its metrics: outcome, duration, bytes stored or received in vain. */
+  private async measured(task: TransferTask, known: FileState | undefined): Promise<ItemResult> {
+    const started = performance.now();
+    const moved: Moved = { received: 0, added: 0 };
+    try {
+      const result = await this.one(task, known, moved);
+      // A file stored by an earlier attempt was counted by it.
+      if (known?.status !== 'stored' || result.outcome !== 'stored') {
+        this.metrics.tried(result, (performance.now() - started) / 1000, result.outcome === 'stored' ? moved.added : moved.received);
+      }
+      return result;
+    } finally {
+      this.metrics.flush();
+    }
+  }
+
+  private async one(task: TransferTask, known: FileState | undefined, moved: Moved): Promise<ItemResult> {
     const { item } = task;
     const sourceId = item.sourceId;
     const ours = known?.exportRun === this.input.exportRun;
@@ -117,10 +156,16 @@ class BatchTransfer {
         onCheckpoint: (cp) => {
           this.checkpoint = cp;
           this.alive.checkpoint(cp);
+          this.handBackIfDraining(this.input.tasks.findIndex((t) => t.item.sourceId === sourceId));
         },
-        onBytes: () => this.alive.beat(this.checkpoint),
+        onBytes: (n) => {
+          moved.received += n;
+          this.metrics.moved(n);
+          this.alive.beat(this.checkpoint);
+        },
       });
       if (outcome.kind === 'not_ready') return { sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds };
+      moved.added = outcome.object.size - outcome.object.resumedFromByte;
       const record = this.storedRecord(item, outcome.object, startedAt);
       await this.bookkeeping.add(manifestEntry(record), record);
       this.alive.beat(this.checkpoint);

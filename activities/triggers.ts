@@ -10,6 +10,7 @@ import type { PlanRetentionInput, RetentionPlan } from '../src/contracts/retenti
 import { ConfigurationError } from '../src/errors';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
+import { recordDaysAtRisk } from './metrics';
 import { coverageOf, planRetention, retentionPolicies, sweepRange, type ExportRow, type RetentionPolicy } from './retentionPlan';
 
 /**
@@ -54,10 +55,17 @@ export function triggerActivities(deps: ActivityDeps) {
     },
 
     async planRetentionSweep(input: PlanRetentionInput): Promise<RetentionPlan> {
-      return planSweep(deps, client(), input);
+      const plan = await planSweep(deps, client(), input);
+      const now = Date.parse(plan.now);
+      // A what-if sweep (`--now` another day) says nothing about today's risk.
+      if (Math.abs(now - Date.now()) < WHAT_IF_MS) recordDaysAtRisk(Context.current().metricMeter, plan.policies.map((p) => p.connection), plan.atRisk, now);
+      return plan;
     },
   };
 }
+
+/** A sweep planned for a `now` this far from the clock is a what-if, not today's risk. */
+const WHAT_IF_MS = 6 * 3600 * 1000;
 
 /**
  * The sweep's plan: the policies of the connections it covers, the exports provenance has of their

@@ -25,6 +25,8 @@ export const FailureType = {
   Internal: 'InternalError',
   /** An activity's failure without a type of its own. */
   ActivityFailed: 'ActivityFailed',
+  /** The worker stopped (SIGTERM): the activity handed its work back after the part in flight; another worker resumes it. */
+  WorkerShutdown: 'WorkerShutdown',
 } as const;
 
 /** Failure types that stop an export: retrying cannot fix them. Activities raise them (activities/failures.ts). */

@@ -156,12 +156,14 @@ function sourceColumns(rec: { provider: string; connection: string; item: Source
 export class ProvenanceStore {
   constructor(readonly pool: Pool) {}
 
-  static connect(url: string, max = 10): ProvenanceStore {
+  /** `warn` hears of lost connections (the worker's log); default stderr. */
+  static connect(url: string, max = 10, options: { warn?: (message: string) => void } = {}): ProvenanceStore {
     const pool = new Pool({ connectionString: url, max, application_name: 'callvault', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
     // A Postgres restart drops idle clients, and pg reports that as an 'error' on the pool: without
     // a listener it ends the process (both workers used to exit 0.1 s after Postgres stopped).
     // The next query opens a new connection; activities in flight fail and are retried.
-    pool.on('error', (err) => lostConnectionNotice(err));
+    const warn = options.warn ?? ((message: string) => console.warn(message));
+    pool.on('error', (err) => lostConnectionNotice(err, warn));
     return new ProvenanceStore(pool);
   }
 
@@ -519,11 +521,11 @@ const NOTICE_EVERY_MS = 30_000;
 let lastNoticeAt = 0;
 
 /** One line per outage, not one per pooled client. */
-function lostConnectionNotice(err: Error): void {
+function lostConnectionNotice(err: Error, warn: (message: string) => void): void {
   const now = Date.now();
   if (now - lastNoticeAt < NOTICE_EVERY_MS) return;
   lastNoticeAt = now;
-  console.warn(`callvault: lost a Postgres connection (${err.message}); the next query reconnects, and activities that failed meanwhile are retried`);
+  warn(`callvault: lost a Postgres connection (${err.message}); the next query reconnects, and activities that failed meanwhile are retried`);
 }
 
 /**

@@ -25,10 +25,15 @@ export function prebuiltWorkflowBundle(): WorkflowBundleOption | undefined {
  * Workflow stack traces still name the TypeScript file and line.
  */
 export async function writeWorkflowBundle(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietLogger, webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-cheap-module-source-map' }) });
+  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietLogger, webpackConfigHook: leanSourceMaps });
   mkdirSync(dirname(bundlePath), { recursive: true });
   writeFileSync(bundlePath, code);
   return bundlePath;
+}
+
+/** Source maps with lines and files only (see writeWorkflowBundle); also for a bundle made at start (tracing). */
+export function leanSourceMaps<T extends object>(config: T): T {
+  return { ...config, devtool: 'inline-nosources-cheap-module-source-map' };
 }
 
 const noop = () => undefined;

@@ -16,14 +16,15 @@ export interface WorkerDeps extends ActivityDeps {
  * a provider per connection, created on first use so that a connection with a missing secret
  * only fails the exports that use it (with a message naming the secret).
  */
-export function buildDeps(config: CallvaultConfig, env: NodeJS.ProcessEnv = process.env): WorkerDeps {
+export function buildDeps(config: CallvaultConfig, env: NodeJS.ProcessEnv = process.env, options: { draining?: AbortSignal; warn?: (message: string) => void } = {}): WorkerDeps {
   const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket);
-  const provenance = ProvenanceStore.connect(config.database.url, config.worker.transferConcurrency + config.worker.listConcurrency + 2);
+  const provenance = ProvenanceStore.connect(config.database.url, config.worker.transferConcurrency + config.worker.listConcurrency + 2, { warn: options.warn });
   const providers = new Map<string, Provider>();
   return {
     config,
     store,
     provenance,
+    ...(options.draining ? { draining: options.draining } : {}),
     providerFor(name: string): Provider {
       let provider = providers.get(name);
       if (!provider) {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../contracts/failures';
+import { ConfigurationError } from '../errors';
 
 /** Network failures that mean "not there yet" (a restart, a deploy), as opposed to a wrong setting. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', '57P03']);
@@ -9,6 +10,8 @@ const UNREACHABLE_TEXT = /ECONNREFUSED|ECONNRESET|connection refused|transport e
 export function isUnreachable(err: unknown): boolean {
   const e = err as { code?: unknown; $metadata?: { httpStatusCode?: number }; message?: unknown; cause?: unknown } | null;
   if (!e) return false;
+  // A wrong setting, whatever words its message quotes (a refused TLS handshake is a "transport error" too).
+  if (err instanceof ConfigurationError) return false;
   if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
   if ((e.$metadata?.httpStatusCode ?? 0) >= 500) return true;
   if (typeof e.message === 'string' && UNREACHABLE_TEXT.test(e.message)) return true;
@@ -25,7 +28,7 @@ const REMIND_EVERY_MS = 5 * 60_000;
  * Temporal is down waits for it, says so once (and every five minutes after), and serves once it
  * is back. An error that is not about reachability (bad credentials, a wrong bucket) is thrown.
  */
-export async function whenReachable<T>(what: string, attempt: () => Promise<T>, say: (line: string) => void = console.warn): Promise<T> {
+export async function whenReachable<T>(what: string, attempt: () => Promise<T>, say: (line: string) => void): Promise<T> {
   let waitMs = FIRST_WAIT_MS;
   let toldAt: number | null = null;
   for (;;) {

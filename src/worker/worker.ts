@@ -1,17 +1,29 @@
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerPlugin, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
+import { leanSourceMaps } from './bundle';
 import type { WorkerRole } from './roles';
 
 export interface CreateWorkersOptions {
   deps: ActivityDeps;
   role?: WorkerRole;
   connection: NativeConnection;
-  /** A prebuilt workflow bundle (fast start); otherwise the workflows are bundled now. */
+  /** The namespace the connection resolved (TEMPORAL_NAMESPACE, a profile); default the configuration's. */
+  namespace?: string;
+  /** A prebuilt workflow bundle (fast start); otherwise the workflows are bundled now (with the plugins' workflow interceptors). */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /** Per activity: logs and metrics tags (src/worker/interceptors.ts). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
+  /** Tracing (src/worker/tracing.ts). */
+  plugins?: WorkerPlugin[];
+  /** How long running activities get to finish after shutdown is asked for, before they are cancelled. */
+  shutdownGraceMs?: number;
 }
+
+/** After the grace period, cancelled activities get this long to wind up before the worker gives up on them. */
+const FORCE_AFTER_GRACE_MS = 10_000;
 
 /**
  * The workers of one process: one on the main task queue for workflows and bookkeeping, and per
@@ -23,7 +35,15 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   const { deps, connection } = options;
   const { config } = deps;
   const activities = createActivities(deps);
-  const common = { connection, namespace: config.temporal.namespace, ...(options.identity ? { identity: options.identity } : {}) };
+  const grace = options.shutdownGraceMs;
+  const common = {
+    connection,
+    namespace: options.namespace ?? config.temporal.namespace,
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.activityInterceptors ? { interceptors: { activity: options.activityInterceptors } } : {}),
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+    ...(grace !== undefined ? { shutdownGraceTime: grace, shutdownForceTime: grace + FORCE_AFTER_GRACE_MS } : {}),
+  };
   const role = options.role ?? 'all';
   const workers: Worker[] = [];
   if (role !== 'transfers') {
@@ -31,7 +51,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
       await Worker.create({
         ...common,
         taskQueue: config.temporal.taskQueue,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../../workflows') }),
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../../workflows'), bundlerOptions: { webpackConfigHook: leanSourceMaps } }),
         activities: {
           describeConnection: activities.describeConnection,
           beginExport: activities.beginExport,
