@@ -21,7 +21,7 @@ import { createTracing, tracingEndpoint, type Tracing } from './tracing';
 import { createWorkers, runWorkers } from './worker';
 
 /** How often the worker re-checks readiness for its gauge, and counts open exports. */
-const READY_EVERY_MS = 10_000;
+const READY_EVERY_MS = 5_000;
 const OPEN_EXPORTS_EVERY_MS = 30_000;
 
 function workerRoleFromEnv(): WorkerRole {
