@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import type { GivenUp, ItemResult, RecordFailuresInput, TransferBatchInput } fro
 import type { SourceItem } from '../../src/contracts/sourceItem';
 import { EXPORT_WORKFLOW_TYPE, type ExportResult } from '../../src/contracts/exportResult';
 import { exportWorkflowId, type ExportInput } from '../../src/contracts/exportInput';
+import { localTemporal } from './localServer';
 
 /**
  * The export workflow's state machine on a real Temporal dev server, with activities mocked in
@@ -112,13 +113,7 @@ async function runExport(script: Script, options: ExportInput['options'] = {}): 
 }
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: join(repo, '.tools', 'bin', 'temporal') },
-      ip: '127.0.0.1',
-      extraArgs: ['--dynamic-config-value', 'frontend.enableServerVersionCheck=false', '--log-level', 'error'],
-    },
-  });
+  env = await localTemporal();
 }, 60_000);
 
 afterAll(async () => {
