@@ -43,10 +43,18 @@ function connectionOf(arg: unknown, config: CallvaultConfig): string | undefined
   return typeof name === 'string' && CONNECTION_NAME.test(name) && Object.hasOwn(config.connections, name) ? name : undefined;
 }
 
-function snakeCased(tags: MetricTags): MetricTags {
-  const out: MetricTags = {};
-  for (const [key, value] of Object.entries(tags)) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
-  return out;
+/**
+ * `taskQueue` as `task_queue`, `activityType` as `activity_type`. The worker's meter adds its own
+ * `taskQueue` too; an undefined value here overrides it, and the SDK drops undefined tags.
+ */
+export function snakeCased(tags: MetricTags): MetricTags {
+  const out: Record<string, MetricTags[string] | undefined> = {};
+  for (const [key, value] of Object.entries(tags)) {
+    const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (snake !== key) out[key] = undefined;
+    out[snake] = value;
+  }
+  return out as MetricTags;
 }
 
 /**

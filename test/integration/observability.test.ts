@@ -107,7 +107,9 @@ describe('watching a worker', () => {
     // The SDK's own, moving too, with its labels in snake_case and ours on the same activity tags.
     const transferLatency = { activity_type: 'transferBatch', task_queue: `${env.config.temporal.taskQueue}.${connection}.transfer` };
     expect(total(after, 'temporal_activity_execution_latency_count', transferLatency)).toBeGreaterThan(total(mid, 'temporal_activity_execution_latency_count', transferLatency));
-    expect(after.find((s) => s.name === 'callvault_files_total' && s.labels.connection === connection)?.labels).toMatchObject({ activity_type: 'transferBatch', namespace: 'default' });
+    const ours = after.find((s) => s.name === 'callvault_files_total' && s.labels.connection === connection)!.labels;
+    expect(ours).toMatchObject({ activity_type: 'transferBatch', task_queue: transferLatency.task_queue, namespace: 'default' });
+    expect(Object.keys(ours).filter((k) => /[A-Z]/.test(k))).toEqual([]);
     expect(openNow).toBe(1);
   });
 

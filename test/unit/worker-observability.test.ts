@@ -3,7 +3,7 @@ import type { LogEntry, Logger, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { recordDaysAtRisk, retryCause as fileRetryCause, TransferMetrics } from '../../activities/metrics';
 import type { AtRiskWindow } from '../../src/contracts/retentionSweep';
-import { retryCause as attemptRetryCause } from '../../src/worker/interceptors';
+import { retryCause as attemptRetryCause, snakeCased } from '../../src/worker/interceptors';
 import { formatEntry, logSettingsFromEnv } from '../../src/worker/logging';
 import { GracefulShutdown } from '../../src/worker/shutdown';
 
@@ -75,6 +75,11 @@ describe('retry causes, as bounded labels', () => {
 });
 
 describe("callvault's activity metrics", () => {
+  it("carry the SDK's tags in its own Prometheus spelling, the camelCase ones unset (the SDK drops undefined tags)", () => {
+    const tags = snakeCased({ namespace: 'default', taskQueue: 'q', activityType: 'transferBatch' });
+    expect(tags).toEqual({ namespace: 'default', taskQueue: undefined, task_queue: 'q', activityType: undefined, activity_type: 'transferBatch' });
+  });
+
   it('count each file try by outcome with its connection and provider, bytes stored or received in vain, and retries by cause', () => {
     const meter = recordingMeter();
     const m = new TransferMetrics(meter, { connection: 'bird-eu', provider: 'bird' });
