@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ClientConfigTLS, type ConfigDataSource } from '@temporalio/envconfig';
 import { isTemporalAddress, TEMPORAL_ADDRESS_HINT, TEMPORAL_NAMESPACE, type CallvaultConfig } from '../config/schema';
@@ -149,7 +150,7 @@ interface ResolvedTls {
 function resolveTls(layers: Layers, env: NodeJS.ProcessEnv, hasApiKey: boolean): ResolvedTls {
   const fromConfig = layers.config.tls;
   const explicit = pick<boolean>(
-    [layers.env.tls?.disabled === undefined ? undefined : !layers.env.tls.disabled, '$TEMPORAL_TLS'],
+    [env.TEMPORAL_TLS ? layers.env.tls?.disabled !== true : undefined, '$TEMPORAL_TLS'],
     [layers.profile.tls?.disabled === undefined ? undefined : !layers.profile.tls.disabled, `tls.disabled of ${layers.profileLabel}`],
     [typeof fromConfig === 'boolean' ? fromConfig : undefined, 'temporal.tls'],
   );
@@ -189,9 +190,9 @@ function resolveTls(layers: Layers, env: NodeJS.ProcessEnv, hasApiKey: boolean):
 
 /** One PEM (server CA, client certificate or key), read now, from the first place that names it. */
 function tlsMaterial(which: Material, layers: Layers, env: NodeJS.ProcessEnv): Found<Uint8Array> | undefined {
-  const fromEnv = layers.env.tls?.[which];
+  const fromEnv = given(layers.env.tls?.[which]);
   if (fromEnv) return readSource(fromEnv, 'path' in fromEnv ? `$${ENV_NAMES[which]}_PATH (${fromEnv.path})` : `$${ENV_NAMES[which]}_DATA`);
-  const fromProfile = layers.profile.tls?.[which];
+  const fromProfile = given(layers.profile.tls?.[which]);
   if (fromProfile) {
     const field = 'path' in fromProfile ? `tls.${TOML_NAMES[which]}_path (${fromProfile.path})` : `tls.${TOML_NAMES[which]}_data`;
     return readSource(fromProfile, `${field} of ${layers.profileLabel}`);
@@ -202,6 +203,12 @@ function tlsMaterial(which: Material, layers: Layers, env: NodeJS.ProcessEnv): F
   const path = which === 'clientCert' ? tls.clientCertPath : tls.serverCaCertPath;
   const field = which === 'clientCert' ? 'temporal.tls.clientCertPath' : 'temporal.tls.serverCaCertPath';
   return path ? readSource({ path }, `${field} (${path})`) : undefined;
+}
+
+/** A variable set to nothing (`TEMPORAL_TLS_CLIENT_CERT_PATH=`) says nothing, as for every other setting. */
+function given(source: ConfigDataSource | undefined): ConfigDataSource | undefined {
+  if (!source) return undefined;
+  return ('path' in source ? source.path : source.data.length) ? source : undefined;
 }
 
 function readSource(source: ConfigDataSource, from: string): Found<Uint8Array> {
@@ -247,6 +254,32 @@ export function connectionFailure(target: TemporalTarget, err: unknown): Configu
   );
 }
 
+/** What a TLS handshake with these settings runs into, or null when it succeeds (or the server is not there at all). */
+export function tlsHandshakeProblem(target: TemporalTarget, timeoutMs = 3_000): Promise<string | null> {
+  const tls = (typeof target.connectionOptions.tls === 'object' && target.connectionOptions.tls) || {};
+  const at = target.address.lastIndexOf(':');
+  const host = target.address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host,
+      port: Number(target.address.slice(at + 1)),
+      servername: tls.serverNameOverride ?? (/^[\d.:]+$/.test(host) ? undefined : host),
+      ALPNProtocols: ['h2'],
+      ...(tls.serverRootCACertificate ? { ca: Buffer.from(tls.serverRootCACertificate) } : {}),
+      ...(tls.clientCertPair ? { cert: Buffer.from(tls.clientCertPair.crt), key: Buffer.from(tls.clientCertPair.key) } : {}),
+    });
+    const done = (problem: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(problem);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    // With TLS 1.3 a server that wants a client certificate says so just after the handshake.
+    socket.once('secureConnect', () => setTimeout(() => done(null), 300));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(err.code ?? '') ? null : err.message));
+  });
+}
+
 export interface Connected {
   client: Client;
   close(): Promise<void>;
@@ -259,7 +292,9 @@ export async function connectClient(config: CallvaultConfig, env: NodeJS.Process
   try {
     connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: '10 seconds' });
   } catch (err) {
-    throw connectionFailure(target, err);
+    // grpc-js says only "Failed to connect before the deadline" when TLS fails: ask the handshake itself why.
+    const handshake = target.tls && /deadline/i.test(causeChain(err)) ? await tlsHandshakeProblem(target) : null;
+    throw connectionFailure(target, handshake ? new Error(`${causeChain(err)}: TLS handshake: ${handshake}`) : err);
   }
   return { client: new Client({ connection, namespace: target.namespace }), close: () => connection.close() };
 }

@@ -137,12 +137,17 @@ describe('a secured Temporal', () => {
     expect(worker.ms).toBeLessThan(15_000);
   });
 
-  it('fails a worker at once without its client certificate, and refuses a certificate without its key before connecting', async () => {
-    const noCert = await callvault(['worker'], { TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert });
-    expect(noCert.out).toContain(`cannot connect to Temporal at ${mtls.address}`);
-    expect(noCert.out).toMatch(/the TLS handshake failed: check the server CA, the server name and the client certificate/);
-    expect(noCert.code).toBe(1);
-    expect(noCert.ms).toBeLessThan(15_000);
+  it('fails a worker at once and the CLI after its connect timeout without a client certificate, saying the server wants one; refuses a certificate without its key before connecting', async () => {
+    const noCertEnv = { TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert };
+    // The CLI's client (grpc-js) waits out its 10 s connect timeout before it knows; then it asks the handshake why.
+    const [worker, cli] = await Promise.all([callvault(['worker'], noCertEnv), callvault(['schedule', 'list'], noCertEnv)]);
+    for (const run of [worker, cli]) {
+      expect(run.out).toContain(`TEMPORAL_ADDRESS: cannot connect to Temporal at ${mtls.address}`);
+      expect(run.out).toMatch(/certificate required|CertificateRequired/i);
+      expect(run.out).toContain('the TLS handshake failed: check the server CA, the server name and the client certificate');
+      expect(run.code).toBe(1);
+    }
+    expect(worker.ms).toBeLessThan(15_000);
     const halfPair = await callvault(['worker'], { TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert });
     expect(halfPair.out).toContain(`TEMPORAL_TLS_CLIENT_CERT_PATH (${certs.clientCert}): a TLS client certificate without its key is refused`);
     expect(halfPair.code).toBe(1);

@@ -94,6 +94,11 @@ describe('the Temporal connection: variables, then the profile, then the configu
     expect(() => config({ tls: { clientKey: '-----BEGIN PRIVATE KEY-----' } })).toThrow(/temporal\.tls\.clientKey: a secret written into the configuration is refused/);
   });
 
+  it('takes a variable set to nothing as not set', () => {
+    expect(target({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: '', TEMPORAL_ADDRESS: '', TEMPORAL_API_KEY: '' }, { address: 'cfg.example:7233' })).toMatchObject({ address: 'cfg.example:7233', tls: false });
+    expect(target({ TEMPORAL_TLS: '', TEMPORAL_API_KEY: 'k' })).toMatchObject({ tls: true, tlsImpliedByApiKey: true });
+  });
+
   it('refuses a client certificate without its key, wherever it was given', () => {
     expect(() => target({ TEMPORAL_TLS_CLIENT_CERT_PATH: CERT })).toThrow(/TEMPORAL_TLS_CLIENT_CERT_PATH \(.*client\.pem\): a TLS client certificate without its key is refused/);
     expect(() => target({ TEMPORAL_TLS_CLIENT_KEY_DATA: 'KEY' })).toThrow(/TEMPORAL_TLS_CLIENT_KEY_DATA: a TLS client key without its certificate is refused/);
