@@ -1,6 +1,10 @@
 import { ApplicationFailure, CancelledFailure, type MetricMeter, type MetricTags } from '@temporalio/common';
 import type { LogEntry, Logger, Worker } from '@temporalio/worker';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load';
 import { recordDaysAtRisk, retryCause as fileRetryCause, TransferMetrics } from '../../activities/metrics';
 import type { AtRiskWindow } from '../../src/contracts/retentionSweep';
 import { retryCause as attemptRetryCause, snakeCased } from '../../src/worker/interceptors';
@@ -107,6 +111,17 @@ describe("callvault's activity metrics", () => {
     const days = (connection: string, reason: string) => meter.values.get(`callvault_retention_days_at_risk${JSON.stringify({ connection, reason })}`);
     expect([days('a', 'deleted'), days('a', 'export_failed'), days('a', 'deletion_started'), days('b', 'deleted')]).toEqual([3, 2, 0, 0]);
     expect(meter.values.get('callvault_retention_sweep_timestamp_seconds{}')).toBe(Date.UTC(2026, 3, 1) / 1000);
+  });
+});
+
+describe('the metrics address', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'cv-metrics-')), 'c.json');
+  writeFileSync(path, JSON.stringify({ storage: { bucket: 'b-1' }, worker: { metrics: { address: '127.0.0.1:9464' } }, connections: {} }));
+
+  it('comes from the file, or from CALLVAULT_METRICS_ADDRESS, which is checked as the file is and named', () => {
+    expect(loadConfig({ path, env: {} }).worker.metrics).toEqual({ address: '127.0.0.1:9464' });
+    expect(loadConfig({ path, env: { CALLVAULT_METRICS_ADDRESS: '0.0.0.0:9100' } }).worker.metrics).toEqual({ address: '0.0.0.0:9100' });
+    expect(() => loadConfig({ path, env: { CALLVAULT_METRICS_ADDRESS: 'http://x:9100' } })).toThrow(/worker\.metrics\.address \(from \$CALLVAULT_METRICS_ADDRESS\): expected host:port to listen on/);
   });
 });
 
