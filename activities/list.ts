@@ -11,6 +11,7 @@ import type { ListPageInput, ListPageResult } from '../src/contracts/listing';
  * any call whatever our pace; at a 15% fault rate five tries leave one call in 13,000 failing.
  */
 const LISTING_CALL_TRIES = 5;
+const KEEPALIVE_MS = 5_000;
 /** Longest in-place wait; Dixa's exports API may ask for a minute. */
 const LISTING_MAX_WAIT_MS = 90_000;
 
@@ -23,6 +24,10 @@ export function listActivities(deps: ActivityDeps) {
      */
     async listPage(input: ListPageInput): Promise<ListPageResult> {
       const ctx = Context.current();
+      // A page may take minutes (a paced Kore page, a large Dixa export): heartbeat throughout, so
+      // the workflow's short heartbeat timeout finds a page whose worker died, or whose completion
+      // a Temporal restart lost, in seconds rather than at the end of the page's whole timeout.
+      const keepAlive = setInterval(() => ctx.heartbeat(), KEEPALIVE_MS);
       try {
         const provider = deps.providerFor(input.connection);
         const page = await provider.listPage(input.window, input.cursor, {
@@ -46,6 +51,8 @@ export function listActivities(deps: ActivityDeps) {
         return { ...classify(unique, known, input.exportRun), nextCursor: page.nextCursor };
       } catch (err) {
         throw toActivityFailure(err);
+      } finally {
+        clearInterval(keepAlive);
       }
     },
   };

@@ -25,7 +25,8 @@ import { ExportState, type RetryRules } from './exportState';
 const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 
 const control = proxyActivities<Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures' | 'recordFailedStart'>>({
-  startToCloseTimeout: '1 minute',
+  // Short database calls: a result lost to a Temporal restart is retried after this.
+  startToCloseTimeout: '30 seconds',
   // About 10 minutes of Postgres being away, then the export fails (and says why) rather than waiting for ever.
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 25, nonRetryableErrorTypes: NON_RETRYABLE },
 });
@@ -242,8 +243,9 @@ function workers(plan: { listTaskQueue: string; transferTaskQueue: string }, inp
   const lister = proxyActivities<Pick<Activities, 'listPage'>>({
     taskQueue: plan.listTaskQueue,
     startToCloseTimeout: '15 minutes',
-    // In-place waits for a platform's Retry-After heartbeat every few seconds.
-    heartbeatTimeout: '2 minutes',
+    // The activity heartbeats every 5 s (and through in-place waits for a Retry-After): a page
+    // whose worker died, or whose result a Temporal restart lost, is retried 20 s later.
+    heartbeatTimeout: '20 seconds',
     retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const transferrer = proxyActivities<Pick<Activities, 'transferBatch'>>({

@@ -93,7 +93,7 @@ describe('kill -9 at every moment of a large file\'s life', () => {
   /** Starts the export of recording `n`'s day; returns its handle. */
   async function startDay(n: number) {
     const window = { from: new Date(start + n * DAY).toISOString(), to: new Date(start + (n + 1) * DAY).toISOString() };
-    return env.start({ connection, ...window, trigger: { kind: 'operator', by: 'crash test' }, options: { heartbeatTimeoutSeconds: 4 } });
+    return env.start({ connection, ...window, trigger: { kind: 'operator', by: 'crash test' }, options: { heartbeatTimeoutSeconds: 2, maxRetryIntervalSeconds: 1 } });
   }
 
   /** Kills `victim` once `reached`, lets the held request go, and has a fresh worker finish. */
@@ -117,31 +117,33 @@ describe('kill -9 at every moment of a large file\'s life', () => {
 
   const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 
+  /** The one worker running between scenarios: each kills it and leaves its successor for the next. */
+  let current: WorkerProcess | undefined;
+  const running = async () => (current ??= await env.spawnWorker());
+
   it.each(MOMENTS.map((m, n) => [m.name, n] as const))('finishes intact after a kill %s', async (name, n) => {
     const id = recordings[n]!.id;
-    const victim = await env.spawnWorker();
+    const victim = await running();
     const armed = MOMENTS[n]!.arm(iso, id);
     const started = await startDay(n);
     const sentAtKill = await killAt(victim, armed, id);
-    await env.spawnWorker();
+    current = await env.spawnWorker();
     const refetched = await expectIntact(n, (await started.handle.result()) as ExportResult);
     lines.push(`[crash ${name}] killed at ${mib(sentAtKill)} of ${mib(SIZE)}; fetched twice ${mib(refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers)`);
-    await env.stopWorkers();
   });
 
   it('finishes intact after a kill in the middle of a part, and another while the resumed file is read back', async () => {
     const n = MOMENTS.length;
     const id = recordings[n]!.id;
-    const first = await env.spawnWorker();
+    const first = await running();
     const started = await startDay(n);
     const sentAtKill = await killAt(first, holdS3((i) => on(i, 'UploadPart', (r) => r.partNumber === 3), { bodyByte: MiB })(iso, id), id);
     // The next worker resumes after part 2 and must read the object back to hash it: kill it there.
     const second = await env.spawnWorker();
     await killAt(second, holdS3((i) => on(i, 'GetObject'), 'response')(iso, id), id);
-    await env.spawnWorker();
+    current = await env.spawnWorker();
     const refetched = await expectIntact(n, (await started.handle.result()) as ExportResult);
     lines.push(`[crash in a part, then in the read-back] killed at ${mib(sentAtKill)} of ${mib(SIZE)}; fetched twice ${mib(refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers)`);
-    await env.stopWorkers();
   });
 
   it('leaves every object verified, no upload open and no worker that died on its own', async () => {

@@ -26,9 +26,10 @@ export interface SoakRun {
   seconds: number;
 }
 
+/** Retries back off to 4 s at most: the soak proves what happens to every file, not how long a production backoff waits. */
 export async function runSoakExport(subject: SoakSubject, options: Record<string, number> = {}): Promise<SoakRun> {
   const began = Date.now();
-  const started = await subject.env.start({ connection: subject.connection, ...subject.window, trigger: { kind: 'operator', by: 'soak' }, options: { maxInFlight: 8, heartbeatTimeoutSeconds: 20, ...options } });
+  const started = await subject.env.start({ connection: subject.connection, ...subject.window, trigger: { kind: 'operator', by: 'soak' }, options: { maxInFlight: 8, heartbeatTimeoutSeconds: 20, maxRetryIntervalSeconds: 4, ...options } });
   const result = (await started.handle.result()) as ExportResult;
   return { result, seconds: (Date.now() - began) / 1000 };
 }
