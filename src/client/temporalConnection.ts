@@ -254,6 +254,17 @@ export function connectionFailure(target: TemporalTarget, err: unknown): Configu
   );
 }
 
+/**
+ * A failed connection's error, with what the TLS handshake itself runs into when TLS is on: grpc-js
+ * says only "Failed to connect before the deadline", and the worker's core, racing the server's
+ * alert, sometimes only "broken pipe" or "connection closed". Unchanged when the handshake succeeds.
+ */
+export async function withHandshakeProblem(target: TemporalTarget, err: unknown): Promise<unknown> {
+  if (!target.tls || AUTH_REFUSED.test(causeChain(err))) return err;
+  const problem = await tlsHandshakeProblem(target);
+  return problem ? new Error(`${causeChain(err)}: TLS handshake: ${problem}`) : err;
+}
+
 /** What a TLS handshake with these settings runs into, or null when it succeeds (or the server is not there at all). */
 export function tlsHandshakeProblem(target: TemporalTarget, timeoutMs = 3_000): Promise<string | null> {
   const tls = (typeof target.connectionOptions.tls === 'object' && target.connectionOptions.tls) || {};
@@ -292,9 +303,7 @@ export async function connectClient(config: CallvaultConfig, env: NodeJS.Process
   try {
     connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: '10 seconds' });
   } catch (err) {
-    // grpc-js says only "Failed to connect before the deadline" when TLS fails: ask the handshake itself why.
-    const handshake = target.tls && /deadline/i.test(causeChain(err)) ? await tlsHandshakeProblem(target) : null;
-    throw connectionFailure(target, handshake ? new Error(`${causeChain(err)}: TLS handshake: ${handshake}`) : err);
+    throw connectionFailure(target, await withHandshakeProblem(target, err));
   }
   return { client: new Client({ connection, namespace: target.namespace }), close: () => connection.close() };
 }

@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, type Logger } from '@temporalio/worker';
-import { connectionFailure, isTemporalRefusal, resolveTemporalTarget, type TemporalTarget } from '../client/temporalConnection';
+import { connectionFailure, isTemporalRefusal, resolveTemporalTarget, withHandshakeProblem, type TemporalTarget } from '../client/temporalConnection';
 import { loadConfig } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import { errorMessage } from '../contracts/failures';
@@ -107,7 +107,8 @@ function connectWorker(target: TemporalTarget, log: Logger): Promise<NativeConne
       try {
         return await NativeConnection.connect(target.connectionOptions);
       } catch (err) {
-        if (isTemporalRefusal(err) || !isUnreachable(err)) throw connectionFailure(target, err);
+        const explained = await withHandshakeProblem(target, err);
+        if (isTemporalRefusal(explained) || !isUnreachable(explained)) throw connectionFailure(target, explained);
         throw err;
       }
     },

@@ -3,6 +3,8 @@ import http2 from 'node:http2';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveTemporalTarget, tlsHandshakeProblem } from '../../src/client/temporalConnection';
+import { parseConfig } from '../../src/config/load';
 import { startApiKeyProxy, type ApiKeyProxy } from '../support/apiKeyProxy';
 import { makeTestCertificates } from '../support/certificates';
 import { hostPort, startTlsProxy, type TlsProxy } from '../support/tlsProxy';
@@ -70,6 +72,16 @@ describe('the TLS proxy', () => {
     expect(mtls.accepted).toEqual(['proxy-test-client']);
     await expect(roundTrip(mtls.address, 'no certificate', false)).rejects.toThrow();
     expect(mtls.refused.join('\n')).toMatch(/certificate/i);
+  });
+
+  it("tells callvault's connection why a handshake fails, which grpc-js does not", async () => {
+    const config = parseConfig({ storage: { bucket: 'b-1' }, connections: {} });
+    const target = (env: Record<string, string>) => resolveTemporalTarget(config, { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert, ...env });
+    expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: mtls.address }))).toMatch(/certificate required/i);
+    expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey }))).toBeNull();
+    expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.clientCert }))).toMatch(/certificate/i);
+    // A server that is not there is not a TLS problem: the caller waits for it.
+    expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: 'localhost:1' }))).toBeNull();
   });
 });
 
