@@ -3,7 +3,7 @@
  * against every change to workflows/. It starts a real stack on free ports in a temporary folder
  * (a Temporal dev server, SeaweedFS, a scratch database, a Bird simulator and a compiled worker
  * process, exactly as `callvault worker` runs), runs four scenarios and writes each run's history,
- * as JSON, into test/replay/histories/:
+ * as JSON ({ workflowId, runId, label, history }), into test/replay/histories/:
  *
  * - export: 36 recordings with a continue-as-new, per-file retries (a 503 once), a file given up
  *   (503 on every try), the platform's final word (absent, failed) and a durable wait (ongoing);
@@ -90,7 +90,9 @@ async function main(): Promise<void> {
       const runs = await runsOf(client, handle.workflowId);
       for (const [i, runId] of runs.entries()) {
         const file = join(out, `${scenario}.${label}.r${i + 1}.json`);
-        writeFileSync(file, `${historyToJSON(await client.workflow.getHandle(handle.workflowId, runId).fetchHistory())}\n`);
+        const history = JSON.parse(historyToJSON(await client.workflow.getHandle(handle.workflowId, runId).fetchHistory())) as unknown;
+        // What Worker.runReplayHistories takes: the workflow id matters (the export checks its own).
+        writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, runId, label, history })}\n`);
         console.log(`recorded ${file}`);
       }
     }
