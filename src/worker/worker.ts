@@ -3,6 +3,7 @@ import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
 import type { WorkerRole } from './roles';
+import { requireSearchAttributes } from './searchAttributes';
 
 export interface CreateWorkersOptions {
   deps: ActivityDeps;
@@ -27,6 +28,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   const role = options.role ?? 'all';
   const workers: Worker[] = [];
   if (role !== 'transfers') {
+    await requireSearchAttributes(connection, config.temporal.namespace);
     workers.push(
       await Worker.create({
         ...common,
