@@ -7,6 +7,7 @@ import { registerExportCommands } from './exportCommands';
 import { registerRetentionCommands } from './retentionCommands';
 import { registerScheduleCommands } from './scheduleCommands';
 import { registerServiceCommands } from './serviceCommands';
+import { registerSetupCommands } from './setupCommands';
 
 /**
  * `callvault`: one entry point for operators and for the worker process (`callvault worker`).
@@ -25,6 +26,7 @@ registerExportCommands(program, config);
 registerDemoCommand(program);
 registerScheduleCommands(program, config);
 registerRetentionCommands(program, config);
+registerSetupCommands(program, config);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`callvault: ${errorMessage(err)}`);

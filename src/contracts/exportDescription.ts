@@ -35,6 +35,11 @@ export function exportStaticDetails(input: Pick<ExportInput, 'connection' | 'fro
   ].join('\n');
 }
 
+/** An export's state in words (`Completed, some files given up`). */
+export function stateText(state: ExportStateName | 'starting'): string {
+  return STATE_TEXT[state];
+}
+
 const STATE_TEXT: Record<ExportStateName | 'starting', string> = {
   starting: 'Starting',
   running: 'Running',

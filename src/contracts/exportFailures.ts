@@ -37,7 +37,8 @@ export const FAILURE_SAMPLE_PER_CODE = 20;
 /** Characters of a reason kept in the sample (provenance keeps 2,000). */
 export const FAILURE_REASON_MAX = 300;
 
-const GROUP_CODES: readonly FailureGroupCode[] = [...FINAL_FAILURE_CODES, 'unavailable', ...GIVE_UP_CODES];
+/** The order failure codes are shown in: the platform's final word first, then what callvault gave up. */
+export const GROUP_CODES: readonly FailureGroupCode[] = [...FINAL_FAILURE_CODES, 'unavailable', ...GIVE_UP_CODES];
 
 /** What each code means, for people (CLI, UI). */
 export const FAILURE_CODE_MEANING: Record<FailureGroupCode, string> = {
@@ -62,7 +63,7 @@ export const failuresQuery = defineQuery<FailureSummary>('failures');
 export type ExportOutcome = 'completed' | 'completed_with_final_failures' | 'completed_with_given_up';
 
 /** Given-up files outrank final failures: they are the ones a retry can still fetch. */
-export function outcomeOf(failures: Pick<FailureSummary, 'groups'>): ExportOutcome {
+export function outcomeOf(failures: { groups: ReadonlyArray<Pick<FailureGroup, 'count' | 'final'>> }): ExportOutcome {
   const counted = failures.groups.filter((g) => g.count > 0);
   if (counted.some((g) => !g.final)) return 'completed_with_given_up';
   return counted.length > 0 ? 'completed_with_final_failures' : 'completed';
