@@ -34,6 +34,9 @@ import { repoRoot } from '../src/devstack/tools';
 import { WorkerProcess } from '../src/devstack/worker';
 import { BirdSimulator, type BirdRecordingSpec } from '../src/simulators/bird';
 
+// The AWS SDK's notice about Node versions says nothing about recording histories.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const CONNECTION = 'bird-replay';
 const TASK_QUEUE = 'callvault-replay';
 const day = (d: number) => `2026-03-${String(d).padStart(2, '0')}T00:00:00.000Z`;

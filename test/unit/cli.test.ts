@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,44 @@ describe('the CLI refuses what does not exist, naming it, and exits non-zero (is
     const { status, out } = run('export', 'status', 'export:bird-eu:x');
     expect(out).toMatch(/callvault: temporal\.address: cannot connect to Temporal at 127\.0\.0\.1:\d+ \(.+\); check the address \(or TEMPORAL_ADDRESS\)/);
     expect(status).toBe(1);
+  });
+});
+
+describe('the built CLI as an executable (issue 13)', () => {
+  it('is executable after the build and runs by its shebang, with the worker\'s Node flags', () => {
+    expect(statSync(cli).mode & 0o111).toBe(0o111);
+    expect(readFileSync(cli, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=50 --expose-gc');
+    const res = spawnSync(cli, ['--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toContain('Usage: callvault');
+  });
+
+  it('runs `worker` under plain node with the flags anyway, passes signals on, and prints no AWS SDK notice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-flags-'));
+    const config = join(dir, 'callvault.config.json');
+    // Postgres on a port nobody listens on: the worker waits for it, saying so, and stays up.
+    writeFileSync(config, JSON.stringify({ database: { url: `postgres://u@127.0.0.1:${await closedPort()}/db` }, storage: { bucket: 'cli-test' }, connections: {} }));
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    delete env.MALLOC_ARENA_MAX;
+    const parent = spawn(process.execPath, [cli, '--config', config, 'worker'], { env });
+    let out = '';
+    parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    parent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => parent.once('exit', resolve));
+    try {
+      await expect.poll(() => out, { timeout: 20_000 }).toContain('waiting for Postgres');
+      const child = execFileSync('ps', ['-o', 'pid=', '--ppid', String(parent.pid)], { encoding: 'utf8' }).trim();
+      const cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+      expect(cmdline).toEqual(expect.arrayContaining(['--max-semi-space-size=2', '--heap-growing-percent=50', '--expose-gc', 'worker']));
+      expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+      parent.kill('SIGTERM');
+      expect(await exited).not.toBeNull();
+      expect(() => process.kill(Number(child), 0)).toThrow();
+      expect(out).not.toContain('NodeVersionSupportWarning');
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
 
