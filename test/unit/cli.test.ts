@@ -58,6 +58,10 @@ describe('the CLI refuses what does not exist, naming it, and exits non-zero (is
     [['schedule', 'create', '--connection', 'bird-eu', '--every', '1d', '--id', 'my schedule/../x'], /'--id <scheduleId>' argument 'my schedule\/\.\.\/x' is invalid/],
     [['schedule', 'describe', '../etc'], /value '\.\.\/etc' is invalid for argument 'schedule'\. use 1-200 letters/],
     [['schedule', 'backfill', 'bird-eu', '--from', '2026-02-30', '--to', '2026-03-02'], /'--from <date>' argument '2026-02-30' is invalid/],
+    [['export', 'status', 'export:bird-eu:x', '--connection', 'bird-eu', ...window], /give a workflow id or --connection, --from and --to, not both/],
+    [['export', 'failures', '--connection', 'bird-eu', '--from', '2026-01-01'], /give the export's workflow id, or --connection, --from and --to/],
+    [['export', 'cancel', '--connection', 'bird-eu', '--from', '2026-01-02', '--to', '2026-01-01'], /callvault: to: must be later than from/],
+    [['export', 'list', '--status', 'stuck'], /option '--status <status>' argument 'stuck' is invalid\. Allowed choices are running, completed, failed, cancelled/],
   ])('callvault %j', (args, message) => {
     const { status, out } = run(...args);
     expect(out).toMatch(message);
@@ -72,6 +76,15 @@ describe('the CLI refuses what does not exist, naming it, and exits non-zero (is
 });
 
 describe('the built CLI as an executable (issue 13)', () => {
+  it('says CLI, not worker, when a command lacks a secret the configuration names', () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'cv-secret-')), 'callvault.config.json');
+    const storage = { bucket: 'cli-test', accessKeyId: { env: 'CV_MISSING_KEY' }, secretAccessKey: { env: 'CV_MISSING_SECRET' } };
+    writeFileSync(config, JSON.stringify({ storage, connections: { 'bird-eu': { provider: 'bird', workspaceId: 'ws', accessKey: { env: 'K' } } } }));
+    const res = spawnSync(process.execPath, [cli, '--config', config, 'verify'], { encoding: 'utf8', timeout: 30_000 });
+    expect(res.stderr).toContain('storage.accessKeyId: environment variable CV_MISSING_KEY is not set for this CLI');
+    expect(res.status).toBe(1);
+  });
+
   it('is executable after the build and runs by its shebang, with the worker\'s Node flags', () => {
     expect(statSync(cli).mode & 0o111).toBe(0o111);
     expect(readFileSync(cli, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=50 --expose-gc');
