@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
 import type { ConnectionConfig } from '../src/config/schema';
 import { TransientError, UnavailableError } from '../src/errors';
-import { FINAL_FAILURE_CODES } from '../src/contracts/failures';
+import { FINAL_FAILURE_CODES, type UnavailableReason } from '../src/contracts/failures';
 import type { Execution, FileState, StoredFileRecord } from '../src/provenance/store';
 import type { Provider } from '../src/providers/types';
 import type { SourceItem } from '../src/contracts/sourceItem';
@@ -17,6 +17,7 @@ import { livenessHeartbeat, type LivenessHeartbeat } from './heartbeat';
 import { TransferMetrics } from './metrics';
 import type { GivenUpRecorded, ItemResult, RecordFailuresInput, TransferBatchInput, TransferTask } from '../src/contracts/transfer';
 import { MiB } from '../src/contracts/units';
+import { FAILURE_REASON_MAX, clip } from '../src/contracts/exportFailures';
 
 /**
  * Stored files per manifest and INSERT. A group is also written once it stands for one part's
@@ -139,7 +140,7 @@ class BatchTransfer {
       return ours ? { sourceId, outcome: 'stored', bytes: known.size ?? 0, ...(await this.revealed(item)) } : { sourceId, outcome: 'already_stored' };
     }
     if (ours && known?.failureCode && FINAL_FAILURE_CODES.includes(known.failureCode)) {
-      return { sourceId, outcome: 'unavailable', reason: known.failureReason ?? known.failureCode };
+      return { sourceId, outcome: 'unavailable', reason: known.failureReason ?? known.failureCode, code: known.failureCode as UnavailableReason };
     }
     const startedAt = new Date();
     try {
@@ -173,7 +174,7 @@ class BatchTransfer {
     } catch (err) {
       if (err instanceof UnavailableError) {
         await this.deps.provenance.recordFailed({ ...this.source(item), code: err.reason, reason: err.message, startedAt, finishedAt: new Date() });
-        return { sourceId, outcome: 'unavailable', reason: err.message };
+        return { sourceId, outcome: 'unavailable', reason: err.message, code: err.reason };
       }
       if (err instanceof TransientError) {
         const retryAfterSeconds = err.retryAfterMs !== undefined ? Math.ceil(err.retryAfterMs / 1000) : undefined;
@@ -265,7 +266,7 @@ async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Pr
     conn.name,
     input.failures.map((f) => f.item.sourceId),
   );
-  const out = { recorded: 0, storedByThisExport: 0, bytes: 0 };
+  const out: Required<GivenUpRecorded> = { recorded: 0, storedByThisExport: 0, bytes: 0, failed: [] };
   const now = new Date();
   for (const failure of input.failures) {
     const state = known.get(failure.item.sourceId);
@@ -278,7 +279,11 @@ async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Pr
     }
     const wrote = await deps.provenance.recordFailed({ provider: conn.provider, connection: conn.name, item: failure.item, code: failure.code, reason: failure.reason, execution, startedAt: now, finishedAt: now });
     // Counted either way: a final status this export recorded earlier stays, and is this file's failure.
-    if (wrote || state?.exportRun === input.exportRun) out.recorded++;
+    if (wrote || state?.exportRun === input.exportRun) {
+      out.recorded++;
+      const kept = !wrote && state?.failureCode ? { code: state.failureCode, reason: state.failureReason ?? state.failureCode } : failure;
+      out.failed.push({ sourceId: failure.item.sourceId, code: kept.code, reason: clip(kept.reason, FAILURE_REASON_MAX) });
+    }
     await abortUploadsOf(deps, conn, failure.item);
   }
   return out;

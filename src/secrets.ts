@@ -34,12 +34,20 @@ export const secretRefSchema = z.unknown().transform((raw, ctx): SecretRef => {
   return z.NEVER;
 });
 
-/** Resolves a secret in the worker. `field` names the config field for the error message. */
+/** Who resolves secrets in this process, as messages name it: a worker, or the CLI running a command (verify, say). */
+let resolvedBy: 'worker' | 'CLI' = 'worker';
+
+/** Set once by the entry point (`callvault <command>` other than `worker` says CLI). */
+export function secretsResolvedBy(who: 'worker' | 'CLI'): void {
+  resolvedBy = who;
+}
+
+/** Resolves a secret in the worker (or the CLI). `field` names the config field for the error message. */
 export function resolveSecret(ref: SecretRef, field: string, env: NodeJS.ProcessEnv = process.env): string {
   if ('env' in ref) {
     const value = env[ref.env];
     if (!value) {
-      throw new ConfigurationError(`${field}: environment variable ${ref.env} is not set on this worker`);
+      throw new ConfigurationError(`${field}: environment variable ${ref.env} is not set for this ${resolvedBy}`);
     }
     return value;
   }

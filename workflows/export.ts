@@ -15,12 +15,15 @@ import {
 import type { Activities } from '../activities';
 import { InvalidCarriedState, parseCarriedState, type FileTask } from '../src/contracts/carried';
 import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from '../src/contracts/exportInput';
-import { progressQuery, type ExportResult } from '../src/contracts/exportResult';
+import { progressQuery, type ExportProgress, type ExportResult } from '../src/contracts/exportResult';
+import { failuresQuery, outcomeOf } from '../src/contracts/exportFailures';
+import type { ExportStateName } from '../src/contracts/searchAttributes';
 import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, FailureType, errorMessage } from '../src/contracts/failures';
 import type { ListPageResult } from '../src/contracts/listing';
 import type { GivenUp } from '../src/contracts/transfer';
 import type { Window } from '../src/contracts/window';
 import { ExportState, type RetryRules } from './exportState';
+import { ExportVisibility } from './exportVisibility';
 
 const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 
@@ -59,6 +62,7 @@ async function runExport(rawInput: ExportInput, carried: unknown): Promise<Expor
   const state = await restoredState(input, carried);
   const run = new ExportRun(input, state);
   setHandler(progressQuery, () => run.progress());
+  setHandler(failuresQuery, () => state.failures);
   return run.execute(rawInput, carried === undefined);
 }
 
@@ -120,6 +124,8 @@ class ExportRun {
   private recording = 0;
   private fatal: Error | undefined;
   private changes = 0;
+  /** Search attributes and current details; from the moment the provider is known. */
+  private visibility: ExportVisibility | undefined;
 
   constructor(
     private readonly input: ValidExportInput,
@@ -129,13 +135,14 @@ class ExportRun {
     this.window = { from: input.from, to: input.to };
   }
 
-  progress() {
+  progress(): ExportProgress {
+    return { ...this.counters(), state: this.phase, connection: this.connection, window: this.window };
+  }
+
+  private counters(): Omit<ExportProgress, 'state' | 'connection' | 'window'> {
     const waiting = this.state.waitingCount;
     return {
       ...this.state.counters,
-      state: this.phase,
-      connection: this.connection,
-      window: this.window,
       waiting: waiting.notReady,
       retrying: waiting.retrying,
       inFlight: this.state.inFlight,
@@ -152,25 +159,42 @@ class ExportRun {
     });
     if (firstRun) await control.beginExport({ connection: this.connection, provider: plan.provider, window: this.window, trigger: this.input.trigger });
     this.phase = 'running';
+    this.visibility = new ExportVisibility(this.input, plan.provider, this.state.counters.failed);
     const activities = workers(plan, this.input);
     try {
       await this.loop(activities, plan.batchSize, rawInput);
     } catch (err) {
       if (!isCancellation(err)) throw err;
       // Cancelled (callvault export cancel, the UI): the row says so, then the cancellation goes on.
-      this.phase = 'failed';
+      this.ended('failed', 'cancelled');
       await CancellationScope.nonCancellable(() => control.finishExport({ outcome: 'failed', counters: this.state.counters, error: 'cancelled' }));
       throw err;
     }
     if (this.fatal) {
-      this.phase = 'failed';
+      this.ended('failed', 'failed');
       const message = causeMessage(this.fatal);
       await control.finishExport({ outcome: 'failed', counters: this.state.counters, error: message });
       throw ApplicationFailure.nonRetryable(message, failureType(this.fatal) ?? FailureType.ExportFailed);
     }
-    this.phase = 'completed';
+    const failures = this.state.failures;
+    const outcome = outcomeOf(failures);
+    this.ended('completed', outcome);
     await control.finishExport({ outcome: 'completed', counters: this.state.counters });
-    return { workflowId: workflowInfo().workflowId, connection: this.connection, window: this.window, pagesListed: this.state.pagesListed, generation: this.state.generation, ...this.state.counters };
+    return {
+      workflowId: workflowInfo().workflowId,
+      connection: this.connection,
+      window: this.window,
+      pagesListed: this.state.pagesListed,
+      generation: this.state.generation,
+      ...this.state.counters,
+      outcome,
+      failures,
+    };
+  }
+
+  private ended(phase: 'completed' | 'failed', state: ExportStateName): void {
+    this.phase = phase;
+    this.visibility?.finish(state, this.counters(), this.state.failures);
   }
 
   private async loop(activities: ReturnType<typeof workers>, perBatch: number, rawInput: ExportInput): Promise<void> {
@@ -179,6 +203,7 @@ class ExportRun {
     for (;;) {
       if (this.fatal) return;
       this.giveUp(this.state.dueNow(Date.now()));
+      this.visibility?.update('running', this.counters(), this.state.failures);
       if (!workflowInfo().continueAsNewSuggested) {
         for (let batch; (batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight)); ) this.launchBatch(activities, batch);
         if (!this.listing && this.state.wantsPage(lookAhead)) this.launchListing(activities);
@@ -227,7 +252,7 @@ class ExportRun {
     this.recording++;
     control
       .recordFailures({ connection: this.connection, exportRun: this.exportRun, failures })
-      .then((res) => this.state.givenUpRecorded(res))
+      .then((res) => this.state.givenUpRecorded(res, failures))
       .catch((err: unknown) => {
         if (!isCancellation(err)) this.fatal ??= asError(err);
       })

@@ -1,8 +1,9 @@
 import { RECENTLY_LISTED, type ExportSnapshot, type FileTask, type WaitingTask } from '../src/contracts/carried';
 import type { ExportCounters } from '../src/contracts/exportResult';
+import { FailureSample, type FailureSummary } from '../src/contracts/exportFailures';
 import type { ListPageResult } from '../src/contracts/listing';
 import type { SourceItem } from '../src/contracts/sourceItem';
-import type { GivenUp, ItemResult } from '../src/contracts/transfer';
+import type { GivenUp, GivenUpRecorded, ItemResult } from '../src/contracts/transfer';
 
 export interface RetryRules {
   /** Tries per file; then it is given up with its own last error. */
@@ -34,6 +35,8 @@ export class ExportState {
   private readonly queue: FileTask[];
   private readonly waiting: WaitingTask[];
   private readonly recent: string[];
+  /** The failed files per code, with a bounded sample of each: what the result and the `failures` query show. */
+  private readonly failed: FailureSample;
   /** Files queued, waiting or in flight: a listing that names one again does not queue it twice. */
   private readonly active = new Set<string>();
   private batchesInFlight = 0;
@@ -50,6 +53,7 @@ export class ExportState {
     this.queue = snapshot ? [...snapshot.queue] : [];
     this.waiting = snapshot ? [...snapshot.waiting] : [];
     this.recent = snapshot ? [...snapshot.recentlyListed] : [];
+    this.failed = new FailureSample(snapshot?.failures);
     for (const t of [...this.queue, ...this.waiting.map((w) => w.task)]) this.active.add(t.item.sourceId);
   }
 
@@ -155,11 +159,21 @@ export class ExportState {
     return this.waiting.length === 0 ? undefined : Math.min(...this.waiting.map((w) => w.readyAt));
   }
 
-  /** What recording the given-up files found: most were failed, a few had been stored after all. */
-  givenUpRecorded(res: { recorded: number; storedByThisExport: number; bytes: number }): void {
+  /**
+   * What recording the given-up files found: most were failed, a few had been stored after all.
+   * `sent` stands in for the list of failed files when the activity's answer has none (older workers).
+   */
+  givenUpRecorded(res: GivenUpRecorded, sent: readonly GivenUp[]): void {
     this.counters.failed += res.recorded;
     this.counters.transferred += res.storedByThisExport;
     this.counters.bytes += res.bytes;
+    const failed = res.failed ?? sent.slice(0, res.recorded).map((g) => ({ sourceId: g.item.sourceId, code: g.code, reason: g.reason }));
+    for (const f of failed) this.failed.add(f.code, f.sourceId, f.reason);
+  }
+
+  /** The failed files so far: counts per code and a sample of each, with their reasons. */
+  get failures(): FailureSummary {
+    return this.failed.summary();
   }
 
   snapshot(): ExportSnapshot {
@@ -172,6 +186,7 @@ export class ExportState {
       queue: [...this.queue],
       waiting: [...this.waiting],
       recentlyListed: [...this.recent],
+      failures: this.failed.summary(),
     };
   }
 
@@ -191,6 +206,7 @@ export class ExportState {
         return undefined;
       case 'unavailable':
         this.counters.failed++;
+        this.failed.add(result.code ?? 'unavailable', task.item.sourceId, result.reason);
         this.release(task);
         return undefined;
       case 'not_ready':

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 
@@ -12,11 +13,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the stack keeps its state (default: .data/demo in the checkout)')
     .option('--keep-running', 'keep the stack up after the exports until Ctrl-C (default on a terminal)', process.stdout.isTTY)
     .option('--no-keep-running', 'stop the stack as soon as the exports end')
-    .option('--database-name <name>', 'provenance database on the DATABASE_URL server (created when missing)', 'callvault_demo')
-    .action(async (opts: { dataDir?: string; keepRunning: boolean; databaseName: string }) => {
+    .option('--database-name <name>', 'provenance database on the DATABASE_URL server, created when missing (default: callvault_demo_ and a hash of this checkout\'s path)')
+    .action(async (opts: { dataDir?: string; keepRunning: boolean; databaseName?: string }) => {
       // Loaded here, not at the top: see the comment above.
       const { runDemo } = require('../demo/demo') as typeof import('../demo/demo');
       const { repoRoot } = require('../devstack/tools') as typeof import('../devstack/tools');
-      await runDemo({ dataDir: opts.dataDir ?? join(repoRoot(), '.data', 'demo'), keepRunning: opts.keepRunning, databaseName: opts.databaseName });
+      const root = repoRoot();
+      await runDemo({ dataDir: opts.dataDir ?? join(root, '.data', 'demo'), keepRunning: opts.keepRunning, databaseName: opts.databaseName ?? checkoutDatabaseName(root) });
     });
+}
+
+/** One demo database per checkout, so two clones never share (or clobber) each other's provenance. */
+export function checkoutDatabaseName(checkoutPath: string): string {
+  return `callvault_demo_${createHash('sha256').update(checkoutPath).digest('hex').slice(0, 12)}`;
 }

@@ -3,6 +3,7 @@ import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/cl
 import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../contracts/exportResult';
 import { exportWorkflowId, parseExportInput, type ExportInput } from '../contracts/exportInput';
 import { errorMessage } from '../contracts/failures';
+import { exportStaticDetails, exportSummary } from '../contracts/exportDescription';
 
 export { connectClient, type Connected } from './temporalConnection';
 
@@ -30,6 +31,9 @@ export async function startExport(client: Client, taskQueue: string, raw: Export
     workflowId,
     args: [raw],
     memo: { startRequest },
+    // The Temporal UI's summary line and details of the export (its search attributes come from the workflow).
+    staticSummary: exportSummary(input),
+    staticDetails: exportStaticDetails(input, workflowId),
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });

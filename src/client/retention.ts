@@ -47,5 +47,16 @@ export function formatSweep(result: RetentionSweepResult): string {
   for (const w of result.alreadyRunning) lines.push(row('running', w, w.workflowIds.join(', ')));
   for (const w of result.atRisk) lines.push(row('AT RISK', w, `${w.reasons.join(', ')}: ${w.detail}`));
   lines.push(`  ${result.started.length} ${verb}, ${result.alreadyRunning.length} already running, ${result.covered.length} covered, ${result.atRisk.length} at risk`);
+  const why = nothingDueBecause(result);
+  if (why) lines.push(`  nothing to do: ${why}`);
   return lines.join('\n');
+}
+
+/** Why a sweep had nothing to start, or undefined when it had something (an empty report says why). */
+function nothingDueBecause(result: RetentionSweepResult): string | undefined {
+  if (result.started.length + result.alreadyRunning.length + result.atRisk.length > 0) return undefined;
+  if (result.policies.length === 0) {
+    return 'no connection has a retention policy, so no day is ever due. Add one per connection: "retention": { "keepDays": 90, "leadDays": 3 } (README, "Retention policies")';
+  }
+  return `every due day (data created before the "due before" line above) is covered by completed exports; the next day falls due when the line passes it`;
 }

@@ -1,5 +1,6 @@
 import { SOURCE_KINDS, type SourceItem } from './sourceItem';
 import type { ExportCounters } from './exportResult';
+import { checkFailureSummary, type FailureSummary } from './exportFailures';
 import type { TransferTask } from './transfer';
 import { FieldProblems, type Field, boolean, field, number, object, oneOf, optional, string } from './fields';
 
@@ -33,6 +34,8 @@ export interface ExportSnapshot {
   queue: FileTask[];
   waiting: WaitingTask[];
   recentlyListed: string[];
+  /** The failed files so far, per code with a sample (absent in state carried by older workers). */
+  failures?: FailureSummary;
 }
 
 /** Source ids remembered from recent listing pages: a page that repeats one does not count it twice. */
@@ -59,7 +62,7 @@ const MAX_WAIT_AHEAD_MS = 2 * 24 * 3600 * 1000;
 export function parseCarriedState(raw: unknown, now: number): ExportSnapshot {
   const problems = new FieldProblems();
   const path = 'carried';
-  const fields = object(raw, path, problems, ['counters', 'cursor', 'listingDone', 'pagesListed', 'generation', 'queue', 'waiting', 'recentlyListed']);
+  const fields = object(raw, path, problems, ['counters', 'cursor', 'listingDone', 'pagesListed', 'generation', 'queue', 'waiting', 'recentlyListed', 'failures']);
   if (fields) {
     const counters = checkCounters(field(fields, path, 'counters'), problems);
     const cursorField = field(fields, path, 'cursor');
@@ -70,8 +73,10 @@ export function parseCarriedState(raw: unknown, now: number): ExportSnapshot {
     const queue = list(field(fields, path, 'queue'), problems, MAX_TASKS, (f) => checkTask(f, problems, now));
     const waiting = list(field(fields, path, 'waiting'), problems, MAX_TASKS, (f) => checkWaiting(f, problems, now));
     const recentlyListed = list(field(fields, path, 'recentlyListed'), problems, RECENTLY_LISTED, (f) => string(f, problems, { max: MAX_ID }));
+    const failures = optional(field(fields, path, 'failures'), (f) => checkFailureSummary(f, problems));
+    if (counters && failures && failures.total > counters.failed) problems.add(`${path}.failures`, 'more failed files than counted');
     if (problems.ok && counters && cursor !== undefined && listingDone !== undefined && pagesListed !== undefined && generation !== undefined && queue && waiting && recentlyListed) {
-      return { counters, cursor, listingDone, pagesListed, generation, queue, waiting, recentlyListed };
+      return { counters, cursor, listingDone, pagesListed, generation, queue, waiting, recentlyListed, ...(failures ? { failures } : {}) };
     }
   }
   throw new InvalidCarriedState(`invalid carried state: ${problems.summary()}`);

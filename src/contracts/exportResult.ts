@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import type { ExportOutcome, FailureSummary } from './exportFailures';
 import type { Window } from './window';
 
 export const EXPORT_WORKFLOW_TYPE = 'exportWorkflow';
@@ -37,6 +38,13 @@ export interface ExportResult extends ExportCounters {
   window: Window;
   pagesListed: number;
   generation: number;
+  /**
+   * Completed, completed with files the platform says are gone, or with files given up (which
+   * `callvault export retry` fetches again). Absent in results of exports that ended before it existed.
+   */
+  outcome?: ExportOutcome;
+  /** The failed files per code, each with a sample of files and their reasons (absent: as outcome). */
+  failures?: FailureSummary;
 }
 
 export const progressQuery = defineQuery<ExportProgress>('progress');

@@ -2,7 +2,7 @@
  * What the export workflow and the transfer activities (activities/transfer.ts) say to each other
  * about files: the tasks in, a result per file out, and the files the export gives up.
  */
-import type { GiveUpCode } from './failures';
+import type { FailureCode, GiveUpCode, UnavailableReason } from './failures';
 import type { SourceItem } from './sourceItem';
 
 /** One file to transfer, and how many times it was tried before (its own failures). */
@@ -30,8 +30,8 @@ export type ItemResult =
   /** Stored before, by another export: nothing fetched. */
   | { sourceId: string; outcome: 'already_stored' }
   | { sourceId: string; outcome: 'not_ready'; reason: string; retryAfterSeconds: number }
-  /** Gone for good; a failure row with the reason is in provenance. */
-  | { sourceId: string; outcome: 'unavailable'; reason: string }
+  /** Gone for good; a failure row with the reason is in provenance. (`code` is absent in results of older workers.) */
+  | { sourceId: string; outcome: 'unavailable'; reason: string; code?: UnavailableReason }
   /** This file's try failed transiently (429, 5xx, cut, short, expired link): try it again later. */
   | { sourceId: string; outcome: 'retry'; reason: string; retryAfterSeconds?: number };
 
@@ -52,4 +52,9 @@ export interface GivenUpRecorded {
   recorded: number;
   storedByThisExport: number;
   bytes: number;
+  /**
+   * The files recorded as failed, each with the code and reason its row now has (the platform's
+   * final word where this export recorded one earlier). Absent in results of older workers.
+   */
+  failed?: Array<{ sourceId: string; code: FailureCode; reason: string }>;
 }

@@ -1,17 +1,20 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { connectClient, startExport, watchExport } from '../client/exports';
 import { progressLine } from '../client/progress';
+import { runRetentionSweep } from '../client/retention';
 import { parseConfig, splitDatabasePassword } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import type { ExportProgress, ExportResult } from '../contracts/exportResult';
-import { formatBytes } from '../contracts/units';
+import { DAY } from '../contracts/units';
 import { stopAll, stopAllOnSignals } from '../devstack/process';
 import { checkPostgres, defaultDatabaseUrl, ensureDatabase } from '../devstack/postgres';
-import { DEV_S3_CREDENTIALS, startSeaweed, type SeaweedServer } from '../devstack/seaweed';
-import { startTemporal, type TemporalServer } from '../devstack/temporal';
+import { DEV_S3_CREDENTIALS, startSeaweed } from '../devstack/seaweed';
+import { startTemporal } from '../devstack/temporal';
 import { WorkerProcess } from '../devstack/worker';
+import type { SecretRef } from '../secrets';
+import { CONFIG_OVERRIDES, printResults, type DemoStack } from './report';
 import { startDemoSimulators } from './simulators';
 
 export interface DemoOptions {
@@ -23,10 +26,12 @@ export interface DemoOptions {
   databaseName: string;
 }
 
-/** The simulators' conversations fall in this week; the same window every run. */
-const WINDOW = { from: '2026-01-05T00:00:00.000Z', to: '2026-01-12T00:00:00.000Z' };
+/** The simulators' conversations fall in these eight days; the same window every run. */
+const WINDOW = { from: '2026-01-05T00:00:00.000Z', to: '2026-01-13T00:00:00.000Z' };
 const BUCKET = 'callvault-demo';
 const CONNECTIONS = ['bird-demo', 'dixa-demo', 'kore-demo'];
+/** The demo's retention policy: the platforms "keep" data until just after the demo window, and exports are due 3 days before. */
+const LEAD_DAYS = 3;
 
 function step(message: string): void {
   console.log(`demo: ${message}`);
@@ -34,8 +39,9 @@ function step(message: string): void {
 
 /**
  * The whole product on one machine: Temporal with its Web UI, SeaweedFS, Postgres, the three
- * platform simulators and a worker process, then an export per platform, followed to the end.
- * A second run finds everything stored and transfers nothing: that is the exactly-once promise.
+ * platform simulators and a worker process, then an export per platform, followed to the end,
+ * and a dry run of the retention sweep. A second run finds everything stored and transfers
+ * nothing: that is the exactly-once promise.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const removeSignalHandlers = stopAllOnSignals();
@@ -46,24 +52,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const { client, close } = await connectClient(stack.config);
     cleanups.push(close);
     const results = await exportEveryConnection(client, stack.config);
-    printResults(results, stack, options.dataDir);
-    if (options.keepRunning) {
-      console.log('\nThe stack keeps running for you to look around. Press Ctrl-C to stop it.');
-      await new Promise<never>(() => undefined);
-    }
+    const sweep = await runRetentionSweep(client, stack.config.temporal.taskQueue, { dryRun: true });
+    printResults(results, sweep, stack, options);
+    if (options.keepRunning) await new Promise<never>(() => undefined);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => console.error(`demo: cleanup: ${String(err)}`));
     await stopAll();
     removeSignalHandlers();
   }
-}
-
-interface DemoStack {
-  temporal: TemporalServer;
-  seaweed: SeaweedServer;
-  databaseUrl: string;
-  configPath: string;
-  config: CallvaultConfig;
 }
 
 /** Postgres checked, Temporal, SeaweedFS, the simulators and a worker started (each stopped by `cleanups`), and the configuration they share. */
@@ -83,29 +79,55 @@ async function startStack(options: DemoOptions, cleanups: Array<() => Promise<vo
   cleanups.push(() => temporal.stop(), () => seaweed.stop());
 
   step('starting the Bird, Dixa and Kore.ai simulators');
-  const sims = await startDemoSimulators(WINDOW);
+  const secretsDir = join(dataDir, 'secrets');
+  const secretRef = (name: string): SecretRef => ({ file: join(secretsDir, name) });
+  const sims = await startDemoSimulators(WINDOW, secretRef);
   cleanups.push(() => sims.stop());
 
-  const configPath = join(dataDir, 'callvault.config.json');
+  // Secrets as files the configuration names: the worker and every CLI command printed below find them.
   const database = splitDatabasePassword(databaseUrl);
+  const pgpass = database.env.PGPASSWORD === undefined ? undefined : writePgpass(secretsDir, databaseUrl);
+  writeSecrets(secretsDir, { ...sims.secrets, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey });
+  const configPath = join(dataDir, 'callvault.config.json');
   const raw = {
     temporal: { address: temporal.address, namespace: 'default', taskQueue: 'callvault' },
-    storage: { endpoint: seaweed.endpoint, bucket: BUCKET, prefix: 'exports', accessKeyId: { env: 'DEMO_S3_ACCESS_KEY' }, secretAccessKey: { env: 'DEMO_S3_SECRET_KEY' } },
+    storage: { endpoint: seaweed.endpoint, bucket: BUCKET, prefix: 'exports', accessKeyId: secretRef('DEMO_S3_ACCESS_KEY'), secretAccessKey: secretRef('DEMO_S3_SECRET_KEY') },
     database: { url: database.url },
-    connections: sims.connections,
+    connections: withRetention(sims.connections, Date.now()),
   };
   writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
   const config = parseConfig(raw, configPath);
-  const secrets = { ...sims.secrets, ...database.env, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey };
 
   step('starting a worker process');
-  const worker = await WorkerProcess.start({
-    configPath,
-    env: { ...demoWorkerEnvironment(process.env), ...secrets },
-    logFile: join(dataDir, 'worker.log'),
-  });
+  const worker = await WorkerProcess.start({ configPath, env: { ...demoWorkerEnvironment(process.env), ...database.env }, logFile: join(dataDir, 'worker.log') });
   cleanups.push(() => worker.stop());
-  return { temporal, seaweed, databaseUrl, configPath, config };
+  return { temporal, seaweed, databaseUrl, configPath, config, pgpass, bucket: BUCKET, window: WINDOW, connections: CONNECTIONS };
+}
+
+function writeSecrets(dir: string, secrets: Record<string, string>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  for (const [name, value] of Object.entries(secrets)) writeFileSync(join(dir, name), `${value}\n`, { mode: 0o600 });
+}
+
+/** A password-file for Postgres clients (psql and the CLI), when DATABASE_URL carries a password. */
+function writePgpass(dir: string, url: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const u = new URL(url);
+  const escape = (s: string) => decodeURIComponent(s).replace(/[\\:]/g, '\\$&');
+  const path = join(dir, 'pgpass');
+  writeFileSync(path, `${escape(u.hostname)}:${u.port || '5432'}:*:${escape(u.username)}:${escape(u.password)}\n`, { mode: 0o600 });
+  return path;
+}
+
+/**
+ * A retention policy on every demo connection, so `retention sweep --dry-run` has something to
+ * say: the platforms keep data until just after the demo window (so the window's days are due,
+ * and covered by the demo's exports), and the three days after it are due and would be started.
+ */
+function withRetention(connections: Record<string, unknown>, now: number): Record<string, unknown> {
+  const keepDays = Math.floor((now - Date.parse(WINDOW.to) + DAY) / DAY);
+  return Object.fromEntries(Object.entries(connections).map(([name, conn]) => [name, { ...(conn as object), retention: { keepDays, leadDays: LEAD_DAYS } }]));
 }
 
 /** An export of the demo window per connection, all at once, with a progress line per connection every two seconds. */
@@ -130,35 +152,13 @@ async function exportEveryConnection(client: Client, config: CallvaultConfig): P
   }
 }
 
-function printResults(results: ExportResult[], stack: DemoStack, dataDir: string): void {
-  console.log('\ncallvault demo: done');
-  for (const r of results) {
-    console.log(
-      `  ${r.connection.padEnd(10)} ${r.transferred} transferred (${formatBytes(r.bytes)}), ${r.skipped} already stored, ${r.failed} failed (with reasons), ${r.listed} listed`,
-    );
-  }
-  const rel = relative(process.cwd(), stack.configPath) || stack.configPath;
-  const { databaseUrl } = stack;
-  console.log(`
-Where to look:
-  Temporal Web UI     ${stack.temporal.uiUrl ?? '(headless)'}   (workflows named export:<connection>:<window>)
-  S3 endpoint/bucket  ${stack.seaweed.endpoint}  bucket ${BUCKET}, keys under exports/<provider>/<connection>/yyyy/mm/dd/
-  Provenance          psql ${redact(databaseUrl)} -c "SELECT connection, status, count(*), sum(size_bytes) FROM callvault.files GROUP BY 1, 2 ORDER BY 1, 2"
-  Failures            psql ${redact(databaseUrl)} -c "SELECT connection, source_id, failure_code, failure_reason FROM callvault.files WHERE status = 'failed'"
-  Verify every object node dist/src/cli/main.js --config ${rel} verify   (needs the stack running: use --keep-running)
-  Logs                ${relative(process.cwd(), dataDir) || dataDir}/{temporal,seaweed,worker}.log
-Run \`npm run demo\` again: every file is found in provenance and nothing is transferred twice.`);
-}
-
 /**
  * The caller's environment minus the variables that would override the demo's configuration
  * (a DATABASE_URL meant for the Postgres server must not redirect the worker's provenance).
  */
 function demoWorkerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const clean = { ...env };
-  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CALLVAULT_TASK_QUEUE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION']) {
-    delete clean[name];
-  }
+  for (const name of CONFIG_OVERRIDES) delete clean[name];
   return clean;
 }
 
@@ -166,10 +166,4 @@ function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
-}
-
-function redact(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return `"${u.toString()}"`;
 }

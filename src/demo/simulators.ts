@@ -3,11 +3,12 @@ import { DixaSimulator } from '../simulators/dixa';
 import { KoreSimulator } from '../simulators/kore';
 import type { Window } from '../contracts/window';
 import { MiB } from '../contracts/units';
+import type { SecretRef } from '../secrets';
 
 export interface DemoSimulators {
   /** Connection entries for the configuration file, pointing at the simulators. */
   connections: Record<string, unknown>;
-  /** Environment variables the worker resolves the connections' secrets from. */
+  /** The connections' secrets by name, where `secretRef(name)` says the configuration finds them. */
   secrets: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -17,7 +18,7 @@ export interface DemoSimulators {
  * recordings from a few KiB to a few MiB, a recording still being processed, one the platform
  * lost, public and private attachments, voicemails, several recordings per Kore session.
  */
-export async function startDemoSimulators(window: Window): Promise<DemoSimulators> {
+export async function startDemoSimulators(window: Window, secretRef: (name: string) => SecretRef): Promise<DemoSimulators> {
   const recordings = BirdSimulator.generate({ seed: 'demo', count: 60, ...window, size: { min: 20 * 1024, max: 2 * MiB }, statuses: { absent: 1 } });
   recordings[7]!.size = 24 * MiB;
   Object.assign(recordings[11]!, { status: 'ongoing', availableAfterPolls: 1 });
@@ -39,14 +40,14 @@ export async function startDemoSimulators(window: Window): Promise<DemoSimulator
   }
   return {
     connections: {
-      'bird-demo': { provider: 'bird', allowPrivateNetwork: true, baseUrl: bird.baseUrl, workspaceId: bird.workspaceId, accessKey: { env: 'DEMO_BIRD_ACCESS_KEY' }, mediaHosts: [bird.storageHost], notReadyRetrySeconds: 3 },
+      'bird-demo': { provider: 'bird', allowPrivateNetwork: true, baseUrl: bird.baseUrl, workspaceId: bird.workspaceId, accessKey: secretRef('DEMO_BIRD_ACCESS_KEY'), mediaHosts: [bird.storageHost], notReadyRetrySeconds: 3 },
       'dixa-demo': {
         provider: 'dixa',
         allowPrivateNetwork: true, // the simulators listen on 127.0.0.1
         exportsBaseUrl: dixa.exportsBaseUrl,
         apiBaseUrl: dixa.apiBaseUrl,
         filesBaseUrl: dixa.filesBaseUrl,
-        apiToken: { env: 'DEMO_DIXA_API_TOKEN' },
+        apiToken: secretRef('DEMO_DIXA_API_TOKEN'),
         storageHosts: [dixa.storageHost],
         // The simulator does not rate-limit; the real exports API allows about 10 calls a minute.
         rateLimit: { listPerSecond: 5 },
@@ -56,8 +57,8 @@ export async function startDemoSimulators(window: Window): Promise<DemoSimulator
         allowPrivateNetwork: true,
         baseUrl: kore.baseUrl,
         botId: kore.botId,
-        clientId: { env: 'DEMO_KORE_CLIENT_ID' },
-        clientSecret: { env: 'DEMO_KORE_CLIENT_SECRET' },
+        clientId: secretRef('DEMO_KORE_CLIENT_ID'),
+        clientSecret: secretRef('DEMO_KORE_CLIENT_SECRET'),
         mediaHosts: [kore.mediaHost],
         // The simulator does not rate-limit; the real API allows 60 calls a minute per bot.
         minRequestIntervalMs: 50,

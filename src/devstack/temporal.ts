@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { freePort, freePorts } from './ports';
 import { ManagedProcess, startWithFreshPorts } from './process';
 import { findTool } from './tools';
+import { CALLVAULT_SEARCH_ATTRIBUTES } from '../contracts/searchAttributes';
 
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 60_000;
@@ -149,10 +150,17 @@ function startDevArgs(opts: TemporalOptions, ports: TemporalPorts, dbFile: strin
     ...(ports.uiPort === null ? ['--headless'] : ['--ui-port', String(ports.uiPort), '--ui-disable-news-fetch']),
     ...(dbFile === null ? [] : ['--db-filename', dbFile]),
     ...(opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
+    // The exports' search attributes (the worker refuses to start without them), on every namespace.
+    ...CALLVAULT_SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=${startDevType(sa.type)}`]),
     // The server otherwise calls home to check for newer versions.
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
     ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
   ];
+}
+
+/** `KEYWORD` as start-dev spells it: `Keyword`. */
+function startDevType(type: string): string {
+  return type.charAt(0) + type.slice(1).toLowerCase();
 }
 
 /** Starts the server process and waits until it answers; each call starts it anew (start(), restart()). */

@@ -310,13 +310,81 @@ export class ProvenanceStore {
     return migrate(this.pool);
   }
 
-  /** One export's files by status and failure code: how many, and their bytes (`callvault export status`). */
+  /**
+   * One export's files by status and failure code: how many, and their bytes. Every run of a window
+   * has the same workflow id, so these are the window's totals across its runs (`callvault export status`).
+   */
   async exportFileSummary(workflowId: string): Promise<ExportFileSummary[]> {
-    const res = await this.pool.query<{ status: string; failure_code: string | null; n: string; bytes: string | null }>(
-      `SELECT status, failure_code, count(*) AS n, sum(size_bytes) AS bytes FROM callvault.files WHERE workflow_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
-      [workflowId],
+    return (await this.exportFileSummaries([workflowId])).get(workflowId) ?? [];
+  }
+
+  /** exportFileSummary for several exports in one query (`callvault export list`). */
+  async exportFileSummaries(workflowIds: readonly string[]): Promise<Map<string, ExportFileSummary[]>> {
+    const res = await this.pool.query<{ workflow_id: string; status: string; failure_code: string | null; n: string; bytes: string | null }>(
+      `SELECT workflow_id, status, failure_code, count(*) AS n, sum(size_bytes) AS bytes FROM callvault.files
+        WHERE workflow_id = ANY($1::text[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      [workflowIds],
     );
-    return res.rows.map((r) => ({ status: r.status, failureCode: r.failure_code, files: Number(r.n), bytes: Number(r.bytes ?? 0) }));
+    const out = new Map<string, ExportFileSummary[]>();
+    for (const r of res.rows) {
+      const list = out.get(r.workflow_id) ?? [];
+      list.push({ status: r.status, failureCode: r.failure_code, files: Number(r.n), bytes: Number(r.bytes ?? 0) });
+      out.set(r.workflow_id, list);
+    }
+    return out;
+  }
+
+  /** An export's row in callvault.exports, or null. */
+  async exportRow(workflowId: string): Promise<ExportRecord | null> {
+    const res = await this.pool.query<ExportRecordRow>(`SELECT ${EXPORT_RECORD_COLUMNS} FROM callvault.exports WHERE workflow_id = $1`, [workflowId]);
+    return res.rows[0] ? exportRecord(res.rows[0]) : null;
+  }
+
+  /**
+   * Exports by connection, status and window (overlapping `[from, to)`), latest windows first, at
+   * most `limit`. `cancelled` are the failed ones whose error says so.
+   */
+  async listExports(filter: ExportFilter): Promise<ExportRecord[]> {
+    const res = await this.pool.query<ExportRecordRow>(
+      `SELECT ${EXPORT_RECORD_COLUMNS} FROM callvault.exports
+        WHERE ($1::text IS NULL OR connection = $1)
+          AND ($2::text IS NULL OR status = $2)
+          AND ($3::boolean IS NULL OR (status = 'failed' AND coalesce(error = 'cancelled', false)) = $3)
+          AND ($4::timestamptz IS NULL OR window_from < $5 AND window_to > $4)
+        ORDER BY window_from DESC NULLS LAST, workflow_id LIMIT $6`,
+      [filter.connection ?? null, filter.status ?? null, filter.cancelled ?? null, filter.window?.from ?? null, filter.window?.to ?? null, filter.limit],
+    );
+    return res.rows.map(exportRecord);
+  }
+
+  /**
+   * A page of failed files of these exports at a time, in the order they were first written
+   * (keyset on the row id): memory holds one page whatever the number of failures.
+   */
+  async *failedFilePages(workflowIds: readonly string[], pageSize = 500): AsyncGenerator<FailedFileRow[]> {
+    let after = 0;
+    for (;;) {
+      const res: QueryResult<{ id: string; workflow_id: string; source_id: string; source_kind: string; conversation_id: string; original_name: string | null; failure_code: string | null; failure_reason: string | null; finished_at: Date }> =
+        await this.pool.query(
+          `SELECT id, workflow_id, source_id, source_kind, conversation_id, original_name, failure_code, failure_reason, finished_at FROM callvault.files
+            WHERE workflow_id = ANY($1::text[]) AND status = 'failed' AND id > $2 ORDER BY id LIMIT $3`,
+          [workflowIds, after, pageSize],
+        );
+      if (res.rows.length > 0) {
+        yield res.rows.map((r) => ({
+          workflowId: r.workflow_id,
+          sourceId: r.source_id,
+          kind: r.source_kind,
+          conversationId: r.conversation_id,
+          originalName: r.original_name,
+          failureCode: r.failure_code,
+          failureReason: r.failure_reason,
+          finishedAt: r.finished_at,
+        }));
+      }
+      if (res.rows.length < pageSize) return;
+      after = Number(res.rows[res.rows.length - 1]!.id);
+    }
   }
 
   /**
@@ -407,6 +475,82 @@ export class ProvenanceStore {
   async openManifestIndex(): Promise<ManifestIndexTable> {
     return ManifestIndexTable.open(await this.pool.connect());
   }
+}
+
+/** An export as its row in callvault.exports has it: the latest run's counters, the window, the trigger. */
+export interface ExportRecord {
+  workflowId: string;
+  connection: string;
+  provider: string | null;
+  from: Date | null;
+  to: Date | null;
+  triggerKind: string;
+  triggeredBy: string | null;
+  status: 'running' | 'completed' | 'failed';
+  counters: ExportCounters;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface ExportFilter {
+  connection?: string;
+  status?: ExportRecord['status'];
+  /** Only failed exports whose error is 'cancelled' (true), or none of them (false). */
+  cancelled?: boolean;
+  window?: { from: Date; to: Date };
+  limit: number;
+}
+
+/** A failed file as `callvault export failures` lists it. */
+export interface FailedFileRow {
+  workflowId: string;
+  sourceId: string;
+  kind: string;
+  conversationId: string;
+  originalName: string | null;
+  failureCode: string | null;
+  failureReason: string | null;
+  finishedAt: Date;
+}
+
+const EXPORT_RECORD_COLUMNS =
+  'workflow_id, connection, provider, window_from, window_to, trigger_kind, triggered_by, status, listed, transferred, skipped, failed, bytes, error, started_at, finished_at';
+
+interface ExportRecordRow {
+  workflow_id: string;
+  connection: string;
+  provider: string | null;
+  window_from: Date | null;
+  window_to: Date | null;
+  trigger_kind: string;
+  triggered_by: string | null;
+  status: ExportRecord['status'];
+  listed: string;
+  transferred: string;
+  skipped: string;
+  failed: string;
+  bytes: string;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+function exportRecord(r: ExportRecordRow): ExportRecord {
+  return {
+    workflowId: r.workflow_id,
+    connection: r.connection,
+    provider: r.provider,
+    from: r.window_from,
+    to: r.window_to,
+    triggerKind: r.trigger_kind,
+    triggeredBy: r.triggered_by,
+    status: r.status,
+    counters: { listed: Number(r.listed), transferred: Number(r.transferred), skipped: Number(r.skipped), failed: Number(r.failed), bytes: Number(r.bytes) },
+    error: r.error,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
 }
 
 /** A group of one export's files in `callvault export status`. */

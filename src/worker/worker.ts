@@ -4,6 +4,7 @@ import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
 import { leanSourceMaps } from './bundle';
 import type { WorkerRole } from './roles';
+import { requireSearchAttributes } from './searchAttributes';
 
 export interface CreateWorkersOptions {
   deps: ActivityDeps;
@@ -47,6 +48,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   const role = options.role ?? 'all';
   const workers: Worker[] = [];
   if (role !== 'transfers') {
+    await requireSearchAttributes(connection, config.temporal.namespace);
     workers.push(
       await Worker.create({
         ...common,

@@ -172,8 +172,9 @@ describe('Bird export on the real stack', () => {
 
   it('answers `callvault export status` and `callvault verify` from the CLI', async () => {
     const status = await cli(env, ['export', 'status', workflowId, '--json']);
-    expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ workflowId, temporalStatus: 'COMPLETED' });
+    // Exit 3: completed, with files the platform says are gone (the absent and failed recordings).
+    expect(status.code).toBe(3);
+    expect(JSON.parse(status.stdout)).toMatchObject({ workflowId, temporalStatus: 'COMPLETED', totals: { stored: available().length, outcome: 'completed_with_final_failures' } });
     const verify = await cli(env, ['verify', '--connection', connection]);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain(`verified ${available().length} objects`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startExport } from '../../src/client/exports';
 import { startTemporal, type TemporalServer } from '../../src/devstack/temporal';
 import { BirdSimulator } from '../../src/simulators/bird';
 import type { ExportResult } from '../../src/contracts/exportResult';
@@ -27,13 +28,19 @@ const CHROMIUM_ARGS = [
 /**
  * An operator starts an export from the Temporal Web UI's Start Workflow form, in a real browser:
  * first with an input the form accepts but the workflow cannot use (it fails at once, naming the
- * field), then with a good one, which completes. The dev server here runs its UI, on ports this
- * test chooses; a worker of the compiled code and a Bird simulator stand behind it.
+ * field), then with a good one, which completes. Then the workflow list, filtered by connection
+ * through the export's search attribute, and an export's failed files with their reasons. The dev
+ * server here runs its UI, on ports this test chooses; a worker of the compiled code and a Bird
+ * simulator stand behind it.
  */
 describe('starting an export from the Temporal Web UI', () => {
   const connection = uniqueName('ui');
+  const other = `${connection}-b`;
   const window = { from: '2026-05-04T00:00:00Z', to: '2026-05-05T00:00:00Z' };
+  const otherWindow = { from: '2026-05-06T00:00:00.000Z', to: '2026-05-07T00:00:00.000Z' };
   const recordings = BirdSimulator.generate({ seed: connection, count: 5, ...window, size: { min: 500, max: 5000 } });
+  // The other connection's day: one recording the platform lost, one that always answers 503 (given up).
+  const otherRecordings = BirdSimulator.generate({ seed: other, count: 4, ...otherWindow, size: { min: 500, max: 5000 }, statuses: { absent: 1 } });
   let dataDir: string;
   let temporal: TemporalServer;
   let connectionToUi: Connection;
@@ -49,14 +56,12 @@ describe('starting an export from the Temporal Web UI', () => {
       throw new Error(`${CHROMIUM} is missing: \`npm run setup\` installs Debian's chromium package (as root), or run \`sudo apt-get install chromium\``);
     }
     dataDir = mkdtempSync(join(tmpdir(), 'callvault-ui-'));
-    sim = new BirdSimulator({ seed: connection, recordings });
+    sim = new BirdSimulator({ seed: connection, recordings: [...recordings, ...otherRecordings] });
     [temporal] = await Promise.all([startTemporal({ dataDir, headless: false, dbFile: null }), sim.start()]);
     connectionToUi = await Connection.connect({ address: temporal.address });
     client = new Client({ connection: connectionToUi, namespace: 'default' });
-    env = await exportEnv({
-      connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
-      secrets: { BIRD_KEY: sim.accessKey },
-    });
+    const bird = { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] };
+    env = await exportEnv({ connections: { [connection]: bird, [other]: bird }, secrets: { BIRD_KEY: sim.accessKey } });
     // The worker serves this test's Temporal (the one with the UI); storage and provenance are the shared ones.
     await env.spawnWorker({ TEMPORAL_ADDRESS: temporal.address });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -145,5 +150,63 @@ describe('starting an export from the Temporal Web UI', () => {
     expect(rows.every((r) => r.status === 'stored' && r.workflow_id === workflowId)).toBe(true);
     const exportRow = await env.provenance.pool.query(`SELECT trigger_kind, triggered_by, status FROM callvault.exports WHERE workflow_id = $1`, [workflowId]);
     expect(exportRow.rows).toEqual([{ trigger_kind: 'operator', triggered_by: 'ui-test', status: 'completed' }]);
+  });
+
+  /** Every frame's text (the UI renders summary and details markdown in sandboxed iframes), with its typographic quotes made plain. */
+  async function allText(): Promise<string> {
+    const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+    return texts.join('\n').replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"');
+  }
+
+  /** The workflow list filtered by a visibility query, as an operator would type it; the ids it shows. */
+  async function listedIds(query: string, expected: string): Promise<string> {
+    const url = `${temporal.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+    await expect
+      .poll(
+        async () => {
+          await page.goto(url, { waitUntil: 'networkidle' });
+          return page.getByText(expected).first().isVisible();
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBe(true);
+    return page.locator('body').innerText();
+  }
+
+  it('filters the workflow list by connection through the export\'s search attribute', async () => {
+    for (const r of otherRecordings.slice(2, 3)) sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 }, times: Infinity });
+    // On this test's Temporal (the one with the UI), which env.start would not reach.
+    const started = await startExport(client, env.config.temporal.taskQueue, { connection: other, ...otherWindow, trigger: { kind: 'cli', by: 'ui-test' }, options: { maxAttempts: 2, maxRetryIntervalSeconds: 1 } });
+    await started.handle.result();
+    const mine = exportWorkflowId({ connection, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() });
+    // The export started from the form above set its attributes itself: no client put them there.
+    const filtered = await listedIds(`CallvaultConnection="${connection}"`, mine);
+    expect(filtered).toContain('CallvaultConnection');
+    expect(filtered).not.toContain(started.workflowId);
+    await page.screenshot({ path: join(dataDir, 'list-by-connection.png'), fullPage: true });
+    const theirs = await listedIds(`CallvaultConnection="${other}" AND CallvaultState="completed_with_given_up" AND CallvaultFailedCount=2`, started.workflowId);
+    expect(theirs).not.toContain(mine);
+  });
+
+  it("shows an export's summary and its failed files with their reasons", async () => {
+    const workflowId = exportWorkflowId({ connection: other, ...otherWindow });
+    const absent = otherRecordings.find((r) => r.status === 'absent')!;
+    const flaky = otherRecordings[2]!;
+    await page.goto(`${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`, { waitUntil: 'domcontentloaded' });
+    await page.getByText('User Metadata').first().click();
+    // Current details come from a query the worker answers, rendered as markdown in a frame.
+    await expect.poll(allText, { timeout: 30_000, interval: 1_000 }).toContain('Failed files');
+    const text = await allText();
+    await page.screenshot({ path: join(dataDir, 'failed-files.png'), fullPage: true });
+    expect(text).toContain(`${other} 2026-05-06 → 2026-05-07 (cli: ui-test)`);
+    expect(text).toContain('Completed, some files given up');
+    expect(text).toContain(`${absent.id}: Bird connection '${other}': recording ${absent.id}: Bird reports status 'absent'`);
+    expect(text).toMatch(new RegExp(`${flaky.id}: gave up after 2 tries: .*HTTP 503`));
+    // The same failures, grouped by code, in the result and the `failures` query.
+    const failures = await client.workflow.getHandle(workflowId).query<{ groups: Array<{ code: string; sample: Array<{ sourceId: string }> }> }>('failures');
+    expect(failures.groups.map((g) => [g.code, g.sample.map((s) => s.sourceId)])).toEqual([
+      ['provider_final_status', [absent.id]],
+      ['gave_up', [flaky.id]],
+    ]);
   });
 });

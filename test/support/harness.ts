@@ -162,15 +162,25 @@ export async function streamText(stream: NodeJS.ReadableStream): Promise<string>
   return text;
 }
 
-/** Runs the compiled CLI (`npm run -s build` first) against a test's configuration. */
-export async function runCli(env: Pick<ExportEnv, 'configPath'>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the compiled CLI (`npm run -s build` first) against a test's configuration, with `extraEnv`
+ * on top of this process's environment; killed after `timeoutMs`.
+ */
+export async function runCli(
+  env: Pick<ExportEnv, 'configPath'>,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist/src/cli/main.js'), '--config', env.configPath, ...args], {
-    env: { ...process.env, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' },
+    env: { ...process.env, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret', ...extraEnv },
   });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
   return { code, stdout, stderr };
 }

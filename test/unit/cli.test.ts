@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,10 @@ describe('the CLI refuses what does not exist, naming it, and exits non-zero (is
     [['schedule', 'create', '--connection', 'bird-eu', '--every', '1d', '--id', 'my schedule/../x'], /'--id <scheduleId>' argument 'my schedule\/\.\.\/x' is invalid/],
     [['schedule', 'describe', '../etc'], /value '\.\.\/etc' is invalid for argument 'schedule'\. use 1-200 letters/],
     [['schedule', 'backfill', 'bird-eu', '--from', '2026-02-30', '--to', '2026-03-02'], /'--from <date>' argument '2026-02-30' is invalid/],
+    [['export', 'status', 'export:bird-eu:x', '--connection', 'bird-eu', ...window], /give a workflow id or --connection, --from and --to, not both/],
+    [['export', 'failures', '--connection', 'bird-eu', '--from', '2026-01-01'], /give the export's workflow id, or --connection, --from and --to/],
+    [['export', 'cancel', '--connection', 'bird-eu', '--from', '2026-01-02', '--to', '2026-01-01'], /callvault: to: must be later than from/],
+    [['export', 'list', '--status', 'stuck'], /option '--status <status>' argument 'stuck' is invalid\. Allowed choices are running, completed, failed, cancelled/],
   ])('callvault %j', (args, message) => {
     const { status, out } = run(...args);
     expect(out).toMatch(message);
@@ -68,6 +72,53 @@ describe('the CLI refuses what does not exist, naming it, and exits non-zero (is
     const { status, out } = run('export', 'status', 'export:bird-eu:x');
     expect(out).toMatch(/callvault: temporal\.address: cannot connect to Temporal at 127\.0\.0\.1:\d+ \(.+\); check the address \(or TEMPORAL_ADDRESS\)/);
     expect(status).toBe(1);
+  });
+});
+
+describe('the built CLI as an executable (issue 13)', () => {
+  it('says CLI, not worker, when a command lacks a secret the configuration names', () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'cv-secret-')), 'callvault.config.json');
+    const storage = { bucket: 'cli-test', accessKeyId: { env: 'CV_MISSING_KEY' }, secretAccessKey: { env: 'CV_MISSING_SECRET' } };
+    writeFileSync(config, JSON.stringify({ storage, connections: { 'bird-eu': { provider: 'bird', workspaceId: 'ws', accessKey: { env: 'K' } } } }));
+    const res = spawnSync(process.execPath, [cli, '--config', config, 'verify'], { encoding: 'utf8', timeout: 30_000 });
+    expect(res.stderr).toContain('storage.accessKeyId: environment variable CV_MISSING_KEY is not set for this CLI');
+    expect(res.status).toBe(1);
+  });
+
+  it('is executable after the build and runs by its shebang, with the worker\'s Node flags', () => {
+    expect(statSync(cli).mode & 0o111).toBe(0o111);
+    expect(readFileSync(cli, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=50 --expose-gc');
+    const res = spawnSync(cli, ['--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toContain('Usage: callvault');
+  });
+
+  it('runs `worker` under plain node with the flags anyway, passes signals on, and prints no AWS SDK notice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-flags-'));
+    const config = join(dir, 'callvault.config.json');
+    // Postgres on a port nobody listens on: the worker waits for it, saying so, and stays up.
+    writeFileSync(config, JSON.stringify({ database: { url: `postgres://u@127.0.0.1:${await closedPort()}/db` }, storage: { bucket: 'cli-test' }, connections: {} }));
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    delete env.MALLOC_ARENA_MAX;
+    const parent = spawn(process.execPath, [cli, '--config', config, 'worker'], { env });
+    let out = '';
+    parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    parent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => parent.once('exit', resolve));
+    try {
+      await expect.poll(() => out, { timeout: 20_000 }).toContain('waiting for Postgres');
+      const child = execFileSync('ps', ['-o', 'pid=', '--ppid', String(parent.pid)], { encoding: 'utf8' }).trim();
+      const cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+      expect(cmdline).toEqual(expect.arrayContaining(['--max-semi-space-size=2', '--heap-growing-percent=50', '--expose-gc', 'worker']));
+      expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+      parent.kill('SIGTERM');
+      expect(await exited).not.toBeNull();
+      expect(() => process.kill(Number(child), 0)).toThrow();
+      expect(out).not.toContain('NodeVersionSupportWarning');
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
 

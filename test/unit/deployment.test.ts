@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../src/worker/runtime';
+import { typeLabel } from '../../src/client/searchAttributes';
+import { CALLVAULT_SEARCH_ATTRIBUTES } from '../../src/contracts/searchAttributes';
 
 const repo = join(__dirname, '..', '..');
 const read = (file: string) => readFileSync(join(repo, file), 'utf8');
@@ -35,6 +37,10 @@ describe('deployment files', () => {
       expect(worker, name).toMatch(new RegExp(`\\n\\s+${name}:`));
     }
     expect(compose).toContain('TEMPORAL_START_WORKFLOW_DISABLED: "false"');
+    // The exports' search attributes, each with its type: workers refuse to start without them.
+    for (const sa of CALLVAULT_SEARCH_ATTRIBUTES) {
+      expect(compose, sa.name).toMatch(new RegExp(`search-attribute create -n default (--name \\w+ )*--name ${sa.name} (--name \\w+ )*--type ${typeLabel(sa.type)}\n`));
+    }
     expect(compose).toContain('-master.telemetry=false');
   });
 

@@ -48,9 +48,11 @@ describe('ExportState: every file keeps its own tries', () => {
     }
     expect(givenUp).toEqual([{ item: item('bad'), code: 'gave_up', reason: 'gave up after 3 tries: bad: HTTP 503 at 3000' }]);
     expect(state.counters).toMatchObject({ transferred: 1 });
-    state.givenUpRecorded({ recorded: 1, storedByThisExport: 0, bytes: 0 });
+    state.givenUpRecorded({ recorded: 1, storedByThisExport: 0, bytes: 0 }, givenUp);
     expect(state.counters).toMatchObject({ listed: 2, transferred: 1, failed: 1 });
     expect(state.done).toBe(true);
+    // An activity of an older worker answers without the list: the files sent stand in for it.
+    expect(state.failures).toEqual({ total: 1, groups: [{ code: 'gave_up', final: false, count: 1, sample: [{ sourceId: 'bad', reason: 'gave up after 3 tries: bad: HTTP 503 at 3000' }] }] });
   });
 
   it('waits as long as Retry-After asks, and backs off exponentially otherwise', () => {

@@ -141,6 +141,34 @@ describe('export workflow: each file keeps its own tries', () => {
     expect(trace.givenUp).toEqual([{ item: item('bad'), code: 'gave_up', reason: 'gave up after 3 tries: bad: connection reset (try 3)' }]);
   });
 
+  it('reports failed files by code with reasons, and shows its state and failed count as search attributes', async () => {
+    const { result } = await runExport({
+      pages: [['ok', 'gone', 'flaky']],
+      answer: (id, n) =>
+        id === 'gone'
+          ? { sourceId: id, outcome: 'unavailable', reason: 'HTTP 404 for gone', code: 'not_found' }
+          : id === 'flaky'
+            ? { sourceId: id, outcome: 'retry', reason: `HTTP 503 (try ${n})` }
+            : undefined,
+    });
+    expect(result).toMatchObject({ transferred: 1, failed: 2, outcome: 'completed_with_given_up' });
+    expect(result!.failures).toEqual({
+      total: 2,
+      groups: [
+        { code: 'not_found', final: true, count: 1, sample: [{ sourceId: 'gone', reason: 'HTTP 404 for gone' }] },
+        { code: 'gave_up', final: false, count: 1, sample: [{ sourceId: 'flaky', reason: 'gave up after 3 tries: HTTP 503 (try 3)' }] },
+      ],
+    });
+    const attributes = (await env.client.workflow.getHandle(result!.workflowId).describe()).typedSearchAttributes;
+    const value = (name: string) => attributes.getAll().find((p) => p.key.name === name)?.value;
+    expect(value('CallvaultConnection')).toBe('fake');
+    expect(value('CallvaultProvider')).toBe('fake');
+    expect(value('CallvaultTrigger')).toBe('operator');
+    expect(value('CallvaultState')).toBe('completed_with_given_up');
+    expect(value('CallvaultFailedCount')).toBe(2);
+    expect((value('CallvaultWindowStart') as Date).toISOString()).toBe(result!.window.from);
+  });
+
   it('gives up a file still not ready after the longest wait, as not_ready_timeout', async () => {
     const { result, trace } = await runExport(
       { pages: [['live', 'done']], answer: (id) => (id === 'live' ? { sourceId: id, outcome: 'not_ready', reason: "status 'ongoing'", retryAfterSeconds: 1 } : undefined) },
