@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerPlugin, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerPlugin, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
@@ -48,7 +48,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
   const role = options.role ?? 'all';
   const workers: Worker[] = [];
   if (role !== 'transfers') {
-    await requireSearchAttributes(connection, config.temporal.namespace);
+    await requireSearchAttributes(connection, common.namespace, (line) => Runtime.instance().logger.warn(line));
     workers.push(
       await Worker.create({
         ...common,
