@@ -126,7 +126,9 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     const probeBefore = await readProbes(input.profileDir, false);
     const dbBefore = await databaseCounters(input.monitor, stack.database.name);
     const sampler = new Sampler(meters);
-    const rssTimer = setInterval(() => workers.forEach((w) => w.worker.peakRssBytes()), 500);
+    const rssTimer = setInterval(() => {
+      for (const w of workers) w.worker.peakRssBytes();
+    }, 500);
     await sampler.start();
     const started = process.hrtime.bigint();
     const exp = await startExport(stack.client, name, {

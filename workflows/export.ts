@@ -205,7 +205,8 @@ class ExportRun {
       this.giveUp(this.state.dueNow(Date.now()));
       this.visibility?.update('running', this.counters(), this.state.failures);
       if (!workflowInfo().continueAsNewSuggested) {
-        for (let batch; (batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight)); ) this.launchBatch(activities, batch);
+        let batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight);
+        for (; batch; batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight)) this.launchBatch(activities, batch);
         if (!this.listing && this.state.wantsPage(lookAhead)) this.launchListing(activities);
       } else if (this.state.inFlight === 0 && !this.listing && this.recording === 0) {
         log.info('continuing as new to keep history small', { generation: this.state.generation, pagesListed: this.state.pagesListed });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { EXPORT_WORKFLOW_TYPE, progressQuery, type ExportProgress, type ExportResult } from '../contracts/exportResult';
 import { exportWorkflowId, parseExportInput, type ExportInput } from '../contracts/exportInput';
 import { errorMessage } from '../contracts/failures';

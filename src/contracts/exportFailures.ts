@@ -1,6 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
 import { FINAL_FAILURE_CODES, GIVE_UP_CODES, type FailureCode } from './failures';
-import { FieldProblems, type Field, field, list, number, object, oneOf, string } from './fields';
+import { type FieldProblems, type Field, field, list, number, object, oneOf, string } from './fields';
 
 /**
  * The failed files of an export as its result and its `failures` query show them (the Temporal UI,
@@ -82,7 +82,10 @@ export class FailureSample {
 
   add(code: FailureGroupCode, sourceId: string, reason: string): void {
     let group = this.groups.get(code);
-    if (!group) this.groups.set(code, (group = { code, final: isFinalCode(code), count: 0, sample: [] }));
+    if (!group) {
+      group = { code, final: isFinalCode(code), count: 0, sample: [] };
+      this.groups.set(code, group);
+    }
     group.count++;
     if (group.sample.length < FAILURE_SAMPLE_PER_CODE) group.sample.push({ sourceId, reason: clip(reason, FAILURE_REASON_MAX) });
   }

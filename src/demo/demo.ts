@@ -114,9 +114,9 @@ function writeSecrets(dir: string, secrets: Record<string, string>): void {
 function writePgpass(dir: string, url: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const u = new URL(url);
-  const escape = (s: string) => decodeURIComponent(s).replace(/[\\:]/g, '\\$&');
+  const escapeField = (s: string) => decodeURIComponent(s).replace(/[\\:]/g, '\\$&');
   const path = join(dir, 'pgpass');
-  writeFileSync(path, `${escape(u.hostname)}:${u.port || '5432'}:*:${escape(u.username)}:${escape(u.password)}\n`, { mode: 0o600 });
+  writeFileSync(path, `${escapeField(u.hostname)}:${u.port || '5432'}:*:${escapeField(u.username)}:${escapeField(u.password)}\n`, { mode: 0o600 });
   return path;
 }
 

@@ -81,7 +81,7 @@ export function classifyHost(host: string): HostClass {
 function parseIpv4(s: string): number[] | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   const octets = m?.slice(1).map(Number);
-  return octets && octets.every((o) => o <= 255) ? octets : undefined;
+  return octets?.every((o) => o <= 255) ? octets : undefined;
 }
 
 function classifyIpv4([a, b, c, d]: number[]): HostClass {

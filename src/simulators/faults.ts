@@ -183,7 +183,10 @@ export class FaultPlan {
 
   private count(target: string, fault: Fault | undefined): void {
     let s = this.perTarget.get(target);
-    if (!s) this.perTarget.set(target, (s = { requests: 0, faults: 0, byKind: {} }));
+    if (!s) {
+      s = { requests: 0, faults: 0, byKind: {} };
+      this.perTarget.set(target, s);
+    }
     s.requests++;
     if (!fault) return;
     s.faults++;

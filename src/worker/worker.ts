@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerPlugin, type WorkflowBundleOption } from '@temporalio/worker';
+import { type NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerPlugin, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';

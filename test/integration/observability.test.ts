@@ -198,7 +198,11 @@ describe('watching a worker', () => {
 /** What the worker's sampler reports for one connection now (src/worker/openExports.ts), run once in this process. */
 async function countOpenExports(env: ExportEnv, connection: string): Promise<number | undefined> {
   let value: number | undefined;
-  const gauge = { set: (v: number, tags?: MetricTags) => tags?.connection === connection && (value = v) } as unknown as MetricGauge;
+  const gauge = {
+    set: (v: number, tags?: MetricTags) => {
+      if (tags?.connection === connection) value = v;
+    },
+  } as unknown as MetricGauge;
   const quiet = { warn: () => undefined } as unknown as Logger;
   const stop = sampleOpenExports({ client: env.client, taskQueue: env.config.temporal.taskQueue, connections: [connection], gauge, intervalMs: 60_000, log: quiet });
   try {

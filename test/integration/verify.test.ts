@@ -111,7 +111,10 @@ describe('verify and repair on the real stack', () => {
   /** Each problem as `kind detail`, by key. */
   const byKey = (problems: VerifyProblem[]) => {
     const found: Record<string, string[]> = {};
-    for (const p of problems) (found[p.key] ??= []).push(p.kind === 'orphan' ? `orphan ${p.orphan!.source} ${p.orphan!.manifest}${p.orphan!.notAdopted ? ` (${p.orphan!.notAdopted})` : ''}` : `${p.kind} ${p.problem.split(' ').slice(0, 2).join(' ')}`);
+    for (const p of problems) {
+      found[p.key] ??= [];
+      found[p.key]!.push(p.kind === 'orphan' ? `orphan ${p.orphan!.source} ${p.orphan!.manifest}${p.orphan!.notAdopted ? ` (${p.orphan!.notAdopted})` : ''}` : `${p.kind} ${p.problem.split(' ').slice(0, 2).join(' ')}`);
+    }
     return found;
   };
   const stillWrong = () => ({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dixaConnectionSchema, type DixaConnectionConfig } from '../../src/providers/dixa/connection';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../src/errors';

@@ -13,7 +13,7 @@ const retry = (id: string, reason: string, retryAfterSeconds?: number): ItemResu
 /** Runs batches until the state has nothing due now, answering each file with `answer`. */
 function drain(state: ExportState, now: number, answer: (id: string) => ItemResult) {
   const givenUp = [...state.dueNow(now)];
-  for (let batch; (batch = state.nextBatch(4, 8)); ) {
+  for (let batch = state.nextBatch(4, 8); batch; batch = state.nextBatch(4, 8)) {
     givenUp.push(...state.batchSettled(batch, batch.map((t) => answer(t.item.sourceId)), now));
   }
   return givenUp;
@@ -112,8 +112,8 @@ describe('ExportState: counters equal distinct files, whatever the listing repea
     state.pageListed(page(['a', 'b', 'c'], { stored: ['s1'], next: 'p2' }));
     state.pageListed(page(['c', 'd'], { stored: ['s1', 's2'], next: null }));
     expect(state.counters).toMatchObject({ listed: 6, skipped: 2 });
-    const ids = [];
-    for (let batch; (batch = state.nextBatch(10, 1)); ) ids.push(...batch.map((t) => t.item.sourceId));
+    const ids: string[] = [];
+    for (let batch = state.nextBatch(10, 1); batch; batch = state.nextBatch(10, 1)) ids.push(...batch.map((t) => t.item.sourceId));
     expect(ids).toEqual(['a', 'b', 'c', 'd']);
   });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
  * never one above. This list is the definition (README.md, "Layout", shows it as a table).
  * bench/ and test/ stand outside: they use the house, and may import any of it.
  */
-export const LAYERS: ReadonlyArray<{ name: string; paths: readonly string[]; holds: string }> = [
+const LAYERS: ReadonlyArray<{ name: string; paths: readonly string[]; holds: string }> = [
   { name: 'contracts', paths: ['src/contracts/'], holds: 'what crosses the workflow sandbox or history: inputs and their parsing, results, windows, units; Node-free' },
   { name: 'foundations', paths: ['src/errors.ts', 'src/secrets.ts', 'src/json/'], holds: 'the error taxonomy, secret references, streaming JSON scanners' },
   { name: 'http', paths: ['src/http/'], holds: 'HTTP with credentials kept on their origin, host allow-lists' },

@@ -129,7 +129,10 @@ describe('a graceful stop', () => {
   const quiet = { info: () => undefined, warn: () => undefined } as unknown as Logger;
   const fakeWorker = () => {
     let state = 'RUNNING';
-    return { getState: () => state, shutdown: () => void (state = 'STOPPING') } as unknown as Worker;
+    return { getState: () => state, shutdown: () => {
+        state = 'STOPPING';
+      },
+    } as unknown as Worker;
   };
 
   it('asks running workers to stop and tells the activities to hand back work; a second signal stops at once', () => {
