@@ -26,10 +26,15 @@ interface StartOptions {
 
 const maxAttemptsArg = wholeNumberArg(OPTION_RULES.maxAttempts.min, OPTION_RULES.maxAttempts.max);
 
-/** `callvault export start|watch|status`. */
+/** `callvault export start|watch|retry|status|list|failures|cancel`. */
 export function registerExportCommands(program: Command, config: ConfigSource): void {
   const exportCmd = program.command('export').description('start, watch and inspect exports');
+  registerRunCommands(exportCmd, config);
+  registerInspectCommands(exportCmd, config);
+}
 
+/** The verbs that start or follow an export: start, watch, retry. */
+function registerRunCommands(exportCmd: Command, config: ConfigSource): void {
   exportCmd
     .command('start')
     .description('export one connection\'s window; attaches to the running export of the same window if there is one')
@@ -61,6 +66,18 @@ export function registerExportCommands(program: Command, config: ConfigSource): 
       }
     });
 
+  withTarget(exportCmd.command('retry'), 'every export of the connection whose window overlaps it')
+    .description('run the exports with failed files again: stored files are skipped, so only the failed ones are fetched')
+    .option('--by <who>', 'who asks for it, kept in provenance (default: $USER)', textArg(MAX_TRIGGER_BY))
+    .option('--max-in-flight <n>', 'transfer batches in flight', wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max))
+    .option('--max-attempts <n>', `tries per file before it is given up (default ${OPTION_RULES.maxAttempts.default})`, maxAttemptsArg)
+    .option('--no-wait', 'return once started')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action((id: string | undefined, opts: TargetOptions & { by?: string; maxInFlight?: number; maxAttempts?: number; wait: boolean }) => retryCommand(config, exportTarget(id, opts), opts));
+}
+
+/** The verbs that read or stop an export: status, list, failures, cancel. */
+function registerInspectCommands(exportCmd: Command, config: ConfigSource): void {
   withTarget(exportCmd.command('status'), 'the export of exactly that window')
     .description("show an export's state, its window's totals across every run (provenance), and its latest run's counters")
     .option('--json', 'print JSON')
@@ -89,15 +106,6 @@ export function registerExportCommands(program: Command, config: ConfigSource): 
     .option('--json', 'print one JSON document: {"totals": ..., "files": [...]}')
     .addHelpText('after', EXIT_CODES_HELP)
     .action((id: string | undefined, opts: TargetOptions & { json?: boolean }) => failuresCommand(config, exportTarget(id, opts), opts));
-
-  withTarget(exportCmd.command('retry'), 'every export of the connection whose window overlaps it')
-    .description('run the exports with failed files again: stored files are skipped, so only the failed ones are fetched')
-    .option('--by <who>', 'who asks for it, kept in provenance (default: $USER)', textArg(MAX_TRIGGER_BY))
-    .option('--max-in-flight <n>', 'transfer batches in flight', wholeNumberArg(OPTION_RULES.maxInFlight.min, OPTION_RULES.maxInFlight.max))
-    .option('--max-attempts <n>', `tries per file before it is given up (default ${OPTION_RULES.maxAttempts.default})`, maxAttemptsArg)
-    .option('--no-wait', 'return once started')
-    .addHelpText('after', EXIT_CODES_HELP)
-    .action((id: string | undefined, opts: TargetOptions & { by?: string; maxInFlight?: number; maxAttempts?: number; wait: boolean }) => retryCommand(config, exportTarget(id, opts), opts));
 }
 
 async function startCommand(config: ConfigSource, opts: StartOptions): Promise<void> {
