@@ -1,0 +1,88 @@
+import { Context } from '@temporalio/activity';
+import { connectionByName } from '../src/config/load';
+import type { EraseFilesInput, FileErasure, FileSelection, ObjectVersionRef, PlanErasureInput, PlanErasureResult, PlannedErasure } from '../src/contracts/erasure';
+import type { ComplianceRecords, SelectedFile } from '../src/provenance/compliance';
+import { ObjectVersions } from '../src/storage/versions';
+import type { ActivityDeps } from './deps';
+import { keysOf, planned, refusalOf } from './erasurePlan';
+import { toActivityFailure } from './failures';
+
+/**
+ * Reads and erases the files of a selection. The plan is a page of files with their object
+ * versions and any refusal; erasing a file looks again under a lock on its row (a hold set since
+ * the plan wins), deletes every version of each of its keys, and writes its tombstone.
+ */
+export class Eraser {
+  constructor(
+    private readonly records: ComplianceRecords,
+    private readonly versions: ObjectVersions,
+  ) {}
+
+  async page(connection: string, selection: FileSelection, after: string | null, limit: number): Promise<PlanErasureResult> {
+    const rows = await this.records.selectFiles(connection, selection, after, limit);
+    const files: PlannedErasure[] = [];
+    for (const row of rows) {
+      const { objects, refused } = await this.inspect(row);
+      files.push(planned(row, objects, refused));
+    }
+    return { files, next: rows.length === limit ? rows[rows.length - 1]!.sourceId : null };
+  }
+
+  async erase(connection: string, sourceId: string, who: { by: string; reason: string; workflowId: string }): Promise<FileErasure> {
+    const outcome = await this.records.eraseLocked<string>(
+      connection,
+      sourceId,
+      async (row): Promise<{ deleted: ObjectVersionRef[] } | { refused: string }> => {
+        const { objects, refused } = await this.inspect(row);
+        if (refused !== undefined) return { refused };
+        for (const ref of objects) await this.versions.deleteVersion(ref);
+        return { deleted: objects };
+      },
+      { erasedBy: who.by, reason: who.reason, workflowId: who.workflowId },
+    );
+    if ('gone' in outcome) return { sourceId, outcome: 'gone' };
+    if ('refused' in outcome) return { sourceId, outcome: 'refused', reason: outcome.refused };
+    return { sourceId, outcome: 'erased', deleted: outcome.erased };
+  }
+
+  /** Every version of the file's keys, and the refusal its hold or their locks give, if any. */
+  private async inspect(row: SelectedFile): Promise<{ objects: ObjectVersionRef[]; refused: string | undefined }> {
+    if (row.hold || (row.bucket !== null && row.bucket !== this.versions.bucket)) return { objects: [], refused: refusalOf(row, this.versions.bucket, []) };
+    const objects: ObjectVersionRef[] = [];
+    for (const key of keysOf(row)) objects.push(...(await this.versions.versionsOf(key)));
+    const now = Date.now();
+    const locks = [];
+    for (const ref of objects) locks.push({ ref, lock: await this.versions.lockOf(ref, now) });
+    return { objects, refused: refusalOf(row, this.versions.bucket, locks) };
+  }
+}
+
+export function erasureActivities(deps: ActivityDeps) {
+  const eraser = new Eraser(deps.provenance.compliance, new ObjectVersions(deps.store.client, deps.store.bucket));
+  return {
+    /** A page of the selection's files, as an erasure would treat them now. */
+    async planErasure(input: PlanErasureInput): Promise<PlanErasureResult> {
+      try {
+        connectionByName(deps.config, input.connection);
+        return await eraser.page(input.connection, input.selection, input.after, input.limit);
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+
+    /** Erases these files one by one (each its own transaction), heartbeating per file. */
+    async eraseFiles(input: EraseFilesInput): Promise<FileErasure[]> {
+      try {
+        connectionByName(deps.config, input.connection);
+        const out: FileErasure[] = [];
+        for (const sourceId of input.sourceIds) {
+          out.push(await eraser.erase(input.connection, sourceId, input));
+          Context.current().heartbeat(out.length);
+        }
+        return out;
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+  };
+}
