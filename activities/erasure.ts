@@ -9,7 +9,7 @@ import { toActivityFailure } from './failures';
 
 /**
  * Reads and erases the files of a selection. The plan is a page of files with their object
- * versions and any refusal; erasing a file looks again under a lock on its row (a hold set since
+ * versions and any refusal (files erased before appear only when objects of theirs are left); erasing a file looks again under a lock on its row (a hold set since
  * the plan wins), deletes every version of each of its keys, and writes its tombstone.
  */
 export class Eraser {
@@ -19,10 +19,12 @@ export class Eraser {
   ) {}
 
   async page(connection: string, selection: FileSelection, after: string | null, limit: number): Promise<PlanErasureResult> {
-    const rows = await this.records.selectFiles(connection, selection, after, limit);
+    const rows = await this.records.selectFiles(connection, selection, after, limit, true);
     const files: PlannedErasure[] = [];
     for (const row of rows) {
       const { objects, refused } = await this.inspect(row);
+      // Erased before, and nothing of it left: not this erasure's business.
+      if (row.status === 'erased' && objects.length === 0) continue;
       files.push(planned(row, objects, refused));
     }
     return { files, next: rows.length === limit ? rows[rows.length - 1]!.sourceId : null };

@@ -1,6 +1,6 @@
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { emptyEraseResult, parseEraseInput, selectionOf, tallyErased, tallyPlanned, type EraseInput, type EraseResult, type PlanErasureResult, type ValidEraseInput } from '../src/contracts/erasure';
+import { emptyEraseResult, eraseProgressQuery, parseEraseInput, selectionOf, tallyErased, tallyPlanned, type EraseInput, type EraseResult, type PlanErasureResult, type ValidEraseInput } from '../src/contracts/erasure';
 import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
 import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 import { rethrowCause } from './schedule';
@@ -30,6 +30,7 @@ export async function eraseWorkflow(rawInput: EraseInput): Promise<EraseResult> 
     throw err;
   }
   const result = emptyEraseResult(input);
+  setHandler(eraseProgressQuery, () => result);
   const selection = selectionOf(input);
   let after: string | null = null;
   do {

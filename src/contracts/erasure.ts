@@ -1,3 +1,4 @@
+import { defineQuery } from '@temporalio/workflow';
 import { checkConnectionName } from './exportInput';
 import { FieldProblems, boolean, field, instant, list, object, optional, text, type Field } from './fields';
 import { failTriggerInput as fail } from './triggerInput';
@@ -143,6 +144,9 @@ export interface EraseResult {
   /** The first refused files with the reason. */
   refusals: Array<{ sourceId: string; reason: string }>;
 }
+
+/** The erase workflow's counts so far (the CLI prints them as it goes). */
+export const eraseProgressQuery = defineQuery<EraseResult>('progress');
 
 export function emptyEraseResult(input: Pick<ValidEraseInput, 'connection' | 'dryRun'>): EraseResult {
   return { connection: input.connection, dryRun: input.dryRun, matched: 0, erased: 0, refused: 0, gone: 0, versionsDeleted: 0, files: [], refusals: [] };

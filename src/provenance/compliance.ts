@@ -12,7 +12,8 @@ export interface SelectedFile {
   sourceId: string;
   provider: string;
   conversationId: string;
-  status: 'stored' | 'failed';
+  /** 'erased': erased before; an erasure looks again for objects of it left in the store. */
+  status: 'stored' | 'failed' | 'erased';
   bucket: string | null;
   objectKey: string | null;
   versionId: string | null;
@@ -54,7 +55,7 @@ interface SelectedRow {
   source_id: string;
   provider: string;
   conversation_id: string;
-  status: 'stored' | 'failed';
+  status: SelectedFile['status'];
   bucket: string | null;
   object_key: string | null;
   version_id: string | null;
@@ -95,17 +96,17 @@ export class ComplianceRecords {
   constructor(private readonly pool: Pool) {}
 
   /**
-   * The files of a selection that are not erased, a page at a time in source id order after
-   * `after`, each with the hold in force on it (if any).
+   * The files of a selection (erased ones only with `includeErased`), a page at a time in source id
+   * order after `after`, each with the hold in force on it (if any).
    */
-  async selectFiles(connection: string, selection: FileSelection, after: string | null, limit: number): Promise<SelectedFile[]> {
+  async selectFiles(connection: string, selection: FileSelection, after: string | null, limit: number, includeErased = false): Promise<SelectedFile[]> {
     const where = selectionWhere(selection);
     const n = where.params.length + 2;
     const res = await this.pool.query<SelectedRow>(
       `SELECT ${SELECTED_COLUMNS} FROM callvault.files f ${WITH_HOLD}
-        WHERE f.connection = $1 AND ${where.sql} AND f.status <> 'erased' AND ($${n}::text IS NULL OR f.source_id > $${n})
+        WHERE f.connection = $1 AND ${where.sql} AND ($${n + 2} OR f.status <> 'erased') AND ($${n}::text IS NULL OR f.source_id > $${n})
         ORDER BY f.source_id LIMIT $${n + 1}`,
-      [connection, ...where.params, after, limit],
+      [connection, ...where.params, after, limit, includeErased],
     );
     return res.rows.map(selected);
   }
@@ -144,7 +145,9 @@ export class ComplianceRecords {
    * Erases one file under a lock on its row: `check` sees the row (and its hold) as it is now and
    * returns a refusal, or deletes the objects and returns what it deleted; then the row becomes
    * 'erased' and the tombstone is written, in the same transaction. A hold set meanwhile waits for
-   * the lock and then finds the file erased; an erasure racing another finds it erased and stops.
+   * the lock and then finds the file erased. A file erased before has its tombstone's list of
+   * deleted versions extended by what was left (an object written by a transfer that raced the
+   * first erasure), or is `gone` when nothing was.
    */
   async eraseLocked<R>(
     connection: string,
@@ -155,16 +158,18 @@ export class ComplianceRecords {
     return this.transaction(async (client) => {
       const res = await client.query<SelectedRow>(
         `SELECT ${SELECTED_COLUMNS} FROM callvault.files f ${WITH_HOLD}
-          WHERE f.connection = $1 AND f.source_id = $2 AND f.status <> 'erased' FOR UPDATE OF f`,
+          WHERE f.connection = $1 AND f.source_id = $2 FOR UPDATE OF f`,
         [connection, sourceId],
       );
       const row = res.rows[0];
       if (!row) return { gone: true as const };
       const outcome = await act(selected(row));
       if ('refused' in outcome) return outcome;
+      if (row.status === 'erased' && outcome.deleted.length === 0) return { gone: true as const };
       await client.query(
-        `INSERT INTO callvault.tombstones (connection, source_id, provider, conversation_id, sha256, size_bytes, erased_by, reason, workflow_id, deleted)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
+        `INSERT INTO callvault.tombstones AS t (connection, source_id, provider, conversation_id, sha256, size_bytes, erased_by, reason, workflow_id, deleted)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+         ON CONFLICT (connection, source_id) DO UPDATE SET deleted = t.deleted || EXCLUDED.deleted`,
         [connection, sourceId, row.provider, row.conversation_id, row.sha256, row.size_bytes, tombstone.erasedBy, tombstone.reason, tombstone.workflowId, JSON.stringify(outcome.deleted)],
       );
       // The row stays (its unique source identity keeps the file out of every later export); what

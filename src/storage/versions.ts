@@ -48,14 +48,15 @@ export class ObjectVersions {
   /**
    * Every version and delete marker of exactly `key` (an unversioned bucket lists one, `null`).
    * Deleting each by id leaves nothing behind: a plain DELETE in a versioned bucket only adds a marker.
+   * `markers: false` leaves delete markers out (they take no legal hold).
    */
-  async versionsOf(key: string): Promise<ObjectVersionRef[]> {
+  async versionsOf(key: string, options: { markers: boolean } = { markers: true }): Promise<ObjectVersionRef[]> {
     const out: ObjectVersionRef[] = [];
     let keyMarker: string | undefined;
     let versionMarker: string | undefined;
     for (;;) {
       const page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
-      for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+      for (const v of [...(page.Versions ?? []), ...(options.markers ? (page.DeleteMarkers ?? []) : [])]) {
         if (v.Key === key) out.push({ key, versionId: v.VersionId ?? 'null' });
       }
       if (!page.IsTruncated) return out;
