@@ -1,4 +1,6 @@
-import { ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectLegalHoldCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
+import { inject } from 'vitest';
+import { devS3Client } from '../../src/devstack/seaweed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRetentionSweep } from '../../src/client/retention';
 import { CallvaultSchedules } from '../../src/client/schedules';
@@ -170,5 +172,80 @@ describe('erasure on the real stack', () => {
     expect(rows.filter((r) => r.status === 'erased').map((r) => r.source_id).sort()).toEqual([...erasedIds].sort());
     expect(rows.filter((r) => r.status === 'stored')).toHaveLength(5);
     expect(env.unexpectedExits()).toEqual([]);
+  });
+});
+
+/**
+ * A bucket with Object Lock (SeaweedFS enforces legal holds and retention there: a DELETE of a
+ * held or retained version is refused with 403). `hold set` puts the store's own legal hold on the
+ * held file's version too; erase refuses it, and refuses a version under GOVERNANCE retention with
+ * its retain-until date; after `hold release` the store's hold is off and erase deletes the file.
+ */
+describe('erasure in a bucket with Object Lock', () => {
+  const connection = uniqueName('locked');
+  const bucket = uniqueName('locked');
+  const window = { from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' };
+  const recordings = BirdSimulator.generate({ seed: connection, count: 4, from: window.from, to: window.to, size: { min: 100, max: 2000 } });
+  const [held, retained, free] = recordings as [(typeof recordings)[0], (typeof recordings)[0], (typeof recordings)[0]];
+  const retainUntil = new Date(Date.now() + 86_400_000);
+  retainUntil.setUTCMilliseconds(0);
+  let sim: BirdSimulator;
+  let env: ExportEnv;
+  let rows: Map<string, FileRow>;
+  const who = ['--by', 'dpo@example.com', '--reason', 'GDPR request 8'];
+  const legalHold = (key: string) => env.store.client.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: key })).then((r) => r.LegalHold?.Status);
+
+  beforeAll(async () => {
+    const s3 = devS3Client(inject('stack').s3Endpoint);
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+    s3.destroy();
+    sim = new BirdSimulator({ seed: connection, recordings });
+    await sim.start();
+    env = await exportEnv({
+      connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
+      secrets: { BIRD_KEY: sim.accessKey },
+      storage: { bucket },
+    });
+    await env.spawnWorker();
+    await (await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } })).handle.result();
+    rows = new Map((await env.files(connection)).map((r) => [r.source_id, r]));
+    await env.store.client.send(
+      new PutObjectRetentionCommand({ Bucket: bucket, Key: rows.get(retained.id)!.object_key!, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: retainUntil } }),
+    );
+  });
+
+  afterAll(async () => {
+    await env?.close();
+    await sim?.stop();
+  });
+
+  it('holds in the store too, refuses held and retained files with the reason, and erases after release', async () => {
+    const hold = await runCli(env, ['hold', 'set', '--connection', connection, '--source-id', held.id, '--by', 'legal@example.com', '--reason', 'litigation 43']);
+    expect(hold.code, hold.stderr).toBe(0);
+    expect(hold.stdout).toContain(`held ${held.id}`);
+    expect(hold.stdout).toContain("the store's legal hold set on");
+    expect(await legalHold(rows.get(held.id)!.object_key!)).toBe('ON');
+
+    const ids = recordings.flatMap((r) => ['--source-id', r.id]);
+    const run = await runCli(env, ['erase', '--connection', connection, ...ids, ...who]);
+    expect(run.code, run.stderr).toBe(3);
+    expect(run.stdout).toMatch(new RegExp(`refused ${held.id}: legal hold set by legal@example.com on .*: litigation 43`));
+    expect(run.stdout).toContain(`refused ${retained.id}: GOVERNANCE retention until ${retainUntil.toISOString()} on ${rows.get(retained.id)!.object_key!}`);
+    expect(run.stdout).toContain(`erased ${free.id}`);
+    expect(run.stdout).toContain('4 files matched, erased 2');
+
+    const release = await runCli(env, ['hold', 'release', '--connection', connection, '--source-id', held.id, '--by', 'legal@example.com', '--reason', 'case closed']);
+    expect(release.code, release.stderr).toBe(0);
+    expect(release.stdout).toContain(`released ${held.id}`);
+    expect(await legalHold(rows.get(held.id)!.object_key!)).toBe('OFF');
+    const audit = await env.provenance.pool.query(`SELECT set_reason, released_by, released_reason FROM callvault.holds WHERE connection = $1`, [connection]);
+    expect(audit.rows).toEqual([{ set_reason: 'litigation 43', released_by: 'legal@example.com', released_reason: 'case closed' }]);
+
+    const after = await runCli(env, ['erase', '--connection', connection, '--source-id', held.id, '--source-id', retained.id, ...who]);
+    expect(after.code).toBe(3);
+    expect(after.stdout).toContain(`erased ${held.id}`);
+    expect(after.stdout).toContain(`refused ${retained.id}: GOVERNANCE retention until`);
+    const states = new Map((await env.files(connection)).map((r) => [r.source_id, r.status]));
+    expect([states.get(held.id), states.get(retained.id), states.get(free.id)]).toEqual(['erased', 'stored', 'erased']);
   });
 });
