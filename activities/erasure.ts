@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
 import type { EraseFilesInput, FileErasure, FileSelection, ObjectVersionRef, PlanErasureInput, PlanErasureResult, PlannedErasure } from '../src/contracts/erasure';
 import type { ComplianceRecords, SelectedFile } from '../src/provenance/compliance';
+import type { ObjectStore } from '../src/storage/objectStore';
 import { ObjectVersions } from '../src/storage/versions';
 import type { ActivityDeps } from './deps';
 import { keysOf, planned, refusalOf } from './erasurePlan';
@@ -16,12 +17,17 @@ export class Eraser {
   constructor(
     private readonly records: ComplianceRecords,
     private readonly versions: ObjectVersions,
+    private readonly uploads: Pick<ObjectStore, 'findUploads' | 'abortUpload'>,
   ) {}
 
-  async page(connection: string, selection: FileSelection, after: string | null, limit: number): Promise<PlanErasureResult> {
+  async page(connection: string, selection: FileSelection, after: string | null, limit: number, inspect = true): Promise<PlanErasureResult> {
     const rows = await this.records.selectFiles(connection, selection, after, limit, true);
     const files: PlannedErasure[] = [];
     for (const row of rows) {
+      if (!inspect) {
+        files.push(planned(row, [], undefined));
+        continue;
+      }
       const { objects, refused } = await this.inspect(row);
       // Erased before, and nothing of it left: not this erasure's business.
       if (row.status === 'erased' && objects.length === 0) continue;
@@ -38,6 +44,8 @@ export class Eraser {
         const { objects, refused } = await this.inspect(row);
         if (refused !== undefined) return { refused };
         for (const ref of objects) await this.versions.deleteVersion(ref);
+        // An unfinished upload (a crash an export never came back for) holds the file's bytes too.
+        for (const key of keysOf(row)) for (const id of await this.uploads.findUploads(key)) await this.uploads.abortUpload(key, id);
         return { deleted: objects };
       },
       { erasedBy: who.by, reason: who.reason, workflowId: who.workflowId },
@@ -60,13 +68,13 @@ export class Eraser {
 }
 
 export function erasureActivities(deps: ActivityDeps) {
-  const eraser = new Eraser(deps.provenance.compliance, new ObjectVersions(deps.store.client, deps.store.bucket));
+  const eraser = new Eraser(deps.provenance.compliance, new ObjectVersions(deps.store.client, deps.store.bucket), deps.store);
   return {
     /** A page of the selection's files, as an erasure would treat them now. */
     async planErasure(input: PlanErasureInput): Promise<PlanErasureResult> {
       try {
         connectionByName(deps.config, input.connection);
-        return await eraser.page(input.connection, input.selection, input.after, input.limit);
+        return await eraser.page(input.connection, input.selection, input.after, input.limit, input.inspect !== false);
       } catch (err) {
         throw toActivityFailure(err);
       }

@@ -34,7 +34,7 @@ export async function eraseWorkflow(rawInput: EraseInput): Promise<EraseResult> 
   const selection = selectionOf(input);
   let after: string | null = null;
   do {
-    const page: PlanErasureResult = await erasure.planErasure({ connection: input.connection, selection, after, limit: PAGE }).catch(rethrowCause);
+    const page: PlanErasureResult = await erasure.planErasure({ connection: input.connection, selection, after, limit: PAGE, inspect: input.dryRun }).catch(rethrowCause);
     if (input.dryRun) tallyPlanned(result, page.files);
     else if (page.files.length > 0) {
       const sourceIds = page.files.map((f) => f.sourceId);

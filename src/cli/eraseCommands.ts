@@ -48,10 +48,11 @@ async function dryRun(cfg: ReturnType<ConfigSource>, connection: string, selecti
   const { Eraser } = require('../../activities/erasure') as typeof import('../../activities/erasure');
   const { createS3Client } = require('../storage/s3') as typeof import('../storage/s3');
   const { ObjectVersions } = require('../storage/versions') as typeof import('../storage/versions');
+  const { ObjectStore } = require('../storage/objectStore') as typeof import('../storage/objectStore');
   const provenance = ProvenanceStore.connect(cfg.database.url, 2);
   const s3 = createS3Client(cfg.storage);
   try {
-    const eraser = new Eraser(provenance.compliance, new ObjectVersions(s3, cfg.storage.bucket));
+    const eraser = new Eraser(provenance.compliance, new ObjectVersions(s3, cfg.storage.bucket), new ObjectStore(s3, cfg.storage.bucket));
     const result = emptyEraseResult({ connection, dryRun: true });
     let after: string | null = null;
     do {
@@ -101,5 +102,5 @@ function plannedLine(f: PlannedErasure): string {
 function summaryLine(r: EraseResult): string {
   const verb = r.dryRun ? 'would erase' : 'erased';
   const listed = r.dryRun ? '' : r.files.length < r.erased || r.refusals.length < r.refused ? ' (the first 100 of each are listed; provenance has every tombstone)' : '';
-  return `${r.connection}: ${r.matched} files matched, ${verb} ${r.erased} (${r.versionsDeleted} object versions), refused ${r.refused}${r.gone ? `, ${r.gone} erased meanwhile` : ''}${listed}`;
+  return `${r.connection}: ${r.matched} files matched, ${verb} ${r.erased} (${r.versionsDeleted} object versions), refused ${r.refused}${r.gone ? `, ${r.gone} erased before` : ''}${listed}`;
 }

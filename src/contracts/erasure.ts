@@ -93,6 +93,11 @@ export interface PlanErasureInput {
   /** The last source id of the previous page; null for the first. */
   after: string | null;
   limit: number;
+  /**
+   * Read each file's object versions and their locks (a dry run's report). Without it, a page
+   * is only the files: eraseFiles reads them anyway, under the lock on each row.
+   */
+  inspect?: boolean;
 }
 
 /** One file as planned: what would be deleted, or why it would be refused. */
@@ -122,7 +127,7 @@ export interface EraseFilesInput {
 export type FileErasure =
   | { sourceId: string; outcome: 'erased'; deleted: ObjectVersionRef[] }
   | { sourceId: string; outcome: 'refused'; reason: string }
-  /** Erased meanwhile (by another erasure) or no longer in provenance. */
+  /** Erased before (nothing of it left in the store), or no longer in provenance. */
   | { sourceId: string; outcome: 'gone' };
 
 /** Files the result names one by one; the counts cover all of them. */
@@ -131,7 +136,7 @@ export const RESULT_SAMPLE = 100;
 export interface EraseResult {
   connection: string;
   dryRun: boolean;
-  /** Files the selection matched (not erased before). */
+  /** Files the selection matched (not erased before, or erased with objects of theirs left). */
   matched: number;
   /** Erased (dry run: would be). */
   erased: number;
@@ -164,10 +169,11 @@ export function tallyPlanned(result: EraseResult, files: readonly PlannedErasure
 /** Adds what eraseFiles did to a page of files. */
 export function tallyErased(result: EraseResult, outcomes: readonly FileErasure[]): void {
   for (const o of outcomes) {
-    result.matched++;
+    // A file erased before with nothing of it left is no match, as a dry run's plan leaves it out.
+    if (o.outcome === 'gone') result.gone++;
+    else result.matched++;
     if (o.outcome === 'erased') erased(result, o.sourceId, o.deleted);
     else if (o.outcome === 'refused') refuse(result, o.sourceId, o.reason);
-    else result.gone++;
   }
 }
 

@@ -1,4 +1,4 @@
-import { CreateBucketCommand, GetObjectLegalHoldCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, GetObjectLegalHoldCommand, ListMultipartUploadsCommand, UploadPartCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import { devS3Client } from '../../src/devstack/seaweed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,10 @@ describe('erasure on the real stack', () => {
     const a0Key = before.get(a0.id)!.object_key!;
     await env.store.client.send(new PutObjectCommand({ Bucket: env.store.bucket, Key: a0Key, Body: 'a second version' }));
     await env.store.client.send(new PutObjectCommand({ Bucket: env.store.bucket, Key: `${a0Key}.json`, Body: '{}' }));
+    // An unfinished upload of A1 (a crash no export came back for) holds its bytes too.
+    const a1Key = before.get(a1.id)!.object_key!;
+    const upload = await env.store.client.send(new CreateMultipartUploadCommand({ Bucket: env.store.bucket, Key: a1Key }));
+    await env.store.client.send(new UploadPartCommand({ Bucket: env.store.bucket, Key: a1Key, UploadId: upload.UploadId, PartNumber: 1, Body: 'part one' }));
   });
 
   afterAll(async () => {
@@ -104,6 +108,8 @@ describe('erasure on the real stack', () => {
       expect(left.get(`${key}.json`)).toBeUndefined();
     }
     expect(left.get(before.get(b0.id)!.object_key!)).toHaveLength(1);
+    const uploads = await env.store.client.send(new ListMultipartUploadsCommand({ Bucket: env.store.bucket, Prefix: before.get(a1.id)!.object_key! }));
+    expect(uploads.Uploads ?? []).toEqual([]);
 
     const tombstones = await env.provenance.pool.query<{ source_id: string; erased_by: string; reason: string; sha256: string; workflow_id: string; deleted: Array<{ key: string; versionId: string }> }>(
       `SELECT source_id, erased_by, reason, sha256, workflow_id, deleted FROM callvault.tombstones WHERE connection = $1 ORDER BY source_id`,
