@@ -6,6 +6,7 @@ import type { ObjectStore } from '../src/storage/objectStore';
 import { ObjectVersions } from '../src/storage/versions';
 import type { ActivityDeps } from './deps';
 import { keysOf, planned, refusalOf } from './erasurePlan';
+import { ManifestRedactor, type ManifestToRedact } from './manifestRedaction';
 import { toActivityFailure } from './failures';
 
 /**
@@ -18,6 +19,7 @@ export class Eraser {
     private readonly records: ComplianceRecords,
     private readonly versions: ObjectVersions,
     private readonly uploads: Pick<ObjectStore, 'findUploads' | 'abortUpload'>,
+    private readonly manifests: ManifestRedactor,
   ) {}
 
   async page(connection: string, selection: FileSelection, after: string | null, limit: number, inspect = true): Promise<PlanErasureResult> {
@@ -28,10 +30,10 @@ export class Eraser {
         files.push(planned(row, [], undefined));
         continue;
       }
-      const { objects, refused } = await this.inspect(row);
+      const { objects, manifests, refused } = await this.inspect(connection, row);
       // Erased before, and nothing of it left: not this erasure's business.
       if (row.status === 'erased' && objects.length === 0) continue;
-      files.push(planned(row, objects, refused));
+      files.push(planned(row, [...objects, ...manifests.flatMap((m) => m.versions)], refused));
     }
     return { files, next: rows.length === limit ? rows[rows.length - 1]!.sourceId : null };
   }
@@ -41,12 +43,17 @@ export class Eraser {
       connection,
       sourceId,
       async (row): Promise<{ deleted: ObjectVersionRef[] } | { refused: string }> => {
-        const { objects, refused } = await this.inspect(row);
+        const { objects, manifests, refused } = await this.inspect(connection, row);
         if (refused !== undefined) return { refused };
         for (const ref of objects) await this.versions.deleteVersion(ref);
         // An unfinished upload (a crash an export never came back for) holds the file's bytes too.
         for (const key of keysOf(row)) for (const id of await this.uploads.findUploads(key)) await this.uploads.abortUpload(key, id);
-        return { deleted: objects };
+        const redacted: ObjectVersionRef[] = [];
+        for (const manifest of manifests) {
+          await this.manifests.redact(manifest, row.objectKey!);
+          redacted.push(...manifest.versions);
+        }
+        return { deleted: [...objects, ...redacted] };
       },
       { erasedBy: who.by, reason: who.reason, workflowId: who.workflowId },
     );
@@ -55,20 +62,30 @@ export class Eraser {
     return { sourceId, outcome: 'erased', deleted: outcome.erased };
   }
 
-  /** Every version of the file's keys, and the refusal its hold or their locks give, if any. */
-  private async inspect(row: SelectedFile): Promise<{ objects: ObjectVersionRef[]; refused: string | undefined }> {
-    if (row.hold || (row.bucket !== null && row.bucket !== this.versions.bucket)) return { objects: [], refused: refusalOf(row, this.versions.bucket, []) };
+  /**
+   * Every version of the file's keys, the manifests whose entries name it (not for a file erased
+   * before: its entries went then), and the refusal its hold or any of their locks give, if any.
+   */
+  private async inspect(connection: string, row: SelectedFile): Promise<{ objects: ObjectVersionRef[]; manifests: ManifestToRedact[]; refused: string | undefined }> {
+    if (row.hold || (row.bucket !== null && row.bucket !== this.versions.bucket)) return { objects: [], manifests: [], refused: refusalOf(row, this.versions.bucket, []) };
     const objects: ObjectVersionRef[] = [];
     for (const key of keysOf(row)) objects.push(...(await this.versions.versionsOf(key)));
+    const manifests = row.status === 'erased' ? [] : await this.manifests.find(connection, row);
     const now = Date.now();
     const locks = [];
-    for (const ref of objects) locks.push({ ref, lock: await this.versions.lockOf(ref, now) });
-    return { objects, refused: refusalOf(row, this.versions.bucket, locks) };
+    for (const ref of [...objects, ...manifests.flatMap((m) => m.versions)]) locks.push({ ref, lock: await this.versions.lockOf(ref, now) });
+    return { objects, manifests, refused: refusalOf(row, this.versions.bucket, locks) };
   }
 }
 
+/** An Eraser on the deployment's bucket. */
+export function eraserFor(deps: Pick<ActivityDeps, 'provenance' | 'store' | 'config'>): Eraser {
+  const versions = new ObjectVersions(deps.store.client, deps.store.bucket);
+  return new Eraser(deps.provenance.compliance, versions, deps.store, new ManifestRedactor(deps.store, versions, deps.config.storage.prefix));
+}
+
 export function erasureActivities(deps: ActivityDeps) {
-  const eraser = new Eraser(deps.provenance.compliance, new ObjectVersions(deps.store.client, deps.store.bucket), deps.store);
+  const eraser = eraserFor(deps);
   return {
     /** A page of the selection's files, as an erasure would treat them now. */
     async planErasure(input: PlanErasureInput): Promise<PlanErasureResult> {

@@ -45,14 +45,13 @@ async function eraseCommand(config: ConfigSource, opts: EraseOptions): Promise<n
 /** Plans page by page with the workflow's own activity code, printing every file as it is planned. */
 async function dryRun(cfg: ReturnType<ConfigSource>, connection: string, selection: FileSelection, json: boolean): Promise<EraseResult> {
   // Loaded when a dry run runs: the S3 SDK and the activity code are not the CLI's to load at start.
-  const { Eraser } = require('../../activities/erasure') as typeof import('../../activities/erasure');
+  const { eraserFor } = require('../../activities/erasure') as typeof import('../../activities/erasure');
   const { createS3Client } = require('../storage/s3') as typeof import('../storage/s3');
-  const { ObjectVersions } = require('../storage/versions') as typeof import('../storage/versions');
   const { ObjectStore } = require('../storage/objectStore') as typeof import('../storage/objectStore');
   const provenance = ProvenanceStore.connect(cfg.database.url, 2);
   const s3 = createS3Client(cfg.storage);
   try {
-    const eraser = new Eraser(provenance.compliance, new ObjectVersions(s3, cfg.storage.bucket), new ObjectStore(s3, cfg.storage.bucket));
+    const eraser = eraserFor({ provenance, store: new ObjectStore(s3, cfg.storage.bucket), config: cfg });
     const result = emptyEraseResult({ connection, dryRun: true });
     let after: string | null = null;
     do {

@@ -19,6 +19,10 @@ export interface SelectedFile {
   versionId: string | null;
   sha256: string | null;
   size: number | null;
+  /** The export execution that stored it (its manifests are named after it), and when. */
+  workflowId: string;
+  runId: string;
+  finishedAt: Date;
   hold: HoldInForce | null;
 }
 
@@ -61,13 +65,16 @@ interface SelectedRow {
   version_id: string | null;
   sha256: string | null;
   size_bytes: string | null;
+  workflow_id: string;
+  run_id: string;
+  finished_at: Date;
   set_by: string | null;
   set_reason: string | null;
   set_at: Date | null;
 }
 
 const SELECTED_COLUMNS = `f.source_id, f.provider, f.conversation_id, f.status, f.bucket, f.object_key, f.version_id, f.sha256, f.size_bytes,
-  h.set_by, h.set_reason, h.set_at`;
+  f.workflow_id, f.run_id, f.finished_at, h.set_by, h.set_reason, h.set_at`;
 const WITH_HOLD = `LEFT JOIN callvault.holds h ON h.connection = f.connection AND h.source_id = f.source_id AND h.released_at IS NULL`;
 
 /** The WHERE clause of a selection: exactly one of its three forms, as parseFileSelection allows. */
@@ -88,6 +95,9 @@ function selected(r: SelectedRow): SelectedFile {
     versionId: r.version_id,
     sha256: r.sha256,
     size: r.size_bytes === null ? null : Number(r.size_bytes),
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    finishedAt: r.finished_at,
     hold: r.set_by !== null ? { by: r.set_by, reason: r.set_reason ?? '', at: r.set_at as Date } : null,
   };
 }
@@ -156,6 +166,9 @@ export class ComplianceRecords {
     tombstone: Omit<Tombstone, 'connection' | 'sourceId' | 'deleted'>,
   ): Promise<{ erased: DeletedVersion[] } | { refused: R } | { gone: true }> {
     return this.transaction(async (client) => {
+      // One file at a time per connection, across erase workflows: files share group manifests,
+      // and two rewrites of one manifest from the same old version would bring an entry back.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('callvault-erase:' || $1))`, [connection]);
       const res = await client.query<SelectedRow>(
         `SELECT ${SELECTED_COLUMNS} FROM callvault.files f ${WITH_HOLD}
           WHERE f.connection = $1 AND f.source_id = $2 FOR UPDATE OF f`,

@@ -7,7 +7,7 @@ import { CallvaultSchedules } from '../../src/client/schedules';
 import { exportWorkflowId } from '../../src/contracts/exportInput';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator } from '../../src/simulators/bird';
-import { eventually, exportEnv, runCli, uniqueName, type ExportEnv, type FileRow } from '../support/harness';
+import { eventually, exportEnv, runCli, streamText, uniqueName, type ExportEnv, type FileRow } from '../support/harness';
 
 /**
  * Erasure with proof on the real stack, in a versioned bucket (a plain DELETE there only adds a
@@ -57,7 +57,8 @@ describe('erasure on the real stack', () => {
     });
     await env.store.client.send(new PutBucketVersioningCommand({ Bucket: env.store.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
     await env.spawnWorker();
-    const first = (await (await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } })).handle.result()) as ExportResult;
+    // One batch, so one group manifest describes all eight files: each erasure rewrites it in turn.
+    const first = (await (await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 1 } })).handle.result()) as ExportResult;
     expect(first).toMatchObject({ transferred: 8, failed: 0 });
     before = new Map((await env.files(connection)).map((r) => [r.source_id, r]));
     // A second version of A0's object, and a sidecar of the kind earlier callvault versions wrote.
@@ -87,10 +88,11 @@ describe('erasure on the real stack', () => {
     const versions = await versionsByKey();
     const dry = await cli(['erase', ...selection, ...who, '--dry-run']);
     expect(dry.code).toBe(3); // some refused
-    expect(dry.stdout).toContain(`would erase ${a0.id} (conversation ${a0.sourceId}): 3 object version(s)`);
+    // Its object's two versions, the sidecar, and the version of the group manifest naming it.
+    expect(dry.stdout).toContain(`would erase ${a0.id} (conversation ${a0.sourceId}): 4 object version(s)`);
     expect(dry.stdout).toContain(`would erase ${b1.id}`);
     expect(dry.stdout).toMatch(new RegExp(`would refuse ${b0.id} .*legal hold set by legal@example.com on .*: litigation 42`));
-    expect(dry.stdout).toContain('4 files matched, would erase 3 (5 object versions), refused 1');
+    expect(dry.stdout).toContain('4 files matched, would erase 3 (8 object versions), refused 1');
     expect(await versionsByKey()).toEqual(versions);
   });
 
@@ -99,7 +101,7 @@ describe('erasure on the real stack', () => {
     expect(run.code, run.stderr).toBe(3);
     expect(run.stderr).toMatch(/started erase erase:/);
     expect(run.stdout).toMatch(new RegExp(`refused ${b0.id}: legal hold set by legal@example.com on .*: litigation 42`));
-    expect(run.stdout).toContain('4 files matched, erased 3 (5 object versions), refused 1');
+    expect(run.stdout).toContain('4 files matched, erased 3 (8 object versions), refused 1');
 
     const left = await versionsByKey();
     for (const id of erasedIds) {
@@ -122,8 +124,21 @@ describe('erasure on the real stack', () => {
     }
     const a0Key = before.get(a0.id)!.object_key!;
     const a0Deleted = tombstones.rows.find((t) => t.source_id === a0.id)!.deleted;
-    expect(a0Deleted.map((d) => d.key).sort()).toEqual([a0Key, a0Key, `${a0Key}.json`]);
-    expect(new Set(a0Deleted.map((d) => d.versionId)).size).toBe(3);
+    const manifestKeys = [...left.keys()].filter((k) => k.includes('/_manifests/'));
+    expect(manifestKeys).toHaveLength(1);
+    const a0Manifest = a0Deleted.find((d) => d.key.includes('/_manifests/'))!.key;
+    expect(manifestKeys).toContain(a0Manifest);
+    expect(a0Deleted.map((d) => d.key).sort()).toEqual([a0Key, a0Key, `${a0Key}.json`, a0Manifest].sort());
+    expect(new Set(a0Deleted.map((d) => d.versionId)).size).toBe(4);
+    // Manifests were rewritten without the erased files' entries; no older version of one is left.
+    let manifests = '';
+    for (const key of manifestKeys) {
+      expect(left.get(key), key).toHaveLength(1);
+      manifests += await streamText(await env.store.readStream(key));
+    }
+    for (const id of erasedIds) expect(manifests).not.toContain(id);
+    expect(manifests).not.toContain(a0.sourceId);
+    expect(manifests).toContain(b0.id);
 
     const rows = new Map((await env.files(connection)).map((r) => [r.source_id, r]));
     for (const id of erasedIds) expect(rows.get(id)).toMatchObject({ status: 'erased', source_url: null });

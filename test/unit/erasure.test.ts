@@ -1,11 +1,13 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { keysOf, refusalOf } from '../../activities/erasurePlan';
+import { ManifestRedactor } from '../../activities/manifestRedaction';
 import { classify } from '../../activities/list';
 import { selectionFromOptions } from '../../src/cli/fileSelection';
 import { emptyEraseResult, parseEraseInput, RESULT_SAMPLE, selectionOf, tallyErased, tallyPlanned } from '../../src/contracts/erasure';
 import type { SourceItem } from '../../src/contracts/sourceItem';
 import type { FileState } from '../../src/provenance/store';
+import type { ObjectVersions } from '../../src/storage/versions';
 import { adoptionBlocker, describeOrphan, eraseAgainCommand, orphanText } from '../../src/verify/findings';
 
 const base = { connection: 'bird-eu', by: 'dpo', reason: 'GDPR request 7' };
@@ -136,5 +138,29 @@ describe('tombstones elsewhere', () => {
     expect(fix).toBe('callvault erase --connection bird-eu --source-id r1 --by <you> --reason <why>');
     expect(orphanText(detail, 'k', fix)).toBe(`object of an erased file (a tombstone says it was deleted); erase it again: ${fix}`);
     expect(eraseAgainCommand('bird-eu', "it's odd")).toContain(`--source-id 'it'\\''s odd'`);
+  });
+});
+
+describe('a manifest rewritten without an erased file', () => {
+  const versions = [{ key: 'm.json', versionId: 'v1' }, { key: 'm.json', versionId: 'v2' }];
+  const doc = { manifest: 1, files: [{ object: { key: 'gone.mp3' } }, { object: { key: 'kept.mp3' } }] };
+
+  async function redact(newVersion: string | null, old = versions) {
+    const written: unknown[] = [];
+    const deleted: unknown[] = [];
+    const store = { putJson: async (_key: string, value: unknown) => (written.push(value), { etag: 'e', versionId: newVersion }), listKeys: async function* () {}, readStream: async () => { throw new Error('unused'); } };
+    const objectVersions = { deleteVersion: async (ref: unknown) => void deleted.push(ref) } as unknown as ObjectVersions;
+    await new ManifestRedactor(store as never, objectVersions, 'p').redact({ key: 'm.json', doc, versions: old }, 'gone.mp3');
+    return { written, deleted };
+  }
+
+  it('keeps the other entries and the header, and deletes every version it replaced', async () => {
+    const { written, deleted } = await redact('v3');
+    expect(written).toEqual([{ manifest: 1, files: [{ object: { key: 'kept.mp3' } }] }]);
+    expect(deleted).toEqual(versions);
+  });
+
+  it('in an unversioned bucket, deletes nothing: the PUT replaced the one version', async () => {
+    expect((await redact(null, [{ key: 'm.json', versionId: 'null' }])).deleted).toEqual([]);
   });
 });
