@@ -1,5 +1,6 @@
 import { connectionActivities } from './connection';
 import type { ActivityDeps } from './deps';
+import { erasureActivities } from './erasure';
 import { exportActivities } from './exports';
 import { listActivities } from './list';
 import { transferActivities } from './transfer';
@@ -11,6 +12,7 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...connectionActivities(deps),
+    ...erasureActivities(deps),
     ...exportActivities(deps),
     ...listActivities(deps),
     ...transferActivities(deps),

@@ -58,14 +58,15 @@ export function listActivities(deps: ActivityDeps) {
   };
 }
 
-/** Fresh files to transfer, files an earlier export stored, and (dropped) files this export has seen. */
+/** Fresh files to transfer, files an earlier export stored or an erasure erased, and (dropped) files this export has seen. */
 export function classify(items: readonly SourceItem[], known: ReadonlyMap<string, FileState>, exportRun: string): Omit<ListPageResult, 'nextCursor'> {
   const fresh: SourceItem[] = [];
   const alreadyStored: string[] = [];
   for (const item of items) {
     const state = known.get(item.sourceId);
     if (state?.exportRun === exportRun) continue;
-    if (state?.status === 'stored') alreadyStored.push(item.sourceId);
+    // An erased file is never fetched again; it counts as skipped, like a stored one.
+    if (state?.status === 'stored' || state?.status === 'erased') alreadyStored.push(item.sourceId);
     else fresh.push(item);
   }
   return { items: fresh, alreadyStored };

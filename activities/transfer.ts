@@ -135,6 +135,8 @@ class BatchTransfer {
     const { item } = task;
     const sourceId = item.sourceId;
     const ours = known?.exportRun === this.input.exportRun;
+    // Erased while this batch waited (the listing leaves erased files out): never fetched again.
+    if (known?.status === 'erased') return { sourceId, outcome: 'already_stored' };
     if (known?.status === 'stored') {
       // Stored by an earlier attempt of this export (whose result was lost) counts as this export's work.
       return ours ? { sourceId, outcome: 'stored', bytes: known.size ?? 0, ...(await this.revealed(item)) } : { sourceId, outcome: 'already_stored' };
@@ -270,6 +272,7 @@ async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Pr
   const now = new Date();
   for (const failure of input.failures) {
     const state = known.get(failure.item.sourceId);
+    if (state?.status === 'erased') continue;
     if (state?.status === 'stored') {
       if (state.exportRun === input.exportRun) {
         out.storedByThisExport++;

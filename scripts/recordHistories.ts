@@ -9,7 +9,8 @@
  *   (503 on every try), the platform's final word (absent, failed) and a durable wait (ongoing);
  * - cancelled: an export cancelled while a slow file is in flight;
  * - scheduled: a scheduled run that starts its window's export and waits for it with timers;
- * - sweep: a retention sweep that starts the exports of two due days.
+ * - sweep: a retention sweep that starts the exports of two due days;
+ * - erase: an erasure of one conversation of the exported day (recorded from v3 on).
  *
  *   npm run -s build && node dist/scripts/recordHistories.js --label v2
  *
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { runRetentionSweep } from '../src/client/retention';
+import { startErase } from '../src/client/erasure';
 import { startExport } from '../src/client/exports';
 import { progressQuery } from '../src/contracts/exportResult';
 import { SCHEDULED_EXPORT_WORKFLOW_TYPE } from '../src/contracts/scheduledExport';
@@ -160,7 +162,11 @@ async function runScenarios(client: Client, sim: BirdSimulator): Promise<Array<[
   await cancelled.handle.cancel();
   await cancelled.handle.result().catch(() => undefined);
 
+  const erase = await startErase(client, TASK_QUEUE, { connection: CONNECTION, conversationIds: [main[0]!.sourceId], by: 'recorder', reason: 'replay history' }, `replay-erase-${Date.now()}`);
+  await erase.result();
+
   return [
+    ['erase', erase],
     ['export', exported.handle],
     ['scheduled', scheduled],
     ['sweep', client.workflow.getHandle(sweepId)],

@@ -2,3 +2,4 @@
 export { exportWorkflow } from './export';
 export { scheduledExportWorkflow } from './schedule';
 export { retentionSweepWorkflow } from './retention';
+export { eraseWorkflow } from './erase';

@@ -28,3 +28,17 @@ export function exitCodeFor(outcome: ExportOutcome): number {
 /** The line of help every command with these codes shows. */
 export const EXIT_CODES_HELP =
   '\nExit codes: 0 completed, 1 error (or the export failed or was cancelled), 2 no such export, 3 completed with files the platform says are gone, 4 completed with files given up (export retry fetches them), 5 still running.';
+
+/** Exit codes of `callvault erase` and `callvault hold`. */
+export const ERASE_EXIT = {
+  /** Every matched file was erased (held, released; dry run: would be). */
+  done: 0,
+  /** An error: a bad flag, a server out of reach, the erase workflow failed. */
+  error: 1,
+  /** The selection matched no file (none in provenance, or all erased before). */
+  nothingMatched: 2,
+  /** Some files were refused (a legal hold, a retention in force): the others were erased. */
+  refused: 3,
+} as const;
+
+export const ERASE_EXIT_HELP = '\nExit codes: 0 done, 1 error, 2 no file matched, 3 some files refused (held or locked; erase only).';

@@ -4,7 +4,9 @@ import { loadConfig } from '../config/load';
 import { errorMessage } from '../contracts/failures';
 import { secretsResolvedBy } from '../secrets';
 import { registerDemoCommand } from './demoCommand';
+import { registerEraseCommands } from './eraseCommands';
 import { registerExportCommands } from './exportCommands';
+import { registerHoldCommands } from './holdCommands';
 import { registerRetentionCommands } from './retentionCommands';
 import { registerScheduleCommands } from './scheduleCommands';
 import { registerServiceCommands } from './serviceCommands';
@@ -36,6 +38,8 @@ registerDemoCommand(program);
 registerScheduleCommands(program, config);
 registerRetentionCommands(program, config);
 registerSetupCommands(program, config);
+registerHoldCommands(program, config);
+registerEraseCommands(program, config);
 
 if (!reexecWorkerWithFlags()) {
   program.parseAsync(process.argv).catch((err: unknown) => {

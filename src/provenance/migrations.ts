@@ -94,4 +94,47 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
       );
     `,
   },
+  {
+    id: 4,
+    name: 'legal holds and erasure tombstones',
+    sql: `
+      -- An erased file keeps its row, as status 'erased': the unique (connection, source_id) row is
+      -- what makes every later listing skip the file, and a stored or erased row is never replaced.
+      ALTER TABLE callvault.files DROP CONSTRAINT files_status_check;
+      ALTER TABLE callvault.files ADD CONSTRAINT files_status_check CHECK (status IN ('stored', 'failed', 'erased'));
+
+      -- A legal hold per file: set by someone for a reason, released by someone for a reason. The
+      -- row is kept after release (the audit trail); at most one hold per file is in force.
+      CREATE TABLE callvault.holds (
+        id              bigserial PRIMARY KEY,
+        connection      text NOT NULL,
+        source_id       text NOT NULL,
+        set_by          text NOT NULL,
+        set_reason      text NOT NULL,
+        set_at          timestamptz NOT NULL DEFAULT now(),
+        store_hold      text NOT NULL,
+        released_by     text,
+        released_reason text,
+        released_at     timestamptz
+      );
+      CREATE UNIQUE INDEX holds_in_force ON callvault.holds (connection, source_id) WHERE released_at IS NULL;
+
+      -- The proof of an erasure, one row per file: who, when, why, what was deleted (keys and
+      -- version ids) and the SHA-256 of what the file was.
+      CREATE TABLE callvault.tombstones (
+        connection      text NOT NULL,
+        source_id       text NOT NULL,
+        provider        text NOT NULL,
+        conversation_id text NOT NULL,
+        sha256          text,
+        size_bytes      bigint,
+        erased_by       text NOT NULL,
+        reason          text NOT NULL,
+        erased_at       timestamptz NOT NULL DEFAULT now(),
+        workflow_id     text NOT NULL,
+        deleted         jsonb NOT NULL,
+        PRIMARY KEY (connection, source_id)
+      );
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import type { SourceItem } from '../contracts/sourceItem';
 import type { ExportCounters } from '../contracts/exportResult';
 import { FINAL_FAILURE_CODES, GIVE_UP_CODES, type FailureCode } from '../contracts/failures';
 import type { Window } from '../contracts/window';
+import { ComplianceRecords } from './compliance';
 import { migrate } from './migrate';
 
 /** Which export, run and attempt wrote a row: the audit trail back into Temporal. */
@@ -47,7 +48,8 @@ export interface FailedFileRecord {
 
 /** What provenance holds about one source file. */
 export interface FileState {
-  status: 'stored' | 'failed';
+  /** 'erased': `callvault erase` deleted it; no export fetches it again. */
+  status: 'stored' | 'failed' | 'erased';
   workflowId: string;
   exportRun: string | null;
   size: number | null;
@@ -113,7 +115,8 @@ const FINAL_CODES = sqlList(FINAL_FAILURE_CODES);
 const GIVE_UP = sqlList(GIVE_UP_CODES);
 
 /**
- * An upsert of `rows` files. On a clash of source identity, a stored row is final; a failed one may
+ * An upsert of `rows` files. On a clash of source identity, a stored or erased row is final (an
+ * erased file is never written again, by any export or repair); a failed one may
  * be replaced by a later success, or a later failure, except that giving up never overwrites the
  * platform's final word that the same export recorded (a file Bird says `failed` stays so).
  */
@@ -124,7 +127,7 @@ function upsertFiles(rows: number): string {
   VALUES ${values.join(',\n    ')}
   ON CONFLICT (connection, source_id) DO UPDATE SET
   (${FILE_COLUMNS.join(', ')}) = (${FILE_COLUMNS.map((c) => `EXCLUDED.${c}`).join(', ')})
-  WHERE callvault.files.status <> 'stored'
+  WHERE callvault.files.status NOT IN ('stored', 'erased')
     AND NOT (EXCLUDED.status = 'failed' AND EXCLUDED.failure_code IN (${GIVE_UP})
              AND callvault.files.failure_code IN (${FINAL_CODES}) AND callvault.files.export_run IS NOT DISTINCT FROM EXCLUDED.export_run)`;
 }
@@ -154,7 +157,12 @@ function sourceColumns(rec: { provider: string; connection: string; item: Source
  * source id), one row per export. Every write is idempotent, so activity retries are harmless.
  */
 export class ProvenanceStore {
-  constructor(readonly pool: Pool) {}
+  /** Legal holds and erasure tombstones (src/provenance/compliance.ts). */
+  readonly compliance: ComplianceRecords;
+
+  constructor(readonly pool: Pool) {
+    this.compliance = new ComplianceRecords(pool);
+  }
 
   /** `warn` hears of lost connections (the worker's log); default stderr. */
   static connect(url: string, max = 10, options: { warn?: (message: string) => void } = {}): ProvenanceStore {
@@ -433,7 +441,7 @@ export class ProvenanceStore {
   async sourceRows(connection: string, sourceIds: readonly string[]): Promise<Map<string, SourceRow>> {
     if (sourceIds.length === 0) return new Map();
     const asWritten = new Map(sourceIds.map((id) => [pgText(id), id]));
-    const res = await this.pool.query<{ source_id: string; status: 'stored' | 'failed'; failure_code: string | null; object_key: string | null; workflow_id: string }>(
+    const res = await this.pool.query<{ source_id: string; status: SourceRow['status']; failure_code: string | null; object_key: string | null; workflow_id: string }>(
       `SELECT source_id, status, failure_code, object_key, workflow_id FROM callvault.files WHERE connection = $1 AND source_id = ANY($2::text[])`,
       [connection, [...asWritten.keys()]],
     );
@@ -572,7 +580,7 @@ export interface StoredObjectRow {
 
 /** What provenance says about one source file. */
 export interface SourceRow {
-  status: 'stored' | 'failed';
+  status: 'stored' | 'failed' | 'erased';
   failureCode: string | null;
   objectKey: string | null;
   workflowId: string;

@@ -93,7 +93,12 @@ export interface ManifestKeyParts {
  */
 export function manifestKey(parts: ManifestKeyParts): string {
   const name = sanitizeSegment(`${parts.runId}-${parts.activityId}-${parts.attempt}-${parts.seq}`);
-  return `${manifestsPrefix(parts)}${datePath(parts.writtenAt)}/${sanitizeSegment(parts.workflowId)}/${name}.json`;
+  return `${manifestFolder(parts)}${name}.json`;
+}
+
+/** `{prefix}/{provider}/{connection}/_manifests/{yyyy}/{mm}/{dd}/{workflowId}/`: one export's manifests written that day. */
+export function manifestFolder(parts: Pick<ManifestKeyParts, 'prefix' | 'provider' | 'connection' | 'writtenAt' | 'workflowId'>): string {
+  return `${manifestsPrefix(parts)}${datePath(parts.writtenAt)}/${sanitizeSegment(parts.workflowId)}/`;
 }
 
 const MANIFESTS_FOLDER = '_manifests';

@@ -22,14 +22,18 @@ export interface VerifyProblem {
 
 /** What an orphan's manifest entry says about it. */
 export type ManifestMatch = 'none' | 'size_matches' | 'size_differs';
-/** What provenance holds for the orphan's source: nothing, a failed row, or a stored row naming another key. */
-export type SourceState = 'no_row' | 'failed_row' | 'stored_elsewhere';
+/**
+ * What provenance holds for the orphan's source: nothing, a failed row, a stored row naming another
+ * key, or a tombstone (the file was erased, and this object of it is still there).
+ */
+export type SourceState = 'no_row' | 'failed_row' | 'stored_elsewhere' | 'erased';
 
 export type NotAdoptedReason =
   | 'no manifest entry'
   | 'size differs'
   | 'hash differs'
   | 'source stored at another key'
+  | 'source erased'
   | 'manifest entry incomplete'
   | 'a stored row was written meanwhile';
 
@@ -90,7 +94,7 @@ export function orphanSourceId(entry: ManifestEntryRow | undefined, metadata: Re
 
 export function describeOrphan(size: number, entry: ManifestEntryRow | undefined, row: SourceRow | undefined): OrphanDetail {
   // A stored row naming this very key would not have made it an orphan: it is another key (or bucket).
-  const source: SourceState = !row ? 'no_row' : row.status === 'failed' ? 'failed_row' : 'stored_elsewhere';
+  const source: SourceState = !row ? 'no_row' : row.status === 'failed' ? 'failed_row' : row.status === 'erased' ? 'erased' : 'stored_elsewhere';
   return {
     size,
     manifest: !entry ? 'none' : entry.size === size ? 'size_matches' : 'size_differs',
@@ -111,10 +115,13 @@ export function adoptionBlocker(orphan: OrphanDetail): NotAdoptedReason | null {
   if (orphan.manifest === 'none') return 'no manifest entry';
   if (orphan.manifest === 'size_differs') return 'size differs';
   if (orphan.source === 'stored_elsewhere') return 'source stored at another key';
+  // Adopting it would bring an erased file back: never.
+  if (orphan.source === 'erased') return 'source erased';
   return null;
 }
 
-export function orphanText(orphan: OrphanDetail, otherKey?: string | null): string {
+export function orphanText(orphan: OrphanDetail, otherKey?: string | null, fix?: string): string {
+  if (orphan.source === 'erased') return `object of an erased file (a tombstone says it was deleted); erase it again: ${fix ?? 'callvault erase --source-id <id>'}`;
   const parts = [orphan.source === 'failed_row' ? `stored object behind a failed row (${orphan.failureCode ?? 'no code'})` : 'object without a stored row'];
   if (orphan.source === 'stored_elsewhere') parts.push(`its source is stored at ${otherKey ?? 'another key'}`);
   if (orphan.manifest === 'none') parts.push('no manifest entry');
@@ -164,4 +171,10 @@ export function adoptionRecord(
     startedAt: transferredAt,
     finishedAt: transferredAt,
   };
+}
+
+/** The command that erases what is left of an erased file (it is refused again if held or locked). */
+export function eraseAgainCommand(connection: string, sourceId: string | null): string {
+  const id = sourceId === null ? '<source id>' : /^[A-Za-z0-9._:-]+$/.test(sourceId) ? sourceId : `'${sourceId.replace(/'/g, "'\\''")}'`;
+  return `callvault erase --connection ${connection} --source-id ${id} --by <you> --reason <why>`;
 }

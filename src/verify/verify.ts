@@ -8,6 +8,7 @@ import {
   adoptionRecord,
   dataKeys,
   describeOrphan,
+  eraseAgainCommand,
   orphanInScope,
   orphanKeys,
   orphanSourceId,
@@ -237,7 +238,8 @@ class ConnectionVerifier {
       if (outcome === 'adopted') return;
       orphan.detail.notAdopted = outcome;
     }
-    this.problem({ kind: 'orphan', key: orphan.key, sourceId: orphan.sourceId, problem: orphanText(orphan.detail, orphan.row?.objectKey), orphan: orphan.detail });
+    const fix = eraseAgainCommand(this.target.connection, orphan.sourceId);
+    this.problem({ kind: 'orphan', key: orphan.key, sourceId: orphan.sourceId, problem: orphanText(orphan.detail, orphan.row?.objectKey, fix), orphan: orphan.detail });
   }
 
   private async adopt(orphan: Orphan): Promise<'adopted' | NotAdoptedReason> {

@@ -67,6 +67,8 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
           startExports: activities.startExports,
           exportStatus: activities.exportStatus,
           planRetentionSweep: activities.planRetentionSweep,
+          planErasure: activities.planErasure,
+          eraseFiles: activities.eraseFiles,
         },
       }),
     );

@@ -61,6 +61,13 @@ describe('the CLI refuses what does not exist, naming it, and exits non-zero (is
     [['export', 'status', 'export:bird-eu:x', '--connection', 'bird-eu', ...window], /give a workflow id or --connection, --from and --to, not both/],
     [['export', 'failures', '--connection', 'bird-eu', '--from', '2026-01-01'], /give the export's workflow id, or --connection, --from and --to/],
     [['export', 'cancel', '--connection', 'bird-eu', '--from', '2026-01-02', '--to', '2026-01-01'], /callvault: to: must be later than from/],
+    [['erase', '--connection', 'bird-eu', '--by', 'dpo', '--reason', 'GDPR 7'], /callvault: --conversation: name the files: --conversation, --source-id, or a window \(--from and --to\)/],
+    [['erase', '--connection', 'nope', '--source-id', 'r1', '--by', 'dpo', '--reason', 'GDPR 7'], /connection: unknown connection 'nope'/],
+    [['erase', '--connection', 'bird-eu', '--source-id', 'r1', '--by', 'dpo'], /required option '--reason <why>' not specified/],
+    [['erase', '--connection', 'bird-eu', '--source-id', 'r1', '--by', 'dpo', '--reason', 'a\u0007b'], /'--reason <why>' argument .* is invalid\. control characters/],
+    [['hold', 'set', '--connection', 'bird-eu', '--conversation', 'c1', '--source-id', 'r1', '--by', 'legal', '--reason', 'case'], /--conversation, --source-id: give one of/],
+    [['hold', 'release', '--connection', 'bird-eu', '--from', '2026-03-01', '--by', 'legal', '--reason', 'case'], /--to: a window needs both --from and --to/],
+    [['hold', 'set', '--connection', 'bird-eu', '--source-id', 'r1', '--reason', 'case'], /required option '--by <who>' not specified/],
     [['export', 'list', '--status', 'stuck'], /option '--status <status>' argument 'stuck' is invalid\. Allowed choices are running, completed, failed, cancelled/],
   ])('callvault %j', (args, message) => {
     const { status, out } = run(...args);

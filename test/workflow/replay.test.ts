@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const repo = join(__dirname, '..', '..');
 const HISTORIES = join(repo, 'test', 'replay', 'histories');
 const BUNDLE = join(repo, 'dist', 'workflow-bundle.js');
-const WORKFLOW_TYPES = ['exportWorkflow', 'scheduledExportWorkflow', 'retentionSweepWorkflow'];
+const WORKFLOW_TYPES = ['exportWorkflow', 'scheduledExportWorkflow', 'retentionSweepWorkflow', 'eraseWorkflow'];
 
 interface HistoryJson {
   events: Array<Record<string, { workflowType?: { name: string }; markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } | string>>;
