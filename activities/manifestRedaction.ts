@@ -39,7 +39,7 @@ export class ManifestRedactor {
       const prefix = /^[A-Za-z0-9._-]+$/.test(file.runId) ? `${folder}${file.runId}-` : folder;
       for await (const key of this.store.listKeys(prefix)) {
         const doc = await this.read(key);
-        if (doc && doc.files.some((f) => f.object?.key === file.objectKey)) out.push({ key, doc, versions: await this.versions.versionsOf(key, { markers: false }) });
+        if (doc?.files.some((f) => f.object?.key === file.objectKey)) out.push({ key, doc, versions: await this.versions.versionsOf(key, { markers: false }) });
       }
     }
     return out;

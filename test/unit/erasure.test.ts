@@ -148,7 +148,10 @@ describe('a manifest rewritten without an erased file', () => {
   async function redact(newVersion: string | null, old = versions) {
     const written: unknown[] = [];
     const deleted: unknown[] = [];
-    const store = { putJson: async (_key: string, value: unknown) => (written.push(value), { etag: 'e', versionId: newVersion }), listKeys: async function* () {}, readStream: async () => { throw new Error('unused'); } };
+    const store = { putJson: async (_key: string, value: unknown) => {
+        written.push(value);
+        return { etag: 'e', versionId: newVersion };
+      }, listKeys: async function* () {}, readStream: async () => { throw new Error('unused'); } };
     const objectVersions = { deleteVersion: async (ref: unknown) => void deleted.push(ref) } as unknown as ObjectVersions;
     await new ManifestRedactor(store as never, objectVersions, 'p').redact({ key: 'm.json', doc, versions: old }, 'gone.mp3');
     return { written, deleted };
