@@ -150,6 +150,7 @@ class BatchTransfer {
         item,
         keyFor: (extension) => this.keyOf(item, extension),
         baseMetadata: { provider: this.conn.provider, connection: this.conn.name, 'source-id': encodeURIComponent(sourceId) },
+        ...(this.conn.archive ? { policy: this.conn.archive } : {}),
         partSize: this.deps.config.storage.partSizeMiB * MiB,
         checkpoint: this.checkpoint,
         retrying: task.tries > 0 || this.ctx.info.attempt > 1,

@@ -8,6 +8,8 @@ export interface TransferCheckpoint {
   uploadId: string;
   partsDone: number;
   bytesDone: number;
+  /** CRC32 of bytes 0..bytesDone: the whole object's checksum continues from here after a crash. */
+  crc32?: number;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface TransferCheckpoint {
  * attempt died after CompleteMultipartUpload or a PutObject, before its provenance was written).
  */
 export type Previous =
-  | { kind: 'upload'; key: string; uploadId: string; parts: StoredPart[]; bytes: number }
+  | { kind: 'upload'; key: string; uploadId: string; parts: StoredPart[]; bytes: number; crc32: number | null }
   | { kind: 'object'; key: string; size: number; sha256: string | null; etag: string; versionId: string | null };
 
 export interface FindPreviousInput {
@@ -52,6 +54,20 @@ export async function findPrevious(input: FindPreviousInput): Promise<Previous |
   return { kind: 'object', key, size: head.size, sha256: head.metadata.sha256 ?? null, etag: head.etag, versionId: head.versionId };
 }
 
+/**
+ * The parts to keep and the CRC32 to continue from. The checkpoint's CRC32 covers its parts only:
+ * a part stored after the last heartbeat is sent again (same number, so it is replaced) rather
+ * than completed without the store checking the whole object.
+ */
+function resumable(parts: StoredPart[], checkpoint: TransferCheckpoint | undefined): { parts: StoredPart[]; bytes: number; crc32: number | null } {
+  const bytesOf = (ps: StoredPart[]) => ps.reduce((sum, p) => sum + p.size, 0);
+  if (checkpoint?.crc32 !== undefined && parts.length >= checkpoint.partsDone) {
+    const kept = parts.slice(0, checkpoint.partsDone);
+    if (bytesOf(kept) === checkpoint.bytesDone) return { parts: kept, bytes: checkpoint.bytesDone, crc32: checkpoint.crc32 };
+  }
+  return { parts, bytes: bytesOf(parts), crc32: null };
+}
+
 async function findUpload(input: FindPreviousInput): Promise<Previous | null> {
   const { store, checkpoint, signal } = input;
   const candidates: Array<{ key: string; uploadId: string }> = [];
@@ -61,8 +77,7 @@ async function findUpload(input: FindPreviousInput): Promise<Previous | null> {
     const listed = await store.listParts(candidate.key, candidate.uploadId, signal);
     if (listed === null) continue;
     for (const stale of candidates.slice(index + 1)) await store.abortUpload(stale.key, stale.uploadId);
-    const parts = contiguousParts(listed);
-    return { kind: 'upload', ...candidate, parts, bytes: parts.reduce((sum, p) => sum + p.size, 0) };
+    return { kind: 'upload', ...candidate, ...resumable(contiguousParts(listed), index === 0 && checkpoint?.sourceId === input.sourceId ? checkpoint : undefined) };
   }
   return null;
 }
