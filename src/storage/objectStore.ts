@@ -222,8 +222,14 @@ export class ObjectStore {
     } while (token);
   }
 
-  async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<WriteResult> {
-    return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), { contentType: 'application/json', metadata: {} }, signal);
+  /**
+   * Writes a JSON document (a manifest). Under an archive policy it is locked, encrypted and
+   * stored as the objects it describes, but never put under legal hold or tagged: those are
+   * about recordings, and a hold is set per recording.
+   */
+  async putJson(key: string, value: unknown, signal?: AbortSignal, policy?: ArchivePolicy): Promise<WriteResult> {
+    const meta: ObjectMeta = { contentType: 'application/json', metadata: {}, ...(policy ? { policy: { ...policy, legalHold: false, tags: undefined } } : {}) };
+    return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), meta, signal);
   }
 }
 
