@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLegalHoldCommand,
   GetObjectRetentionCommand,
@@ -116,7 +117,7 @@ describe('an archive with Object Lock, legal hold, encryption, storage class, ta
     return key;
   }
 
-  it('leaves exactly one version per object, each carrying the lock, its retain-until date, the legal hold, SSE-S3, the storage class and the tags', async () => {
+  it('leaves exactly one version per object, each carrying the lock, its retain-until date, the legal hold, SSE-S3, the storage class and the tags, and the store refuses to delete a locked version', async () => {
     const before = Math.floor(Date.now() / 1000) * 1000;
     const result = await exportDay(0);
     const after = Date.now();
@@ -164,9 +165,25 @@ describe('an archive with Object Lock, legal hold, encryption, storage class, ta
     const bigKey = await keyOf(onDay(0).find((r) => r.size > MiB)!.id);
     const completes = requestsOf(bigKey, 'CompleteMultipartUpload');
     expect(completes.map((c) => [c.status, c.headers['x-amz-checksum-crc32']])).toEqual([[200, crc32Base64(crc32(await bytesOf(bigKey)))]]);
+    // And enforced: deleting a locked, held version is refused, even with governance bypass
+    // (the legal hold stands either way), and the version is still there.
+    const locked = (versions.Versions ?? []).find((v) => v.Key === bigKey)!;
+    const refusal = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: bigKey, VersionId: locked.VersionId, BypassGovernanceRetention: true })).then(
+      () => 'deleted',
+      (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => `refused ${e.$metadata?.httpStatusCode} ${e.name}`,
+    );
+    expect(refusal).toMatch(/^refused 403 /);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: bigKey, VersionId: locked.VersionId }))).VersionId).toBe(locked.VersionId);
     // Manifests are locked and encrypted like the recordings, never held or tagged.
     const manifestHead = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: manifestKeys[0]! }));
     expect({ mode: manifestHead.ObjectLockMode, hold: manifestHead.ObjectLockLegalHoldStatus ?? 'OFF', sse: manifestHead.ServerSideEncryption, tags: manifestHead.TagCount ?? 0 }).toEqual({ mode: 'GOVERNANCE', hold: 'OFF', sse: 'AES256', tags: 0 });
+    // A GOVERNANCE lock without a hold refuses a plain delete of the version too.
+    const manifestVersion = (versions.Versions ?? []).find((v) => v.Key === manifestKeys[0])!.VersionId;
+    const manifestRefusal = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: manifestKeys[0]!, VersionId: manifestVersion })).then(
+      () => 'deleted',
+      (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => `refused ${e.$metadata?.httpStatusCode} ${e.name}`,
+    );
+    expect(manifestRefusal).toMatch(/^refused 403 /);
 
     const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection });
     expect(report.problems).toEqual([]);
