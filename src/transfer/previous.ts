@@ -55,13 +55,17 @@ export async function findPrevious(input: FindPreviousInput): Promise<Previous |
 }
 
 /**
- * The parts to keep and the CRC32 to continue from. The checkpoint's CRC32 covers its parts only:
- * a part stored after the last heartbeat is sent again (same number, so it is replaced) rather
- * than completed without the store checking the whole object.
+ * The parts to keep and the CRC32 to continue from. The checkpoint's CRC32 covers its parts only,
+ * and Temporal sends heartbeats at most once per 0.8 x the heartbeat timeout, so the store may
+ * hold parts the last checkpoint on the server does not cover. One such part (the one in flight
+ * at that checkpoint) is sent again to keep the CRC32; more are kept, since a crash should cost
+ * about a part, and the upload is then completed without the CRC32 (its SHA-256 is read back, as
+ * for any resumed file).
  */
 function resumable(parts: StoredPart[], checkpoint: TransferCheckpoint | undefined): { parts: StoredPart[]; bytes: number; crc32: number | null } {
   const bytesOf = (ps: StoredPart[]) => ps.reduce((sum, p) => sum + p.size, 0);
-  if (checkpoint?.crc32 !== undefined && parts.length >= checkpoint.partsDone) {
+  const beyond = checkpoint ? parts.length - checkpoint.partsDone : -1;
+  if (checkpoint?.crc32 !== undefined && (beyond === 0 || beyond === 1)) {
     const kept = parts.slice(0, checkpoint.partsDone);
     if (bytesOf(kept) === checkpoint.bytesDone) return { parts: kept, bytes: checkpoint.bytesDone, crc32: checkpoint.crc32 };
   }

@@ -48,9 +48,11 @@ interface Progress {
 /**
  * Uploads the download's bytes from where `resume` ends: small files (and bodies of unknown
  * length that fit in one part) gathered into one signed PutObject with their SHA-256 in the
- * metadata; anything larger streamed from the source's socket into the store's, as one streamed
- * PutObject below the part size or a multipart upload with a checkpoint after each part. The hash
- * is taken on the way; only a resumed file is hashed by reading it back (README, "Decisions").
+ * metadata and their CRC32 in a header; anything larger streamed from the source's socket into
+ * the store's as a multipart upload with a checkpoint after each part, completed with the whole
+ * object's CRC32 (a streamed body's checksum is known only after its last byte, too late for a
+ * PutObject header). The hashes are taken on the way; only a resumed file's SHA-256 is taken by
+ * reading it back (README, "Decisions").
  */
 export async function uploadFrom(input: UploadInput): Promise<StoredObject> {
   const { item, download, key } = input;

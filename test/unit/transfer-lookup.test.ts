@@ -220,7 +220,7 @@ describe('transferFile: the whole object\'s CRC32, which the store checks on Com
     expect(checkpoints).toEqual([2, 3, 4].map((parts) => expect.objectContaining({ partsDone: parts, crc32: crc32(data.subarray(0, Math.min(parts * PART, data.length))) })));
   });
 
-  it('sends a part stored after the last checkpoint again, since the checkpoint\'s CRC32 does not cover it', async () => {
+  it('sends again the one part stored after the last checkpoint the server had, to keep the CRC32', async () => {
     const data = content(2 * PART + 9);
     const store = fakeStore();
     const id = await store.createUpload('k/rec-1.mp3');
@@ -231,6 +231,19 @@ describe('transferFile: the whole object\'s CRC32, which the store checks on Com
     await transferFile(input(provider, store, { checkpoint }));
     expect(provider.opens).toEqual([PART]);
     expect(store.completedCrc).toEqual([crc32(data)]);
+  });
+
+  it('keeps more parts stored after the last checkpoint (heartbeats are throttled), and then completes without a CRC32', async () => {
+    const data = content(3 * PART + 9);
+    const store = fakeStore();
+    const id = await store.createUpload('k/rec-1.mp3');
+    for (const n of [1, 2, 3]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
+    const provider = fakeProvider(data);
+    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    const out = await transferFile(input(provider, store, { checkpoint }));
+    expect(provider.opens).toEqual([3 * PART]);
+    expect(store.completedCrc).toEqual([null]);
+    expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), hashedBy: 'read-back' });
   });
 
   it('completes without a CRC32 an upload found without its checkpoint (the SHA-256 is read back)', async () => {
