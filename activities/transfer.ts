@@ -84,7 +84,9 @@ class BatchTransfer {
     this.provider = deps.providerFor(this.conn.name);
     this.alive = livenessHeartbeat(this.ctx);
     this.checkpoint = this.ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
-    this.bookkeeping = new Bookkeeping(deps.store, deps.provenance, this.manifests(), { files: FILES_PER_MANIFEST, bytes: deps.config.storage.partSizeMiB * MiB });
+    const policy = this.conn.archive;
+    const manifestStore = { putJson: (key: string, value: unknown, signal?: AbortSignal) => deps.store.putJson(key, value, signal, policy) };
+    this.bookkeeping = new Bookkeeping(manifestStore, deps.provenance, this.manifests(), { files: FILES_PER_MANIFEST, bytes: deps.config.storage.partSizeMiB * MiB });
     this.metrics = new TransferMetrics(this.ctx.metricMeter, { connection: this.conn.name, provider: this.conn.provider });
   }
 
@@ -152,6 +154,7 @@ class BatchTransfer {
         item,
         keyFor: (extension) => this.keyOf(item, extension),
         baseMetadata: { provider: this.conn.provider, connection: this.conn.name, 'source-id': encodeURIComponent(sourceId) },
+        ...(this.conn.archive ? { policy: this.conn.archive } : {}),
         partSize: this.deps.config.storage.partSizeMiB * MiB,
         checkpoint: this.checkpoint,
         retrying: task.tries > 0 || this.ctx.info.attempt > 1,

@@ -137,6 +137,12 @@ export const configSchema = z
         secretAccessKey: secretRefSchema.optional(),
         /** Part size for multipart uploads; grown automatically for files that would need >10,000 parts. */
         partSizeMiB: z.number().int().min(5).max(512).default(8),
+        /**
+         * A CRC32 the store checks on receipt: in the header of every PutObject, and as the whole
+         * object's checksum on CompleteMultipartUpload (README.md, "Archive policy"). Off only for a
+         * store that refuses x-amz-checksum-* headers.
+         */
+        checksums: z.boolean().default(true),
       })
       .strict(),
     worker: z

@@ -39,6 +39,11 @@ export interface SeaweedOptions {
    * signature (by default it accepts any credentials and checks none).
    */
   authenticate?: boolean;
+  /**
+   * A 256-bit key (hex) that turns on SSE-S3: without one SeaweedFS refuses every write that asks
+   * for server-side encryption (500, "SSE-S3 encryption is not configured").
+   */
+  sseS3Key?: string;
 }
 
 export interface SeaweedPorts {
@@ -102,7 +107,8 @@ async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
   const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
 
   const launch = async (): Promise<ManagedProcess> => {
-    const proc = await ManagedProcess.start({ name: 'weed', command: findTool('weed'), args, logFile, stopGraceMs: STOP_GRACE_MS });
+    const env = opts.sseS3Key ? { ...process.env, WEED_S3_SSE_KEY: opts.sseS3Key } : undefined;
+    const proc = await ManagedProcess.start({ name: 'weed', command: findTool('weed'), args, logFile, stopGraceMs: STOP_GRACE_MS, ...(env ? { env } : {}) });
     // weed also listens on unix sockets named after our ports in /tmp and leaves them behind
     // when killed. A later weed replaces stale ones, so this is tidiness, not correctness.
     void proc.exited.then(() => removeStaleSockets(ports));

@@ -403,14 +403,14 @@ export class ProvenanceStore {
   async *storedRowPages(filter: { connection: string; workflowId?: string }, pageSize = 500): AsyncGenerator<StoredObjectRow[]> {
     let after: string | null = null;
     for (;;) {
-      const res: QueryResult<{ source_id: string; bucket: string; object_key: string; size_bytes: string; sha256: string }> = await this.pool.query(
-        `SELECT source_id, bucket, object_key, size_bytes, sha256 FROM callvault.files
+      const res: QueryResult<{ source_id: string; bucket: string; object_key: string; size_bytes: string; sha256: string; etag: string | null }> = await this.pool.query(
+        `SELECT source_id, bucket, object_key, size_bytes, sha256, etag FROM callvault.files
           WHERE connection = $1 AND ($2::text IS NULL OR source_id > $2) AND status = 'stored' AND ($3::text IS NULL OR workflow_id = $3)
           ORDER BY source_id LIMIT $4`,
         [filter.connection, after, filter.workflowId ?? null, pageSize],
       );
       if (res.rows.length > 0) {
-        yield res.rows.map((r) => ({ sourceId: r.source_id, bucket: r.bucket, objectKey: r.object_key, size: Number(r.size_bytes), sha256: r.sha256 }));
+        yield res.rows.map((r) => ({ sourceId: r.source_id, bucket: r.bucket, objectKey: r.object_key, size: Number(r.size_bytes), sha256: r.sha256, etag: r.etag }));
       }
       if (res.rows.length < pageSize) return;
       after = res.rows[res.rows.length - 1]!.source_id;
@@ -576,6 +576,8 @@ export interface StoredObjectRow {
   objectKey: string;
   size: number;
   sha256: string;
+  /** The ETag the store gave the object when it was written (bare); null in rows that have none. */
+  etag?: string | null;
 }
 
 /** What provenance says about one source file. */

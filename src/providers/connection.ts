@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hostPatternProblem, serviceUrlProblem } from '../http/hosts';
 import { SECRET_REF_HINT } from '../secrets';
+import { archivePolicySchema } from './archive';
 
 /**
  * What every provider's connection is made of: the settings all connections share, the network
@@ -74,6 +75,8 @@ const connectionCommon = {
     .strict()
     .refine((r) => r.leadDays < r.keepDays, { message: 'must be smaller than keepDays', path: ['leadDays'] })
     .optional(),
+  /** How objects are written: Object Lock, legal hold, encryption, storage class, tags (`./archive.ts`). */
+  archive: archivePolicySchema.optional(),
 };
 
 /** Where a connection's URLs and host allow-lists are, and which field holds its secret, for the network rules. */

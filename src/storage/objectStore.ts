@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import type { ArchivePolicy } from '../providers/archive';
+import { writeFields } from './writePolicy';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
@@ -37,6 +39,15 @@ export interface WriteResult {
 export interface ObjectMeta {
   contentType: string;
   metadata: Record<string, string>;
+  /** The connection's archive policy, written with the object (never by a later copy). */
+  policy?: ArchivePolicy;
+}
+
+/** The CRC32 (zlib's, as S3's x-amz-checksum-crc32) as S3 writes it: the 4 bytes big-endian, base64. */
+export function crc32Base64(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0);
+  return bytes.toString('base64');
 }
 
 export interface HeadResult {
@@ -56,6 +67,8 @@ export class ObjectStore {
   constructor(
     readonly client: S3Client,
     readonly bucket: string,
+    /** Send CRC32 checksums the store verifies (storage.checksums). */
+    readonly checksums = true,
   ) {}
 
   async ensureBucket(): Promise<void> {
@@ -71,18 +84,29 @@ export class ObjectStore {
   /**
    * `sha256Hex`, when the caller already hashed `body`, becomes the request's signed payload hash
    * (x-amz-content-sha256): the SDK then does not hash the body a second time, and S3 rejects the
-   * upload unless the bytes it received have exactly that SHA-256.
+   * upload unless the bytes it received have exactly that SHA-256 (AWS does; SeaweedFS 4.48 does
+   * not check it). A buffered body also carries its CRC32 in x-amz-checksum-crc32, which SeaweedFS
+   * and AWS both check; a streamed body's is unknown until its last byte, so it goes as a multipart
+   * upload instead (`completeUpload`).
    */
   async putObject(key: string, body: UploadBody, meta: ObjectMeta, signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(body), ContentType: meta.contentType, Metadata: meta.metadata });
+    const checksum = this.checksums && Buffer.isBuffer(body) ? { ChecksumCRC32: crc32Base64(crc32(body)) } : {};
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(body), ContentType: meta.contentType, Metadata: meta.metadata, ...writeFields(meta.policy), ...checksum });
     if (sha256Hex) withPayloadSha256(command, sha256Hex);
     const res = await this.client.send(command, { abortSignal: signal });
     return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
   }
 
+  /**
+   * Begins a multipart upload. With checksums on it declares a full-object CRC32, which the
+   * caller computes while streaming and hands to `completeUpload`: parts go without a checksum of
+   * their own (a streamed part's is only known after its last byte, and a header must come first),
+   * and the state to carry across a crash is one 32-bit number.
+   */
   async createUpload(key: string, meta: ObjectMeta, signal?: AbortSignal): Promise<string> {
+    const checksum = this.checksums ? ({ ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' } as const) : {};
     const res = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: meta.contentType, Metadata: meta.metadata }),
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: meta.contentType, Metadata: meta.metadata, ...writeFields(meta.policy), ...checksum }),
       { abortSignal: signal },
     );
     if (!res.UploadId) throw new Error(`S3 gave no UploadId for ${key}`);
@@ -140,12 +164,19 @@ export class ObjectStore {
     return (res.Uploads ?? []).flatMap((u) => (u.Key && u.UploadId ? [{ key: u.Key, uploadId: u.UploadId }] : []));
   }
 
-  async completeUpload(key: string, uploadId: string, parts: StoredPart[], signal?: AbortSignal): Promise<WriteResult> {
+  /**
+   * Completes an upload. `crc32`, the CRC32 of the whole object as the caller streamed it, is sent
+   * for the store to check against what it assembled (a mismatch is refused with BadDigest); null
+   * when it is not known (an upload resumed without its checkpoint, or begun without checksums).
+   */
+  async completeUpload(key: string, uploadId: string, parts: StoredPart[], crc32: number | null, signal?: AbortSignal): Promise<WriteResult> {
+    const checksum = this.checksums && crc32 !== null ? ({ ChecksumCRC32: crc32Base64(crc32), ChecksumType: 'FULL_OBJECT' } as const) : {};
     const res = await this.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: this.bucket,
         Key: key,
         UploadId: uploadId,
+        ...checksum,
         MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
       }),
       { abortSignal: signal },
@@ -157,25 +188,6 @@ export class ObjectStore {
     await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch((err: { name?: string }) => {
       if (err.name !== 'NoSuchUpload') throw err;
     });
-  }
-
-  /**
-   * Rewrites an object's metadata in place (a server-side copy onto itself). Used after a multipart
-   * upload, whose SHA-256 is only known once the last byte has passed.
-   */
-  async replaceMetadata(key: string, meta: ObjectMeta, signal?: AbortSignal): Promise<WriteResult> {
-    const res = await this.client.send(
-      new CopyObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        CopySource: `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
-        MetadataDirective: 'REPLACE',
-        ContentType: meta.contentType,
-        Metadata: meta.metadata,
-      }),
-      { abortSignal: signal },
-    );
-    return { etag: res.CopyObjectResult?.ETag ?? '', versionId: res.VersionId ?? null };
   }
 
   async head(key: string, signal?: AbortSignal): Promise<HeadResult | null> {
@@ -210,8 +222,14 @@ export class ObjectStore {
     } while (token);
   }
 
-  async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<WriteResult> {
-    return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), { contentType: 'application/json', metadata: {} }, signal);
+  /**
+   * Writes a JSON document (a manifest). Under an archive policy it is locked, encrypted and
+   * stored as the objects it describes, but never put under legal hold or tagged: those are
+   * about recordings, and a hold is set per recording.
+   */
+  async putJson(key: string, value: unknown, signal?: AbortSignal, policy?: ArchivePolicy): Promise<WriteResult> {
+    const meta: ObjectMeta = { contentType: 'application/json', metadata: {}, ...(policy ? { policy: { ...policy, legalHold: false, tags: undefined } } : {}) };
+    return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), meta, signal);
   }
 }
 

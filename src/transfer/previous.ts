@@ -8,6 +8,8 @@ export interface TransferCheckpoint {
   uploadId: string;
   partsDone: number;
   bytesDone: number;
+  /** CRC32 of bytes 0..bytesDone: the whole object's checksum continues from here after a crash. */
+  crc32?: number;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface TransferCheckpoint {
  * attempt died after CompleteMultipartUpload or a PutObject, before its provenance was written).
  */
 export type Previous =
-  | { kind: 'upload'; key: string; uploadId: string; parts: StoredPart[]; bytes: number }
+  | { kind: 'upload'; key: string; uploadId: string; parts: StoredPart[]; bytes: number; crc32: number | null }
   | { kind: 'object'; key: string; size: number; sha256: string | null; etag: string; versionId: string | null };
 
 export interface FindPreviousInput {
@@ -52,6 +54,24 @@ export async function findPrevious(input: FindPreviousInput): Promise<Previous |
   return { kind: 'object', key, size: head.size, sha256: head.metadata.sha256 ?? null, etag: head.etag, versionId: head.versionId };
 }
 
+/**
+ * The parts to keep and the CRC32 to continue from. The checkpoint's CRC32 covers its parts only,
+ * and Temporal sends heartbeats at most once per 0.8 x the heartbeat timeout, so the store may
+ * hold parts the last checkpoint on the server does not cover. One such part (the one in flight
+ * at that checkpoint) is sent again to keep the CRC32; more are kept, since a crash should cost
+ * about a part, and the upload is then completed without the CRC32 (its SHA-256 is read back, as
+ * for any resumed file).
+ */
+function resumable(parts: StoredPart[], checkpoint: TransferCheckpoint | undefined): { parts: StoredPart[]; bytes: number; crc32: number | null } {
+  const bytesOf = (ps: StoredPart[]) => ps.reduce((sum, p) => sum + p.size, 0);
+  const beyond = checkpoint ? parts.length - checkpoint.partsDone : -1;
+  if (checkpoint?.crc32 !== undefined && (beyond === 0 || beyond === 1)) {
+    const kept = parts.slice(0, checkpoint.partsDone);
+    if (bytesOf(kept) === checkpoint.bytesDone) return { parts: kept, bytes: checkpoint.bytesDone, crc32: checkpoint.crc32 };
+  }
+  return { parts, bytes: bytesOf(parts), crc32: null };
+}
+
 async function findUpload(input: FindPreviousInput): Promise<Previous | null> {
   const { store, checkpoint, signal } = input;
   const candidates: Array<{ key: string; uploadId: string }> = [];
@@ -61,8 +81,7 @@ async function findUpload(input: FindPreviousInput): Promise<Previous | null> {
     const listed = await store.listParts(candidate.key, candidate.uploadId, signal);
     if (listed === null) continue;
     for (const stale of candidates.slice(index + 1)) await store.abortUpload(stale.key, stale.uploadId);
-    const parts = contiguousParts(listed);
-    return { kind: 'upload', ...candidate, parts, bytes: parts.reduce((sum, p) => sum + p.size, 0) };
+    return { kind: 'upload', ...candidate, ...resumable(contiguousParts(listed), index === 0 && checkpoint?.sourceId === input.sourceId ? checkpoint : undefined) };
   }
   return null;
 }

@@ -2,6 +2,7 @@ import { UnavailableError } from '../errors';
 import type { OpenedDownload, Provider } from '../providers/types';
 import type { SourceItem } from '../contracts/sourceItem';
 import type { ObjectStore } from '../storage/objectStore';
+import type { ArchivePolicy } from '../providers/archive';
 import { choosePartSize } from './parts';
 import { findPrevious, resumeOffset, type Previous, type TransferCheckpoint } from './previous';
 import { uploadFrom } from './upload';
@@ -23,6 +24,8 @@ export interface TransferFileInput {
   keyFor: (extension: string) => string;
   /** Metadata every object carries (provider, connection, source id); the SHA-256 is added here. */
   baseMetadata: Record<string, string>;
+  /** The connection's archive policy (Object Lock, legal hold, encryption, storage class, tags), written with each object. */
+  policy?: ArchivePolicy;
   partSize: number;
   /** The previous attempt's last heartbeat, if it was about this item. */
   checkpoint?: TransferCheckpoint;
@@ -120,15 +123,15 @@ async function usable(input: TransferFileInput, previous: Previous | null, key: 
 
 /**
  * The object an earlier attempt stored whole, taken as this attempt's result: its SHA-256 from
- * its metadata when the earlier attempt got that far, else read back (and then put in).
+ * its metadata (a file sent in one PutObject has it there), else read back. It is not written
+ * into the object afterwards: that would take a copy, a second version in a versioned bucket.
  */
 async function adopt(input: TransferFileInput, previous: Extract<Previous, { kind: 'object' }>, download: OpenedDownload): Promise<StoredObject> {
   download.body.destroy();
   const base = { key: previous.key, size: previous.size, contentType: download.contentType, sourceUrl: download.sourceUrl, resumedFromByte: previous.size };
   if (previous.sha256) return { ...base, sha256: previous.sha256, etag: unquoted(previous.etag), versionId: previous.versionId, hashedBy: 'metadata' };
   const sha256 = await sha256OfObject(input.store, previous.key, input.signal, input.onBytes);
-  const written = await input.store.replaceMetadata(previous.key, { contentType: download.contentType, metadata: { ...input.baseMetadata, sha256 } }, input.signal);
-  return { ...base, sha256, etag: unquoted(written.etag), versionId: written.versionId, hashedBy: 'read-back' };
+  return { ...base, sha256, etag: unquoted(previous.etag), versionId: previous.versionId, hashedBy: 'read-back' };
 }
 
 /** Whether the file goes up as a multipart upload (one that does not fit in one part, or of unknown size). */

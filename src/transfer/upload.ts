@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { TransientError } from '../errors';
 import type { OpenedDownload } from '../providers/types';
 import type { SourceItem } from '../contracts/sourceItem';
@@ -8,11 +9,13 @@ import type { Previous, TransferCheckpoint } from './previous';
 import { unquoted, type StoredObject } from './result';
 import { sha256OfObject } from './verify';
 import { MiB } from '../contracts/units';
+import type { ArchivePolicy } from '../providers/archive';
 
 /**
  * Files of known size from here up are streamed from the source to the store without holding a
- * part in memory: below it, eight transfers buffer at most 8 MiB between them, and a buffered file
- * goes up in one request with its hash in the metadata instead of a PUT and a copy.
+ * part in memory, as a multipart upload (whose CRC32 goes with CompleteMultipartUpload, once it is
+ * known): below it, eight transfers buffer at most 8 MiB between them, and a buffered file goes
+ * up in one PutObject with its SHA-256 in the metadata and its CRC32 in a header.
  */
 const STREAM_FROM_BYTES = MiB;
 
@@ -24,6 +27,8 @@ export interface UploadInput {
   /** An unfinished upload of this key to continue, or null to start afresh. */
   resume: Previous | null;
   baseMetadata: Record<string, string>;
+  /** The connection's archive policy, written with the object. */
+  policy?: ArchivePolicy;
   partSize: number;
   signal?: AbortSignal;
   onCheckpoint: (checkpoint: TransferCheckpoint) => void;
@@ -35,15 +40,19 @@ interface Progress {
   uploadId: string | null;
   parts: StoredPart[];
   bytes: number;
-  single: { written: WriteResult; sha256: string | null } | null;
+  /** CRC32 of bytes 0..bytes, for the store to check the whole object; null when a resume lost it. */
+  crc32: number | null;
+  single: { written: WriteResult; sha256: string } | null;
 }
 
 /**
  * Uploads the download's bytes from where `resume` ends: small files (and bodies of unknown
  * length that fit in one part) gathered into one signed PutObject with their SHA-256 in the
- * metadata; anything larger streamed from the source's socket into the store's, as one streamed
- * PutObject below the part size or a multipart upload with a checkpoint after each part. The hash
- * is taken on the way; only a resumed file is hashed by reading it back (README, "Decisions").
+ * metadata and their CRC32 in a header; anything larger streamed from the source's socket into
+ * the store's as a multipart upload with a checkpoint after each part, completed with the whole
+ * object's CRC32 (a streamed body's checksum is known only after its last byte, too late for a
+ * PutObject header). The hashes are taken on the way; only a resumed file's SHA-256 is taken by
+ * reading it back (README, "Decisions").
  */
 export async function uploadFrom(input: UploadInput): Promise<StoredObject> {
   const { item, download, key } = input;
@@ -51,25 +60,49 @@ export async function uploadFrom(input: UploadInput): Promise<StoredObject> {
   const offset = resume?.bytes ?? 0;
   const stats: StreamedBody = { discarded: 0, received: 0, failure: null };
   const hash = offset === 0 ? createHash('sha256') : null;
-  const meta: ObjectMeta = { contentType: download.contentType, metadata: input.baseMetadata };
-  const progress: Progress = { uploadId: resume?.uploadId ?? null, parts: resume ? [...resume.parts] : [], bytes: offset, single: null };
+  const meta: ObjectMeta = { contentType: download.contentType, metadata: input.baseMetadata, ...(input.policy ? { policy: input.policy } : {}) };
+  const crcAtStart = offset === 0 ? 0 : (resume?.crc32 ?? null);
+  const progress: Progress = { uploadId: resume?.uploadId ?? null, parts: resume ? [...resume.parts] : [], bytes: offset, crc32: crcAtStart, single: null };
+  const onData = (chunk: Buffer) => {
+    hash?.update(chunk);
+    if (progress.crc32 !== null) progress.crc32 = crc32(chunk, progress.crc32);
+  };
   try {
-    await sendParts(input, partSources(input, offset, hash, stats), progress, hash, meta);
+    await sendParts(input, partSources(input, offset, onData, stats), progress, hash, meta);
   } catch (err) {
     // A source that broke off mid-part fails the store's request too; its own error says more.
-    throw stats.failure ? new TransientError(`${item.sourceId}: ${stats.failure.message}`) : err;
+    throw stats.failure ? new TransientError(`${item.sourceId}: ${stats.failure.message}`) : refusedChecksum(item, err);
   }
   checkLength(item, download, stats, progress.bytes);
-  // A buffered single PUT is done; a streamed one, like a multipart upload, still needs its hash put in.
-  if (progress.single?.sha256) return stored(input, progress, progress.single.written, progress.single.sha256, 'stream');
-  if (!progress.single) {
-    if (progress.uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
-    await input.store.completeUpload(key, progress.uploadId, progress.parts, input.signal);
-  }
+  if (progress.single) return stored(input, progress, progress.single.written, progress.single.sha256, 'stream');
+  if (progress.uploadId === null) throw new TransientError(`${item.sourceId}: nothing to store`);
+  const written = await complete(input, progress.uploadId, progress);
+  // The SHA-256 stays in provenance and the manifest: putting it into the object's metadata now
+  // would take a copy onto itself, a second version in a versioned or locked bucket.
   const sha256 = hash ? hash.digest('hex') : await sha256OfObject(input.store, key, input.signal, input.onBytes);
-  // The SHA-256 is only known now; a copy onto itself puts it into the object's metadata.
-  const written = await input.store.replaceMetadata(key, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, input.signal);
   return stored(input, progress, written, sha256, hash ? 'stream' : 'read-back');
+}
+
+/**
+ * Completes the upload with the whole object's CRC32 for the store to check. A refusal means some
+ * part's bytes changed on the way: which one cannot be told, so the upload is aborted and the
+ * file's next try sends it again from the start.
+ */
+async function complete(input: UploadInput, uploadId: string, progress: Progress): Promise<WriteResult> {
+  try {
+    return await input.store.completeUpload(input.key, uploadId, progress.parts, progress.crc32, input.signal);
+  } catch (err) {
+    const refused = refusedChecksum(input.item, err);
+    if (refused !== err) await input.store.abortUpload(input.key, uploadId).catch(() => undefined);
+    throw refused;
+  }
+}
+
+/** The store's refusal of a checksum (a byte changed between us and its disk) as the file's own transient failure. */
+function refusedChecksum(item: SourceItem, err: unknown): unknown {
+  const name = (err as { name?: string }).name;
+  if (name !== 'BadDigest' && name !== 'InvalidDigest') return err;
+  return new TransientError(`${item.sourceId}: the store refused the bytes it received (${name}: ${(err as Error).message}); sending them again`);
 }
 
 interface PartSources {
@@ -79,12 +112,12 @@ interface PartSources {
 }
 
 /** The bodies to upload: streamed parts of known length from a MiB up, else buffered parts. */
-function partSources(input: UploadInput, offset: number, hash: Hash | null, stats: StreamedBody): PartSources {
+function partSources(input: UploadInput, offset: number, onData: (chunk: Buffer) => void, stats: StreamedBody): PartSources {
   const { download } = input;
   const partSize = choosePartSize(input.partSize, download.totalSize);
   const bodyOptions = {
     skip: offset - download.offset,
-    onData: (chunk: Buffer) => hash?.update(chunk),
+    onData,
     onReceived: (n: number) => input.onBytes?.(n),
   };
   const left = download.totalSize === null ? null : download.totalSize - offset;
@@ -101,12 +134,11 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
   const partSize = choosePartSize(input.partSize, input.download.totalSize);
   for await (const body of sources.bodies) {
     const length = body.length;
-    if (progress.uploadId === null && length < partSize && hash) {
-      // The whole file in one request. A buffered one is hashed already: the hash goes into its
-      // metadata and doubles as the signed payload hash (hashed once, and checked by S3).
-      const sha256 = Buffer.isBuffer(body) ? hash.digest('hex') : null;
-      const withHash = sha256 ? { ...meta, metadata: { ...input.baseMetadata, sha256 } } : meta;
-      progress.single = { written: await store.putObject(key, body, withHash, sources.signal, sha256 ?? undefined), sha256 };
+    if (progress.uploadId === null && length < partSize && hash && Buffer.isBuffer(body)) {
+      // The whole file in one request, hashed already: the hash goes into its metadata and
+      // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
+      const sha256 = hash.digest('hex');
+      progress.single = { written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256), sha256 };
       progress.bytes += length;
       continue;
     }
@@ -114,7 +146,8 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
     progress.uploadId ??= await store.createUpload(key, meta, input.signal);
     progress.parts.push(await store.uploadPart(key, progress.uploadId, progress.parts.length + 1, body, sources.signal));
     progress.bytes += length;
-    input.onCheckpoint({ sourceId: item.sourceId, key, uploadId: progress.uploadId, partsDone: progress.parts.length, bytesDone: progress.bytes });
+    const crc32 = progress.crc32 === null ? {} : { crc32: progress.crc32 };
+    input.onCheckpoint({ sourceId: item.sourceId, key, uploadId: progress.uploadId, partsDone: progress.parts.length, bytesDone: progress.bytes, ...crc32 });
   }
 }
 

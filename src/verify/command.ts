@@ -44,7 +44,7 @@ export async function runVerifyCommand(config: CallvaultConfig, opts: VerifyComm
       ? { problem: json.problem, adopted: json.adopted, progress: progress.update }
       : { problem: (p) => out(`${problemLine(p)}\n`), adopted: (a) => out(`${adoptionLine(a)}\n`), progress: progress.update };
     const summary = await verify(
-      { provenance, store: new ObjectStore(s3, config.storage.bucket) },
+      { provenance, store: new ObjectStore(s3, config.storage.bucket, config.storage.checksums) },
       targets,
       { keyPrefix: config.storage.prefix, content: opts.content, walkBucket: opts.bucket, repair: opts.repair === true },
       sink,

@@ -122,7 +122,7 @@ describe('verify and repair on the real stack', () => {
     [damaged.lostObject]: ['row object missing'],
     [damaged.sameSizeOtherBytes]: ['orphan no_row size_matches'],
     [damaged.otherSize]: ['orphan no_row size_differs'],
-    [damaged.rowOverOtherBytes]: ['row metadata sha256', 'row content sha256'],
+    [damaged.rowOverOtherBytes]: ['row object rewritten:', 'row content sha256'],
   });
 
   it('finds every object without a row and every row without its object', async () => {

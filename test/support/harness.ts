@@ -88,7 +88,7 @@ export async function exportEnv(options: {
   // Tests restart the database under this pool; an idle client's error must not end the test run.
   provenance.pool.on('error', () => undefined);
   await provenance.migrate();
-  const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket);
+  const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket, config.storage.checksums);
   await store.ensureBucket();
   const workers: WorkerProcess[] = [];
   const everyWorker: WorkerProcess[] = [];

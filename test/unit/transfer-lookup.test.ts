@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { OpenDownloadOptions, Provider } from '../../src/providers/types';
 import type { SourceItem } from '../../src/contracts/sourceItem';
@@ -94,21 +95,22 @@ function fakeStore() {
       calls.push('findUploads');
       return [...uploads.entries()].filter(([, u]) => u.key === key).map(([id]) => id);
     },
-    async completeUpload(key: string, uploadId: string, parts: StoredPart[]): Promise<WriteResult> {
+    /** The whole object's CRC32 each CompleteMultipartUpload carried (null: none). */
+    completedCrc: [] as Array<number | null>,
+    async completeUpload(key: string, uploadId: string, parts: StoredPart[], crc: number | null): Promise<WriteResult> {
       calls.push('completeUpload');
       const u = uploads.get(uploadId)!;
-      objects.set(key, { body: Buffer.concat(parts.map((p) => u.parts.get(p.partNumber)!)), metadata: {} });
+      const body = Buffer.concat(parts.map((p) => u.parts.get(p.partNumber)!));
+      // As the store does: a CRC32 that is not the assembled object's is refused.
+      if (crc !== null && crc !== crc32(body)) throw Object.assign(new Error('The CRC32 you specified did not match the calculated checksum.'), { name: 'BadDigest' });
+      store.completedCrc.push(crc);
+      objects.set(key, { body, metadata: {} });
       uploads.delete(uploadId);
       return { etag: 'e', versionId: null };
     },
     async abortUpload(_key: string, uploadId: string): Promise<void> {
       calls.push('abortUpload');
       uploads.delete(uploadId);
-    },
-    async replaceMetadata(key: string, meta: ObjectMeta): Promise<WriteResult> {
-      calls.push('replaceMetadata');
-      objects.get(key)!.metadata = meta.metadata;
-      return { etag: 'e', versionId: null };
     },
     async head(key: string) {
       calls.push('head');
@@ -181,9 +183,11 @@ describe('transferFile: finding an earlier upload by key', () => {
     const provider = fakeProvider(data);
     const out = await transferFile(input(provider, store));
     expect(provider.opens).toEqual([0]);
-    expect(store.calls).toEqual(['findUploads', 'createUpload', 'uploadPart', 'uploadPart', 'uploadPart', 'completeUpload', 'replaceMetadata']);
+    // No copy onto itself after the upload: its SHA-256 goes to provenance and the manifest only.
+    expect(store.calls).toEqual(['findUploads', 'createUpload', 'uploadPart', 'uploadPart', 'uploadPart', 'completeUpload']);
     expect(out.kind === 'stored' && out.object.sha256).toBe(sha(data));
     expect(out.kind === 'stored' && out.object.hashedBy).toBe('stream');
+    expect(store.completedCrc).toEqual([crc32(data)]);
   });
 
   it('a checkpoint for this file is used whatever the lookup mode', async () => {
@@ -201,6 +205,74 @@ describe('transferFile: finding an earlier upload by key', () => {
   });
 });
 
+describe('transferFile: the whole object\'s CRC32, which the store checks on CompleteMultipartUpload', () => {
+  it('continues from the checkpoint\'s CRC32 after a crash, so the resumed upload is checked end to end', async () => {
+    const data = content(3 * PART + 77);
+    const store = fakeStore();
+    const id = await store.createUpload('k/rec-1.mp3');
+    await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
+    const checkpoints: unknown[] = [];
+    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    const out = await transferFile(input(fakeProvider(data), store, { checkpoint, onCheckpoint: (cp) => checkpoints.push(cp) }));
+    expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), resumedFromByte: PART });
+    expect(store.completedCrc).toEqual([crc32(data)]);
+    // Every later checkpoint carries the CRC32 of the bytes up to it.
+    expect(checkpoints).toEqual([2, 3, 4].map((parts) => expect.objectContaining({ partsDone: parts, crc32: crc32(data.subarray(0, Math.min(parts * PART, data.length))) })));
+  });
+
+  it('sends again the one part stored after the last checkpoint the server had, to keep the CRC32', async () => {
+    const data = content(2 * PART + 9);
+    const store = fakeStore();
+    const id = await store.createUpload('k/rec-1.mp3');
+    await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
+    await store.uploadPart('k/rec-1.mp3', id, 2, data.subarray(PART, 2 * PART));
+    const provider = fakeProvider(data);
+    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    await transferFile(input(provider, store, { checkpoint }));
+    expect(provider.opens).toEqual([PART]);
+    expect(store.completedCrc).toEqual([crc32(data)]);
+  });
+
+  it('keeps more parts stored after the last checkpoint (heartbeats are throttled), and then completes without a CRC32', async () => {
+    const data = content(3 * PART + 9);
+    const store = fakeStore();
+    const id = await store.createUpload('k/rec-1.mp3');
+    for (const n of [1, 2, 3]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
+    const provider = fakeProvider(data);
+    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    const out = await transferFile(input(provider, store, { checkpoint }));
+    expect(provider.opens).toEqual([3 * PART]);
+    expect(store.completedCrc).toEqual([null]);
+    expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), hashedBy: 'read-back' });
+  });
+
+  it('completes without a CRC32 an upload found without its checkpoint (the SHA-256 is read back)', async () => {
+    const data = content(2 * PART + 9);
+    const store = fakeStore();
+    const id = await store.createUpload('k/rec-1.mp3');
+    await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
+    const out = await transferFile(input(fakeProvider(data), store));
+    expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), hashedBy: 'read-back' });
+    expect(store.completedCrc).toEqual([null]);
+  });
+
+  it('a refused CRC32 (a part changed on the way) aborts the upload and is the file\'s own retry', async () => {
+    const data = content(2 * PART + 9);
+    const store = fakeStore();
+    const uploadPart = store.uploadPart;
+    // A byte flipped between us and the store in part 2.
+    store.uploadPart = async (key, uploadId, n, body) => {
+      const bytes = await bytesOf(body);
+      if (n === 2) bytes[10]! ^= 1;
+      return uploadPart(key, uploadId, n, bytes);
+    };
+    const err = await transferFile(input(fakeProvider(data), store)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'TransientError', message: expect.stringMatching(/^rec-1: the store refused the bytes it received \(BadDigest/) });
+    expect(store.calls.slice(-2)).toEqual(['completeUpload', 'abortUpload']);
+    expect(store.uploads.size).toBe(0);
+  });
+});
+
 describe('transferFile: a file an earlier try stored whole, but never recorded', () => {
   it('is adopted from its metadata without fetching a byte again', async () => {
     const data = content(3 * PART + 11);
@@ -214,14 +286,14 @@ describe('transferFile: a file an earlier try stored whole, but never recorded',
     expect(store.calls).toEqual(['findUploads', 'head']);
   });
 
-  it('is hashed by reading it back when the earlier try died before its metadata copy', async () => {
+  it('is hashed by reading it back when it has no SHA-256 in its metadata (a multipart upload), and not rewritten', async () => {
     const data = content(2 * PART + 3);
     const store = fakeStore();
     store.objects.set('k/rec-1.mp3', { body: data, metadata: {} });
     const out = await transferFile(input(fakeProvider(data), store, { retrying: true }));
     expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), hashedBy: 'read-back' });
-    expect(store.calls).toEqual(['findUploads', 'head', 'readStream', 'replaceMetadata']);
-    expect(store.objects.get('k/rec-1.mp3')!.metadata.sha256).toBe(sha(data));
+    expect(store.calls).toEqual(['findUploads', 'head', 'readStream']);
+    expect(store.objects.get('k/rec-1.mp3')!.metadata).toEqual({});
   });
 
   it('is found through a checkpoint whose upload was completed', async () => {
