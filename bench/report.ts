@@ -268,12 +268,12 @@ function judgedByFiles(w: WorkloadResult): boolean {
   return w.workload.target?.metric === 'files/s' || (w.workload.target === null && w.workload.size < 8 * MiB);
 }
 
-/** CPU ms per file of each process, per phase: "baseline 1.7 (baseline) + 1.4 (s3) ... = 3.6". */
+/** CPU ms per file of each process, per phase ("rclone: rclone 2.25, sim 0.75, s3 2.25 = 5.25"); the bench's own process left out. */
 function cpuPerFileLine(rounds: RoundResult[], w?: WorkloadResult): string {
   const round = w ? medianRound(w) : rounds[Math.floor(rounds.length / 2)]!;
   return phasesOf(round)
     .map(([label, p]) => {
-      const parts = COMPONENTS.filter(([k]) => (p.cpu[k] ?? 0) >= 0.005).map(([k, l]) => `${l} ${f((p.cpu[k]! * 1000) / p.files)}`);
+      const parts = COMPONENTS.filter(([k]) => k !== 'bench' && (p.cpu[k] ?? 0) >= 0.005).map(([k, l]) => `${l} ${f((p.cpu[k]! * 1000) / p.files)}`);
       return `${label}: ${parts.join(', ')} = ${f((cpuTotal(p) * 1000) / p.files)}`;
     })
     .join('; ');

@@ -39,6 +39,8 @@ export interface BirdSimulatorOptions {
    * store) is not Bird's API and is not limited. Unset: no limit.
    */
   apiRequestsPerSecond?: number;
+  /** The rate limit's clock (tests pass one they move by hand). Default Date.now. */
+  clock?: () => number;
 }
 
 export interface GenerateOptions {
@@ -231,7 +233,7 @@ export class BirdSimulator {
   /** Counts an API request against the current second's quota; true when it is over. */
   private overRateLimit(): boolean {
     if (this.apiRequestsPerSecond === undefined) return false;
-    const second = Math.floor(Date.now() / 1000);
+    const second = Math.floor((this.options.clock ?? Date.now)() / 1000);
     if (second !== this.rateWindow.second) this.rateWindow = { second, count: 0 };
     return ++this.rateWindow.count > this.apiRequestsPerSecond;
   }
