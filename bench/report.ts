@@ -215,7 +215,7 @@ export function formatReport(r: BenchReport): string {
     );
     out.push(`  ${h.decision}`);
   }
-  if (r.limited) out.push('', ...limitedLines(r.limited));
+  if (r.limited) out.push('', ...limitedLines(r.limited, r.options.workerRepo));
   const verdicts = Object.values(r.workloads).filter((w): w is WorkloadResult => !!w);
   if (verdicts.length > 0 || r.limited) {
     out.push('');
@@ -284,11 +284,12 @@ function cpuTotal(p: PhaseResult): number {
   return Object.entries(p.cpu).filter(([k]) => k !== 'bench').reduce((a, [, v]) => a + v, 0);
 }
 
-function limitedLines(l: LimitedResult): string[] {
+function limitedLines(l: LimitedResult, workerRepo: string | undefined): string[] {
+  const whose = workerRepo ? ` (this checkout's descriptor: the workers from ${workerRepo} may pace differently)` : '';
   return [
-    `limited: ${l.files} x ${describeSize(l.size)} through a simulator enforcing ${l.limitPerSecond} API GET/s (429 + Retry-After beyond it); the connection's published limits, ${l.batchSize} files per transfer activity`,
+    `limited: ${l.files} x ${describeSize(l.size)} through a simulator enforcing ${l.limitPerSecond} API GET/s (429 + Retry-After beyond it); the connection's published limits, ${l.batchSize} files per transfer activity${whose}`,
     `  pipeline ${f(l.filesPerSecond)} files/s in ${f(l.seconds, 1)} s; ceiling ${f(l.ceilingFilesPerSecond, 1)} files/s = ${l.limitPerSecond} / ${f(l.apiRequestsPerFile, 3)} API requests per file (listing included, 429s not): ${f(l.shareOfCeiling * 100, 0)}% of the ceiling`,
-    `  ${l.throttled} requests answered 429; ${f(l.storageRequestsPerFile, 2)} storage-origin requests per file (signed URLs, not limited); the worker paces transfers at ${f(l.pacedFilesPerSecond, 1)} files/s (descriptor: transfer requests/s over requests per file)`,
+    `  ${l.throttled} requests answered 429; ${f(l.storageRequestsPerFile, 2)} storage-origin requests per file (signed URLs, not limited); the worker paces transfers at ${f(l.pacedFilesPerSecond, 1)} files/s (descriptor: transfer requests/s over requests per file)${whose}`,
     `  CPU seconds: ${COMPONENTS.filter(([k]) => l.cpu[k] !== undefined).map(([k, label]) => `${label} ${f(l.cpu[k]!)}`).join(', ')}`,
   ];
 }
