@@ -41,7 +41,7 @@ export interface BaselineResult {
   seconds: number;
 }
 
-interface Listed {
+export interface Listed {
   id: string;
   url: string;
 }
@@ -69,7 +69,17 @@ export async function runBaseline(input: BaselineInput): Promise<BaselineResult>
   }
 }
 
-async function listAll(input: BaselineInput, agent: Agent): Promise<Listed[]> {
+/** The window's recordings with the signed media URLs the listing hands out (the rclone phase copies from these too). */
+export async function listRecordings(input: Pick<BaselineInput, 'sim' | 'window'>): Promise<Listed[]> {
+  const agent = new Agent({ connections: 4 });
+  try {
+    return await listAll(input, agent);
+  } finally {
+    await agent.close();
+  }
+}
+
+async function listAll(input: Pick<BaselineInput, 'sim' | 'window'>, agent: Agent): Promise<Listed[]> {
   const files: Listed[] = [];
   let token: string | undefined;
   do {

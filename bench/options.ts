@@ -2,7 +2,10 @@ import { join } from 'node:path';
 
 export const WORKLOAD_NAMES = ['large', 'middle', 'small'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
-export type Part = WorkloadName | 'hash';
+/** The rate-limited workload: the pipeline alone, against a simulator enforcing Bird's published limit. */
+export const LIMITED = 'limited';
+export type Part = WorkloadName | typeof LIMITED | 'hash';
+const PARTS: readonly Part[] = [...WORKLOAD_NAMES, LIMITED, 'hash'];
 
 export interface BenchOptions {
   /** Multiplies the amount of work (files, or bytes for `large`); 1 is the full run. */
@@ -28,8 +31,8 @@ export interface BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --scale <f>          amount of work, 1 = full run (4 x 1 GiB, 200 x 5 MiB, 2000 x 64 KiB); 0.05 for a quick look
-  --only <list>        comma-separated: large,middle,small,hash (default: all)
+  --scale <f>          amount of work, 1 = full run (4 x 1 GiB, 200 x 5 MiB, 2000 x 64 KiB; limited: 1000 x 64 KiB); 0.05 for a quick look
+  --only <list>        comma-separated: large,middle,small,limited,hash (default: all)
   --concurrency <n>    files in flight, baseline and pipeline alike (default 8)
   --part-size <MiB>    multipart part size (default 8, the configuration default)
   --batch-size <n>     files per transfer activity (default: the configuration default)
@@ -43,7 +46,7 @@ const USAGE = `usage: npm run bench -- [options]
 export function parseOptions(argv: readonly string[], repo: string): BenchOptions {
   const o: BenchOptions = {
     scale: 1,
-    only: [...WORKLOAD_NAMES, 'hash'],
+    only: [...PARTS],
     concurrency: 8,
     partSizeMiB: 8,
     batchSize: undefined,
@@ -75,8 +78,8 @@ export function parseOptions(argv: readonly string[], repo: string): BenchOption
         break;
       case '--only': {
         const parts = value(flag).split(',').map((s) => s.trim()).filter(Boolean);
-        for (const p of parts) if (![...WORKLOAD_NAMES, 'hash'].includes(p)) fail(`--only: unknown part '${p}'`);
-        o.only = [...WORKLOAD_NAMES, 'hash'].filter((p) => parts.includes(p)) as Part[];
+        for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) fail(`--only: unknown part '${p}'`);
+        o.only = PARTS.filter((p) => parts.includes(p));
         break;
       }
       case '--concurrency':

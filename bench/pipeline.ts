@@ -24,6 +24,8 @@ export interface PipelineInput {
   concurrency: number;
   partSizeMiB: number;
   batchSize: number | undefined;
+  /** Keep the provider's published rate limits (the rate-limited workload); otherwise they are lifted. */
+  publishedLimits?: boolean;
   /** Diagnostic pass: profile and count requests in the workers (not a timed run). */
   profileDir?: string;
   workerRepo?: string;
@@ -64,7 +66,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     workspaceId: input.sim.workspaceId,
     accessKey: { env: 'BIRD_KEY' },
     mediaHosts: [input.sim.storageHost],
-    rateLimit: LIFTED_RATE_LIMIT,
+    ...(input.publishedLimits ? {} : { rateLimit: LIFTED_RATE_LIMIT }),
     ...(input.batchSize !== undefined ? { batchSize: input.batchSize } : {}),
   };
   const config = {

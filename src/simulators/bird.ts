@@ -33,6 +33,14 @@ export interface BirdSimulatorOptions {
   omitUrlInMetadata?: boolean;
   /** Each List Recordings page after the first repeats this many items of the page before. Default 0. */
   listOverlap?: number;
+  /**
+   * Enforce the workspace's published rate limit (Bird: 50 GET/s): API requests beyond this many in
+   * one wall-clock second get 429 with `Retry-After: 1`. The storage origin (signed URLs, an object
+   * store) is not Bird's API and is not limited. Unset: no limit.
+   */
+  apiRequestsPerSecond?: number;
+  /** The rate limit's clock (tests pass one they move by hand). Default Date.now. */
+  clock?: () => number;
 }
 
 export interface GenerateOptions {
@@ -71,6 +79,9 @@ export class BirdSimulator {
   private readonly api: SimServer;
   private readonly storage: SimServer;
   signedUrlTtlSeconds: number;
+  /** See BirdSimulatorOptions.apiRequestsPerSecond. */
+  apiRequestsPerSecond: number | undefined;
+  private rateWindow = { second: 0, count: 0 };
 
   constructor(private readonly options: BirdSimulatorOptions) {
     this.seed = options.seed ?? 'bird';
@@ -80,6 +91,7 @@ export class BirdSimulator {
     this.signedUrlTtlSeconds = options.signedUrlTtlSeconds ?? 600;
     this.faults = new FaultPlan(this.seed);
     this.listOverlap = options.listOverlap ?? 0;
+    this.apiRequestsPerSecond = options.apiRequestsPerSecond;
     this.media = { range: true, contentLength: true, ...options.media };
     this.recordings = [...options.recordings].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
     this.byId = new Map(this.recordings.map((r) => [r.id, r]));
@@ -189,6 +201,7 @@ export class BirdSimulator {
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
     const prefix = `/workspaces/${this.workspaceId}/recordings`;
+    if (this.overRateLimit()) return sendJson(res, log, 429, { code: 'TooManyRequests', message: 'Rate limit exceeded' }, { 'retry-after': '1' });
     if (req.headers.authorization !== `AccessKey ${this.accessKey}`) {
       return sendJson(res, log, 401, { code: 'Unauthorized', message: 'Missing or invalid access key' });
     }
@@ -215,6 +228,14 @@ export class BirdSimulator {
     if (fault?.kind === 'foreign-redirect') body.url = fault.location;
     if (fault?.kind === 'expired') body.url = this.signedUrl(rec, -60);
     return sendJson(res, log, 200, body);
+  }
+
+  /** Counts an API request against the current second's quota; true when it is over. */
+  private overRateLimit(): boolean {
+    if (this.apiRequestsPerSecond === undefined) return false;
+    const second = Math.floor((this.options.clock ?? Date.now)() / 1000);
+    if (second !== this.rateWindow.second) this.rateWindow = { second, count: 0 };
+    return ++this.rateWindow.count > this.apiRequestsPerSecond;
   }
 
   private listRecordings(res: ServerResponse, url: URL, log: LoggedRequest): void {

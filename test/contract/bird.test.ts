@@ -8,6 +8,7 @@ const adapter: ContractAdapter = {
   provider: 'bird',
   states: ['ready', 'not_ready', 'final'],
   names: false,
+  requestsPerFile: { api: 1, media: 1 },
   async start(scenario) {
     const recordings = [...scenario.inside, ...scenario.outside].map((f) => ({ id: f.key, sourceId: `call-${f.key}`, channelId: 'channel-1', createdAt: f.createdAt, size: f.size, status: STATUS[f.state] }));
     const sim = new BirdSimulator({ seed: 'contract', recordings });

@@ -10,6 +10,7 @@ const adapter: ContractAdapter = {
   provider: 'dixa',
   states: ['ready'],
   names: true,
+  requestsPerFile: { api: 1, media: 1 },
   async start(scenario) {
     const messages: DixaMessageSpec[] = [...scenario.inside, ...scenario.outside].map((f, i) => ({
       id: `m-${f.key}`,

@@ -12,6 +12,7 @@ const adapter: ContractAdapter = {
   provider: 'kore',
   states: ['ready', 'not_ready', 'final'],
   names: false,
+  requestsPerFile: { api: 1, media: 1 },
   async start(scenario) {
     const sessions: KoreSessionSpec[] = [...scenario.inside, ...scenario.outside].map((f) => ({
       sessionId: f.key,

@@ -73,6 +73,12 @@ export interface ContractAdapter {
   states: ReadonlyArray<ContractFile['state']>;
   /** Whether its files carry names (which the items keep as `originalName`). */
   names: boolean;
+  /**
+   * Requests one ready file's download costs, as the design chose them: `api` to the platform's
+   * API (its `credentialServers`, where its rate limit applies; the descriptor's
+   * `limits.requestsPerFile` paces by this count) and `media` to where the bytes are served from.
+   */
+  requestsPerFile: { api: number; media: number };
   start(scenario: ContractScenario): Promise<PlatformUnderContract>;
 }
 
@@ -157,6 +163,22 @@ export function providerContract(adapter: ContractAdapter): void {
         expect(download.offset).toBe(0);
         expect(await sha256(download.body), file.key).toBe(await platform.sha256(file.key));
       }
+    });
+
+    it('downloads a ready file with the requests per file the design chose, no more', async () => {
+      // A fresh provider, so that nothing a provider may cache from an earlier download (a token, a count) saves a request.
+      const fresh = providerFor(platform.env);
+      for (const file of ready.slice(2, 5)) {
+        const before = platform.requests.length;
+        await bytes(ready_(await fresh.openDownload(itemOf(file.key), { offset: 0 })).body);
+        const made = platform.requests.slice(before);
+        const api = made.filter((r) => platform.credentialServers.includes(r.server));
+        const listed = made.map((r) => `${r.server} ${r.method} ${r.path} ${r.status}`);
+        expect(api.length, `API requests for ${file.key}: ${listed.join('; ')}`).toBe(adapter.requestsPerFile.api);
+        expect(made.length - api.length, `media requests for ${file.key}: ${listed.join('; ')}`).toBe(adapter.requestsPerFile.media);
+      }
+      const descriptor = TEST_PROVIDERS.find((d) => d.name === adapter.provider)!;
+      expect(descriptor.limits.requestsPerFile, 'the descriptor paces by the API requests a file costs').toBe(adapter.requestsPerFile.api);
     });
 
     it('opens a file from a byte offset: Range honoured, or ignored and the whole file from byte 0', async () => {

@@ -82,3 +82,31 @@ describe('the Bird simulator speaks the published schema', () => {
     expect((await part.arrayBuffer()).byteLength).toBe(rec.size - 3);
   });
 });
+
+describe('the Bird simulator enforces a published rate limit when asked', () => {
+  const recordings = BirdSimulator.generate({ seed: 'rate', count: 3, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', size: { min: 10, max: 10 } });
+  let now = 1_700_000_000_000;
+  const sim = new BirdSimulator({ seed: 'rate', recordings, apiRequestsPerSecond: 5, clock: () => now });
+  const auth = { authorization: `AccessKey ${sim.accessKey}` };
+  const meta = (id: string) => fetch(`${sim.baseUrl}/workspaces/${sim.workspaceId}/recordings/${id}`, { headers: auth });
+
+  beforeAll(() => sim.start());
+  afterAll(() => sim.stop());
+
+  it('answers 429 with Retry-After beyond the limit in one second, never on the storage origin, and serves again the next second', async () => {
+    const id = recordings[0]!.id;
+    const statuses: number[] = [];
+    let signed = '';
+    for (let i = 0; i < 7; i++) {
+      const res = await meta(id);
+      statuses.push(res.status);
+      if (res.status === 200) signed = ((await res.json()) as { url: string }).url;
+      else expect(res.headers.get('retry-after')).toBe('1');
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    // The signed URL's object store is not Bird's API: the quota does not reach it.
+    for (let i = 0; i < 3; i++) expect((await fetch(signed)).status).toBe(200);
+    now += 1000;
+    expect((await meta(id)).status).toBe(200);
+  });
+});

@@ -23,14 +23,14 @@ describe('configuration', () => {
     const bird = (extra: Record<string, unknown>) =>
       parseConfig({ ...valid, connections: { 'bird-eu': { ...valid.connections['bird-eu'], ...extra } } }).connections['bird-eu']!;
 
-    it("keeps 16 under Bird's published limit, so the queue still starts 1.25 batches a second", () => {
+    it("takes 32 under Bird's published limit (one API request per file), so the queue still starts 1.25 batches a second", () => {
       const conn = bird({});
-      expect(transferBatchSize(conn)).toBe(16);
-      expect(transferActivitiesPerSecond(conn)).toBe(40 / (2 * 16));
+      expect(transferBatchSize(conn)).toBe(32);
+      expect(transferActivitiesPerSecond(conn)).toBe(40 / (1 * 32));
     });
 
     it('grows with a raised quota, up to 64', () => {
-      expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 100 } }))).toBe(40);
+      expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 50 } }))).toBe(40);
       expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 100_000 } }))).toBe(64);
     });
 
@@ -38,7 +38,7 @@ describe('configuration', () => {
       expect(transferBatchSize(bird({ rateLimit: { transferPerSecond: 1 } }))).toBe(16);
       const conn = bird({ batchSize: 4, rateLimit: { transferPerSecond: 100_000 } });
       expect(transferBatchSize(conn)).toBe(4);
-      expect(transferActivitiesPerSecond(conn)).toBe(100_000 / (2 * 4));
+      expect(transferActivitiesPerSecond(conn)).toBe(100_000 / (1 * 4));
     });
   });
 

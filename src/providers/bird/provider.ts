@@ -4,6 +4,7 @@ import { TransientError, UnavailableError } from '../../errors';
 import { HttpClient, failForStatus, readJson } from '../../http/client';
 import { hostAllowed, withoutSecrets } from '../../http/hosts';
 import { openedOrFail, rangeHeader } from '../download';
+import { RequestPacer } from '../pacer';
 import { retryTransient } from '../retry';
 import type { DownloadOutcome, ListOptions, ListPage, OpenDownloadOptions, Provider } from '../types';
 import type { Window } from '../../contracts/window';
@@ -33,13 +34,19 @@ const FINAL = new Set(['absent', 'failed']);
 export class BirdProvider implements Provider {
   readonly providerName = 'bird';
   private readonly api: string;
+  private readonly pacer: RequestPacer;
 
+  /** `transferRequestsPerSecond`: the pace of this process's per-file API requests (the connection's transfer limit). */
   constructor(
     private readonly conn: BirdConnectionConfig,
     private readonly accessKey: string,
+    transferRequestsPerSecond: number,
     private readonly http: HttpClient = new HttpClient(),
   ) {
     this.api = `${conn.baseUrl.replace(/\/+$/, '')}/workspaces/${encodeURIComponent(conn.workspaceId)}`;
+    // Below a millisecond apart there is nothing to space (a lifted limit): no timer on the path.
+    const intervalMs = 1000 / transferRequestsPerSecond;
+    this.pacer = new RequestPacer(intervalMs >= 1 ? intervalMs : 0);
   }
 
   private get auth(): Record<string, string> {
@@ -77,6 +84,7 @@ export class BirdProvider implements Provider {
     const what = `Bird connection '${this.conn.name}': recording ${recordingId}`;
     // Fresh metadata on every attempt: the signed media URL expires after 600 s and is never reused.
     const metaUrl = `${this.api}/recordings/${encodeURIComponent(recordingId)}`;
+    await this.pacer.wait(options.signal);
     const metaRes = await this.http.send({ url: metaUrl, credentialHeaders: this.auth, signal: options.signal, what: `${what} metadata` });
     if (metaRes.status !== 200) return failForStatus(metaRes, `${what} metadata`, [this.accessKey]);
     const meta = recordingSchema.safeParse(await readJson(metaRes, `${what} metadata`));
@@ -107,7 +115,8 @@ export class BirdProvider implements Provider {
       }
       return this.http.send({ url: signed, headers, redirectHosts: this.conn.mediaHosts, signal: options.signal, what: `${what} media` });
     }
-    // No URL in the metadata: the `.mp3` endpoint answers 307 to the same signed URL.
+    // No URL in the metadata: the `.mp3` endpoint answers 307 to the same signed URL (a second API request).
+    await this.pacer.wait(options.signal);
     return this.http.send({
       url: `${metaUrl}.${meta.format ?? 'mp3'}`,
       headers,

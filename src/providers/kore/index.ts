@@ -11,13 +11,13 @@ export const kore: ProviderDescriptor<KoreConnectionConfig> = {
   /**
    * Kore publishes 60/minute and 1,800/hour per bot for these APIs. The task queues count
    * activities: one listing activity per second (each paces its own calls, see API_INTERVAL_MS in provider.ts),
-   * and transfers at 1 request/s with 2 requests per file (the recordings JSON + the media GET),
-   * i.e. at most one file every 2 s. Only the JSON call counts against Kore's limit (the media
-   * comes from a signed URL), so transfers alone stay at 30 Kore calls a minute, 1,800 an hour:
+   * and transfers at 0.5 requests/s with 1 request per file (the recordings JSON; the media GET
+   * goes to a signed URL, which Kore's limit does not cover), i.e. at most one file every 2 s.
+   * So transfers alone stay at 30 Kore calls a minute, 1,800 an hour:
    * half the minute budget, all of the hour budget once sustained, which is as far as the server
    * can be trusted to pace; a 429 beyond that waits a minute and retries.
    */
-  limits: { listRequestsPerSecond: 1, transferRequestsPerSecond: 1, requestsPerFile: 2 },
+  limits: { listRequestsPerSecond: 1, transferRequestsPerSecond: 0.5, requestsPerFile: 1 },
   create: (conn, env) =>
     new KoreProvider(conn, {
       clientId: resolveSecret(conn.clientId, `connections.${conn.name}.clientId`, env),

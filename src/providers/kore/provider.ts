@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, queryDates, sessionRanges, type KoreCursor 
 import { koreFailForStatus } from './errors';
 import { KoreTokenSource } from './jwt';
 import { UNKNOWN_TYPE, extensionOfFileName, extensionOfMime, mimeOfExtension } from './media';
-import { RequestPacer } from './pacer';
+import { RequestPacer } from '../pacer';
 import { openV1Recording, scanV1Recordings } from './v1Recordings';
 import { retryTransient } from '../retry';
 import type { DownloadOutcome, ListingMemory, ListOptions, ListPage, OpenDownloadOptions, Provider } from '../types';

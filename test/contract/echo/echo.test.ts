@@ -13,6 +13,7 @@ const adapter: ContractAdapter = {
   provider: 'echo',
   states: ['ready', 'not_ready', 'final'],
   names: true,
+  requestsPerFile: { api: 1, media: 1 },
   async start(scenario) {
     const files = [...scenario.inside, ...scenario.outside];
     const sim = new EchoSimulator(files.map((f) => ({ id: f.key, startedAt: f.createdAt, size: f.size, state: STATE[f.state], ...(f.name !== undefined ? { name: f.name } : {}) })));

@@ -10,7 +10,7 @@ import { EchoProvider } from './provider';
 export const echo: ProviderDescriptor<EchoConnectionConfig> = {
   name: 'echo',
   connectionSchema: echoConnectionSchema,
-  limits: { listRequestsPerSecond: 5, transferRequestsPerSecond: 20, requestsPerFile: 2 },
+  limits: { listRequestsPerSecond: 5, transferRequestsPerSecond: 10, requestsPerFile: 1 },
   create: (conn, env) => new EchoProvider(conn, resolveSecret(conn.token, `connections.${conn.name}.token`, env)),
   explainCredentialFailure: (conn, err) => `${err.message}: Echo refused the token of connection '${conn.name}'. Fix: put a valid token where connections.${conn.name}.token points`,
 };

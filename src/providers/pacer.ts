@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Spaces the Kore API calls one provider makes in this process. Kore counts requests per bot
- * (60/minute, 1,800/hour), while the server-side task queue limit counts activities, and one
- * listing activity makes dozens of calls (one per session): without spacing, a single page would
- * spend a minute's budget in a burst and draw 429s.
+ * Spaces the API calls one provider makes in this process. Platforms count requests (Kore per bot,
+ * 60/minute and 1,800/hour; Bird per workspace, 50 GET/s), while the server-side task queue limit
+ * counts activities, and one activity makes many calls: a Kore listing one per session, a Bird
+ * transfer batch one per file. Without spacing, an activity spends the budget in a burst and draws
+ * 429s, and every file that draws one goes back to the workflow to wait its turn again.
  */
 export class RequestPacer {
   private nextAt = 0;
