@@ -71,7 +71,11 @@ export class Bookkeeping {
       try {
         // The manifest goes first: an object with provenance in Postgres always has its manifest entry too.
         const writtenAt = new Date();
-        await this.store.putJson(this.manifests.keyFor(seq, writtenAt), { ...this.manifests.header, writtenAt: writtenAt.toISOString(), files: group.map((g) => g.entry) });
+        await this.store.putJson(this.manifests.keyFor(seq, writtenAt), {
+          ...this.manifests.header,
+          writtenAt: writtenAt.toISOString(),
+          files: group.map((g) => g.entry),
+        });
         await this.provenance.recordStored(group.map((g) => g.record));
       } catch (err) {
         this.failure ??= err;

@@ -12,7 +12,12 @@ export function connectionActivities(deps: ActivityDeps) {
       try {
         const conn = connectionByName(deps.config, input.connection);
         const queues = taskQueues(deps.config.temporal.taskQueue, conn.name);
-        return { provider: conn.provider, listTaskQueue: queues.list, transferTaskQueue: queues.transfer, batchSize: transferBatchSize(conn) };
+        return {
+          provider: conn.provider,
+          listTaskQueue: queues.list,
+          transferTaskQueue: queues.transfer,
+          batchSize: transferBatchSize(conn),
+        };
       } catch (err) {
         throw toActivityFailure(err);
       }

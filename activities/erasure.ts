@@ -1,6 +1,14 @@
 import { Context } from '@temporalio/activity';
 import { connectionByName } from '../src/config/load';
-import type { EraseFilesInput, FileErasure, FileSelection, ObjectVersionRef, PlanErasureInput, PlanErasureResult, PlannedErasure } from '../src/contracts/erasure';
+import type {
+  EraseFilesInput,
+  FileErasure,
+  FileSelection,
+  ObjectVersionRef,
+  PlanErasureInput,
+  PlanErasureResult,
+  PlannedErasure,
+} from '../src/contracts/erasure';
 import type { ComplianceRecords, SelectedFile } from '../src/provenance/compliance';
 import type { ObjectStore } from '../src/storage/objectStore';
 import { ObjectVersions } from '../src/storage/versions';
@@ -22,7 +30,13 @@ export class Eraser {
     private readonly manifests: ManifestRedactor,
   ) {}
 
-  async page(connection: string, selection: FileSelection, after: string | null, limit: number, inspect = true): Promise<PlanErasureResult> {
+  async page(
+    connection: string,
+    selection: FileSelection,
+    after: string | null,
+    limit: number,
+    inspect = true,
+  ): Promise<PlanErasureResult> {
     const rows = await this.records.selectFiles(connection, selection, after, limit, true);
     const files: PlannedErasure[] = [];
     for (const row of rows) {
@@ -66,14 +80,19 @@ export class Eraser {
    * Every version of the file's keys, the manifests whose entries name it (not for a file erased
    * before: its entries went then), and the refusal its hold or any of their locks give, if any.
    */
-  private async inspect(connection: string, row: SelectedFile): Promise<{ objects: ObjectVersionRef[]; manifests: ManifestToRedact[]; refused: string | undefined }> {
-    if (row.hold || (row.bucket !== null && row.bucket !== this.versions.bucket)) return { objects: [], manifests: [], refused: refusalOf(row, this.versions.bucket, []) };
+  private async inspect(
+    connection: string,
+    row: SelectedFile,
+  ): Promise<{ objects: ObjectVersionRef[]; manifests: ManifestToRedact[]; refused: string | undefined }> {
+    if (row.hold || (row.bucket !== null && row.bucket !== this.versions.bucket))
+      return { objects: [], manifests: [], refused: refusalOf(row, this.versions.bucket, []) };
     const objects: ObjectVersionRef[] = [];
     for (const key of keysOf(row)) objects.push(...(await this.versions.versionsOf(key)));
     const manifests = row.status === 'erased' ? [] : await this.manifests.find(connection, row);
     const now = Date.now();
     const locks = [];
-    for (const ref of [...objects, ...manifests.flatMap((m) => m.versions)]) locks.push({ ref, lock: await this.versions.lockOf(ref, now) });
+    for (const ref of [...objects, ...manifests.flatMap((m) => m.versions)])
+      locks.push({ ref, lock: await this.versions.lockOf(ref, now) });
     return { objects, manifests, refused: refusalOf(row, this.versions.bucket, locks) };
   }
 }
@@ -81,7 +100,12 @@ export class Eraser {
 /** An Eraser on the deployment's bucket. */
 export function eraserFor(deps: Pick<ActivityDeps, 'provenance' | 'store' | 'config'>): Eraser {
   const versions = new ObjectVersions(deps.store.client, deps.store.bucket);
-  return new Eraser(deps.provenance.compliance, versions, deps.store, new ManifestRedactor(deps.store, versions, deps.config.storage.prefix));
+  return new Eraser(
+    deps.provenance.compliance,
+    versions,
+    deps.store,
+    new ManifestRedactor(deps.store, versions, deps.config.storage.prefix),
+  );
 }
 
 export function erasureActivities(deps: ActivityDeps) {

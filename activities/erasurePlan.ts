@@ -24,7 +24,11 @@ export function holdText(hold: HoldInForce): string {
  * obeys, whatever the bucket supports), a file recorded in another bucket, or the store's own
  * Object Lock on any of its versions (a legal hold, or a retention whose date has not passed).
  */
-export function refusalOf(file: Pick<SelectedFile, 'hold' | 'bucket'>, bucket: string, locks: ReadonlyArray<{ ref: ObjectVersionRef; lock: VersionLock }>): string | undefined {
+export function refusalOf(
+  file: Pick<SelectedFile, 'hold' | 'bucket'>,
+  bucket: string,
+  locks: ReadonlyArray<{ ref: ObjectVersionRef; lock: VersionLock }>,
+): string | undefined {
   if (file.hold) return holdText(file.hold);
   if (file.bucket !== null && file.bucket !== bucket) return `recorded in bucket ${file.bucket}, but this deployment's bucket is ${bucket}`;
   for (const { ref, lock } of locks) {

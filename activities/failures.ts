@@ -32,13 +32,17 @@ export class WorkerDraining extends Error {
 }
 
 export function toActivityFailure(err: unknown): unknown {
-  if (err instanceof WorkerDraining) return ApplicationFailure.create({ message: err.message, type: FailureType.WorkerShutdown, nextRetryDelay: '1 second' });
+  if (err instanceof WorkerDraining)
+    return ApplicationFailure.create({ message: err.message, type: FailureType.WorkerShutdown, nextRetryDelay: '1 second' });
   if (err instanceof CredentialsRejectedError) return ApplicationFailure.nonRetryable(err.message, FailureType.CredentialsRejected);
   if (err instanceof ConfigurationError) {
     return ApplicationFailure.nonRetryable(err.message, FailureType.Configuration);
   }
   if (isDataRejection(err)) {
-    return ApplicationFailure.nonRetryable(`the database refused the data (SQLSTATE ${err.code}): ${escaped(err.message, 300)}`, FailureType.DataRejected);
+    return ApplicationFailure.nonRetryable(
+      `the database refused the data (SQLSTATE ${err.code}): ${escaped(err.message, 300)}`,
+      FailureType.DataRejected,
+    );
   }
   if (err instanceof TransientError) {
     return ApplicationFailure.create({

@@ -37,21 +37,58 @@ export class Holds {
     private readonly versions: ObjectVersions,
   ) {}
 
-  async set(connection: string, selection: FileSelection, who: { by: string; reason: string }, onFile: (line: HoldLine) => void): Promise<HoldSummary> {
+  async set(
+    connection: string,
+    selection: FileSelection,
+    who: { by: string; reason: string },
+    onFile: (line: HoldLine) => void,
+  ): Promise<HoldSummary> {
     const storeLock = await this.versions.lockEnabled();
     const storeHold = storeLock ? 'legal hold ON in the store' : 'none: the bucket has no Object Lock';
-    return this.each(connection, selection, storeLock, async (page) => {
-      const held = new Set(await this.records.setHolds(connection, page.map((f) => f.sourceId), who.by, who.reason, storeHold));
-      return page.map((f) => ({ file: f, outcome: held.has(f.sourceId) ? 'held' : 'already_held', store: true }) as const);
-    }, onFile);
+    return this.each(
+      connection,
+      selection,
+      storeLock,
+      async (page) => {
+        const held = new Set(
+          await this.records.setHolds(
+            connection,
+            page.map((f) => f.sourceId),
+            who.by,
+            who.reason,
+            storeHold,
+          ),
+        );
+        return page.map((f) => ({ file: f, outcome: held.has(f.sourceId) ? 'held' : 'already_held', store: true }) as const);
+      },
+      onFile,
+    );
   }
 
-  async release(connection: string, selection: FileSelection, who: { by: string; reason: string }, onFile: (line: HoldLine) => void): Promise<HoldSummary> {
+  async release(
+    connection: string,
+    selection: FileSelection,
+    who: { by: string; reason: string },
+    onFile: (line: HoldLine) => void,
+  ): Promise<HoldSummary> {
     const storeLock = await this.versions.lockEnabled();
-    return this.each(connection, selection, storeLock, async (page) => {
-      const released = new Set(await this.records.releaseHolds(connection, page.map((f) => f.sourceId), who.by, who.reason));
-      return page.map((f) => ({ file: f, outcome: released.has(f.sourceId) ? 'released' : 'not_held', store: false }) as const);
-    }, onFile);
+    return this.each(
+      connection,
+      selection,
+      storeLock,
+      async (page) => {
+        const released = new Set(
+          await this.records.releaseHolds(
+            connection,
+            page.map((f) => f.sourceId),
+            who.by,
+            who.reason,
+          ),
+        );
+        return page.map((f) => ({ file: f, outcome: released.has(f.sourceId) ? 'released' : 'not_held', store: false }) as const);
+      },
+      onFile,
+    );
   }
 
   /** Pages through the selection; `apply` changes provenance, then the store follows for the changed files. */

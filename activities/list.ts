@@ -59,7 +59,11 @@ export function listActivities(deps: ActivityDeps) {
 }
 
 /** Fresh files to transfer, files an earlier export stored or an erasure erased, and (dropped) files this export has seen. */
-export function classify(items: readonly SourceItem[], known: ReadonlyMap<string, FileState>, exportRun: string): Omit<ListPageResult, 'nextCursor'> {
+export function classify(
+  items: readonly SourceItem[],
+  known: ReadonlyMap<string, FileState>,
+  exportRun: string,
+): Omit<ListPageResult, 'nextCursor'> {
   const fresh: SourceItem[] = [];
   const alreadyStored: string[] = [];
   for (const item of items) {

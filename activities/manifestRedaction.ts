@@ -34,12 +34,19 @@ export class ManifestRedactor {
     if (!file.objectKey) return [];
     const out: ManifestToRedact[] = [];
     for (const at of [file.finishedAt.getTime(), file.finishedAt.getTime() + DAY]) {
-      const folder = manifestFolder({ prefix: this.keyPrefix, provider: file.provider, connection, writtenAt: new Date(at).toISOString(), workflowId: file.workflowId });
+      const folder = manifestFolder({
+        prefix: this.keyPrefix,
+        provider: file.provider,
+        connection,
+        writtenAt: new Date(at).toISOString(),
+        workflowId: file.workflowId,
+      });
       // Named `{runId}-{activityId}-{attempt}-{seq}`: a safe run id is the start of its manifests' names.
       const prefix = /^[A-Za-z0-9._-]+$/.test(file.runId) ? `${folder}${file.runId}-` : folder;
       for await (const key of this.store.listKeys(prefix)) {
         const doc = await this.read(key);
-        if (doc?.files.some((f) => f.object?.key === file.objectKey)) out.push({ key, doc, versions: await this.versions.versionsOf(key, { markers: false }) });
+        if (doc?.files.some((f) => f.object?.key === file.objectKey))
+          out.push({ key, doc, versions: await this.versions.versionsOf(key, { markers: false }) });
       }
     }
     return out;
@@ -47,7 +54,10 @@ export class ManifestRedactor {
 
   /** Writes the manifest without the object's entries, then deletes the versions it replaced; returns those. */
   async redact(manifest: ManifestToRedact, objectKey: string): Promise<ObjectVersionRef[]> {
-    const written = await this.store.putJson(manifest.key, { ...manifest.doc, files: manifest.doc.files.filter((f) => f.object?.key !== objectKey) });
+    const written = await this.store.putJson(manifest.key, {
+      ...manifest.doc,
+      files: manifest.doc.files.filter((f) => f.object?.key !== objectKey),
+    });
     // Unversioned, the PUT replaced the one 'null' version: deleting it would delete the rewrite.
     const replaced = written.versionId === null ? manifest.versions.filter((v) => v.versionId !== 'null') : manifest.versions;
     for (const ref of replaced) await this.versions.deleteVersion(ref);
@@ -57,7 +67,9 @@ export class ManifestRedactor {
   private async read(key: string): Promise<ManifestToRedact['doc'] | null> {
     try {
       const doc: unknown = JSON.parse(await text(await this.store.readStream(key)));
-      return typeof doc === 'object' && doc !== null && Array.isArray((doc as { files?: unknown }).files) ? (doc as ManifestToRedact['doc']) : null;
+      return typeof doc === 'object' && doc !== null && Array.isArray((doc as { files?: unknown }).files)
+        ? (doc as ManifestToRedact['doc'])
+        : null;
     } catch {
       return null; // verify reports an unreadable manifest; it names no file to redact
     }

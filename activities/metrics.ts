@@ -10,13 +10,37 @@ import { DAY, MiB } from '../src/contracts/units';
  * the exposed names, which the dashboard and the alert rules may use).
  */
 export const ACTIVITY_METRICS = {
-  files: { name: 'callvault_files', kind: 'counter', help: 'Files by the outcome of one transfer try: stored, already_stored, unavailable, not_ready, retry, gave_up' },
-  bytes: { name: 'callvault_bytes', kind: 'counter', help: 'Bytes of transfer tries by outcome: stored = added to the store by the try, otherwise received by a try that did not store the file' },
-  progressBytes: { name: 'callvault_progress_bytes', kind: 'counter', help: 'Bytes transfers move as they move (from the platform, or read back to hash a resumed file): progress within long files' },
+  files: {
+    name: 'callvault_files',
+    kind: 'counter',
+    help: 'Files by the outcome of one transfer try: stored, already_stored, unavailable, not_ready, retry, gave_up',
+  },
+  bytes: {
+    name: 'callvault_bytes',
+    kind: 'counter',
+    help: 'Bytes of transfer tries by outcome: stored = added to the store by the try, otherwise received by a try that did not store the file',
+  },
+  progressBytes: {
+    name: 'callvault_progress_bytes',
+    kind: 'counter',
+    help: 'Bytes transfers move as they move (from the platform, or read back to hash a resumed file): progress within long files',
+  },
   transferSeconds: { name: 'callvault_transfer_seconds', kind: 'histogram', help: 'Duration of one transfer try of one file, by outcome' },
-  retries: { name: 'callvault_retries', kind: 'counter', help: 'Retries by cause: scope=file for a file try that will be tried again, scope=activity for an activity attempt that failed retryably' },
-  daysAtRisk: { name: 'callvault_retention_days_at_risk', kind: 'gauge', help: 'Days the last retention sweep found at risk, per connection and reason' },
-  sweepTime: { name: 'callvault_retention_sweep_timestamp_seconds', kind: 'gauge', help: 'When this worker last planned a retention sweep (unix seconds): the newest value holds' },
+  retries: {
+    name: 'callvault_retries',
+    kind: 'counter',
+    help: 'Retries by cause: scope=file for a file try that will be tried again, scope=activity for an activity attempt that failed retryably',
+  },
+  daysAtRisk: {
+    name: 'callvault_retention_days_at_risk',
+    kind: 'gauge',
+    help: 'Days the last retention sweep found at risk, per connection and reason',
+  },
+  sweepTime: {
+    name: 'callvault_retention_sweep_timestamp_seconds',
+    kind: 'gauge',
+    help: 'When this worker last planned a retention sweep (unix seconds): the newest value holds',
+  },
 } as const;
 
 /** Bucket bounds in seconds: a small file takes tens of milliseconds, a recording of hours some minutes. */
@@ -30,8 +54,14 @@ export function retryCause(reason: string): string {
   if (/signed link refused|expired/i.test(reason)) return 'expired_link';
   if (/\b429\b|rate limit/i.test(reason)) return 'rate_limited';
   if (/HTTP (5\d\d|408)\b/.test(reason)) return 'server_error';
-  if (/short body|size mismatch|ended after|more than the .* bytes it announced|not read to its end|Content-Range|range not satisfiable/i.test(reason)) return 'short_body';
-  if (/ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket|reset|terminated|timeout|timed out|closed|aborted|body failed/i.test(reason)) return 'connection';
+  if (
+    /short body|size mismatch|ended after|more than the .* bytes it announced|not read to its end|Content-Range|range not satisfiable/i.test(
+      reason,
+    )
+  )
+    return 'short_body';
+  if (/ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket|reset|terminated|timeout|timed out|closed|aborted|body failed/i.test(reason))
+    return 'connection';
   if (/malformed|unexpected response shape|not valid JSON|missing or malformed|redirects/i.test(reason)) return 'malformed_response';
   return 'other';
 }

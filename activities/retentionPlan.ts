@@ -44,7 +44,14 @@ export interface ExportRow {
  * days as covered whose calls had not happened yet.
  */
 export function coverageOf(connection: string, r: ExportWindowRow): ExportRow {
-  return { workflowId: r.workflowId, connection, from: r.from.getTime(), to: Math.min(r.to.getTime(), r.startedAt.getTime()), status: r.status, error: r.error };
+  return {
+    workflowId: r.workflowId,
+    connection,
+    from: r.from.getTime(),
+    to: Math.min(r.to.getTime(), r.startedAt.getTime()),
+    status: r.status,
+    error: r.error,
+  };
 }
 
 /** The connections a sweep covers: the named ones (each must have a policy), or all that have one. */
@@ -52,7 +59,10 @@ export function retentionPolicies(conns: ConnectionConfig[], named: boolean): Re
   const out: RetentionPolicy[] = [];
   for (const c of conns) {
     if (!c.retention) {
-      if (named) throw new ConfigurationError(`connections.${c.name}.retention: not set, so the sweep cannot know when the platform deletes its data`);
+      if (named)
+        throw new ConfigurationError(
+          `connections.${c.name}.retention: not set, so the sweep cannot know when the platform deletes its data`,
+        );
       continue;
     }
     out.push({ connection: c.name, keepDays: c.retention.keepDays, leadDays: c.retention.leadDays });
@@ -76,12 +86,26 @@ export function sweepRange(p: Omit<RetentionPolicy, 'connection'>, now: number, 
  * it. Already running: running exports cover what completed ones do not. Otherwise the day is
  * due and is started, unless the platform has deleted it already (then it is only reported).
  */
-export function planRetention(policies: readonly RetentionPolicy[], rows: readonly ExportRow[], running: ReadonlySet<string>, now: number, lookbackDays: number): RetentionPlan {
+export function planRetention(
+  policies: readonly RetentionPolicy[],
+  rows: readonly ExportRow[],
+  running: ReadonlySet<string>,
+  now: number,
+  lookbackDays: number,
+): RetentionPlan {
   const plan: RetentionPlan = { now: iso(now), policies: [], toStart: [], alreadyRunning: [], covered: [], atRisk: [] };
   for (const p of policies) {
     const range = sweepRange(p, now, lookbackDays);
-    plan.policies.push({ ...p, deletesBefore: iso(range.deletesBefore), dueBefore: iso(range.dueBefore), checked: { from: iso(range.start), to: iso(range.end) } });
-    const exports = policyExports(rows.filter((r) => r.connection === p.connection), running);
+    plan.policies.push({
+      ...p,
+      deletesBefore: iso(range.deletesBefore),
+      dueBefore: iso(range.dueBefore),
+      checked: { from: iso(range.start), to: iso(range.end) },
+    });
+    const exports = policyExports(
+      rows.filter((r) => r.connection === p.connection),
+      running,
+    );
     for (const day of dayWindows(range.start, range.end)) classifyDay(plan, p, range, exports, day);
   }
   return plan;
@@ -102,7 +126,13 @@ function policyExports(mine: readonly ExportRow[], running: ReadonlySet<string>)
   const live = mine.filter((r) => r.status === 'running' && running.has(r.workflowId));
   const failed = mine.filter((r) => r.status === 'failed');
   const span = (r: ExportRow) => [r.from, r.to] as const;
-  return { completed, live, failed, done: mergeIntervals(completed.map(span)), doneOrRunning: mergeIntervals([...completed, ...live].map(span)) };
+  return {
+    completed,
+    live,
+    failed,
+    done: mergeIntervals(completed.map(span)),
+    doneOrRunning: mergeIntervals([...completed, ...live].map(span)),
+  };
 }
 
 /** Puts one day of a policy's range where it belongs in the plan: covered, running, to start, at risk. */

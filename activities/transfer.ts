@@ -85,8 +85,13 @@ class BatchTransfer {
     this.alive = livenessHeartbeat(this.ctx);
     this.checkpoint = this.ctx.info.heartbeatDetails as TransferCheckpoint | undefined;
     const policy = this.conn.archive;
-    const manifestStore = { putJson: (key: string, value: unknown, signal?: AbortSignal) => deps.store.putJson(key, value, signal, policy) };
-    this.bookkeeping = new Bookkeeping(manifestStore, deps.provenance, this.manifests(), { files: FILES_PER_MANIFEST, bytes: deps.config.storage.partSizeMiB * MiB });
+    const manifestStore = {
+      putJson: (key: string, value: unknown, signal?: AbortSignal) => deps.store.putJson(key, value, signal, policy),
+    };
+    this.bookkeeping = new Bookkeeping(manifestStore, deps.provenance, this.manifests(), {
+      files: FILES_PER_MANIFEST,
+      bytes: deps.config.storage.partSizeMiB * MiB,
+    });
     this.metrics = new TransferMetrics(this.ctx.metricMeter, { connection: this.conn.name, provider: this.conn.provider });
   }
 
@@ -113,7 +118,12 @@ class BatchTransfer {
   private handBackIfDraining(done: number): void {
     if (!this.deps.draining?.aborted) return;
     const left = this.input.tasks.length - done;
-    this.ctx.log.info('worker stopping: handing the rest of the batch back', { connection: this.conn.name, filesDone: done, filesLeft: left, ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}) });
+    this.ctx.log.info('worker stopping: handing the rest of the batch back', {
+      connection: this.conn.name,
+      filesDone: done,
+      filesLeft: left,
+      ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),
+    });
     throw new WorkerDraining(`the worker is shutting down: ${left} of ${this.input.tasks.length} files handed back to resume elsewhere`);
   }
 
@@ -141,10 +151,17 @@ class BatchTransfer {
     if (known?.status === 'erased') return { sourceId, outcome: 'already_stored' };
     if (known?.status === 'stored') {
       // Stored by an earlier attempt of this export (whose result was lost) counts as this export's work.
-      return ours ? { sourceId, outcome: 'stored', bytes: known.size ?? 0, ...(await this.revealed(item)) } : { sourceId, outcome: 'already_stored' };
+      return ours
+        ? { sourceId, outcome: 'stored', bytes: known.size ?? 0, ...(await this.revealed(item)) }
+        : { sourceId, outcome: 'already_stored' };
     }
     if (ours && known?.failureCode && FINAL_FAILURE_CODES.includes(known.failureCode)) {
-      return { sourceId, outcome: 'unavailable', reason: known.failureReason ?? known.failureCode, code: known.failureCode as UnavailableReason };
+      return {
+        sourceId,
+        outcome: 'unavailable',
+        reason: known.failureReason ?? known.failureCode,
+        code: known.failureCode as UnavailableReason,
+      };
     }
     const startedAt = new Date();
     try {
@@ -170,7 +187,8 @@ class BatchTransfer {
           this.alive.beat(this.checkpoint);
         },
       });
-      if (outcome.kind === 'not_ready') return { sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds };
+      if (outcome.kind === 'not_ready')
+        return { sourceId, outcome: 'not_ready', reason: outcome.reason, retryAfterSeconds: outcome.retryAfterSeconds };
       moved.added = outcome.object.size - outcome.object.resumedFromByte;
       const record = this.storedRecord(item, outcome.object, startedAt);
       await this.bookkeeping.add(manifestEntry(record), record);
@@ -178,7 +196,13 @@ class BatchTransfer {
       return { sourceId, outcome: 'stored', bytes: outcome.object.size, ...(await this.fresh(outcome.siblings)) };
     } catch (err) {
       if (err instanceof UnavailableError) {
-        await this.deps.provenance.recordFailed({ ...this.source(item), code: err.reason, reason: err.message, startedAt, finishedAt: new Date() });
+        await this.deps.provenance.recordFailed({
+          ...this.source(item),
+          code: err.reason,
+          reason: err.message,
+          startedAt,
+          finishedAt: new Date(),
+        });
         return { sourceId, outcome: 'unavailable', reason: err.message, code: err.reason };
       }
       if (err instanceof TransientError) {
@@ -196,14 +220,22 @@ class BatchTransfer {
   }
 
   /** Revealed files minus those this export already has; files other exports stored are only counted. */
-  private async fresh(siblings: SourceItem[]): Promise<Pick<Extract<ItemResult, { outcome: 'stored' }>, 'discovered' | 'discoveredStored'>> {
+  private async fresh(
+    siblings: SourceItem[],
+  ): Promise<Pick<Extract<ItemResult, { outcome: 'stored' }>, 'discovered' | 'discoveredStored'>> {
     if (siblings.length === 0) return {};
     const known = await this.deps.provenance.fileStates(
       this.conn.name,
       siblings.map((s) => s.sourceId),
     );
-    const discovered = siblings.filter((s) => known.get(s.sourceId) === undefined || (known.get(s.sourceId)!.status === 'failed' && known.get(s.sourceId)!.exportRun !== this.input.exportRun));
-    const discoveredStored = siblings.filter((s) => known.get(s.sourceId)?.status === 'stored' && known.get(s.sourceId)!.exportRun !== this.input.exportRun).length;
+    const discovered = siblings.filter(
+      (s) =>
+        known.get(s.sourceId) === undefined ||
+        (known.get(s.sourceId)!.status === 'failed' && known.get(s.sourceId)!.exportRun !== this.input.exportRun),
+    );
+    const discoveredStored = siblings.filter(
+      (s) => known.get(s.sourceId)?.status === 'stored' && known.get(s.sourceId)!.exportRun !== this.input.exportRun,
+    ).length;
     return { ...(discovered.length > 0 ? { discovered } : {}), ...(discoveredStored > 0 ? { discoveredStored } : {}) };
   }
 
@@ -235,7 +267,14 @@ class BatchTransfer {
           attempt: exec.attempt,
           seq,
         }),
-      header: { manifest: MANIFEST_VERSION, provider: conn.provider, connection: conn.name, bucket: deps.store.bucket, export: exec, exportRun: exec.exportRun },
+      header: {
+        manifest: MANIFEST_VERSION,
+        provider: conn.provider,
+        connection: conn.name,
+        bucket: deps.store.bucket,
+        export: exec,
+        exportRun: exec.exportRun,
+      },
     };
   }
 
@@ -283,7 +322,16 @@ async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Pr
       }
       continue;
     }
-    const wrote = await deps.provenance.recordFailed({ provider: conn.provider, connection: conn.name, item: failure.item, code: failure.code, reason: failure.reason, execution, startedAt: now, finishedAt: now });
+    const wrote = await deps.provenance.recordFailed({
+      provider: conn.provider,
+      connection: conn.name,
+      item: failure.item,
+      code: failure.code,
+      reason: failure.reason,
+      execution,
+      startedAt: now,
+      finishedAt: now,
+    });
     // Counted either way: a final status this export recorded earlier stays, and is this file's failure.
     if (wrote || state?.exportRun === input.exportRun) {
       out.recorded++;
@@ -296,8 +344,18 @@ async function recordGivenUp(deps: ActivityDeps, input: RecordFailuresInput): Pr
 }
 
 async function abortUploadsOf(deps: ActivityDeps, conn: ConnectionConfig, item: SourceItem): Promise<void> {
-  const stem = objectKey({ prefix: deps.config.storage.prefix, provider: conn.provider, connection: conn.name, createdAt: item.createdAt, conversationId: item.conversationId, sourceId: item.sourceId, originalName: item.originalName, extension: '' });
+  const stem = objectKey({
+    prefix: deps.config.storage.prefix,
+    provider: conn.provider,
+    connection: conn.name,
+    createdAt: item.createdAt,
+    conversationId: item.conversationId,
+    sourceId: item.sourceId,
+    originalName: item.originalName,
+    extension: '',
+  });
   for (const upload of await deps.store.findUploadsUnder(stem)) {
-    if (upload.key === stem || /^\.[a-z0-9]{1,8}$/.test(upload.key.slice(stem.length))) await deps.store.abortUpload(upload.key, upload.uploadId);
+    if (upload.key === stem || /^\.[a-z0-9]{1,8}$/.test(upload.key.slice(stem.length)))
+      await deps.store.abortUpload(upload.key, upload.uploadId);
   }
 }

@@ -43,7 +43,8 @@ export function triggerActivities(deps: ActivityDeps) {
     async exportStatus(input: { workflowId: string }): Promise<ExportStatus> {
       const handle = client().workflow.getHandle(input.workflowId);
       const description = await handle.describe().catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`export ${input.workflowId} does not exist`, FailureType.NotFound);
+        if (err instanceof WorkflowNotFoundError)
+          throw ApplicationFailure.nonRetryable(`export ${input.workflowId} does not exist`, FailureType.NotFound);
         throw err;
       });
       if (description.status.name === 'RUNNING') return { state: 'running' };
@@ -58,7 +59,13 @@ export function triggerActivities(deps: ActivityDeps) {
       const plan = await planSweep(deps, client(), input);
       const now = Date.parse(plan.now);
       // A what-if sweep (`--now` another day) says nothing about today's risk.
-      if (Math.abs(now - Date.now()) < WHAT_IF_MS) recordDaysAtRisk(Context.current().metricMeter, plan.policies.map((p) => p.connection), plan.atRisk, now);
+      if (Math.abs(now - Date.now()) < WHAT_IF_MS)
+        recordDaysAtRisk(
+          Context.current().metricMeter,
+          plan.policies.map((p) => p.connection),
+          plan.atRisk,
+          now,
+        );
       return plan;
     },
   };
@@ -75,14 +82,18 @@ async function planSweep(deps: ActivityDeps, client: Client, input: PlanRetentio
   const now = Date.parse(input.now);
   let policies: RetentionPolicy[];
   try {
-    policies = retentionPolicies(input.connections?.map((c, i) => namedConnection(deps, c, `connections.${i}`)) ?? Object.values(deps.config.connections), input.connections !== undefined);
+    policies = retentionPolicies(
+      input.connections?.map((c, i) => namedConnection(deps, c, `connections.${i}`)) ?? Object.values(deps.config.connections),
+      input.connections !== undefined,
+    );
   } catch (err) {
     throw ApplicationFailure.nonRetryable(errorMessage(err), FailureType.Configuration);
   }
   const rows: ExportRow[] = [];
   for (const p of policies) {
     const range = sweepRange(p, now, input.lookbackDays);
-    for (const r of await deps.provenance.exportsOverlapping(p.connection, new Date(range.start), new Date(range.end))) rows.push(coverageOf(p.connection, r));
+    for (const r of await deps.provenance.exportsOverlapping(p.connection, new Date(range.start), new Date(range.end)))
+      rows.push(coverageOf(p.connection, r));
   }
   return planRetention(policies, rows, await runningExports(client, rows), now, input.lookbackDays);
 }

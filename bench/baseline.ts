@@ -116,7 +116,9 @@ async function copyOne(input: BaselineInput, agent: Agent, file: Listed): Promis
   let bytes = 0;
   for await (const part of parts_(res.body, partSize)) {
     const n = parts.length + 1;
-    const up = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: part, ContentLength: part.length }));
+    const up = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: part, ContentLength: part.length }),
+    );
     parts.push({ PartNumber: n, ETag: up.ETag ?? '' });
     bytes += part.length;
   }

@@ -96,10 +96,9 @@ export class CpuMeter {
  */
 export function postgresBackends(pool: Pool | ClientBase, database: string): () => Promise<number[]> {
   return async () => {
-    const res = await pool.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [database],
-    );
+    const res = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+      database,
+    ]);
     return res.rows.map((r) => r.pid);
   };
 }
@@ -113,7 +112,10 @@ export class Sampler {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
 
-  constructor(private readonly meters: Meters, private readonly intervalMs = 250) {}
+  constructor(
+    private readonly meters: Meters,
+    private readonly intervalMs = 250,
+  ) {}
 
   async start(): Promise<void> {
     await Promise.all(Object.values(this.meters).map((m) => m.sample(true)));
@@ -142,6 +144,8 @@ export function round(n: number, digits: number): number {
 /** Load average and what else is busy, for the report's honesty line. */
 export function machineLoad(): { loadavg: number[]; cores: number } {
   const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
-  const cores = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+  const cores = readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('processor')).length;
   return { loadavg, cores };
 }

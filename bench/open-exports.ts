@@ -36,7 +36,15 @@ async function main(): Promise<void> {
         temporal: { address: stack.temporal.address, namespace: 'default', taskQueue: name },
         storage: { endpoint: stack.seaweed.endpoint, bucket: name, accessKeyId: { env: 'S3_KEY' }, secretAccessKey: { env: 'S3_SECRET' } },
         database: { url: database.url },
-        connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: 'http://127.0.0.1:9', workspaceId: 'w', accessKey: { env: 'BIRD_KEY' } } },
+        connections: {
+          [connection]: {
+            provider: 'bird',
+            allowPrivateNetwork: true,
+            baseUrl: 'http://127.0.0.1:9',
+            workspaceId: 'w',
+            accessKey: { env: 'BIRD_KEY' },
+          },
+        },
       }),
     );
     const { worker, readyRss } = await spawnWorker({
@@ -72,8 +80,12 @@ async function main(): Promise<void> {
       const peak = worker.peakRssBytes();
       process.stderr.write('\n');
       const mb = (b: number) => (b / 1e6).toFixed(0);
-      console.log(`workflows worker with ${exports} open exports: ${mb(after)} MB resident (peak ${mb(peak)} MB); with none: ${mb(before)} MB (at start-up ${mb(readyRss)} MB)`);
-      console.log(`per open export: ${((after - before) / 1e6 / exports).toFixed(2)} MB; ratio with/without: ${(after / before).toFixed(2)}`);
+      console.log(
+        `workflows worker with ${exports} open exports: ${mb(after)} MB resident (peak ${mb(peak)} MB); with none: ${mb(before)} MB (at start-up ${mb(readyRss)} MB)`,
+      );
+      console.log(
+        `per open export: ${((after - before) / 1e6 / exports).toFixed(2)} MB; ratio with/without: ${(after / before).toFixed(2)}`,
+      );
     } finally {
       await worker.stop();
     }

@@ -65,7 +65,8 @@ export function parseOptions(argv: readonly string[], repo: string): BenchOption
   };
   const number = (flag: string, min: number, integer: boolean): number => {
     const n = Number(value(flag));
-    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) fail(`${flag}: expected ${integer ? 'a whole number' : 'a number'} >= ${min}`);
+    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+      fail(`${flag}: expected ${integer ? 'a whole number' : 'a number'} >= ${min}`);
     return n;
   };
   while (args.length > 0) {
@@ -77,7 +78,10 @@ export function parseOptions(argv: readonly string[], repo: string): BenchOption
         o.scale = number(flag, 0.001, false);
         break;
       case '--only': {
-        const parts = value(flag).split(',').map((s) => s.trim()).filter(Boolean);
+        const parts = value(flag)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) fail(`--only: unknown part '${p}'`);
         o.only = PARTS.filter((p) => parts.includes(p));
         break;

@@ -92,7 +92,8 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     mkdirSync(dir, { recursive: true });
     return ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--require', join(__dirname, 'probe.js')];
   };
-  const probeEnv = (role: string): Record<string, string> => (input.profileDir ? { BENCH_PROBE_OUT: join(input.profileDir, role, 'requests.json') } : {});
+  const probeEnv = (role: string): Record<string, string> =>
+    input.profileDir ? { BENCH_PROBE_OUT: join(input.profileDir, role, 'requests.json') } : {};
   const workers: BenchWorker[] = [];
   try {
     const workflowsWorker = await spawnWorker({
@@ -159,7 +160,9 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     const dbAfter = await databaseCounters(input.monitor, stack.database.name);
     const probeAfter = await readProbes(input.profileDir, false);
     // Checked after the counters are read: the bench's own query must not count as the workers'.
-    const stored = (await stack.provenance.exportFileSummary(exp.workflowId)).filter((s) => s.status === 'stored').reduce((n, s) => n + s.files, 0);
+    const stored = (await stack.provenance.exportFileSummary(exp.workflowId))
+      .filter((s) => s.status === 'stored')
+      .reduce((n, s) => n + s.files, 0);
     if (stored !== input.expectedFiles) throw new Error(`pipeline ${name}: provenance has ${stored} rows, expected ${input.expectedFiles}`);
     return {
       files: result.transferred,
@@ -175,7 +178,10 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
         rowsFetched: dbAfter.fetched - dbBefore.fetched,
       },
       workerLogs: workers.map((w) => w.worker.logFile),
-      probe: { transfers: difference(probeAfter.transfers, probeBefore.transfers), workflows: difference(probeAfter.workflows, probeBefore.workflows) },
+      probe: {
+        transfers: difference(probeAfter.transfers, probeBefore.transfers),
+        workflows: difference(probeAfter.workflows, probeBefore.workflows),
+      },
     };
   } finally {
     for (const w of workers.reverse()) await w.worker.stop();

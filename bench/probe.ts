@@ -47,7 +47,11 @@ if (out) {
   // Providers use undici.
   subscribe('undici:request:create', (message) => {
     const r = (message as { request: { method: string; path: string } }).request;
-    const kind = r.path.includes('/voice-recordings/') ? 'media GET' : /\/recordings\/[^/?]+$/.test(r.path.split('?')[0] ?? '') ? 'metadata GET' : 'list GET';
+    const kind = r.path.includes('/voice-recordings/')
+      ? 'media GET'
+      : /\/recordings\/[^/?]+$/.test(r.path.split('?')[0] ?? '')
+        ? 'metadata GET'
+        : 'list GET';
     bump(`provider ${kind}`);
   });
   // node-postgres: every query of the pool goes through Client.prototype.query.
@@ -65,7 +69,8 @@ if (out) {
   // Where resident memory goes: peaks of V8's heap, buffers outside it, and the whole process.
   const memory: Record<string, number> = {};
   const sampleMemory = () => {
-    for (const [k, v] of Object.entries(process.memoryUsage())) memory[`memory peak MB ${k}`] = Math.max(memory[`memory peak MB ${k}`] ?? 0, Math.round(v / 1e6));
+    for (const [k, v] of Object.entries(process.memoryUsage()))
+      memory[`memory peak MB ${k}`] = Math.max(memory[`memory peak MB ${k}`] ?? 0, Math.round(v / 1e6));
   };
   setInterval(sampleMemory, 100).unref();
   const flush = () => {

@@ -79,15 +79,21 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
     seconds: Math.round((profile.endTime - profile.startTime) / 1e4) / 100,
     idleSeconds: Math.round(idle / 1e4) / 100,
     busySeconds: Math.round(total / 1e4) / 100,
-    byArea: rank(areas).slice(0, top).map(({ k, ...r }) => ({ area: k, ...r })),
-    topFunctions: rank(fns).slice(0, top).map(({ k, ...r }) => ({ fn: k, ...r })),
+    byArea: rank(areas)
+      .slice(0, top)
+      .map(({ k, ...r }) => ({ area: k, ...r })),
+    topFunctions: rank(fns)
+      .slice(0, top)
+      .map(({ k, ...r }) => ({ fn: k, ...r })),
   };
 }
 
 /** The newest .cpuprofile in a folder, if any. */
 export function findProfile(dir: string): string | null {
   try {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort();
     return files.length ? join(dir, files[files.length - 1]!) : null;
   } catch {
     return null;

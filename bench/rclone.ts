@@ -53,12 +53,19 @@ export async function runRclone(bin: string, input: RcloneInput): Promise<Rclone
   writeFileSync(csv, files.map((f) => `${f.url},${f.id}.mp3\n`).join(''));
   const timesFile = join(input.workDir, `${input.bucket}.times`);
   const args = [
-    'copyurl', '--urls', csv, `bench:${input.bucket}/rclone`,
-    '--transfers', String(input.concurrency),
-    '--s3-chunk-size', `${input.partSizeMiB}Mi`,
-    '--s3-upload-cutoff', `${input.partSizeMiB}Mi`,
+    'copyurl',
+    '--urls',
+    csv,
+    `bench:${input.bucket}/rclone`,
+    '--transfers',
+    String(input.concurrency),
+    '--s3-chunk-size',
+    `${input.partSizeMiB}Mi`,
+    '--s3-upload-cutoff',
+    `${input.partSizeMiB}Mi`,
     '--s3-no-check-bucket',
-    '--retries', '1',
+    '--retries',
+    '1',
     '-q',
   ];
   const env = {
@@ -75,7 +82,10 @@ export async function runRclone(bin: string, input: RcloneInput): Promise<Rclone
   // bash runs rclone as its child and reports its CPU with `times` (the second line: children's
   // user and system time) once it has been reaped: sampling /proc would miss its last interval.
   const script = '"$@"; rc=$?; times > "$TIMES_FILE"; exit $rc';
-  const child = spawn('bash', ['-c', script, 'bash', bin, ...args], { env: { ...env, TIMES_FILE: timesFile }, stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn('bash', ['-c', script, 'bash', bin, ...args], {
+    env: { ...env, TIMES_FILE: timesFile },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   input.onStart?.(child.pid!);

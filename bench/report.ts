@@ -154,14 +154,18 @@ export function formatReport(r: BenchReport): string {
         out.push(`  ${pad(label + tag, 20)}${lpad(f(p.filesPerSecond), 10)}${lpad(f(p.mibPerSecond, 1), 10)}${lpad(f(p.seconds, 1), 10)}`);
       }
       out.push(`  ${pad(`ratio pipeline${tag}`, 20)}${lpad(f(round.ratio.filesPerSecond), 10)}${lpad(f(round.ratio.mibPerSecond), 10)}`);
-      out.push(`  ${pad(`ratio rclone${tag}`, 20)}${lpad(f(round.rcloneRatio.filesPerSecond), 10)}${lpad(f(round.rcloneRatio.mibPerSecond), 10)}`);
+      out.push(
+        `  ${pad(`ratio rclone${tag}`, 20)}${lpad(f(round.rcloneRatio.filesPerSecond), 10)}${lpad(f(round.rcloneRatio.mibPerSecond), 10)}`,
+      );
     });
     if (w.rounds.length > 1) {
       out.push(`  ${pad('ratio pipeline (med)', 20)}${lpad(f(w.ratio.filesPerSecond), 10)}${lpad(f(w.ratio.mibPerSecond), 10)}`);
       out.push(`  ${pad('ratio rclone (med)', 20)}${lpad(f(w.rcloneRatio.filesPerSecond), 10)}${lpad(f(w.rcloneRatio.mibPerSecond), 10)}`);
     }
     if (w.verdict) {
-      out.push(`  target: pipeline/baseline ${w.verdict.metric} >= ${f(w.verdict.target)}: ${f(w.verdict.ratio)} -> ${w.verdict.met ? 'met' : 'NOT MET'}`);
+      out.push(
+        `  target: pipeline/baseline ${w.verdict.metric} >= ${f(w.verdict.target)}: ${f(w.verdict.ratio)} -> ${w.verdict.met ? 'met' : 'NOT MET'}`,
+      );
     }
     out.push(
       `  worker peak RSS (VmHWM): transfers ${mb(w.memory.transfersPeakBytes)}, workflows ${mb(w.memory.workflowsPeakBytes)} ` +
@@ -191,18 +195,34 @@ export function formatReport(r: BenchReport): string {
     if (w.diagnostics) {
       const d = w.diagnostics;
       out.push(`  diagnostic pass (--profile, not timed for the ratio: ${f(d.seconds, 1)} s):`);
-      out.push(`    requests per file: ${Object.entries(d.requestsPerFile).map(([k, v]) => `${k} ${f(v)}`).join(', ')}`);
       out.push(
-        `    Temporal per file: ${Object.entries(d.temporalPerFile).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}; Postgres transactions per file ${f(d.postgresTransactionsPerFile)}`,
+        `    requests per file: ${Object.entries(d.requestsPerFile)
+          .map(([k, v]) => `${k} ${f(v)}`)
+          .join(', ')}`,
+      );
+      out.push(
+        `    Temporal per file: ${Object.entries(d.temporalPerFile)
+          .map(([k, v]) => `${k} ${f(v, 3)}`)
+          .join(', ')}; Postgres transactions per file ${f(d.postgresTransactionsPerFile)}`,
       );
       for (const [role, m] of Object.entries(d.memoryPeaksMB)) {
-        out.push(`    ${role} worker memory peaks (MB, process.memoryUsage): ${Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        out.push(
+          `    ${role} worker memory peaks (MB, process.memoryUsage): ${Object.entries(m)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
       }
       for (const [role, p] of Object.entries(d.profiles)) {
         if (!p) continue;
         out.push(`    ${role} worker profile: busy ${f(p.busySeconds, 1)} s, idle ${f(p.idleSeconds, 1)} s; self time by area:`);
-        for (const a of p.byArea.slice(0, 8)) out.push(`      ${lpad(`${(a.share * 100).toFixed(1)}%`, 7)} ${lpad(f(a.seconds), 7)} s  ${a.area}`);
-        out.push(`      top functions: ${p.topFunctions.slice(0, 6).map((t) => `${t.fn} ${(t.share * 100).toFixed(1)}%`).join('; ')}`);
+        for (const a of p.byArea.slice(0, 8))
+          out.push(`      ${lpad(`${(a.share * 100).toFixed(1)}%`, 7)} ${lpad(f(a.seconds), 7)} s  ${a.area}`);
+        out.push(
+          `      top functions: ${p.topFunctions
+            .slice(0, 6)
+            .map((t) => `${t.fn} ${(t.share * 100).toFixed(1)}%`)
+            .join('; ')}`,
+        );
       }
     }
   }
@@ -253,7 +273,11 @@ export function formatReport(r: BenchReport): string {
 }
 
 function phasesOf(round: RoundResult): Array<[string, PhaseResult]> {
-  return [['baseline', round.baseline], ['rclone', round.rclone], ['pipeline', round.pipeline]];
+  return [
+    ['baseline', round.baseline],
+    ['rclone', round.rclone],
+    ['pipeline', round.pipeline],
+  ];
 }
 
 /** The round whose pipeline ratio (by the workload's metric) is the median: its rates agree with the ratio shown. */
@@ -273,7 +297,9 @@ function cpuPerFileLine(rounds: RoundResult[], w?: WorkloadResult): string {
   const round = w ? medianRound(w) : rounds[Math.floor(rounds.length / 2)]!;
   return phasesOf(round)
     .map(([label, p]) => {
-      const parts = COMPONENTS.filter(([k]) => k !== 'bench' && (p.cpu[k] ?? 0) >= 0.005).map(([k, l]) => `${l} ${f((p.cpu[k]! * 1000) / p.files)}`);
+      const parts = COMPONENTS.filter(([k]) => k !== 'bench' && (p.cpu[k] ?? 0) >= 0.005).map(
+        ([k, l]) => `${l} ${f((p.cpu[k]! * 1000) / p.files)}`,
+      );
       return `${label}: ${parts.join(', ')} = ${f((cpuTotal(p) * 1000) / p.files)}`;
     })
     .join('; ');
@@ -281,7 +307,9 @@ function cpuPerFileLine(rounds: RoundResult[], w?: WorkloadResult): string {
 
 /** CPU seconds of every process of a phase, the bench's own left out (it only meters and lists). */
 function cpuTotal(p: PhaseResult): number {
-  return Object.entries(p.cpu).filter(([k]) => k !== 'bench').reduce((a, [, v]) => a + v, 0);
+  return Object.entries(p.cpu)
+    .filter(([k]) => k !== 'bench')
+    .reduce((a, [, v]) => a + v, 0);
 }
 
 function limitedLines(l: LimitedResult, workerRepo: string | undefined): string[] {
@@ -290,7 +318,9 @@ function limitedLines(l: LimitedResult, workerRepo: string | undefined): string[
     `limited: ${l.files} x ${describeSize(l.size)} through a simulator enforcing ${l.limitPerSecond} API GET/s (429 + Retry-After beyond it); the connection's published limits, ${l.batchSize} files per transfer activity${whose}`,
     `  pipeline ${f(l.filesPerSecond)} files/s in ${f(l.seconds, 1)} s; ceiling ${f(l.ceilingFilesPerSecond, 1)} files/s = ${l.limitPerSecond} / ${f(l.apiRequestsPerFile, 3)} API requests per file (listing included, 429s not): ${f(l.shareOfCeiling * 100, 0)}% of the ceiling`,
     `  ${l.throttled} requests answered 429; ${f(l.storageRequestsPerFile, 2)} storage-origin requests per file (signed URLs, not limited); the worker paces transfers at ${f(l.pacedFilesPerSecond, 1)} files/s (descriptor: transfer requests/s over requests per file)${whose}`,
-    `  CPU seconds: ${COMPONENTS.filter(([k]) => l.cpu[k] !== undefined).map(([k, label]) => `${label} ${f(l.cpu[k]!)}`).join(', ')}`,
+    `  CPU seconds: ${COMPONENTS.filter(([k]) => l.cpu[k] !== undefined)
+      .map(([k, label]) => `${label} ${f(l.cpu[k]!)}`)
+      .join(', ')}`,
   ];
 }
 

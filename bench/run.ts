@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   // The SDK's notice about Node 22 is not about the bench; keep its output readable.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const options = parseOptions(process.argv.slice(2), repo);
-  if (!existsSync(join(repo, 'dist/workflow-bundle.js'))) throw new Error('dist/workflow-bundle.js is missing: run `npm run build` (npm run bench does it)');
+  if (!existsSync(join(repo, 'dist/workflow-bundle.js')))
+    throw new Error('dist/workflow-bundle.js is missing: run `npm run build` (npm run bench does it)');
   const progress = new Progress();
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
@@ -105,7 +106,13 @@ async function main(): Promise<void> {
   console.log(`\nJSON summary: ${options.out}`);
 }
 
-async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOptions, wl: Workload, progress: Progress): Promise<WorkloadResult> {
+async function runWorkload(
+  stack: Stack,
+  monitor: PgClient,
+  options: BenchOptions,
+  wl: Workload,
+  progress: Progress,
+): Promise<WorkloadResult> {
   const sim = await startSimulator({ seed: `bench-${wl.name}`, files: wl.files, size: wl.size, from: wl.from, to: wl.to });
   try {
     const rounds: RoundResult[] = [];
@@ -123,12 +130,23 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
       let baseline: PhaseResult;
       try {
         let done = 0;
-        baseline = await measured(stack, monitor, sim, wl, `${tag} baseline`, progress, () => done, { baseline: new CpuMeter(() => [child.pid]) }, async () => {
-          const spec = { storage, sim: sim.info, bucket: baseName, window: wl, concurrency: options.concurrency, partSize };
-          const res = await child.run(spec, (n) => (done = n));
-          if (res.files !== wl.files || res.bytes !== wl.files * wl.size) throw new Error(`baseline moved ${res.files} files / ${res.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
-          return res;
-        });
+        baseline = await measured(
+          stack,
+          monitor,
+          sim,
+          wl,
+          `${tag} baseline`,
+          progress,
+          () => done,
+          { baseline: new CpuMeter(() => [child.pid]) },
+          async () => {
+            const spec = { storage, sim: sim.info, bucket: baseName, window: wl, concurrency: options.concurrency, partSize };
+            const res = await child.run(spec, (n) => (done = n));
+            if (res.files !== wl.files || res.bytes !== wl.files * wl.size)
+              throw new Error(`baseline moved ${res.files} files / ${res.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
+            return res;
+          },
+        );
       } finally {
         child.kill();
         await removeBucket(s3, baseName).finally(() => s3.destroy());
@@ -156,11 +174,20 @@ async function runWorkload(stack: Stack, monitor: PgClient, options: BenchOption
       await removeBucketOf(stack, name, options.partSizeMiB);
       const perFile = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round(v / wl.files, 3)]));
       const counters = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('memory ')));
-      const memory = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('memory ')).map(([k, v]) => [k.slice('memory peak MB '.length), v]));
+      const memory = (m: Record<string, number>) =>
+        Object.fromEntries(
+          Object.entries(m)
+            .filter(([k]) => k.startsWith('memory '))
+            .map(([k, v]) => [k.slice('memory peak MB '.length), v]),
+        );
       diagnostics = {
         requestsPerFile: perFile({ ...counters(d.probe.transfers), ...prefixed('workflows worker: ', counters(d.probe.workflows)) }),
         memoryPeaksMB: { transfers: memory(d.probe.transfers), workflows: memory(d.probe.workflows) },
-        temporalPerFile: perFile({ ...d.temporal.activities, 'workflow tasks': d.temporal.workflowTasks, 'history events': d.temporal.events }),
+        temporalPerFile: perFile({
+          ...d.temporal.activities,
+          'workflow tasks': d.temporal.workflowTasks,
+          'history events': d.temporal.events,
+        }),
         postgresTransactionsPerFile: round(d.postgres.transactions / wl.files, 3),
         profiles: {},
         seconds: d.seconds,
@@ -216,7 +243,10 @@ async function pipelinePhase(
   const before = await sim.stats();
   const startedAt = Date.now();
   const ticker = setInterval(() => {
-    void sim.stats().then((s) => progress.update(progressLine(label, wl, s, before, startedAt)), () => undefined);
+    void sim.stats().then(
+      (s) => progress.update(progressLine(label, wl, s, before, startedAt)),
+      () => undefined,
+    );
   }, 1000);
   try {
     const res = await runPipeline({
@@ -262,11 +292,28 @@ const BIRD_PUBLISHED_GET_PER_SECOND = 50;
 async function runLimited(stack: Stack, monitor: PgClient, options: BenchOptions, progress: Progress, day: number): Promise<LimitedResult> {
   const files = Math.max(50, Math.round(1000 * options.scale));
   const wl: Workload = { ...workload('small', options.scale, day), files, target: null };
-  const sim = await startSimulator({ seed: 'bench-limited', files, size: wl.size, from: wl.from, to: wl.to, apiRequestsPerSecond: BIRD_PUBLISHED_GET_PER_SECOND });
+  const sim = await startSimulator({
+    seed: 'bench-limited',
+    files,
+    size: wl.size,
+    from: wl.from,
+    to: wl.to,
+    apiRequestsPerSecond: BIRD_PUBLISHED_GET_PER_SECOND,
+  });
   try {
     const before = await sim.stats();
     const name = uniqueName('l-small');
-    const phase = await pipelinePhase(stack, monitor, sim, wl, { ...options, batchSize: undefined }, name, 'rate-limited pipeline', progress, { publishedLimits: true });
+    const phase = await pipelinePhase(
+      stack,
+      monitor,
+      sim,
+      wl,
+      { ...options, batchSize: undefined },
+      name,
+      'rate-limited pipeline',
+      progress,
+      { publishedLimits: true },
+    );
     const after = await sim.stats();
     await removeBucketOf(stack, name, options.partSizeMiB);
     const throttled = after.throttled - before.throttled;
@@ -299,7 +346,15 @@ async function runLimited(stack: Stack, monitor: PgClient, options: BenchOptions
  * rclone copying the same files into a bucket of its own (bench/rclone.ts). Its CPU is the exact
  * figure bash's `times` reports once rclone is reaped, not the sampled one.
  */
-async function rclonePhase(stack: Stack, monitor: PgClient, sim: SimulatorProcess, wl: Workload, options: BenchOptions, label: string, progress: Progress): Promise<PhaseResult> {
+async function rclonePhase(
+  stack: Stack,
+  monitor: PgClient,
+  sim: SimulatorProcess,
+  wl: Workload,
+  options: BenchOptions,
+  label: string,
+  progress: Progress,
+): Promise<PhaseResult> {
   const bucket = uniqueName(`r-${wl.name}`);
   const storage = storageConfig(stack, bucket, options.partSizeMiB);
   const s3 = createS3Client(storage, { ...process.env, ...S3_ENV });
@@ -308,24 +363,35 @@ async function rclonePhase(stack: Stack, monitor: PgClient, sim: SimulatorProces
     await new ObjectStore(s3, bucket).ensureBucket();
     let pid = 0;
     let exactCpu = 0;
-    const phase = await measured(stack, monitor, sim, wl, label, progress, () => 0, { rclone: new CpuMeter(() => (pid ? [pid] : [])) }, async () => {
-      const res = await runRclone(bin, {
-        sim: sim.info,
-        window: wl,
-        endpoint: stack.seaweed.endpoint,
-        accessKeyId: S3_ENV.S3_KEY,
-        secretAccessKey: S3_ENV.S3_SECRET,
-        bucket,
-        concurrency: options.concurrency,
-        partSizeMiB: options.partSizeMiB,
-        workDir: stack.dataDir,
-        onStart: (p) => (pid = p),
-      });
-      exactCpu = res.cpuSeconds;
-      const stored = await storedUnder(s3, bucket, 'rclone/');
-      if (stored.files !== wl.files || stored.bytes !== wl.files * wl.size) throw new Error(`rclone stored ${stored.files} files / ${stored.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
-      return { files: stored.files, bytes: stored.bytes, seconds: res.seconds };
-    });
+    const phase = await measured(
+      stack,
+      monitor,
+      sim,
+      wl,
+      label,
+      progress,
+      () => 0,
+      { rclone: new CpuMeter(() => (pid ? [pid] : [])) },
+      async () => {
+        const res = await runRclone(bin, {
+          sim: sim.info,
+          window: wl,
+          endpoint: stack.seaweed.endpoint,
+          accessKeyId: S3_ENV.S3_KEY,
+          secretAccessKey: S3_ENV.S3_SECRET,
+          bucket,
+          concurrency: options.concurrency,
+          partSizeMiB: options.partSizeMiB,
+          workDir: stack.dataDir,
+          onStart: (p) => (pid = p),
+        });
+        exactCpu = res.cpuSeconds;
+        const stored = await storedUnder(s3, bucket, 'rclone/');
+        if (stored.files !== wl.files || stored.bytes !== wl.files * wl.size)
+          throw new Error(`rclone stored ${stored.files} files / ${stored.bytes} bytes, expected ${wl.files} / ${wl.files * wl.size}`);
+        return { files: stored.files, bytes: stored.bytes, seconds: res.seconds };
+      },
+    );
     return { ...phase, cpu: { ...phase.cpu, rclone: round(exactCpu, 2) } };
   } finally {
     await removeBucket(s3, bucket).finally(() => s3.destroy());
@@ -333,7 +399,10 @@ async function rclonePhase(stack: Stack, monitor: PgClient, sim: SimulatorProces
 }
 
 function ratioOf(p: PhaseResult, baseline: PhaseResult): { filesPerSecond: number; mibPerSecond: number } {
-  return { filesPerSecond: round(p.filesPerSecond / baseline.filesPerSecond, 3), mibPerSecond: round(p.mibPerSecond / baseline.mibPerSecond, 3) };
+  return {
+    filesPerSecond: round(p.filesPerSecond / baseline.filesPerSecond, 3),
+    mibPerSecond: round(p.mibPerSecond / baseline.mibPerSecond, 3),
+  };
 }
 
 /** Files, bytes and seconds of a phase, with its rates. */
@@ -370,7 +439,10 @@ async function measured(
   const before = await sim.stats();
   const startedAt = Date.now();
   const ticker = setInterval(() => {
-    void sim.stats().then((s) => progress.update(progressLine(label, wl, s, before, startedAt, filesDone())), () => undefined);
+    void sim.stats().then(
+      (s) => progress.update(progressLine(label, wl, s, before, startedAt, filesDone())),
+      () => undefined,
+    );
   }, 1000);
   await sampler.start();
   try {
@@ -428,7 +500,9 @@ async function removeBucket(s3: S3Client, bucket: string): Promise<void> {
   for await (const key of new ObjectStore(s3, bucket).listKeys('')) keys.push(key);
   // DeleteObjects takes at most 1,000 keys.
   for (let i = 0; i < keys.length; i += 1000) {
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+    await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+    );
   }
   await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
@@ -457,7 +531,13 @@ function benchBatchSize(batchSize: number | undefined): number {
 }
 
 function benchBatchSizeWith(batchSize: number | undefined, lifted: boolean): number {
-  const conn = { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' }, ...(lifted ? { rateLimit: LIFTED_RATE_LIMIT } : {}), ...(batchSize !== undefined ? { batchSize } : {}) };
+  const conn = {
+    provider: 'bird',
+    workspaceId: 'w',
+    accessKey: { env: 'K' },
+    ...(lifted ? { rateLimit: LIFTED_RATE_LIMIT } : {}),
+    ...(batchSize !== undefined ? { batchSize } : {}),
+  };
   return transferBatchSize(parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!);
 }
 

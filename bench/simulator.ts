@@ -35,7 +35,10 @@ export interface SimulatorStats {
 }
 
 type ToChild = { type: 'start'; spec: SimulatorSpec } | { type: 'stats'; id: number } | { type: 'stop' };
-type FromChild = { type: 'started'; info: SimulatorInfo } | { type: 'stats'; id: number; stats: SimulatorStats } | { type: 'error'; message: string };
+type FromChild =
+  | { type: 'started'; info: SimulatorInfo }
+  | { type: 'stats'; id: number; stats: SimulatorStats }
+  | { type: 'error'; message: string };
 
 export interface SimulatorProcess {
   pid: number;
@@ -112,7 +115,10 @@ async function runChild(): Promise<void> {
             ...(spec.apiRequestsPerSecond !== undefined ? { apiRequestsPerSecond: spec.apiRequestsPerSecond } : {}),
           });
           await sim.start();
-          send({ type: 'started', info: { baseUrl: sim.baseUrl, storageHost: sim.storageHost, workspaceId: sim.workspaceId, accessKey: sim.accessKey } });
+          send({
+            type: 'started',
+            info: { baseUrl: sim.baseUrl, storageHost: sim.storageHost, workspaceId: sim.workspaceId, accessKey: sim.accessKey },
+          });
         } else if (msg.type === 'stats') {
           const requests: Record<string, number> = {};
           let mediaBytes = 0;

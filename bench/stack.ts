@@ -32,7 +32,11 @@ export async function startStack(options: { keep: boolean }): Promise<Stack> {
       startSeaweed({ dataDir: join(dataDir, 'seaweed'), logFile: join(dataDir, 'seaweed.log') }),
       createScratchDatabase(defaultDatabaseUrl(), 'callvault_bench'),
     ]);
-    stops.push(() => temporal.stop(), () => seaweed.stop(), () => database.drop());
+    stops.push(
+      () => temporal.stop(),
+      () => seaweed.stop(),
+      () => database.drop(),
+    );
     const provenance = ProvenanceStore.connect(database.url, 3);
     stops.push(() => provenance.close());
     await provenance.migrate();

@@ -24,7 +24,7 @@ export function workload(name: WorkloadName, scale: number, day: number): Worklo
   switch (name) {
     case 'large': {
       const files = Math.max(1, Math.round(4 * scale));
-      const size = Math.max(16 * MiB, Math.round(Math.min(1, (4 * scale) / files) * GiB / MiB) * MiB);
+      const size = Math.max(16 * MiB, Math.round((Math.min(1, (4 * scale) / files) * GiB) / MiB) * MiB);
       return { name, files, size, from, to, target: { metric: 'MiB/s', ratio: 0.9 } };
     }
     case 'middle':

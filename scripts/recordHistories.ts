@@ -52,13 +52,21 @@ function args(): { label: string; out: string } {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const label = value('--label');
-  if (!label || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(label)) throw new Error('--label: expected a version label such as v2 (lowercase letters, digits and -)');
+  if (!label || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(label))
+    throw new Error('--label: expected a version label such as v2 (lowercase letters, digits and -)');
   return { label, out: value('--out') ?? join(repoRoot(), 'test', 'replay', 'histories') };
 }
 
 function recordings(): BirdRecordingSpec[] {
   const gen = (d: number, count: number, statuses?: Parameters<typeof BirdSimulator.generate>[0]['statuses']) =>
-    BirdSimulator.generate({ seed: `replay-${d}`, count, from: day(d), to: day(d + 1), size: { min: 2_000, max: 40_000 }, ...(statuses ? { statuses } : {}) });
+    BirdSimulator.generate({
+      seed: `replay-${d}`,
+      count,
+      from: day(d),
+      to: day(d + 1),
+      size: { min: 2_000, max: 40_000 },
+      ...(statuses ? { statuses } : {}),
+    });
   const main = gen(DAYS.export, 36, { absent: 1, failed: 1 });
   Object.assign(main[13]!, { status: 'ongoing', availableAfterPolls: 2 });
   const slow = gen(DAYS.cancelled, 1);
@@ -84,7 +92,12 @@ async function main(): Promise<void> {
     const configPath = writeConfig(dataDir, temporal.address, seaweed.endpoint, db.url, sim);
     await WorkerProcess.start({
       configPath,
-      env: { ...process.env, BIRD_KEY: sim.accessKey, S3_KEY: DEV_S3_CREDENTIALS.accessKeyId, S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey },
+      env: {
+        ...process.env,
+        BIRD_KEY: sim.accessKey,
+        S3_KEY: DEV_S3_CREDENTIALS.accessKeyId,
+        S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey,
+      },
       logFile: join(dataDir, 'worker.log'),
     });
     connection = await Connection.connect({ address: temporal.address });
@@ -113,7 +126,13 @@ async function main(): Promise<void> {
 function writeConfig(dataDir: string, temporal: string, s3: string, databaseUrl: string, sim: BirdSimulator): string {
   const config = {
     temporal: { address: temporal, namespace: 'default', taskQueue: TASK_QUEUE },
-    storage: { endpoint: s3, bucket: 'callvault-replay', prefix: 'replay', accessKeyId: { env: 'S3_KEY' }, secretAccessKey: { env: 'S3_SECRET' } },
+    storage: {
+      endpoint: s3,
+      bucket: 'callvault-replay',
+      prefix: 'replay',
+      accessKeyId: { env: 'S3_KEY' },
+      secretAccessKey: { env: 'S3_SECRET' },
+    },
     database: { url: databaseUrl },
     connections: {
       [CONNECTION]: {
@@ -140,7 +159,13 @@ async function runScenarios(client: Client, sim: BirdSimulator): Promise<Array<[
   const main = sim.list().filter((r) => r.createdAt.startsWith(day(DAYS.export).slice(0, 10)));
   for (const r of [main[5]!, main[20]!, main[30]!]) sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 } });
   sim.faults.add({ target: 'media', id: main[9]!.id, fault: { kind: 'status', status: 503 }, times: Infinity });
-  const exported = await startExport(client, TASK_QUEUE, { connection: CONNECTION, from: day(DAYS.export), to: day(DAYS.export + 1), trigger: { kind: 'cli', by: 'recorder' }, options });
+  const exported = await startExport(client, TASK_QUEUE, {
+    connection: CONNECTION,
+    from: day(DAYS.export),
+    to: day(DAYS.export + 1),
+    trigger: { kind: 'cli', by: 'recorder' },
+    options,
+  });
   await exported.handle.result();
 
   const scheduled = await client.workflow.start(SCHEDULED_EXPORT_WORKFLOW_TYPE, {
@@ -157,12 +182,22 @@ async function runScenarios(client: Client, sim: BirdSimulator): Promise<Array<[
 
   const slow = sim.list().find((r) => r.createdAt.startsWith(day(DAYS.cancelled).slice(0, 10)))!;
   sim.faults.add({ target: 'media', id: slow.id, fault: { kind: 'slow', bytesPerSecond: 256 * 1024 }, times: Infinity });
-  const cancelled = await startExport(client, TASK_QUEUE, { connection: CONNECTION, from: day(DAYS.cancelled), to: day(DAYS.cancelled + 1), options });
+  const cancelled = await startExport(client, TASK_QUEUE, {
+    connection: CONNECTION,
+    from: day(DAYS.cancelled),
+    to: day(DAYS.cancelled + 1),
+    options,
+  });
   await waitFor(async () => ((await cancelled.handle.query(progressQuery).catch(() => null))?.inFlight ?? 0) > 0);
   await cancelled.handle.cancel();
   await cancelled.handle.result().catch(() => undefined);
 
-  const erase = await startErase(client, TASK_QUEUE, { connection: CONNECTION, conversationIds: [main[0]!.sourceId], by: 'recorder', reason: 'replay history' }, `replay-erase-${Date.now()}`);
+  const erase = await startErase(
+    client,
+    TASK_QUEUE,
+    { connection: CONNECTION, conversationIds: [main[0]!.sourceId], by: 'recorder', reason: 'replay history' },
+    `replay-erase-${Date.now()}`,
+  );
   await erase.result();
 
   return [

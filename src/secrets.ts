@@ -5,7 +5,8 @@ import { ConfigurationError } from './errors';
 export type SecretRef = { env: string } | { file: string };
 
 /** How to give a secret, for every message that refuses one written in the open. */
-export const SECRET_REF_HINT = 'reference it as { "env": "NAME" } (an environment variable of the worker) or { "file": "/path" } (a file the worker reads)';
+export const SECRET_REF_HINT =
+  'reference it as { "env": "NAME" } (an environment variable of the worker) or { "file": "/path" } (a file the worker reads)';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 // eslint-disable-next-line no-control-regex
@@ -18,8 +19,10 @@ export function secretRefProblem(raw: unknown): string | undefined {
   const keys = Object.keys(raw);
   const value = (raw as Record<string, unknown>)[keys[0] ?? ''];
   if (keys.length !== 1 || (keys[0] !== 'env' && keys[0] !== 'file')) return `expected exactly one of "env" and "file"; ${SECRET_REF_HINT}`;
-  if (keys[0] === 'env' && (typeof value !== 'string' || !ENV_NAME.test(value))) return 'env: expected an environment variable name (letters, digits and _, not starting with a digit)';
-  if (keys[0] === 'file' && (typeof value !== 'string' || !FILE_PATH.test(value))) return 'file: expected an absolute path (starting with /) without control characters';
+  if (keys[0] === 'env' && (typeof value !== 'string' || !ENV_NAME.test(value)))
+    return 'env: expected an environment variable name (letters, digits and _, not starting with a digit)';
+  if (keys[0] === 'file' && (typeof value !== 'string' || !FILE_PATH.test(value)))
+    return 'file: expected an absolute path (starting with /) without control characters';
   return undefined;
 }
 

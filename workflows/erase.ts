@@ -1,6 +1,17 @@
 import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { emptyEraseResult, eraseProgressQuery, parseEraseInput, selectionOf, tallyErased, tallyPlanned, type EraseInput, type EraseResult, type PlanErasureResult, type ValidEraseInput } from '../src/contracts/erasure';
+import {
+  emptyEraseResult,
+  eraseProgressQuery,
+  parseEraseInput,
+  selectionOf,
+  tallyErased,
+  tallyPlanned,
+  type EraseInput,
+  type EraseResult,
+  type PlanErasureResult,
+  type ValidEraseInput,
+} from '../src/contracts/erasure';
 import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
 import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 import { rethrowCause } from './schedule';
@@ -8,7 +19,12 @@ import { rethrowCause } from './schedule';
 const erasure = proxyActivities<Pick<Activities, 'planErasure' | 'eraseFiles'>>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES,
+  },
 });
 
 /** Files per page: a planned page (ids, hash, version refs) stays far below the payload limits. */
@@ -34,7 +50,9 @@ export async function eraseWorkflow(rawInput: EraseInput): Promise<EraseResult> 
   const selection = selectionOf(input);
   let after: string | null = null;
   do {
-    const page: PlanErasureResult = await erasure.planErasure({ connection: input.connection, selection, after, limit: PAGE, inspect: input.dryRun }).catch(rethrowCause);
+    const page: PlanErasureResult = await erasure
+      .planErasure({ connection: input.connection, selection, after, limit: PAGE, inspect: input.dryRun })
+      .catch(rethrowCause);
     if (input.dryRun) tallyPlanned(result, page.files);
     else if (page.files.length > 0) {
       const sourceIds = page.files.map((f) => f.sourceId);

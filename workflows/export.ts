@@ -14,7 +14,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { InvalidCarriedState, parseCarriedState, type FileTask } from '../src/contracts/carried';
-import { InvalidExportInput, exportWorkflowId, parseExportInput, type ExportInput, type ValidExportInput } from '../src/contracts/exportInput';
+import {
+  InvalidExportInput,
+  exportWorkflowId,
+  parseExportInput,
+  type ExportInput,
+  type ValidExportInput,
+} from '../src/contracts/exportInput';
 import { progressQuery, type ExportProgress, type ExportResult } from '../src/contracts/exportResult';
 import { failuresQuery, outcomeOf } from '../src/contracts/exportFailures';
 import type { ExportStateName } from '../src/contracts/searchAttributes';
@@ -27,7 +33,9 @@ import { ExportVisibility } from './exportVisibility';
 
 const NON_RETRYABLE = [...new Set([...FATAL_FAILURE_TYPES, ...DETERMINISTIC_FAILURE_TYPES])];
 
-const control = proxyActivities<Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures' | 'recordFailedStart'>>({
+const control = proxyActivities<
+  Pick<Activities, 'describeConnection' | 'beginExport' | 'finishExport' | 'recordFailures' | 'recordFailedStart'>
+>({
   // Short database calls: a result lost to a Temporal restart is retried after this.
   startToCloseTimeout: '30 seconds',
   // About 10 minutes of Postgres being away, then the export fails (and says why) rather than waiting for ever.
@@ -94,7 +102,10 @@ async function restoredState(input: ValidExportInput, carried: unknown): Promise
   };
   if (carried === undefined) return new ExportState(rules);
   if (!workflowInfo().continuedFromExecutionRunId) {
-    return failBeforeStart(input, 'carried: the second argument is the state a run hands the next when it continues as new; an export started with one is refused (start it with the input alone)');
+    return failBeforeStart(
+      input,
+      'carried: the second argument is the state a run hands the next when it continues as new; an export started with one is refused (start it with the input alone)',
+    );
   }
   try {
     return new ExportState(rules, parseCarriedState(carried, Date.now()));
@@ -157,7 +168,8 @@ class ExportRun {
       // The worker's message already names the field ("connection: unknown connection ...").
       return failBeforeStart(rawInput, causeMessage(err));
     });
-    if (firstRun) await control.beginExport({ connection: this.connection, provider: plan.provider, window: this.window, trigger: this.input.trigger });
+    if (firstRun)
+      await control.beginExport({ connection: this.connection, provider: plan.provider, window: this.window, trigger: this.input.trigger });
     this.phase = 'running';
     this.visibility = new ExportVisibility(this.input, plan.provider, this.state.counters.failed);
     const activities = workers(plan, this.input);
@@ -167,7 +179,9 @@ class ExportRun {
       if (!isCancellation(err)) throw err;
       // Cancelled (callvault export cancel, the UI): the row says so, then the cancellation goes on.
       this.ended('failed', 'cancelled');
-      await CancellationScope.nonCancellable(() => control.finishExport({ outcome: 'failed', counters: this.state.counters, error: 'cancelled' }));
+      await CancellationScope.nonCancellable(() =>
+        control.finishExport({ outcome: 'failed', counters: this.state.counters, error: 'cancelled' }),
+      );
       throw err;
     }
     if (this.fatal) {
@@ -215,13 +229,20 @@ class ExportRun {
       if (this.state.done && !this.listing && this.recording === 0) return;
       const seen = this.changes;
       const wake = this.state.nextWakeAt();
-      await condition(() => this.changes !== seen || this.fatal !== undefined, wake === undefined ? undefined : Math.max(wake - Date.now(), 1));
+      await condition(
+        () => this.changes !== seen || this.fatal !== undefined,
+        wake === undefined ? undefined : Math.max(wake - Date.now(), 1),
+      );
     }
   }
 
   private launchBatch(activities: ReturnType<typeof workers>, batch: FileTask[]): void {
     activities.transferrer
-      .transferBatch({ connection: this.connection, exportRun: this.exportRun, tasks: batch.map((t) => ({ item: t.item, tries: t.tries })) })
+      .transferBatch({
+        connection: this.connection,
+        exportRun: this.exportRun,
+        tasks: batch.map((t) => ({ item: t.item, tries: t.tries })),
+      })
       .then(
         (results) => this.giveUp(this.state.batchSettled(batch, results, Date.now())),
         (err: unknown) => {

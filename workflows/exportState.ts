@@ -114,7 +114,11 @@ export class ExportState {
     const bySource = new Map(results.map((r) => [r.sourceId, r]));
     const givenUp: GivenUp[] = [];
     for (const task of batch) {
-      const result = bySource.get(task.item.sourceId) ?? { sourceId: task.item.sourceId, outcome: 'retry' as const, reason: 'the transfer returned no result for this file' };
+      const result = bySource.get(task.item.sourceId) ?? {
+        sourceId: task.item.sourceId,
+        outcome: 'retry' as const,
+        reason: 'the transfer returned no result for this file',
+      };
       const gaveUp = this.settle(task, result, now);
       if (gaveUp) givenUp.push(gaveUp);
     }
@@ -148,7 +152,11 @@ export class ExportState {
       const waitedMs = w.task.notReadySince === undefined ? 0 : now - w.task.notReadySince;
       if (w.why === 'not_ready' && waitedMs >= this.rules.notReadyMaxWaitMs) {
         this.release(w.task);
-        givenUp.push({ item: w.task.item, code: 'not_ready_timeout', reason: `still not ready after ${hours(this.rules.notReadyMaxWaitMs)} h: ${w.reason}` });
+        givenUp.push({
+          item: w.task.item,
+          code: 'not_ready_timeout',
+          reason: `still not ready after ${hours(this.rules.notReadyMaxWaitMs)} h: ${w.reason}`,
+        });
       } else this.queue.push(w.task);
     }
     return givenUp;

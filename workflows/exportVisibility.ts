@@ -42,9 +42,14 @@ export class ExportVisibility {
   }
 
   /** Called as the export goes: the failed count when its interval allows, and the current details. */
-  update(state: ExportStateName | 'starting', progress: Omit<ExportProgress, 'state' | 'connection' | 'window'>, failures: FailureSummary): void {
+  update(
+    state: ExportStateName | 'starting',
+    progress: Omit<ExportProgress, 'state' | 'connection' | 'window'>,
+    failures: FailureSummary,
+  ): void {
     setCurrentDetails(exportCurrentDetails(state, progress, failures));
-    if (this.on && progress.failed !== this.failedShown && Date.now() - this.lastUpsertAt >= FAILED_COUNT_INTERVAL_MS) this.showFailed(progress.failed);
+    if (this.on && progress.failed !== this.failedShown && Date.now() - this.lastUpsertAt >= FAILED_COUNT_INTERVAL_MS)
+      this.showFailed(progress.failed);
   }
 
   /** The export ended: its last state and failed count, whatever the interval. */

@@ -2,14 +2,24 @@ import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportInput } from '../src/contracts/exportInput';
 import { DETERMINISTIC_FAILURE_TYPES, FailureType } from '../src/contracts/failures';
-import { parseRetentionSweepInput, type RetentionSweepInput, type RetentionSweepResult, type SweepWindow } from '../src/contracts/retentionSweep';
+import {
+  parseRetentionSweepInput,
+  type RetentionSweepInput,
+  type RetentionSweepResult,
+  type SweepWindow,
+} from '../src/contracts/retentionSweep';
 import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 import { rethrowCause, scheduledTime } from './schedule';
 
 const control = proxyActivities<Pick<Activities, 'planRetentionSweep' | 'startExports'>>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES,
+  },
 });
 
 /** Exports started per activity call, so a large first sweep stays within timeouts and payload limits. */
@@ -32,7 +42,9 @@ export async function retentionSweepWorkflow(rawInput: RetentionSweepInput = {})
     throw err;
   }
   const now = new Date(scheduledTime(input.now)).toISOString();
-  const plan = await control.planRetentionSweep({ now, lookbackDays: input.lookbackDays, ...(input.connections ? { connections: input.connections } : {}) }).catch(rethrowCause);
+  const plan = await control
+    .planRetentionSweep({ now, lookbackDays: input.lookbackDays, ...(input.connections ? { connections: input.connections } : {}) })
+    .catch(rethrowCause);
   const result: RetentionSweepResult = {
     now: plan.now,
     dryRun: input.dryRun,

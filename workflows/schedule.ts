@@ -22,7 +22,12 @@ import { InvalidTriggerInput } from '../src/contracts/triggerInput';
 const control = proxyActivities<Pick<Activities, 'startExports' | 'exportStatus'>>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '1 minute',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: DETERMINISTIC_FAILURE_TYPES,
+  },
 });
 
 /** Set by the Temporal server on every run a schedule starts (backfills included): the nominal time. */
@@ -75,12 +80,18 @@ export async function scheduledExportWorkflow(rawInput: ScheduledExportInput, ca
   let pollMs = waiting?.pollMs ?? POLL_BOUNDS.min;
   for (;;) {
     const status = await control.exportStatus({ workflowId: id }).catch(rethrowCause);
-    if (status.state === 'completed') return { window, exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), result: status.result };
+    if (status.state === 'completed')
+      return { window, exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), result: status.result };
     if (status.state === 'failed') {
       throw ApplicationFailure.nonRetryable(`export ${id} ${status.status.toLowerCase()}: ${status.message}`, FailureType.ExportFailed);
     }
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof scheduledExportWorkflow>(rawInput, { exportWorkflowId: id, started, scheduledAt: new Date(scheduledAt).toISOString(), pollMs });
+      await continueAsNew<typeof scheduledExportWorkflow>(rawInput, {
+        exportWorkflowId: id,
+        started,
+        scheduledAt: new Date(scheduledAt).toISOString(),
+        pollMs,
+      });
     }
     await sleep(pollMs);
     pollMs = Math.min(pollMs * 2, POLL_BOUNDS.max);

@@ -13,7 +13,8 @@ import { readInstant } from '../contracts/instants';
 /** A whole number written in plain decimal (`0x10`, `1e3`, `+5`, ` 5` are refused), from min to max. */
 export function wholeNumberArg(min: number, max: number): (value: string) => number {
   return (value) => {
-    if (!/^(0|[1-9]\d{0,8})$/.test(value)) throw new InvalidArgumentError(`expected a whole number in plain decimal digits, from ${min} to ${max}`);
+    if (!/^(0|[1-9]\d{0,8})$/.test(value))
+      throw new InvalidArgumentError(`expected a whole number in plain decimal digits, from ${min} to ${max}`);
     const n = Number(value);
     if (n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
     return n;

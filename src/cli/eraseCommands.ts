@@ -20,7 +20,9 @@ export function registerEraseCommands(program: Command, config: ConfigSource): v
   withSelectionOptions(
     program
       .command('erase')
-      .description('delete every version of the selected files\' objects (held or locked files are refused), leaving a tombstone per file that keeps it out of every later export'),
+      .description(
+        "delete every version of the selected files' objects (held or locked files are refused), leaving a tombstone per file that keeps it out of every later export",
+      ),
   )
     .option('--dry-run', 'list what would be deleted or refused; delete nothing')
     .option('--no-wait', 'return once the erase workflow has started')
@@ -70,7 +72,12 @@ async function dryRun(cfg: ReturnType<ConfigSource>, connection: string, selecti
 async function run(cfg: ReturnType<ConfigSource>, opts: EraseOptions, selection: FileSelection): Promise<EraseResult | null> {
   const { client, close } = await connectClient(cfg);
   try {
-    const handle = await startErase(client, cfg.temporal.taskQueue, { connection: opts.connection, ...selection, by: opts.by, reason: opts.reason });
+    const handle = await startErase(client, cfg.temporal.taskQueue, {
+      connection: opts.connection,
+      ...selection,
+      by: opts.by,
+      reason: opts.reason,
+    });
     console.error(`started erase ${handle.workflowId}`);
     if (!opts.wait) return null;
     let last = '';
@@ -95,11 +102,17 @@ function versionsText(objects: readonly ObjectVersionRef[]): string {
 }
 
 function plannedLine(f: PlannedErasure): string {
-  return f.refused ? `would refuse ${f.sourceId} (conversation ${f.conversationId}): ${f.refused}` : `would erase ${f.sourceId} (conversation ${f.conversationId}): ${versionsText(f.objects)}`;
+  return f.refused
+    ? `would refuse ${f.sourceId} (conversation ${f.conversationId}): ${f.refused}`
+    : `would erase ${f.sourceId} (conversation ${f.conversationId}): ${versionsText(f.objects)}`;
 }
 
 function summaryLine(r: EraseResult): string {
   const verb = r.dryRun ? 'would erase' : 'erased';
-  const listed = r.dryRun ? '' : r.files.length < r.erased || r.refusals.length < r.refused ? ' (the first 100 of each are listed; provenance has every tombstone)' : '';
+  const listed = r.dryRun
+    ? ''
+    : r.files.length < r.erased || r.refusals.length < r.refused
+      ? ' (the first 100 of each are listed; provenance has every tombstone)'
+      : '';
   return `${r.connection}: ${r.matched} files matched, ${verb} ${r.erased} (${r.versionsDeleted} object versions), refused ${r.refused}${r.gone ? `, ${r.gone} erased before` : ''}${listed}`;
 }

@@ -37,7 +37,7 @@ export function registerExportCommands(program: Command, config: ConfigSource): 
 function registerRunCommands(exportCmd: Command, config: ConfigSource): void {
   exportCmd
     .command('start')
-    .description('export one connection\'s window; attaches to the running export of the same window if there is one')
+    .description("export one connection's window; attaches to the running export of the same window if there is one")
     .requiredOption('--connection <name>', 'configured connection name', connectionArg)
     .requiredOption('--from <date>', 'window start, ISO-8601 date or date-time (inclusive)', instantArg)
     .requiredOption('--to <date>', 'window end, ISO-8601 date or date-time (exclusive)', instantArg)
@@ -55,7 +55,7 @@ function registerRunCommands(exportCmd: Command, config: ConfigSource): void {
 
   exportCmd
     .command('watch')
-    .argument('<workflowId>', 'the export\'s workflow id', workflowIdArg)
+    .argument('<workflowId>', "the export's workflow id", workflowIdArg)
     .description('follow an export with a progress bar until it ends')
     .action(async (workflowId: string) => {
       const { client, close } = await connectClient(config());
@@ -73,7 +73,9 @@ function registerRunCommands(exportCmd: Command, config: ConfigSource): void {
     .option('--max-attempts <n>', `tries per file before it is given up (default ${OPTION_RULES.maxAttempts.default})`, maxAttemptsArg)
     .option('--no-wait', 'return once started')
     .addHelpText('after', EXIT_CODES_HELP)
-    .action((id: string | undefined, opts: TargetOptions & { by?: string; maxInFlight?: number; maxAttempts?: number; wait: boolean }) => retryCommand(config, exportTarget(id, opts), opts));
+    .action((id: string | undefined, opts: TargetOptions & { by?: string; maxInFlight?: number; maxAttempts?: number; wait: boolean }) =>
+      retryCommand(config, exportTarget(id, opts), opts),
+    );
 }
 
 /** The verbs that read or stop an export: status, list, failures, cancel. */
@@ -86,7 +88,9 @@ function registerInspectCommands(exportCmd: Command, config: ConfigSource): void
 
   exportCmd
     .command('list')
-    .description('list exports from provenance, newest windows first, with their stored and failed files (running ones checked against Temporal)')
+    .description(
+      'list exports from provenance, newest windows first, with their stored and failed files (running ones checked against Temporal)',
+    )
     .option('--connection <name>', 'only this connection', connectionArg)
     .addOption(new Option('--status <status>', 'only exports in this state').choices(['running', 'completed', 'failed', 'cancelled']))
     .option('--from <date>', 'only exports whose window ends after this', instantArg)
@@ -98,8 +102,13 @@ function registerInspectCommands(exportCmd: Command, config: ConfigSource): void
   withTarget(exportCmd.command('cancel'), 'the export of exactly that window')
     .description('cancel a running export; files it stored stay stored, and its row says failed: cancelled')
     .option('--wait <seconds>', 'how long to wait for it to end (default 60)', wholeNumberArg(0, 3600), 60)
-    .addHelpText('after', '\nExit codes: 0 cancelled (or cancelled already), 1 it had ended otherwise, 2 no such export, 5 asked, not ended yet.')
-    .action((id: string | undefined, opts: TargetOptions & { wait: number }) => cancelCommand(config, exportTarget(id, opts), { waitSeconds: opts.wait }));
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 cancelled (or cancelled already), 1 it had ended otherwise, 2 no such export, 5 asked, not ended yet.',
+    )
+    .action((id: string | undefined, opts: TargetOptions & { wait: number }) =>
+      cancelCommand(config, exportTarget(id, opts), { waitSeconds: opts.wait }),
+    );
 
   withTarget(exportCmd.command('failures'), 'every export of the connection whose window overlaps it')
     .description('list the failed files of an export (or of a window), each with its failure code and reason, from provenance')

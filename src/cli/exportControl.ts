@@ -25,14 +25,18 @@ export async function cancelCommand(config: ConfigSource, target: ExportTarget, 
     }
     if (before.status.name !== 'RUNNING') {
       const cancelled = before.status.name === 'CANCELLED';
-      console.log(`export ${workflowId} is not running (${before.status.name})${cancelled ? ': cancelled already' : ': nothing to cancel'}`);
+      console.log(
+        `export ${workflowId} is not running (${before.status.name})${cancelled ? ': cancelled already' : ': nothing to cancel'}`,
+      );
       process.exitCode = cancelled ? EXIT.completed : EXIT.error;
       return;
     }
     await client.workflow.getHandle(workflowId).cancel();
     const after = await endedWithin(client, workflowId, opts.waitSeconds * 1000);
     if (after === 'RUNNING') {
-      console.log(`asked export ${workflowId} to cancel; it has not ended after ${opts.waitSeconds} s (a transfer in flight stops at its next heartbeat)`);
+      console.log(
+        `asked export ${workflowId} to cancel; it has not ended after ${opts.waitSeconds} s (a transfer in flight stops at its next heartbeat)`,
+      );
       process.exitCode = EXIT.running;
       return;
     }
@@ -124,10 +128,15 @@ async function startRetry(cfg: CallvaultConfig, client: Client, row: RetryItem['
     from: row.from.toISOString(),
     to: row.to.toISOString(),
     trigger: { kind: 'cli', ...(by ? { by } : {}) },
-    options: { ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) },
+    options: {
+      ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
+      ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+    },
   };
   const run = await startExport(client, cfg.temporal.taskQueue, input);
-  console.log(`retrying the failed files of export ${run.workflowId} (run ${run.runId}): stored files are skipped, only the others are fetched`);
+  console.log(
+    `retrying the failed files of export ${run.workflowId} (run ${run.runId}): stored files are skipped, only the others are fetched`,
+  );
   return run;
 }
 
@@ -140,7 +149,9 @@ async function awaitRetry(provenance: ProvenanceStore, run: StartedExport, befor
     return EXIT.error;
   }
   const after = windowTotals(await provenance.exportFileSummary(run.workflowId));
-  console.log(`export ${run.workflowId}: ${Math.max(0, after.stored - before.stored)} of ${before.failed} failed files stored now; ${failedText(after)}`);
+  console.log(
+    `export ${run.workflowId}: ${Math.max(0, after.stored - before.stored)} of ${before.failed} failed files stored now; ${failedText(after)}`,
+  );
   return exitCodeFor(after.outcome);
 }
 

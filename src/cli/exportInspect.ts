@@ -34,7 +34,11 @@ export async function statusCommand(config: ConfigSource, target: ExportTarget, 
   const { client, close } = await connectClient(cfg);
   const provenance = ProvenanceStore.connect(cfg.database.url, 1);
   try {
-    const [description, row, files] = await Promise.all([describeOrNull(client, workflowId), provenance.exportRow(workflowId), provenance.exportFileSummary(workflowId)]);
+    const [description, row, files] = await Promise.all([
+      describeOrNull(client, workflowId),
+      provenance.exportRow(workflowId),
+      provenance.exportFileSummary(workflowId),
+    ]);
     if (!description && !row) {
       console.error(`callvault: no export ${workflowId}: Temporal and provenance have no trace of it`);
       process.exitCode = EXIT.unknown;
@@ -45,7 +49,13 @@ export async function statusCommand(config: ConfigSource, target: ExportTarget, 
     const totals = windowTotals(files);
     const exitCode = stateExitCode(temporalStatus, row, totals);
     if (opts.json) {
-      console.log(JSON.stringify({ workflowId, runId: description?.runId ?? null, temporalStatus, exitCode, totals, latestRun: row, progress, provenance: files }, null, 2));
+      console.log(
+        JSON.stringify(
+          { workflowId, runId: description?.runId ?? null, temporalStatus, exitCode, totals, latestRun: row, progress, provenance: files },
+          null,
+          2,
+        ),
+      );
     } else printStatus(workflowId, temporalStatus, row, progress, totals, exitCode);
     process.exitCode = exitCode;
   } finally {
@@ -54,15 +64,28 @@ export async function statusCommand(config: ConfigSource, target: ExportTarget, 
   }
 }
 
-function printStatus(workflowId: string, temporalStatus: string | null, row: ExportRecord | null, progress: ExportProgress | null, totals: WindowTotals, exitCode: number): void {
+function printStatus(
+  workflowId: string,
+  temporalStatus: string | null,
+  row: ExportRecord | null,
+  progress: ExportProgress | null,
+  totals: WindowTotals,
+  exitCode: number,
+): void {
   const state = exitCode === EXIT.running || exitCode === EXIT.error ? '' : ` (${stateText(totals.outcome).toLowerCase()})`;
   console.log(`export ${workflowId}: ${temporalStatus ?? `unknown to Temporal (provenance: ${row?.status})`}${state}`);
-  console.log(`  window totals (every run of this export): ${totals.stored} stored (${formatBytes(totals.storedBytes)}), ${failedText(totals)}`);
+  console.log(
+    `  window totals (every run of this export): ${totals.stored} stored (${formatBytes(totals.storedBytes)}), ${failedText(totals)}`,
+  );
   const counters = progress ?? row?.counters;
   if (counters) {
-    const who = row ? `, started ${row.startedAt.toISOString()} by ${row.triggerKind}${row.triggeredBy ? ` (${row.triggeredBy})` : ''}` : '';
+    const who = row
+      ? `, started ${row.startedAt.toISOString()} by ${row.triggerKind}${row.triggeredBy ? ` (${row.triggeredBy})` : ''}`
+      : '';
     const label = progress ? 'this run so far' : 'latest run';
-    console.log(`  ${label}${who}: listed ${counters.listed}, transferred ${counters.transferred} (${formatBytes(counters.bytes)}), already stored ${counters.skipped}, failed ${counters.failed}`);
+    console.log(
+      `  ${label}${who}: listed ${counters.listed}, transferred ${counters.transferred} (${formatBytes(counters.bytes)}), already stored ${counters.skipped}, failed ${counters.failed}`,
+    );
   }
   if (row?.error) console.log(`  error: ${row.error}`);
   if (totals.failed > 0) console.log(`  failed files with reasons: callvault export failures ${workflowId}`);
@@ -86,7 +109,12 @@ export async function listCommand(config: ConfigSource, opts: ListOptions): Prom
   try {
     const rows = await provenance.listExports({
       ...(opts.connection ? { connection: opts.connection } : {}),
-      ...(opts.status ? { status: opts.status === 'cancelled' ? 'failed' : opts.status, cancelled: opts.status === 'cancelled' ? true : opts.status === 'failed' ? false : undefined } : {}),
+      ...(opts.status
+        ? {
+            status: opts.status === 'cancelled' ? 'failed' : opts.status,
+            cancelled: opts.status === 'cancelled' ? true : opts.status === 'failed' ? false : undefined,
+          }
+        : {}),
       ...(opts.from || opts.to ? { window: { from: new Date(opts.from ?? '2000-01-01'), to: new Date(opts.to ?? '2101-01-01') } } : {}),
       limit: opts.limit,
     });
@@ -98,12 +126,29 @@ export async function listCommand(config: ConfigSource, opts: ListOptions): Prom
       listed.push({ ...row, temporalStatus: temporal, totals: windowTotals(summaries.get(row.workflowId) ?? []) });
     }
     if (opts.json) return void console.log(JSON.stringify(listed, null, 2));
-    if (listed.length === 0) return void console.log(`no exports${opts.connection ? ` of ${opts.connection}` : ''}${opts.status ? ` ${opts.status}` : ''}${opts.from || opts.to ? ' in that window' : ''}`);
+    if (listed.length === 0)
+      return void console.log(
+        `no exports${opts.connection ? ` of ${opts.connection}` : ''}${opts.status ? ` ${opts.status}` : ''}${opts.from || opts.to ? ' in that window' : ''}`,
+      );
     console.log(['STATUS', 'WINDOW', 'TRIGGER', 'STORED', 'FAILED', 'WORKFLOW ID'].join('\t'));
     for (const e of listed) {
-      const status = e.temporalStatus && e.temporalStatus !== 'RUNNING' ? `stale (Temporal: ${e.temporalStatus})` : e.status === 'failed' && e.error === 'cancelled' ? 'cancelled' : e.status;
+      const status =
+        e.temporalStatus && e.temporalStatus !== 'RUNNING'
+          ? `stale (Temporal: ${e.temporalStatus})`
+          : e.status === 'failed' && e.error === 'cancelled'
+            ? 'cancelled'
+            : e.status;
       const window = e.from && e.to ? `${e.from.toISOString()} .. ${e.to.toISOString()}` : '(invalid input)';
-      console.log([status, window, `${e.triggerKind}${e.triggeredBy ? `:${e.triggeredBy}` : ''}`, e.totals.stored, failedText(e.totals), e.workflowId].join('\t'));
+      console.log(
+        [
+          status,
+          window,
+          `${e.triggerKind}${e.triggeredBy ? `:${e.triggeredBy}` : ''}`,
+          e.totals.stored,
+          failedText(e.totals),
+          e.workflowId,
+        ].join('\t'),
+      );
     }
     if (listed.length === opts.limit) console.log(`(the first ${opts.limit}; --limit shows more)`);
   } finally {
@@ -115,7 +160,11 @@ export async function listCommand(config: ConfigSource, opts: ListOptions): Prom
 /** The exports a target names: the one id, or every export of the connection overlapping the window. */
 export async function targetExportIds(provenance: ProvenanceStore, target: ExportTarget): Promise<string[]> {
   if ('workflowId' in target) return [target.workflowId];
-  const rows = await provenance.listExports({ connection: target.connection, window: { from: new Date(target.from), to: new Date(target.to) }, limit: MAX_WINDOW_EXPORTS });
+  const rows = await provenance.listExports({
+    connection: target.connection,
+    window: { from: new Date(target.from), to: new Date(target.to) },
+    limit: MAX_WINDOW_EXPORTS,
+  });
   return rows.map((r) => r.workflowId);
 }
 
@@ -144,16 +193,35 @@ export async function failuresCommand(config: ConfigSource, target: ExportTarget
 }
 
 interface FailureWriter {
-  file(f: { workflowId: string; sourceId: string; kind: string; conversationId: string; failureCode: string | null; failureReason: string | null }): void;
+  file(f: {
+    workflowId: string;
+    sourceId: string;
+    kind: string;
+    conversationId: string;
+    failureCode: string | null;
+    failureReason: string | null;
+  }): void;
   end(): void;
 }
 
 function textFailureWriter(totals: WindowTotals, what: string, exports: number): FailureWriter {
   console.log(`${totals.failed} failed files in ${what}${exports > 1 ? ` (${exports} exports)` : ''}; ${totals.stored} stored`);
-  for (const [code, n] of Object.entries(totals.failedByCode)) console.log(`  ${code} × ${n}: ${FAILURE_CODE_MEANING[code as FailureGroupCode] ?? code}`);
-  if (totals.failed > 0) console.log(['CODE', 'SOURCE ID', 'KIND', 'CONVERSATION', 'REASON', ...(exports > 1 ? ['EXPORT'] : [])].join('\t'));
+  for (const [code, n] of Object.entries(totals.failedByCode))
+    console.log(`  ${code} × ${n}: ${FAILURE_CODE_MEANING[code as FailureGroupCode] ?? code}`);
+  if (totals.failed > 0)
+    console.log(['CODE', 'SOURCE ID', 'KIND', 'CONVERSATION', 'REASON', ...(exports > 1 ? ['EXPORT'] : [])].join('\t'));
   return {
-    file: (f) => console.log([f.failureCode ?? '-', f.sourceId, f.kind, f.conversationId, oneLine(f.failureReason ?? ''), ...(exports > 1 ? [f.workflowId] : [])].join('\t')),
+    file: (f) =>
+      console.log(
+        [
+          f.failureCode ?? '-',
+          f.sourceId,
+          f.kind,
+          f.conversationId,
+          oneLine(f.failureReason ?? ''),
+          ...(exports > 1 ? [f.workflowId] : []),
+        ].join('\t'),
+      ),
     end: () => undefined,
   };
 }

@@ -27,10 +27,12 @@ export function withTarget(cmd: Command, windowMeaning: string): Command {
 export function exportTarget(workflowId: string | undefined, opts: TargetOptions): ExportTarget {
   const window = [opts.connection, opts.from, opts.to];
   if (workflowId !== undefined) {
-    if (window.some((v) => v !== undefined)) throw new InvalidArgumentError('give a workflow id or --connection, --from and --to, not both');
+    if (window.some((v) => v !== undefined))
+      throw new InvalidArgumentError('give a workflow id or --connection, --from and --to, not both');
     return { workflowId };
   }
-  if (window.some((v) => v === undefined)) throw new InvalidArgumentError("give the export's workflow id, or --connection, --from and --to");
+  if (window.some((v) => v === undefined))
+    throw new InvalidArgumentError("give the export's workflow id, or --connection, --from and --to");
   try {
     // The workflow's own rules and spelling of instants (the id uses toISOString() forms).
     const input = parseExportInput({ connection: opts.connection, from: opts.from, to: opts.to });
@@ -47,5 +49,7 @@ export function exactExportId(target: ExportTarget): string {
 }
 
 export function describeTarget(target: ExportTarget): string {
-  return 'workflowId' in target ? `export ${target.workflowId}` : `exports of ${target.connection} overlapping ${target.from} .. ${target.to}`;
+  return 'workflowId' in target
+    ? `export ${target.workflowId}`
+    : `exports of ${target.connection} overlapping ${target.from} .. ${target.to}`;
 }

@@ -25,7 +25,7 @@ export function withSelectionOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--connection <name>', 'configured connection name', connectionArg)
     .option('--conversation <id>', 'a conversation (session) id; repeatable', repeatable)
-    .option('--source-id <id>', 'a file\'s source id; repeatable', repeatable)
+    .option('--source-id <id>', "a file's source id; repeatable", repeatable)
     .option('--from <date>', 'files created from (inclusive), with --to', instantArg)
     .option('--to <date>', 'files created before (exclusive), with --from', instantArg)
     .requiredOption('--by <who>', 'who asks for it (recorded in provenance)', textArg(MAX_BY))

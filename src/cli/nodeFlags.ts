@@ -13,7 +13,10 @@ export function reexecWorkerWithFlags(argv: readonly string[] = process.argv): b
   const missing = WORKER_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
   const envMissing = Object.entries(WORKER_ENV).some(([k, v]) => process.env[k] !== v);
   if (missing.length === 0 && !envMissing) return false;
-  const child = spawn(process.execPath, [...process.execArgv, ...missing, ...argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...WORKER_ENV } });
+  const child = spawn(process.execPath, [...process.execArgv, ...missing, ...argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...WORKER_ENV },
+  });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward);
   child.once('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)));

@@ -29,7 +29,7 @@ export function registerScheduleCommands(program: Command, config: ConfigSource)
   };
   const schedule = program
     .command('schedule')
-    .description('schedules that export each connection window by window (no gaps, no overlaps), and the retention sweep\'s schedule');
+    .description("schedules that export each connection window by window (no gaps, no overlaps), and the retention sweep's schedule");
   addCreate(schedule, withSchedules);
   addList(schedule, withSchedules);
   addDescribe(schedule, withSchedules);
@@ -55,14 +55,26 @@ interface CreateOptions {
 function addCreate(schedule: Command, withSchedules: WithSchedules): void {
   schedule
     .command('create')
-    .description('create an export schedule for a connection, or (--retention-sweep) the retention sweep\'s schedule')
+    .description("create an export schedule for a connection, or (--retention-sweep) the retention sweep's schedule")
     .option('--connection <name>', 'the connection to export on a schedule', connectionArg)
     .option('--retention-sweep', 'schedule the retention sweep instead (every connection with a retention policy)')
-    .option('--every <duration>', 'interval from 10s to 366d, e.g. 15m, 1h, 1d; windows are aligned to it (whole hours, whole UTC days)', durationArg(EVERY_BOUNDS))
+    .option(
+      '--every <duration>',
+      'interval from 10s to 366d, e.g. 15m, 1h, 1d; windows are aligned to it (whole hours, whole UTC days)',
+      durationArg(EVERY_BOUNDS),
+    )
     .option('--cron <expression>', 'five-field cron expression in UTC that fires every year, or @hourly/@daily/@weekly/@monthly', cronArg)
-    .option('--delay <duration>', 'how long after a window ends its export starts, up to 30d, e.g. 10m (default 0s)', durationArg(DELAY_BOUNDS))
+    .option(
+      '--delay <duration>',
+      'how long after a window ends its export starts, up to 30d, e.g. 10m (default 0s)',
+      durationArg(DELAY_BOUNDS),
+    )
     .option('--id <scheduleId>', 'schedule id (default <taskQueue>-export-<connection> / <taskQueue>-retention-sweep)', scheduleIdArg)
-    .option('--catchup-window <duration>', 'how late a run missed during an outage is still taken, 10s to 366d (default 30d; 1d for the sweep)', durationArg(CATCHUP_BOUNDS))
+    .option(
+      '--catchup-window <duration>',
+      'how late a run missed during an outage is still taken, 10s to 366d (default 30d; 1d for the sweep)',
+      durationArg(CATCHUP_BOUNDS),
+    )
     .option('--max-in-flight <n>', 'transfer batches in flight per export', maxInFlightArg)
     .option('--lookback-days <n>', 'sweep: report days deleted unexported for this many days, 0-366 (default 7)', lookbackDaysArg)
     .option('--paused', 'create it paused')
@@ -89,7 +101,11 @@ Each run exports the window between the previous run's time and its own, moved b
 async function createSchedule(schedules: CallvaultSchedules, cfg: CallvaultConfig, opts: CreateOptions): Promise<ScheduleInfo> {
   if (Boolean(opts.connection) === Boolean(opts.retentionSweep)) throw new Error('give either --connection <name> or --retention-sweep');
   if ((opts.every === undefined) === (opts.cron === undefined)) throw new Error('give either --every <duration> or --cron <expression>');
-  const cadence = { ...(opts.every ? { every: opts.every } : {}), ...(opts.cron ? { cron: opts.cron } : {}), ...(opts.delay ? { delay: opts.delay } : {}) };
+  const cadence = {
+    ...(opts.every ? { every: opts.every } : {}),
+    ...(opts.cron ? { cron: opts.cron } : {}),
+    ...(opts.delay ? { delay: opts.delay } : {}),
+  };
   const common = {
     ...(opts.id ? { scheduleId: opts.id } : {}),
     ...(opts.catchupWindow ? { catchupWindow: opts.catchupWindow } : {}),
@@ -111,7 +127,7 @@ async function createSchedule(schedules: CallvaultSchedules, cfg: CallvaultConfi
 function addList(schedule: Command, withSchedules: WithSchedules): void {
   schedule
     .command('list')
-    .description('list this deployment\'s schedules')
+    .description("list this deployment's schedules")
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const list = await withSchedules((s) => s.list());
@@ -132,7 +148,9 @@ function addDescribe(schedule: Command, withSchedules: WithSchedules): void {
   schedule
     .command('describe')
     .argument(...SCHEDULE_ARG, scheduleIdArg)
-    .description('show a schedule: cadence, policies, recent and next runs with their windows (schedule id, connection name, or "retention")')
+    .description(
+      'show a schedule: cadence, policies, recent and next runs with their windows (schedule id, connection name, or "retention")',
+    )
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const info = await withSchedules((s) => s.describe(id));
@@ -162,9 +180,16 @@ const STATE_CHANGES: ReadonlyArray<{
     description: 'unpause a schedule',
     note: true,
     change: (s, id, note) => s.unpause(id, note),
-    done: (id) => `unpaused ${id}; to export the windows that fell due while it was paused: callvault schedule backfill ${id} --from <paused at> --to <now>`,
+    done: (id) =>
+      `unpaused ${id}; to export the windows that fell due while it was paused: callvault schedule backfill ${id} --from <paused at> --to <now>`,
   },
-  { command: 'delete', description: 'delete a schedule (exports it started go on)', note: false, change: (s, id) => s.delete(id), done: (id) => `deleted ${id}` },
+  {
+    command: 'delete',
+    description: 'delete a schedule (exports it started go on)',
+    note: false,
+    change: (s, id) => s.delete(id),
+    done: (id) => `deleted ${id}`,
+  },
   {
     command: 'trigger',
     description: 'run a schedule now: an export schedule exports the last window that has ended',
@@ -176,7 +201,10 @@ const STATE_CHANGES: ReadonlyArray<{
 
 function addStateChanges(schedule: Command, withSchedules: WithSchedules): void {
   for (const c of STATE_CHANGES) {
-    const command = schedule.command(c.command).argument(...SCHEDULE_ARG, scheduleIdArg).description(c.description);
+    const command = schedule
+      .command(c.command)
+      .argument(...SCHEDULE_ARG, scheduleIdArg)
+      .description(c.description);
     if (c.note) command.option('--note <text>', 'why', noteArg);
     command.action(async (id: string, opts: { note?: string }) => {
       await withSchedules((s) => c.change(s, id, opts.note));
@@ -206,9 +234,14 @@ function addBackfill(schedule: Command, withSchedules: WithSchedules): void {
 
 function printSchedule(info: ScheduleInfo): void {
   const what = info.kind === 'export' ? `exports connection ${info.connection}` : 'runs the retention sweep';
-  console.log(`${info.scheduleId}: ${what}, ${describeCadence(info.cadence)}${info.paused ? ', PAUSED' : ''}${info.note ? ` (${info.note})` : ''}`);
-  console.log(`  overlap ${info.overlap}, catch-up window ${info.catchupWindow}, pause on failure ${info.pauseOnFailure ? 'on' : 'off'}; ${info.actionsTaken} runs so far`);
+  console.log(
+    `${info.scheduleId}: ${what}, ${describeCadence(info.cadence)}${info.paused ? ', PAUSED' : ''}${info.note ? ` (${info.note})` : ''}`,
+  );
+  console.log(
+    `  overlap ${info.overlap}, catch-up window ${info.catchupWindow}, pause on failure ${info.pauseOnFailure ? 'on' : 'off'}; ${info.actionsTaken} runs so far`,
+  );
   const window = (w?: Window) => (w ? `  window ${w.from} - ${w.to}` : '');
-  for (const r of info.recent) console.log(`  ran   ${r.at}${window(r.window)}  ${r.workflowId}${info.running.includes(r.workflowId) ? ' (running)' : ''}`);
+  for (const r of info.recent)
+    console.log(`  ran   ${r.at}${window(r.window)}  ${r.workflowId}${info.running.includes(r.workflowId) ? ' (running)' : ''}`);
   for (const n of info.next) console.log(`  next  ${n.at}${window(n.window)}`);
 }

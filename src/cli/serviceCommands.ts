@@ -4,7 +4,6 @@ import type { VerifyCommandOptions } from '../verify/command';
 import { WORKER_ROLES, type WorkerRole } from '../worker/roles';
 import type { ConfigSource } from './context';
 
-
 /**
  * `callvault worker`, `migrate` and `verify`. Each loads what it runs only when it runs, so the
  * CLI starts fast and a worker process loads the worker, not the verifier (and the reverse).
@@ -13,7 +12,11 @@ export function registerServiceCommands(program: Command, config: ConfigSource, 
   program
     .command('worker')
     .description('run a worker: workflows, listing and transfers for every configured connection')
-    .addOption(new Option('--role <role>', 'what to poll: all, or workflows / transfers to scale them apart').choices(WORKER_ROLES).env('CALLVAULT_WORKER_ROLE'))
+    .addOption(
+      new Option('--role <role>', 'what to poll: all, or workflows / transfers to scale them apart')
+        .choices(WORKER_ROLES)
+        .env('CALLVAULT_WORKER_ROLE'),
+    )
     .action(async (opts: { role?: WorkerRole }) => {
       const { runWorkerProcess } = require('../worker/main') as typeof import('../worker/main');
       await runWorkerProcess({ configPath: configPath(), role: opts.role });
@@ -34,7 +37,9 @@ export function registerServiceCommands(program: Command, config: ConfigSource, 
 
   program
     .command('verify')
-    .description('check provenance and the bucket against each other: every stored row against its object (size, SHA-256, metadata, manifest), and every object for a stored row')
+    .description(
+      'check provenance and the bucket against each other: every stored row against its object (size, SHA-256, metadata, manifest), and every object for a stored row',
+    )
     .option('--connection <name>', 'only this connection (default: every configured connection)')
     .option('--export <workflowId>', 'only files of this export: its rows, and objects its manifests or rows name')
     .option('--repair', 'adopt objects without a stored row whose size and SHA-256 match their manifest entry (writes rows, never deletes)')

@@ -12,9 +12,14 @@ export function registerSetupCommands(program: Command, config: ConfigSource): v
     .command('setup')
     .description('prepare a deployment once')
     .command('temporal')
-    .description("register the exports' search attributes on the configured namespace (idempotent; self-hosted clusters and the dev server)")
+    .description(
+      "register the exports' search attributes on the configured namespace (idempotent; self-hosted clusters and the dev server)",
+    )
     .option('--check', 'only check; exit 1 when something is missing')
-    .addHelpText('after', "\nTemporal Cloud does not take this call: add the attributes listed by --check in the namespace's settings, or with `tcld namespace search-attributes add`.")
+    .addHelpText(
+      'after',
+      "\nTemporal Cloud does not take this call: add the attributes listed by --check in the namespace's settings, or with `tcld namespace search-attributes add`.",
+    )
     .action((opts: { check?: boolean }) => setupTemporal(config, opts));
 }
 

@@ -10,7 +10,12 @@ export function eraseWorkflowId(connection: string, at = new Date()): string {
 }
 
 /** Starts an erasure (the input checked first, by the workflow's own rules). */
-export async function startErase(client: Client, taskQueue: string, input: EraseInput, workflowId = eraseWorkflowId(input.connection)): Promise<WorkflowHandle> {
+export async function startErase(
+  client: Client,
+  taskQueue: string,
+  input: EraseInput,
+  workflowId = eraseWorkflowId(input.connection),
+): Promise<WorkflowHandle> {
   parseEraseInput(input);
   return client.workflow.start(ERASE_WORKFLOW_TYPE, {
     taskQueue,

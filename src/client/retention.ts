@@ -1,6 +1,12 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { failureMessage } from './exports';
-import { RETENTION_SWEEP_WORKFLOW_TYPE, parseRetentionSweepInput, retentionScheduleId, type RetentionSweepInput, type RetentionSweepResult } from '../contracts/retentionSweep';
+import {
+  RETENTION_SWEEP_WORKFLOW_TYPE,
+  parseRetentionSweepInput,
+  retentionScheduleId,
+  type RetentionSweepInput,
+  type RetentionSweepResult,
+} from '../contracts/retentionSweep';
 
 export type { RetentionSweepInput, RetentionSweepResult } from '../contracts/retentionSweep';
 
@@ -20,7 +26,12 @@ export async function startRetentionSweep(
 }
 
 /** Runs a sweep and waits for it; a failed sweep throws its real cause (`connections.0: unknown connection ...`). */
-export async function runRetentionSweep(client: Client, taskQueue: string, input: RetentionSweepInput = {}, workflowId?: string): Promise<RetentionSweepResult> {
+export async function runRetentionSweep(
+  client: Client,
+  taskQueue: string,
+  input: RetentionSweepInput = {},
+  workflowId?: string,
+): Promise<RetentionSweepResult> {
   const handle = await startRetentionSweep(client, taskQueue, input, workflowId);
   try {
     return (await handle.result()) as RetentionSweepResult;
@@ -39,14 +50,18 @@ export function formatSweep(result: RetentionSweepResult): string {
   const verb = result.dryRun ? 'would start' : 'started';
   lines.push(`retention sweep at ${result.now}${result.dryRun ? ' (dry run)' : ''}`);
   for (const p of result.policies) {
-    lines.push(`  ${p.connection}: keeps ${p.keepDays} days, lead ${p.leadDays} days; deletes data before ${p.deletesBefore}; due before ${p.dueBefore}`);
+    lines.push(
+      `  ${p.connection}: keeps ${p.keepDays} days, lead ${p.leadDays} days; deletes data before ${p.deletesBefore}; due before ${p.dueBefore}`,
+    );
   }
   const day = (w: { connection: string; from: string }) => `${w.connection} ${w.from.slice(0, 10)}`;
   const row = (label: string, w: { connection: string; from: string }, rest: string) => `  ${label.padEnd(12)} ${day(w)}  ${rest}`;
   for (const w of result.started) lines.push(row(verb, w, w.workflowIds.join(', ')));
   for (const w of result.alreadyRunning) lines.push(row('running', w, w.workflowIds.join(', ')));
   for (const w of result.atRisk) lines.push(row('AT RISK', w, `${w.reasons.join(', ')}: ${w.detail}`));
-  lines.push(`  ${result.started.length} ${verb}, ${result.alreadyRunning.length} already running, ${result.covered.length} covered, ${result.atRisk.length} at risk`);
+  lines.push(
+    `  ${result.started.length} ${verb}, ${result.alreadyRunning.length} already running, ${result.covered.length} covered, ${result.atRisk.length} at risk`,
+  );
   const why = nothingDueBecause(result);
   if (why) lines.push(`  nothing to do: ${why}`);
   return lines.join('\n');

@@ -9,11 +9,29 @@ import {
 } from '@temporalio/client';
 import { CONNECTION_NAME, SCHEDULE_ID, SCHEDULE_ID_HINT, quoted, textProblem } from '../contracts/names';
 import type { ExportOptions } from '../contracts/exportInput';
-import { RETENTION_SWEEP_WORKFLOW_TYPE, parseRetentionSweepInput, retentionScheduleId, type RetentionSweepInput } from '../contracts/retentionSweep';
-import { SCHEDULED_EXPORT_WORKFLOW_TYPE, exportScheduleId, parseScheduledExportInput, type ScheduledExportInput } from '../contracts/scheduledExport';
+import {
+  RETENTION_SWEEP_WORKFLOW_TYPE,
+  parseRetentionSweepInput,
+  retentionScheduleId,
+  type RetentionSweepInput,
+} from '../contracts/retentionSweep';
+import {
+  SCHEDULED_EXPORT_WORKFLOW_TYPE,
+  exportScheduleId,
+  parseScheduledExportInput,
+  type ScheduledExportInput,
+} from '../contracts/scheduledExport';
 import { CATCHUP_BOUNDS, DELAY_BOUNDS, formatDuration, parseDuration } from '../contracts/durations';
 import { DAY } from '../contracts/units';
-import { fireAtOrBefore, intervalOffsetMs, parseCadence, planBackfill, windowForRun, type Cadence, type CadenceSpec } from '../contracts/cadence';
+import {
+  fireAtOrBefore,
+  intervalOffsetMs,
+  parseCadence,
+  planBackfill,
+  windowForRun,
+  type Cadence,
+  type CadenceSpec,
+} from '../contracts/cadence';
 import { readInstant } from '../contracts/instants';
 import type { Window } from '../contracts/window';
 import { errorMessage } from '../contracts/failures';
@@ -139,7 +157,9 @@ export class CallvaultSchedules {
     if (typeof idOrConnection !== 'string' || !SCHEDULE_ID.test(idOrConnection)) throw new ScheduleError(`schedule: ${SCHEDULE_ID_HINT}`);
     if (idOrConnection === 'retention') return [retentionScheduleId(this.taskQueue)];
     const derived = exportScheduleId(this.taskQueue, idOrConnection);
-    return CONNECTION_NAME.test(idOrConnection) && !idOrConnection.startsWith(`${this.taskQueue}-`) ? [derived, idOrConnection] : [idOrConnection];
+    return CONNECTION_NAME.test(idOrConnection) && !idOrConnection.startsWith(`${this.taskQueue}-`)
+      ? [derived, idOrConnection]
+      : [idOrConnection];
   }
 
   /** Runs an operation on the schedule an argument names, saying which ids were tried when there is none. */
@@ -169,7 +189,13 @@ export class CallvaultSchedules {
     await this.create({
       scheduleId,
       spec: temporalSpec(parseCadence(cadence)),
-      action: { type: 'startWorkflow', workflowType: SCHEDULED_EXPORT_WORKFLOW_TYPE, taskQueue: this.taskQueue, workflowId: scheduleId, args: [input] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: SCHEDULED_EXPORT_WORKFLOW_TYPE,
+        taskQueue: this.taskQueue,
+        workflowId: scheduleId,
+        args: [input],
+      },
       policies: { ...EXPORT_SCHEDULE_POLICIES, catchupWindow: catchup(opts.catchupWindow ?? EXPORT_SCHEDULE_POLICIES.catchupWindow) },
       memo: { callvault: { kind: 'export', taskQueue: this.taskQueue, connection: opts.connection } satisfies CallvaultMemo },
       state: { paused: opts.paused ?? false, ...(opts.note ? { note: opts.note } : {}) },
@@ -186,7 +212,13 @@ export class CallvaultSchedules {
     await this.create({
       scheduleId,
       spec: temporalSpec(parseCadence(cadence)),
-      action: { type: 'startWorkflow', workflowType: RETENTION_SWEEP_WORKFLOW_TYPE, taskQueue: this.taskQueue, workflowId: scheduleId, args: [input] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: RETENTION_SWEEP_WORKFLOW_TYPE,
+        taskQueue: this.taskQueue,
+        workflowId: scheduleId,
+        args: [input],
+      },
       policies: { ...RETENTION_SCHEDULE_POLICIES, catchupWindow: catchup(opts.catchupWindow ?? RETENTION_SCHEDULE_POLICIES.catchupWindow) },
       // The sweep's input carries no cadence; the memo keeps it for describe.
       memo: { callvault: { kind: 'retention', taskQueue: this.taskQueue } satisfies CallvaultMemo, cadence },
@@ -239,12 +271,17 @@ export class CallvaultSchedules {
    * would have made at the time. Windows not yet due are left to the schedule. Runs that would
    * repeat a window already exported attach to or rerun its export (which then transfers nothing).
    */
-  async backfill(idOrConnection: string, range: { from: string | Date; to: string | Date }, now: Date = new Date()): Promise<BackfillResult> {
+  async backfill(
+    idOrConnection: string,
+    range: { from: string | Date; to: string | Date },
+    now: Date = new Date(),
+  ): Promise<BackfillResult> {
     const from = instant(range.from, 'from');
     const to = instant(range.to, 'to');
     const info = await this.describe(idOrConnection);
     const handle = this.client.schedule.getHandle(info.scheduleId);
-    if (info.kind !== 'export') throw new ScheduleError(`${info.scheduleId} runs the retention sweep; only export schedules have windows to backfill`);
+    if (info.kind !== 'export')
+      throw new ScheduleError(`${info.scheduleId} runs the retention sweep; only export schedules have windows to backfill`);
     const cadence = parseCadence(info.cadence);
     const plan = planBackfill(cadence, from, to);
     const lastDue = Math.min(plan.lastFire, fireAtOrBefore(cadence, now.getTime()));
@@ -254,7 +291,12 @@ export class CallvaultSchedules {
       // the first and last run, whether Temporal reads its ends as inclusive or exclusive.
       await handle.backfill({ start: new Date(plan.firstFire - 500), end: new Date(lastDue + 500), overlap: 'ALLOW_ALL' });
     }
-    return { scheduleId: info.scheduleId, windows, until: new Date(lastDue).toISOString(), asked: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } };
+    return {
+      scheduleId: info.scheduleId,
+      windows,
+      until: new Date(lastDue).toISOString(),
+      asked: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+    };
   }
 
   private async create(options: ScheduleOptions): Promise<void> {
@@ -341,7 +383,11 @@ function scheduleInfo(d: ScheduleDescription): ScheduleInfo {
     catchupWindow: formatDuration(d.policies.catchupWindow),
     pauseOnFailure: d.policies.pauseOnFailure,
     input,
-    recent: d.info.recentActions.map((a) => ({ ...windowAt(a.scheduledAt), takenAt: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+    recent: d.info.recentActions.map((a) => ({
+      ...windowAt(a.scheduledAt),
+      takenAt: a.takenAt.toISOString(),
+      workflowId: a.action.workflow.workflowId,
+    })),
     next: d.info.nextActionTimes.map(windowAt),
     running: d.info.runningActions.map((a) => a.workflow.workflowId),
     actionsTaken: d.info.numActionsTaken,
@@ -367,4 +413,3 @@ export function describeCadence(c: CadenceSpec): string {
   }
   return delayMs > 0 ? `${base}, ${c.delay} after each window ends` : base;
 }
-

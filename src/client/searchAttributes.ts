@@ -46,7 +46,8 @@ export async function checkSearchAttributes(services: TemporalServices, namespac
   for (const attribute of CALLVAULT_SEARCH_ATTRIBUTES) {
     const have = registered[attribute.name];
     if (have === undefined) check.missing.push(attribute);
-    else if (have !== Number(encodeSearchAttributeIndexedValueType(attribute.type))) check.wrongType.push({ attribute, registeredAs: indexedTypeName(have) });
+    else if (have !== Number(encodeSearchAttributeIndexedValueType(attribute.type)))
+      check.wrongType.push({ attribute, registeredAs: indexedTypeName(have) });
   }
   return check;
 }
@@ -81,7 +82,8 @@ export const isComplete = (check: SearchAttributeCheck): boolean => check.missin
 export function searchAttributeProblem(check: SearchAttributeCheck): string {
   const parts: string[] = [];
   if (check.missing.length) parts.push(`lacks ${check.missing.map((a) => `${a.name} (${typeLabel(a.type)})`).join(', ')}`);
-  for (const w of check.wrongType) parts.push(`has ${w.attribute.name} as ${w.registeredAs}, not ${typeLabel(w.attribute.type)} (remove it, then add it again)`);
+  for (const w of check.wrongType)
+    parts.push(`has ${w.attribute.name} as ${w.registeredAs}, not ${typeLabel(w.attribute.type)} (remove it, then add it again)`);
   return (
     `Temporal namespace '${check.namespace}' ${parts.join('; ')}: the search attributes exports keep current for the Temporal UI, ` +
     `without which every export would hang on its first workflow task. Run \`callvault setup temporal\` once for this namespace ` +

@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
-import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ClientConfigTLS, type ConfigDataSource } from '@temporalio/envconfig';
+import {
+  loadClientConfigProfile,
+  toClientOptions,
+  type ClientConfigProfile,
+  type ClientConfigTLS,
+  type ConfigDataSource,
+} from '@temporalio/envconfig';
 import { isTemporalAddress, TEMPORAL_ADDRESS_HINT, TEMPORAL_NAMESPACE, type CallvaultConfig } from '../config/schema';
 import { ConfigurationError } from '../errors';
 import { resolveSecret, type SecretRef } from '../secrets';
@@ -44,7 +50,11 @@ interface Layers {
   config: CallvaultConfig['temporal'];
 }
 
-const ENV_NAMES = { clientCert: 'TEMPORAL_TLS_CLIENT_CERT', clientKey: 'TEMPORAL_TLS_CLIENT_KEY', serverCACert: 'TEMPORAL_TLS_SERVER_CA_CERT' } as const;
+const ENV_NAMES = {
+  clientCert: 'TEMPORAL_TLS_CLIENT_CERT',
+  clientKey: 'TEMPORAL_TLS_CLIENT_KEY',
+  serverCACert: 'TEMPORAL_TLS_SERVER_CA_CERT',
+} as const;
 const TOML_NAMES = { clientCert: 'client_cert', clientKey: 'client_key', serverCACert: 'server_ca_cert' } as const;
 type Material = keyof typeof ENV_NAMES;
 
@@ -61,11 +71,15 @@ export function resolveTemporalTarget(config: CallvaultConfig, env: NodeJS.Proce
     [layers.profile.namespace, `namespace of ${layers.profileLabel}`],
     [config.temporal.namespace, 'temporal.namespace'],
   )!;
-  if (!TEMPORAL_NAMESPACE.test(namespace.value)) throw new ConfigurationError(`${namespace.from}: a Temporal namespace: letters, digits, dots, dashes and underscores`);
+  if (!TEMPORAL_NAMESPACE.test(namespace.value))
+    throw new ConfigurationError(`${namespace.from}: a Temporal namespace: letters, digits, dots, dashes and underscores`);
   const apiKey = pick<string>(
     [layers.env.apiKey, '$TEMPORAL_API_KEY'],
     [layers.profile.apiKey, `api_key of ${layers.profileLabel}`],
-    [config.temporal.apiKey && resolveSecret(config.temporal.apiKey, 'temporal.apiKey', env), secretLabel('temporal.apiKey', config.temporal.apiKey)],
+    [
+      config.temporal.apiKey && resolveSecret(config.temporal.apiKey, 'temporal.apiKey', env),
+      secretLabel('temporal.apiKey', config.temporal.apiKey),
+    ],
   );
   const tls = resolveTls(layers, env, apiKey !== undefined);
   const grpcMeta = { ...layers.profile.grpcMeta, ...layers.env.grpcMeta };
@@ -119,16 +133,21 @@ function loadLayers(config: CallvaultConfig, env: NodeJS.ProcessEnv): Layers {
   } catch (err) {
     const why = (err as Error).message;
     if (/Profile '.*' not found/.test(why)) {
-      throw new ConfigurationError(`TEMPORAL_PROFILE: no profile '${name}' in ${file ?? 'any Temporal configuration file'}${file && !existsSync(file) ? ' (the file does not exist)' : ''}`);
+      throw new ConfigurationError(
+        `TEMPORAL_PROFILE: no profile '${name}' in ${file ?? 'any Temporal configuration file'}${file && !existsSync(file) ? ' (the file does not exist)' : ''}`,
+      );
     }
-    throw new ConfigurationError(`${vars.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE ' : ''}${file}: not a usable Temporal configuration file: ${why}`);
+    throw new ConfigurationError(
+      `${vars.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE ' : ''}${file}: not a usable Temporal configuration file: ${why}`,
+    );
   }
   return { env: loadClientConfigProfile({ disableFile: true, overrideEnvVars: vars }), profile, profileLabel, config: config.temporal };
 }
 
 /** Where every Temporal tool looks for its profiles when TEMPORAL_CONFIG_FILE is not set (Linux and macOS). */
 function defaultProfileFile(vars: Record<string, string>): string | undefined {
-  if (process.platform === 'darwin') return vars.HOME ? join(vars.HOME, 'Library', 'Application Support', 'temporalio', 'temporal.toml') : undefined;
+  if (process.platform === 'darwin')
+    return vars.HOME ? join(vars.HOME, 'Library', 'Application Support', 'temporalio', 'temporal.toml') : undefined;
   const xdg = vars.XDG_CONFIG_HOME;
   const base = xdg ? (xdg.startsWith('/') ? xdg : undefined) : vars.HOME ? join(vars.HOME, '.config') : undefined;
   return base ? join(base, 'temporalio', 'temporal.toml') : undefined;
@@ -154,7 +173,8 @@ function resolveTls(layers: Layers, env: NodeJS.ProcessEnv, hasApiKey: boolean):
     [layers.profile.tls?.disabled === undefined ? undefined : !layers.profile.tls.disabled, `tls.disabled of ${layers.profileLabel}`],
     [typeof fromConfig === 'boolean' ? fromConfig : undefined, 'temporal.tls'],
   );
-  if (explicit?.value === false) return { on: false, impliedByApiKey: false, config: { disabled: true }, description: `plaintext (TLS off by ${explicit.from})` };
+  if (explicit?.value === false)
+    return { on: false, impliedByApiKey: false, config: { disabled: true }, description: `plaintext (TLS off by ${explicit.from})` };
   const material = (['serverCACert', 'clientCert', 'clientKey'] as const).map((m) => [m, tlsMaterial(m, layers, env)] as const);
   const found = Object.fromEntries(material.filter(([, f]) => f !== undefined)) as Partial<Record<Material, Found<Uint8Array>>>;
   const serverName = pick<string>(
@@ -170,20 +190,30 @@ function resolveTls(layers: Layers, env: NodeJS.ProcessEnv, hasApiKey: boolean):
     );
   }
   const configured = Object.keys(found).length > 0 || serverName !== undefined || typeof fromConfig === 'object';
-  if (!explicit && !configured && !hasApiKey) return { on: false, impliedByApiKey: false, config: undefined, description: 'plaintext (no TLS setting)' };
+  if (!explicit && !configured && !hasApiKey)
+    return { on: false, impliedByApiKey: false, config: undefined, description: 'plaintext (no TLS setting)' };
   const impliedByApiKey = !explicit && !configured;
   const parts = [
     found.serverCACert ? `server CA ${found.serverCACert.from}` : "the system's trusted roots",
     ...(found.clientCert ? [`client certificate ${found.clientCert.from}`] : []),
     ...(serverName ? [`server name ${serverName.value} (${serverName.from})`] : []),
   ];
-  const why = impliedByApiKey ? 'TLS (on because an API key is set; TEMPORAL_TLS=false for a server without TLS)' : `TLS${explicit ? ` (on by ${explicit.from})` : ''}`;
+  const why = impliedByApiKey
+    ? 'TLS (on because an API key is set; TEMPORAL_TLS=false for a server without TLS)'
+    : `TLS${explicit ? ` (on by ${explicit.from})` : ''}`;
   const data = (f: Found<Uint8Array> | undefined): ConfigDataSource | undefined => (f ? { data: f.value } : undefined);
   return {
     on: true,
     impliedByApiKey,
     // Left to envconfig when only the API key asks for TLS: it says `true`, the system's roots.
-    config: impliedByApiKey ? undefined : { serverName: serverName?.value, serverCACert: data(found.serverCACert), clientCert: data(found.clientCert), clientKey: data(found.clientKey) },
+    config: impliedByApiKey
+      ? undefined
+      : {
+          serverName: serverName?.value,
+          serverCACert: data(found.serverCACert),
+          clientCert: data(found.clientCert),
+          clientKey: data(found.clientKey),
+        },
     description: `${why} with ${parts.join(', ')}`,
   };
 }
@@ -199,7 +229,13 @@ function tlsMaterial(which: Material, layers: Layers, env: NodeJS.ProcessEnv): F
   }
   const tls = layers.config.tls;
   if (typeof tls !== 'object') return undefined;
-  if (which === 'clientKey') return tls.clientKey ? { value: Buffer.from(resolveSecret(tls.clientKey, 'temporal.tls.clientKey', env)), from: secretLabel('temporal.tls.clientKey', tls.clientKey) } : undefined;
+  if (which === 'clientKey')
+    return tls.clientKey
+      ? {
+          value: Buffer.from(resolveSecret(tls.clientKey, 'temporal.tls.clientKey', env)),
+          from: secretLabel('temporal.tls.clientKey', tls.clientKey),
+        }
+      : undefined;
   const path = which === 'clientCert' ? tls.clientCertPath : tls.serverCaCertPath;
   const field = which === 'clientCert' ? 'temporal.tls.clientCertPath' : 'temporal.tls.serverCaCertPath';
   return path ? readSource({ path }, `${field} (${path})`) : undefined;
@@ -216,7 +252,9 @@ function readSource(source: ConfigDataSource, from: string): Found<Uint8Array> {
   try {
     return { value: readFileSync(source.path), from };
   } catch (err) {
-    throw new ConfigurationError(`${from.replace(/^\$/, '')}: cannot read ${source.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigurationError(
+      `${from.replace(/^\$/, '')}: cannot read ${source.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -244,10 +282,20 @@ export function isTemporalRefusal(err: unknown): boolean {
 export function connectionFailure(target: TemporalTarget, err: unknown): ConfigurationError {
   const causes = causeChain(err);
   const hints: string[] = [];
-  if (AUTH_REFUSED.test(causes)) hints.push(target.apiKeyFrom ? `the server refused the API key from ${target.apiKeyFrom}` : 'the server wants credentials: set TEMPORAL_API_KEY, or a client certificate');
-  else if (TLS_REFUSED.test(causes)) hints.push('the TLS handshake failed: check the server CA, the server name and the client certificate (a server that requires mutual TLS refuses a connection without one)');
-  else if (target.tls && /deadline|timed? ?out/i.test(causes)) hints.push('over TLS, a refused handshake shows only as this timeout: check the server CA, the server name and the client certificate');
-  if (target.tlsImpliedByApiKey && !AUTH_REFUSED.test(causes)) hints.push('TLS is on because an API key is set; set TEMPORAL_TLS=false for a server without TLS');
+  if (AUTH_REFUSED.test(causes))
+    hints.push(
+      target.apiKeyFrom
+        ? `the server refused the API key from ${target.apiKeyFrom}`
+        : 'the server wants credentials: set TEMPORAL_API_KEY, or a client certificate',
+    );
+  else if (TLS_REFUSED.test(causes))
+    hints.push(
+      'the TLS handshake failed: check the server CA, the server name and the client certificate (a server that requires mutual TLS refuses a connection without one)',
+    );
+  else if (target.tls && /deadline|timed? ?out/i.test(causes))
+    hints.push('over TLS, a refused handshake shows only as this timeout: check the server CA, the server name and the client certificate');
+  if (target.tlsImpliedByApiKey && !AUTH_REFUSED.test(causes))
+    hints.push('TLS is on because an API key is set; set TEMPORAL_TLS=false for a server without TLS');
   return new ConfigurationError(
     `${target.addressFrom}: cannot connect to Temporal at ${target.address} (${causes}); check the address (or TEMPORAL_ADDRESS) and that the server is up` +
       `${hints.length ? `; ${hints.join('; ')}` : ''}. Tried: ${target.description}`,
@@ -287,7 +335,9 @@ export function tlsHandshakeProblem(target: TemporalTarget, timeoutMs = 3_000): 
     const timer = setTimeout(() => done(null), timeoutMs);
     // With TLS 1.3 a server that wants a client certificate says so just after the handshake.
     socket.once('secureConnect', () => setTimeout(() => done(null), 300));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(err.code ?? '') ? null : err.message));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(err.code ?? '') ? null : err.message),
+    );
   });
 }
 

@@ -32,7 +32,8 @@ export function parseConfig(raw: unknown, source = 'configuration', fromEnvironm
   if (!parsed.success) throw new ConfigurationError(describeIssues(source, parsed.error, fromEnvironment));
   const connections: Record<string, ConnectionConfig> = {};
   // Each value is what its provider's own schema made of it (connectionSchemaFor): a ConnectionConfig without its name.
-  for (const [name, conn] of Object.entries(parsed.data.connections)) connections[name] = { ...(conn as Omit<ConnectionConfig, 'name'>), name } as ConnectionConfig;
+  for (const [name, conn] of Object.entries(parsed.data.connections))
+    connections[name] = { ...(conn as Omit<ConnectionConfig, 'name'>), name } as ConnectionConfig;
   return { ...parsed.data, connections };
 }
 
@@ -52,7 +53,10 @@ const OVERRIDES: ReadonlyArray<[env: string, section: 'temporal' | 'storage' | '
  * serves every environment (the twelve-factor way the docker-compose file uses too). They are
  * validated as the file is, and an error names the variable.
  */
-function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { raw: Record<string, unknown>; fromEnvironment: Record<string, string> } {
+function applyEnvironment(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { raw: Record<string, unknown>; fromEnvironment: Record<string, string> } {
   const sections: Record<string, Record<string, unknown>> = {};
   const fromEnvironment: Record<string, string> = {};
   for (const section of ['temporal', 'storage', 'worker']) {

@@ -36,9 +36,13 @@ const temporalAddressSchema = z.string().refine(isTemporalAddress, TEMPORAL_ADDR
 export const TEMPORAL_NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 /** A listener's `host:port` (the worker's metrics and health endpoint): an IP or a name, and a port. */
-export const listenAddressSchema = z.string().refine(isTemporalAddress, 'expected host:port to listen on, such as 0.0.0.0:9464 or 127.0.0.1:9464');
+export const listenAddressSchema = z
+  .string()
+  .refine(isTemporalAddress, 'expected host:port to listen on, such as 0.0.0.0:9464 or 127.0.0.1:9464');
 
-const absolutePath = z.string().regex(/^\/[^\u0000-\u001f\u007f]{0,4095}$/, 'expected an absolute path (starting with /) without control characters');
+const absolutePath = z
+  .string()
+  .regex(/^\/[^\u0000-\u001f\u007f]{0,4095}$/, 'expected an absolute path (starting with /) without control characters');
 
 /**
  * TLS towards Temporal: `true` for TLS with the system's trusted roots, `false` for plaintext even
@@ -48,7 +52,10 @@ const absolutePath = z.string().regex(/^\/[^\u0000-\u001f\u007f]{0,4095}$/, 'exp
 const temporalTlsFilesSchema = z
   .object({
     serverCaCertPath: absolutePath.optional(),
-    serverName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'a DNS name the server certificate carries').optional(),
+    serverName: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'a DNS name the server certificate carries')
+      .optional(),
     clientCertPath: absolutePath.optional(),
     clientKey: secretRefSchema.optional(),
   })
@@ -69,14 +76,16 @@ const temporalTlsSchema = z.unknown().transform((raw, ctx): boolean | z.infer<ty
  * as for every Postgres client, so `allowPassword` is only for the URL taken from DATABASE_URL.
  */
 export function databaseUrlProblem(raw: unknown, allowPassword: boolean): string | undefined {
-  if (typeof raw !== 'string' || raw.length > 2048 || /[\s\u0000-\u001f\u007f]/.test(raw)) return 'expected a postgres:// URL without spaces or control characters';
+  if (typeof raw !== 'string' || raw.length > 2048 || /[\s\u0000-\u001f\u007f]/.test(raw))
+    return 'expected a postgres:// URL without spaces or control characters';
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     return 'expected a URL such as postgres://callvault@db.internal:5432/callvault';
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return `expected a postgres:// or postgresql:// URL, got ${url.protocol}`;
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    return `expected a postgres:// or postgresql:// URL, got ${url.protocol}`;
   if (!allowPassword && (url.password || url.searchParams.has('password'))) {
     return 'a password in the URL is refused; give it to the worker as PGPASSWORD or in ~/.pgpass (or pass the whole URL in the DATABASE_URL environment variable)';
   }
@@ -92,13 +101,16 @@ const PREFIX = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(?:\/[A-Za-z0-9_-][A-Za-z0-9._
  * `connections` as a record of named connections. Names are checked here, on the raw keys: JSON
  * may hold a key `__proto__`, which zod's record would drop without a word.
  */
-const connectionsSchema = z.preprocess((raw, ctx) => {
-  if (typeof raw !== 'object' || raw === null) return raw;
-  for (const name of Object.keys(raw)) {
-    if (!CONNECTION_NAME.test(name)) ctx.issues.push({ code: 'custom', message: CONNECTION_NAME_HINT, path: [name], input: undefined });
-  }
-  return raw;
-}, z.record(z.string(), connectionSchemaFor(PROVIDERS)));
+const connectionsSchema = z.preprocess(
+  (raw, ctx) => {
+    if (typeof raw !== 'object' || raw === null) return raw;
+    for (const name of Object.keys(raw)) {
+      if (!CONNECTION_NAME.test(name)) ctx.issues.push({ code: 'custom', message: CONNECTION_NAME_HINT, path: [name], input: undefined });
+    }
+    return raw;
+  },
+  z.record(z.string(), connectionSchemaFor(PROVIDERS)),
+);
 
 /** A URL of the deployment's own (the S3 store, a trace collector): private addresses are fine, credentials are not. */
 function deploymentUrlSchema(secretHint: string) {
@@ -113,7 +125,10 @@ export const configSchema = z
     temporal: z
       .object({
         address: temporalAddressSchema.default('127.0.0.1:7233'),
-        namespace: z.string().regex(TEMPORAL_NAMESPACE, 'a Temporal namespace: letters, digits, dots, dashes and underscores').default('default'),
+        namespace: z
+          .string()
+          .regex(TEMPORAL_NAMESPACE, 'a Temporal namespace: letters, digits, dots, dashes and underscores')
+          .default('default'),
         /** Prefix of every task queue; workflows and bookkeeping run on the prefix itself. */
         taskQueue: z.string().regex(TASK_QUEUE, TASK_QUEUE_HINT).default('callvault'),
         /** Fallbacks for what TEMPORAL_* variables and a Temporal profile do not say (src/client/temporalConnection.ts). */
@@ -126,12 +141,24 @@ export const configSchema = z
       .object({
         /** The S3 endpoint: the deployment's own store, so a private address needs no allowance (link-local and metadata are refused). */
         endpoint: deploymentUrlSchema(`S3 keys go in storage.accessKeyId and storage.secretAccessKey: ${SECRET_REF_HINT}`).optional(),
-        region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'an S3 region such as us-east-1').default('us-east-1'),
+        region: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'an S3 region such as us-east-1')
+          .default('us-east-1'),
         bucket: z
           .string()
           .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 lowercase letters, digits, dots, dashes)')
-          .refine((b) => !b.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(b), 'an S3 bucket name has no two dots in a row and is not an IP address'),
-        prefix: z.string().regex(PREFIX, 'segments of letters, digits, dots, dashes and underscores separated by single slashes; none empty, none starting with a dot (no ../), no leading or trailing slash').default('callvault'),
+          .refine(
+            (b) => !b.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(b),
+            'an S3 bucket name has no two dots in a row and is not an IP address',
+          ),
+        prefix: z
+          .string()
+          .regex(
+            PREFIX,
+            'segments of letters, digits, dots, dashes and underscores separated by single slashes; none empty, none starting with a dot (no ../), no leading or trailing slash',
+          )
+          .default('callvault'),
         forcePathStyle: z.boolean().default(true),
         accessKeyId: secretRefSchema.optional(),
         secretAccessKey: secretRefSchema.optional(),
@@ -159,7 +186,10 @@ export const configSchema = z
         /** Prometheus metrics, /healthz and /readyz on one listener; off unless an address is set. */
         metrics: z.object({ address: listenAddressSchema }).strict().optional(),
         /** OpenTelemetry traces to an OTLP/HTTP collector (base URL, as OTEL_EXPORTER_OTLP_ENDPOINT); off unless set. */
-        tracing: z.object({ otlpEndpoint: deploymentUrlSchema('a collector that needs a token takes it from OTEL_EXPORTER_OTLP_HEADERS') }).strict().optional(),
+        tracing: z
+          .object({ otlpEndpoint: deploymentUrlSchema('a collector that needs a token takes it from OTEL_EXPORTER_OTLP_HEADERS') })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ transferConcurrency: 8, listConcurrency: 4, shutdownGraceSeconds: 20 }),

@@ -62,7 +62,17 @@ const MAX_WAIT_AHEAD_MS = 2 * 24 * 3600 * 1000;
 export function parseCarriedState(raw: unknown, now: number): ExportSnapshot {
   const problems = new FieldProblems();
   const path = 'carried';
-  const fields = object(raw, path, problems, ['counters', 'cursor', 'listingDone', 'pagesListed', 'generation', 'queue', 'waiting', 'recentlyListed', 'failures']);
+  const fields = object(raw, path, problems, [
+    'counters',
+    'cursor',
+    'listingDone',
+    'pagesListed',
+    'generation',
+    'queue',
+    'waiting',
+    'recentlyListed',
+    'failures',
+  ]);
   if (fields) {
     const counters = checkCounters(field(fields, path, 'counters'), problems);
     const cursorField = field(fields, path, 'cursor');
@@ -72,10 +82,22 @@ export function parseCarriedState(raw: unknown, now: number): ExportSnapshot {
     const generation = number(field(fields, path, 'generation'), problems, { min: 0, max: 1_000_000, integer: true });
     const queue = list(field(fields, path, 'queue'), problems, MAX_TASKS, (f) => checkTask(f, problems, now));
     const waiting = list(field(fields, path, 'waiting'), problems, MAX_TASKS, (f) => checkWaiting(f, problems, now));
-    const recentlyListed = list(field(fields, path, 'recentlyListed'), problems, RECENTLY_LISTED, (f) => string(f, problems, { max: MAX_ID }));
+    const recentlyListed = list(field(fields, path, 'recentlyListed'), problems, RECENTLY_LISTED, (f) =>
+      string(f, problems, { max: MAX_ID }),
+    );
     const failures = optional(field(fields, path, 'failures'), (f) => checkFailureSummary(f, problems));
     if (counters && failures && failures.total > counters.failed) problems.add(`${path}.failures`, 'more failed files than counted');
-    if (problems.ok && counters && cursor !== undefined && listingDone !== undefined && pagesListed !== undefined && generation !== undefined && queue && waiting && recentlyListed) {
+    if (
+      problems.ok &&
+      counters &&
+      cursor !== undefined &&
+      listingDone !== undefined &&
+      pagesListed !== undefined &&
+      generation !== undefined &&
+      queue &&
+      waiting &&
+      recentlyListed
+    ) {
       return { counters, cursor, listingDone, pagesListed, generation, queue, waiting, recentlyListed, ...(failures ? { failures } : {}) };
     }
   }
@@ -112,9 +134,17 @@ function checkTask(f: Field, problems: FieldProblems, now: number): FileTask | u
   const tries = number(field(fields, f.path, 'tries'), problems, { min: 0, max: 1_000, integer: true });
   const lastError = optional(field(fields, f.path, 'lastError'), (e) => string(e, problems, { max: MAX_TEXT }));
   const alone = optional(field(fields, f.path, 'alone'), (a) => boolean(a, problems));
-  const notReadySince = optional(field(fields, f.path, 'notReadySince'), (n) => number(n, problems, { min: now - 90 * 24 * 3600 * 1000, max: now }));
+  const notReadySince = optional(field(fields, f.path, 'notReadySince'), (n) =>
+    number(n, problems, { min: now - 90 * 24 * 3600 * 1000, max: now }),
+  );
   if (!item || tries === undefined) return undefined;
-  return { item, tries, ...(lastError !== undefined ? { lastError } : {}), ...(alone ? { alone } : {}), ...(notReadySince !== undefined ? { notReadySince } : {}) };
+  return {
+    item,
+    tries,
+    ...(lastError !== undefined ? { lastError } : {}),
+    ...(alone ? { alone } : {}),
+    ...(notReadySince !== undefined ? { notReadySince } : {}),
+  };
 }
 
 function checkWaiting(f: Field, problems: FieldProblems, now: number): WaitingTask | undefined {
@@ -130,7 +160,16 @@ function checkWaiting(f: Field, problems: FieldProblems, now: number): WaitingTa
 
 /** A listed file as a provider names it: identities and a credential-free locator, nothing else. */
 function checkItem(f: Field, problems: FieldProblems): SourceItem | undefined {
-  const fields = object(f.value, f.path, problems, ['sourceId', 'conversationId', 'messageId', 'kind', 'createdAt', 'extension', 'originalName', 'locator']);
+  const fields = object(f.value, f.path, problems, [
+    'sourceId',
+    'conversationId',
+    'messageId',
+    'kind',
+    'createdAt',
+    'extension',
+    'originalName',
+    'locator',
+  ]);
   if (!fields) return undefined;
   const sourceId = string(field(fields, f.path, 'sourceId'), problems, { max: MAX_ID });
   const conversationId = string(field(fields, f.path, 'conversationId'), problems, { max: MAX_ID });

@@ -43,7 +43,8 @@ function parseField(text: string, name: string, min: number, max: number, names?
       if (named < 0) throw new InvalidCadence(`cron ${name}: unknown name ${quoted(token)}`);
       return named + nameBase;
     }
-    if (!/^\d{1,2}$/.test(token)) throw new InvalidCadence(`cron ${name}: ${quoted(token)} is not a number${names ? ' or a three-letter name' : ''}`);
+    if (!/^\d{1,2}$/.test(token))
+      throw new InvalidCadence(`cron ${name}: ${quoted(token)} is not a number${names ? ' or a three-letter name' : ''}`);
     const n = Number(token);
     if (n < min || n > max) throw new InvalidCadence(`cron ${name}: ${n} is outside ${min}-${max}`);
     return n;
@@ -81,7 +82,9 @@ export function parseCron(expression: string): Cron {
   const text = Object.hasOwn(SHORTHANDS, shorthand) ? SHORTHANDS[shorthand]! : trimmed;
   const fields = text.split(/ +/);
   if (fields.length !== 5 || !/^[A-Za-z0-9*/, -]+$/.test(text)) {
-    throw new InvalidCadence(`cron: expected 5 fields (minute hour day-of-month month day-of-week) separated by spaces, or a shorthand like @daily, got ${quoted(expression, 60)}`);
+    throw new InvalidCadence(
+      `cron: expected 5 fields (minute hour day-of-month month day-of-week) separated by spaces, or a shorthand like @daily, got ${quoted(expression, 60)}`,
+    );
   }
   const weekdays = parseField(fields[4]!, 'day-of-week', 0, 7, DAY_NAMES);
   if (weekdays.delete(7)) weekdays.add(0);
@@ -94,7 +97,9 @@ export function parseCron(expression: string): Cron {
     weekdays,
   };
   if (!firesEveryYear(cron)) {
-    throw new InvalidCadence(`cron: ${quoted(trimmed, 60)} does not fire in every year (a day such as 31 February, or a date and weekday that seldom meet)`);
+    throw new InvalidCadence(
+      `cron: ${quoted(trimmed, 60)} does not fire in every year (a day such as 31 February, or a date and weekday that seldom meet)`,
+    );
   }
   return cron;
 }

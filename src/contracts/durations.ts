@@ -34,7 +34,11 @@ const DURATION = /^(?:(\d{1,6})d)?(?:(\d{1,7})h)?(?:(\d{1,9})m)?(?:(\d{1,10})s)?
  * `90s`, `15m`, `1h30m`, `1d`, or a number of seconds, to milliseconds (whole seconds only),
  * within `bounds` (default: 0 to 366 days).
  */
-export function parseDuration(value: string | number, field = 'duration', bounds: { min: number; max: number } = { min: 0, max: 366 * DAY }): number {
+export function parseDuration(
+  value: string | number,
+  field = 'duration',
+  bounds: { min: number; max: number } = { min: 0, max: 366 * DAY },
+): number {
   let ms: number;
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) throw new InvalidCadence(`${field}: expected a whole number of seconds, got ${value}`);
@@ -47,7 +51,9 @@ export function parseDuration(value: string | number, field = 'duration', bounds
     ms = ['d', 'h', 'm', 's'].reduce((sum, unit, i) => sum + Number(m[i + 1] ?? 0) * UNITS[unit]!, 0);
   }
   if (ms < bounds.min || ms > bounds.max) {
-    throw new InvalidCadence(`${field}: expected ${formatDuration(bounds.min)} to ${formatDuration(bounds.max)}, got ${formatDuration(ms)}`);
+    throw new InvalidCadence(
+      `${field}: expected ${formatDuration(bounds.min)} to ${formatDuration(bounds.max)}, got ${formatDuration(ms)}`,
+    );
   }
   return ms;
 }

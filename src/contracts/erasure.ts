@@ -50,7 +50,8 @@ export function checkFileSelection(fields: Record<string, unknown>, problems: Fi
   const forms = new Set(given.map((k) => (k === 'to' ? 'from' : k)));
   if (forms.size === 0) problems.add('conversationIds', 'name the files: conversationIds, sourceIds, or a window (from and to)');
   else if (forms.size > 1) problems.add(given.join(', '), 'give one of conversationIds, sourceIds, or a window (from and to), not several');
-  else if (forms.has('from') && (fields.from === undefined || fields.to === undefined)) problems.add(fields.from === undefined ? 'from' : 'to', 'a window needs both from and to');
+  else if (forms.has('from') && (fields.from === undefined || fields.to === undefined))
+    problems.add(fields.from === undefined ? 'from' : 'to', 'a window needs both from and to');
   if (selection.from && selection.to && selection.from >= selection.to) problems.add('to', 'must be later than from');
   return Object.fromEntries(Object.entries(selection).filter(([, v]) => v !== undefined)) as FileSelection;
 }
@@ -154,7 +155,17 @@ export interface EraseResult {
 export const eraseProgressQuery = defineQuery<EraseResult>('progress');
 
 export function emptyEraseResult(input: Pick<ValidEraseInput, 'connection' | 'dryRun'>): EraseResult {
-  return { connection: input.connection, dryRun: input.dryRun, matched: 0, erased: 0, refused: 0, gone: 0, versionsDeleted: 0, files: [], refusals: [] };
+  return {
+    connection: input.connection,
+    dryRun: input.dryRun,
+    matched: 0,
+    erased: 0,
+    refused: 0,
+    gone: 0,
+    versionsDeleted: 0,
+    files: [],
+    refusals: [],
+  };
 }
 
 /** Adds a planned page to a dry run's result: what would be erased or refused. */

@@ -54,13 +54,21 @@ const STATE_TEXT: Record<ExportStateName | 'starting', string> = {
 const DETAIL_SAMPLE = 3;
 
 /** The export's current details: where it is, its counters, and its failed files by code with examples. */
-export function exportCurrentDetails(state: ExportStateName | 'starting', p: Omit<ExportProgress, 'state' | 'connection' | 'window'>, failures: FailureSummary): string {
+export function exportCurrentDetails(
+  state: ExportStateName | 'starting',
+  p: Omit<ExportProgress, 'state' | 'connection' | 'window'>,
+  failures: FailureSummary,
+): string {
   const done = p.transferred + p.skipped + p.failed;
   const listed = p.listingDone ? `${p.listed}` : `${p.listed}+`;
   const lines = [
     `**${STATE_TEXT[state]}**: ${done} of ${listed} files done: ${p.transferred} stored (${formatBytes(p.bytes)}), ${p.skipped} already stored, ${p.failed} failed`,
   ];
-  const activity = [p.inFlight ? `${p.inFlight} transfers in flight` : '', p.waiting ? `${p.waiting} waiting (not ready)` : '', p.retrying ? `${p.retrying} waiting to retry` : ''].filter(Boolean);
+  const activity = [
+    p.inFlight ? `${p.inFlight} transfers in flight` : '',
+    p.waiting ? `${p.waiting} waiting (not ready)` : '',
+    p.retrying ? `${p.retrying} waiting to retry` : '',
+  ].filter(Boolean);
   if (activity.length) lines.push('', activity.join(' · '));
   if (failures.total > 0) {
     lines.push('', `**Failed files** (${failures.total}):`);

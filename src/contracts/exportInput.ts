@@ -124,7 +124,8 @@ export function parseExportInput(raw: unknown): ValidExportInput {
 export function checkWindow(from: string, to: string, problems: FieldProblems, path = 'to'): void {
   const length = Date.parse(to) - Date.parse(from);
   if (length <= 0) problems.add(path, 'must be later than from');
-  else if (length > MAX_WINDOW_DAYS * DAY) problems.add(path, `a window is at most ${MAX_WINDOW_DAYS} days (about ten years); export a longer history as several windows`);
+  else if (length > MAX_WINDOW_DAYS * DAY)
+    problems.add(path, `a window is at most ${MAX_WINDOW_DAYS} days (about ten years); export a longer history as several windows`);
 }
 
 /** Every option, the given ones and the defaults for the rest. */

@@ -36,7 +36,12 @@ export const FATAL_FAILURE_TYPES: string[] = [FailureType.CredentialsRejected, F
  * Failure types no retry can fix (activities/failures.ts raises them): bad input, data Postgres
  * refuses, an unknown name. Every workflow lists them as non-retryable, so nothing retries for ever.
  */
-export const DETERMINISTIC_FAILURE_TYPES: string[] = [FailureType.InvalidInput, FailureType.Configuration, FailureType.DataRejected, FailureType.NotFound];
+export const DETERMINISTIC_FAILURE_TYPES: string[] = [
+  FailureType.InvalidInput,
+  FailureType.Configuration,
+  FailureType.DataRejected,
+  FailureType.NotFound,
+];
 
 /** Why one file can never be fetched: the platform's final word (404/410, a final status, a refused or unusable link). */
 export const UNAVAILABLE_REASONS = ['not_found', 'provider_final_status', 'refused_link', 'malformed'] as const;

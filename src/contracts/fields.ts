@@ -68,7 +68,11 @@ export function field(fields: Record<string, unknown>, path: string, key: string
 }
 
 /** A string by a grammar (names, ids); the pattern should bound its length. */
-export function string(f: Field, problems: FieldProblems, rules: { max?: number; pattern?: RegExp; hint?: string } = {}): string | undefined {
+export function string(
+  f: Field,
+  problems: FieldProblems,
+  rules: { max?: number; pattern?: RegExp; hint?: string } = {},
+): string | undefined {
   if (typeof f.value !== 'string') return problems.add(f.path, `expected a string, got ${describe(f.value)}`);
   if (rules.max !== undefined && f.value.length > rules.max) return problems.add(f.path, `at most ${rules.max} characters`);
   if (rules.pattern && !rules.pattern.test(f.value)) return problems.add(f.path, rules.hint ?? `does not match ${rules.pattern}`);

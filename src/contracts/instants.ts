@@ -29,9 +29,17 @@ export function readInstant(value: unknown): { ms: number } | { problem: string 
   if (typeof value !== 'string') return { problem: INSTANT_HINT };
   const m = INSTANT.exec(value);
   if (!m) return { problem: INSTANT_HINT };
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (year < 2000 || year > 2100) return { problem: 'expected a date from 2000-01-01 to 2100-12-31' };
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return { problem: `${value.slice(0, 10)} is not a date in the calendar` };
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
+    return { problem: `${value.slice(0, 10)} is not a date in the calendar` };
   if (hour > 23 || minute > 59 || second > 59) return { problem: `${value.slice(11, 19)} is not a time of day (00:00:00 to 23:59:59)` };
   let offsetMinutes = 0;
   const zone = m[8];

@@ -22,7 +22,8 @@ export const TASK_QUEUE_HINT = 'use 1-100 letters, digits, dots, dashes and unde
  * the byte order mark, and unpaired surrogates (not Unicode, so not storable as UTF-8).
  */
 // eslint-disable-next-line no-control-regex
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSAFE_TEXT =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why `value` is not acceptable free text of at most `max` characters, or undefined when it is. */
 export function textProblem(value: string, max: number): string | undefined {

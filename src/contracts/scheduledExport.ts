@@ -131,7 +131,8 @@ export function parseScheduledRunState(raw: unknown, continued: boolean, input: 
   if (cadence && state.scheduledAt !== undefined && state.exportWorkflowId !== undefined) {
     const window = cadenceWindow(cadence, Date.parse(state.scheduledAt), problems, 'carried.scheduledAt');
     const expected = window && exportWorkflowId({ connection: input.connection, ...window });
-    if (expected !== undefined && expected !== state.exportWorkflowId) problems.add('carried.exportWorkflowId', `expected '${expected}', the export of this run's window`);
+    if (expected !== undefined && expected !== state.exportWorkflowId)
+      problems.add('carried.exportWorkflowId', `expected '${expected}', the export of this run's window`);
   }
   if (!problems.ok) fail('scheduled export carried state', problems);
   return state as ScheduledRunState;

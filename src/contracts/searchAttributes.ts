@@ -27,5 +27,12 @@ export const CALLVAULT_SEARCH_ATTRIBUTES: readonly ExportSearchAttribute[] = Obj
  * `CallvaultState`: where an export is. The three `completed*` values are also the export's
  * outcome (ExportResult.outcome), which the CLI's exit codes tell apart.
  */
-export const EXPORT_STATES = ['running', 'completed', 'completed_with_final_failures', 'completed_with_given_up', 'failed', 'cancelled'] as const;
+export const EXPORT_STATES = [
+  'running',
+  'completed',
+  'completed_with_final_failures',
+  'completed_with_given_up',
+  'failed',
+  'cancelled',
+] as const;
 export type ExportStateName = (typeof EXPORT_STATES)[number];

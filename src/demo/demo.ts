@@ -73,10 +73,18 @@ async function startStack(options: DemoOptions, cleanups: Array<() => Promise<vo
 
   step('starting the Temporal dev server (state kept in the data folder) and SeaweedFS');
   const [temporal, seaweed] = await Promise.all([
-    startTemporal({ dataDir: join(dataDir, 'temporal'), dbFile: join(dataDir, 'temporal.db'), headless: false, logFile: join(dataDir, 'temporal.log') }),
+    startTemporal({
+      dataDir: join(dataDir, 'temporal'),
+      dbFile: join(dataDir, 'temporal.db'),
+      headless: false,
+      logFile: join(dataDir, 'temporal.log'),
+    }),
     startSeaweed({ dataDir: join(dataDir, 'seaweed'), logFile: join(dataDir, 'seaweed.log') }),
   ]);
-  cleanups.push(() => temporal.stop(), () => seaweed.stop());
+  cleanups.push(
+    () => temporal.stop(),
+    () => seaweed.stop(),
+  );
 
   step('starting the Bird, Dixa and Kore.ai simulators');
   const secretsDir = join(dataDir, 'secrets');
@@ -87,11 +95,21 @@ async function startStack(options: DemoOptions, cleanups: Array<() => Promise<vo
   // Secrets as files the configuration names: the worker and every CLI command printed below find them.
   const database = splitDatabasePassword(databaseUrl);
   const pgpass = database.env.PGPASSWORD === undefined ? undefined : writePgpass(secretsDir, databaseUrl);
-  writeSecrets(secretsDir, { ...sims.secrets, DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId, DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey });
+  writeSecrets(secretsDir, {
+    ...sims.secrets,
+    DEMO_S3_ACCESS_KEY: DEV_S3_CREDENTIALS.accessKeyId,
+    DEMO_S3_SECRET_KEY: DEV_S3_CREDENTIALS.secretAccessKey,
+  });
   const configPath = join(dataDir, 'callvault.config.json');
   const raw = {
     temporal: { address: temporal.address, namespace: 'default', taskQueue: 'callvault' },
-    storage: { endpoint: seaweed.endpoint, bucket: BUCKET, prefix: 'exports', accessKeyId: secretRef('DEMO_S3_ACCESS_KEY'), secretAccessKey: secretRef('DEMO_S3_SECRET_KEY') },
+    storage: {
+      endpoint: seaweed.endpoint,
+      bucket: BUCKET,
+      prefix: 'exports',
+      accessKeyId: secretRef('DEMO_S3_ACCESS_KEY'),
+      secretAccessKey: secretRef('DEMO_S3_SECRET_KEY'),
+    },
     database: { url: database.url },
     connections: withRetention(sims.connections, Date.now()),
   };
@@ -99,7 +117,11 @@ async function startStack(options: DemoOptions, cleanups: Array<() => Promise<vo
   const config = parseConfig(raw, configPath);
 
   step('starting a worker process');
-  const worker = await WorkerProcess.start({ configPath, env: { ...demoWorkerEnvironment(process.env), ...database.env }, logFile: join(dataDir, 'worker.log') });
+  const worker = await WorkerProcess.start({
+    configPath,
+    env: { ...demoWorkerEnvironment(process.env), ...database.env },
+    logFile: join(dataDir, 'worker.log'),
+  });
   cleanups.push(() => worker.stop());
   return { temporal, seaweed, databaseUrl, configPath, config, pgpass, bucket: BUCKET, window: WINDOW, connections: CONNECTIONS };
 }
@@ -116,7 +138,9 @@ function writePgpass(dir: string, url: string): string {
   const u = new URL(url);
   const escapeField = (s: string) => decodeURIComponent(s).replace(/[\\:]/g, '\\$&');
   const path = join(dir, 'pgpass');
-  writeFileSync(path, `${escapeField(u.hostname)}:${u.port || '5432'}:*:${escapeField(u.username)}:${escapeField(u.password)}\n`, { mode: 0o600 });
+  writeFileSync(path, `${escapeField(u.hostname)}:${u.port || '5432'}:*:${escapeField(u.username)}:${escapeField(u.password)}\n`, {
+    mode: 0o600,
+  });
   return path;
 }
 
@@ -127,14 +151,18 @@ function writePgpass(dir: string, url: string): string {
  */
 function withRetention(connections: Record<string, unknown>, now: number): Record<string, unknown> {
   const keepDays = Math.floor((now - Date.parse(WINDOW.to) + DAY) / DAY);
-  return Object.fromEntries(Object.entries(connections).map(([name, conn]) => [name, { ...(conn as object), retention: { keepDays, leadDays: LEAD_DAYS } }]));
+  return Object.fromEntries(
+    Object.entries(connections).map(([name, conn]) => [name, { ...(conn as object), retention: { keepDays, leadDays: LEAD_DAYS } }]),
+  );
 }
 
 /** An export of the demo window per connection, all at once, with a progress line per connection every two seconds. */
 async function exportEveryConnection(client: Client, config: CallvaultConfig): Promise<ExportResult[]> {
   step(`exporting ${WINDOW.from.slice(0, 10)} .. ${WINDOW.to.slice(0, 10)} from ${CONNECTIONS.join(', ')}`);
   const started = await Promise.all(
-    CONNECTIONS.map((connection) => startExport(client, config.temporal.taskQueue, { connection, ...WINDOW, trigger: { kind: 'cli', by: 'demo' } })),
+    CONNECTIONS.map((connection) =>
+      startExport(client, config.temporal.taskQueue, { connection, ...WINDOW, trigger: { kind: 'cli', by: 'demo' } }),
+    ),
   );
   const latest = new Map<string, ExportProgress>();
   const printed = new Map<string, string>();

@@ -23,7 +23,15 @@ export interface DemoStack {
 }
 
 /** Environment variables that override a configuration file: the demo's worker and printed commands go without them. */
-export const CONFIG_OVERRIDES = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CALLVAULT_TASK_QUEUE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION'];
+export const CONFIG_OVERRIDES = [
+  'DATABASE_URL',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'CALLVAULT_TASK_QUEUE',
+  'S3_ENDPOINT',
+  'S3_BUCKET',
+  'S3_REGION',
+];
 
 /**
  * What the demo did, and where to look. Every command printed runs as printed, from the folder
@@ -31,7 +39,12 @@ export const CONFIG_OVERRIDES = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_N
  * the CLI elsewhere (DATABASE_URL and the like, when set here) is unset in the command itself.
  * Addresses of servers are printed only while they run.
  */
-export function printResults(results: ExportResult[], sweep: RetentionSweepResult, stack: DemoStack, options: { dataDir: string; keepRunning: boolean }): void {
+export function printResults(
+  results: ExportResult[],
+  sweep: RetentionSweepResult,
+  stack: DemoStack,
+  options: { dataDir: string; keepRunning: boolean },
+): void {
   console.log('\ncallvault demo: done');
   for (const r of results) {
     console.log(

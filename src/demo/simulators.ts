@@ -51,7 +51,13 @@ interface Simulators {
 }
 
 function seedSimulators(window: Window): Simulators {
-  const recordings = BirdSimulator.generate({ seed: 'demo', count: 60, ...window, size: { min: 20 * 1024, max: 2 * MiB }, statuses: { absent: 1 } });
+  const recordings = BirdSimulator.generate({
+    seed: 'demo',
+    count: 60,
+    ...window,
+    size: { min: 20 * 1024, max: 2 * MiB },
+    statuses: { absent: 1 },
+  });
   recordings[7]!.size = 24 * MiB;
   Object.assign(recordings[11]!, { status: 'ongoing', availableAfterPolls: 1 });
   return {
@@ -59,14 +65,30 @@ function seedSimulators(window: Window): Simulators {
     dixa: new DixaSimulator({ seed: 'demo', generate: { count: 45, ...window, size: { min: 4 * 1024, max: 1 * MiB }, filesEvery: 1 } }),
     kore: new KoreSimulator({
       seed: 'demo',
-      sessions: KoreSimulator.generate({ seed: 'demo', count: 8, ...window, chatEvery: 4, recordingsPerSession: { min: 1, max: 3 }, size: { min: 16 * 1024, max: 3 * MiB }, voicemailEvery: 3 }),
+      sessions: KoreSimulator.generate({
+        seed: 'demo',
+        count: 8,
+        ...window,
+        chatEvery: 4,
+        recordingsPerSession: { min: 1, max: 3 },
+        size: { min: 16 * 1024, max: 3 * MiB },
+        voicemailEvery: 3,
+      }),
     }),
   };
 }
 
 function demoConnections({ bird, dixa, kore }: Simulators, secretRef: (name: string) => SecretRef): Record<string, unknown> {
   return {
-    'bird-demo': { provider: 'bird', allowPrivateNetwork: true, baseUrl: bird.baseUrl, workspaceId: bird.workspaceId, accessKey: secretRef('DEMO_BIRD_ACCESS_KEY'), mediaHosts: [bird.storageHost], notReadyRetrySeconds: 3 },
+    'bird-demo': {
+      provider: 'bird',
+      allowPrivateNetwork: true,
+      baseUrl: bird.baseUrl,
+      workspaceId: bird.workspaceId,
+      accessKey: secretRef('DEMO_BIRD_ACCESS_KEY'),
+      mediaHosts: [bird.storageHost],
+      notReadyRetrySeconds: 3,
+    },
     'dixa-demo': {
       provider: 'dixa',
       allowPrivateNetwork: true, // the simulators listen on 127.0.0.1

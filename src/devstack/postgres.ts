@@ -117,7 +117,10 @@ export interface ScratchDatabase {
 /** A fresh, uniquely named database on the server of `baseUrl`, for one test run. */
 export async function createScratchDatabase(baseUrl: string = defaultDatabaseUrl(), prefix = 'callvault_test'): Promise<ScratchDatabase> {
   const suffix = `_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const cleanPrefix = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, MAX_IDENTIFIER_LENGTH - suffix.length);
+  const cleanPrefix = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, MAX_IDENTIFIER_LENGTH - suffix.length);
   const name = `${cleanPrefix}${suffix}`;
   await withAdminClient(baseUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
   return {

@@ -67,7 +67,10 @@ export interface PrivatePostgres {
 export function postgresBinDir(root = POSTGRES_ROOT): string {
   let versions: number[];
   try {
-    versions = fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).map(Number);
+    versions = fs
+      .readdirSync(root)
+      .filter((v) => /^\d+$/.test(v))
+      .map(Number);
   } catch {
     versions = [];
   }
@@ -136,7 +139,16 @@ export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): P
       throw new Error(`initdb of a private cluster in ${dataDir} failed: ${err.stderr?.trim() || err.message}`);
     });
     const initdbMs = Date.now() - initStarted;
-    const cluster = new Cluster({ bin, user, dir, dataDir, socketDir, logFile, settings: opts.settings ?? {}, readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS });
+    const cluster = new Cluster({
+      bin,
+      user,
+      dir,
+      dataDir,
+      socketDir,
+      logFile,
+      settings: opts.settings ?? {},
+      readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
+    });
     const startStarted = Date.now();
     if (opts.port !== undefined) await cluster.launch(opts.port);
     else await startWithFreshPorts(async () => cluster.launch(await freePort()));

@@ -133,7 +133,14 @@ export class ManagedProcess {
       child.once('error', (err) => reject(new Error(`cannot start ${opts.name} (${opts.command}): ${err.message}`)));
     });
     if (child.pid === undefined) throw new Error(`cannot start ${opts.name}: no pid`);
-    const managed = new ManagedProcess(opts.name, child.pid, opts.logFile, opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, child, opts.processGroup ?? false);
+    const managed = new ManagedProcess(
+      opts.name,
+      child.pid,
+      opts.logFile,
+      opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+      child,
+      opts.processGroup ?? false,
+    );
     live.add(managed);
     installExitHook();
     return managed;
@@ -242,7 +249,9 @@ export class ManagedProcess {
     while (processGroupMembers(this.pid).length > 0) {
       if (Date.now() > deadline) {
         this.killNow();
-        throw new Error(`${this.name} (pid ${this.pid}): members of its process group outlived it: ${processGroupMembers(this.pid).join(', ')}`);
+        throw new Error(
+          `${this.name} (pid ${this.pid}): members of its process group outlived it: ${processGroupMembers(this.pid).join(', ')}`,
+        );
       }
       await sleep(GROUP_POLL_MS);
     }
@@ -258,7 +267,12 @@ export class ManagedProcess {
         const length = Math.min(size, TAIL_BYTES);
         const buf = Buffer.alloc(length);
         fs.readSync(fd, buf, 0, length, size - length);
-        return buf.toString('utf8').split('\n').filter((l) => l.length > 0).slice(-lines).join('\n');
+        return buf
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.length > 0)
+          .slice(-lines)
+          .join('\n');
       } finally {
         fs.closeSync(fd);
       }

@@ -1,12 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  ListBucketsCommand,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ObjectStore } from '../storage/objectStore';
 import { freePorts } from './ports';
@@ -99,7 +93,14 @@ async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
   fs.mkdirSync(dataDir, { recursive: true });
   const logFile = path.resolve(opts.logFile ?? path.join(dataDir, 'weed.log'));
   const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = (await freePorts(8)) as [
-    number, number, number, number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   const ports: SeaweedPorts = { master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc };
   const endpoint = `http://${HOST}:${s3}`;
@@ -108,7 +109,14 @@ async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
 
   const launch = async (): Promise<ManagedProcess> => {
     const env = opts.sseS3Key ? { ...process.env, WEED_S3_SSE_KEY: opts.sseS3Key } : undefined;
-    const proc = await ManagedProcess.start({ name: 'weed', command: findTool('weed'), args, logFile, stopGraceMs: STOP_GRACE_MS, ...(env ? { env } : {}) });
+    const proc = await ManagedProcess.start({
+      name: 'weed',
+      command: findTool('weed'),
+      args,
+      logFile,
+      stopGraceMs: STOP_GRACE_MS,
+      ...(env ? { env } : {}),
+    });
     // weed also listens on unix sockets named after our ports in /tmp and leaves them behind
     // when killed. A later weed replaces stale ones, so this is tidiness, not correctness.
     void proc.exited.then(() => removeStaleSockets(ports));
@@ -118,7 +126,9 @@ async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
       await proc.stop('SIGKILL');
       throw err;
     }
-    await devS3Client(endpoint).send(new DeleteBucketCommand({ Bucket: PROBE_BUCKET })).catch(() => undefined);
+    await devS3Client(endpoint)
+      .send(new DeleteBucketCommand({ Bucket: PROBE_BUCKET }))
+      .catch(() => undefined);
     return proc;
   };
 

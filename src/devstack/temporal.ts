@@ -136,12 +136,18 @@ async function choosePorts(opts: TemporalOptions): Promise<TemporalPorts> {
 /** The command line of `temporal server start-dev` on these ports. */
 function startDevArgs(opts: TemporalOptions, ports: TemporalPorts, dbFile: string | null): string[] {
   return [
-    'server', 'start-dev',
-    '--ip', HOST,
-    '--port', String(ports.port),
-    '--http-port', String(ports.httpPort),
-    '--metrics-port', String(ports.metricsPort),
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    HOST,
+    '--port',
+    String(ports.port),
+    '--http-port',
+    String(ports.httpPort),
+    '--metrics-port',
+    String(ports.metricsPort),
+    '--log-level',
+    'warn',
     // Prints the effective server config (to our log), the only place the internal ports show.
     '--log-config',
     // Never read the user's ~/.config/temporalio profile: it could opt into the CLI's online
@@ -153,7 +159,8 @@ function startDevArgs(opts: TemporalOptions, ports: TemporalPorts, dbFile: strin
     // The exports' search attributes (the worker refuses to start without them), on every namespace.
     ...CALLVAULT_SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=${startDevType(sa.type)}`]),
     // The server otherwise calls home to check for newer versions.
-    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    '--dynamic-config-value',
+    'frontend.enableServerVersionCheck=false',
     ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
   ];
 }
@@ -164,7 +171,12 @@ function startDevType(type: string): string {
 }
 
 /** Starts the server process and waits until it answers; each call starts it anew (start(), restart()). */
-function launcher(args: string[], logFile: string, address: string, timeoutMs: number): () => Promise<{ proc: ManagedProcess; internalPorts: number[] }> {
+function launcher(
+  args: string[],
+  logFile: string,
+  address: string,
+  timeoutMs: number,
+): () => Promise<{ proc: ManagedProcess; internalPorts: number[] }> {
   return async () => {
     const logOffset = fileSize(logFile);
     const proc = await ManagedProcess.start({

@@ -112,7 +112,15 @@ const guardedLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
     if (err) return callback(err, '', 0);
     const refused = addresses.find((a) => classifyHost(a.address).kind === 'forbidden');
-    if (refused) return callback(Object.assign(new ConfigurationError(`${hostname} resolves to ${refused.address}, a link-local or cloud-metadata address: refused`), { code: 'EREFUSEDADDRESS' }), '', 0);
+    if (refused)
+      return callback(
+        Object.assign(
+          new ConfigurationError(`${hostname} resolves to ${refused.address}, a link-local or cloud-metadata address: refused`),
+          { code: 'EREFUSEDADDRESS' },
+        ),
+        '',
+        0,
+      );
     if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
     const first = addresses[0];
     if (!first) return callback(Object.assign(new Error(`${hostname}: no address`), { code: 'ENOTFOUND' }), '', 0);
@@ -149,7 +157,10 @@ async function readExcerpt(res: HttpResponse, redact: readonly string[]): Promis
   res.body.destroy();
   for (const secret of redact) if (secret) text = text.split(secret).join('[redacted]');
   // eslint-disable-next-line no-control-regex
-  return text.slice(0, 300).replace(/[\x00-\x1f]+/g, ' ').trim();
+  return text
+    .slice(0, 300)
+    .replace(/[\x00-\x1f]+/g, ' ')
+    .trim();
 }
 
 const MAX_JSON_BYTES = 64 * MiB;
@@ -181,7 +192,13 @@ export async function readJson(res: HttpResponse, what: string): Promise<unknown
 
 /** Network-level failures (resets, timeouts, truncated bodies) are always worth a retry. */
 export function networkError(err: unknown, what: string): Error {
-  if (err instanceof TransientError || err instanceof UnavailableError || err instanceof CredentialsRejectedError || err instanceof ConfigurationError) return err;
+  if (
+    err instanceof TransientError ||
+    err instanceof UnavailableError ||
+    err instanceof CredentialsRejectedError ||
+    err instanceof ConfigurationError
+  )
+    return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
   if (err instanceof undiciErrors.UndiciError || err instanceof Error) {
     const code = (err as { code?: string }).code;

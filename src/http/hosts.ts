@@ -59,12 +59,22 @@ const privateHost = (why: string): HostClass => ({ kind: 'private', why });
 const forbidden = (why: string): HostClass => ({ kind: 'forbidden', why });
 const METADATA = 'a cloud metadata service';
 
-const METADATA_NAMES = ['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.com'];
+const METADATA_NAMES = [
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+  'metadata.azure.com',
+];
 const PRIVATE_SUFFIXES = ['.localhost', '.internal', '.local', '.lan', '.home.arpa', '.intranet', '.corp'];
 
 /** Classifies a host name or IP address (IPv6 with or without brackets); names are not resolved. */
 export function classifyHost(host: string): HostClass {
-  const name = host.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
+  const name = host
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/^\[(.*)\]$/, '$1');
   const v4 = parseIpv4(name);
   if (v4) return classifyIpv4(v4);
   if (name.includes(':')) {
@@ -134,7 +144,8 @@ function classifyIpv6(g: number[]): HostClass {
 }
 
 /** How to say that a private address needs the connection's allowance. */
-export const PRIVATE_NETWORK_HINT = 'set "allowPrivateNetwork": true on the connection if this is intended (simulators, an on-premises platform)';
+export const PRIVATE_NETWORK_HINT =
+  'set "allowPrivateNetwork": true on the connection if this is intended (simulators, an on-premises platform)';
 
 const MAX_URL_LENGTH = 2048;
 
@@ -144,7 +155,8 @@ const MAX_URL_LENGTH = 2048;
  * private one unless `allowPrivateNetwork`. `secretHint` says where credentials go instead.
  */
 export function serviceUrlProblem(raw: unknown, rules: { allowPrivateNetwork: boolean; secretHint: string }): string | undefined {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_URL_LENGTH) return `expected an http(s) URL of at most ${MAX_URL_LENGTH} characters`;
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_URL_LENGTH)
+    return `expected an http(s) URL of at most ${MAX_URL_LENGTH} characters`;
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) return 'a URL has no spaces or control characters';
   let url: URL;
   try {

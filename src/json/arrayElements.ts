@@ -43,7 +43,10 @@ const AFTER_VALUE = 3; // after an element: ',' or ']'
 const NEXT_VALUE = 4; // after ',': a value
 const DONE = 5; // after ']': only whitespace
 
-export async function* jsonArrayElements(source: AsyncIterable<unknown>, options: JsonArrayOptions = {}): AsyncGenerator<RawElement, void, undefined> {
+export async function* jsonArrayElements(
+  source: AsyncIterable<unknown>,
+  options: JsonArrayOptions = {},
+): AsyncGenerator<RawElement, void, undefined> {
   const scanner = new ArrayScanner(options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES);
   for await (const raw of source) {
     const chunk = toBuffer(raw);
@@ -92,7 +95,8 @@ class ArrayScanner {
 
   end(): void {
     if (this.state === BEFORE_ARRAY) throw new JsonArrayError('expected a JSON array, found an empty body');
-    if (this.state !== DONE) throw new JsonArrayError(`the array ended early: body truncated after ${this.index} complete elements (${this.consumed} bytes)`);
+    if (this.state !== DONE)
+      throw new JsonArrayError(`the array ended early: body truncated after ${this.index} complete elements (${this.consumed} bytes)`);
   }
 
   private begin(chunk: Buffer): void {
@@ -185,7 +189,8 @@ class ArrayScanner {
     if (this.state === IN_VALUE) {
       const rest = chunk.subarray(this.start);
       this.pieceBytes += rest.length;
-      if (this.pieceBytes > this.maxElementBytes) throw new JsonArrayError(`element ${this.index} is larger than ${this.maxElementBytes} bytes`);
+      if (this.pieceBytes > this.maxElementBytes)
+        throw new JsonArrayError(`element ${this.index} is larger than ${this.maxElementBytes} bytes`);
       this.pieces.push(rest);
     }
     this.consumed += chunk.length;

@@ -161,7 +161,8 @@ export class JsonStringArrayScanner {
       return;
     }
     if (this.inTargetArray()) this.handler.other(this.count++);
-    else if (this.stack.length === 1 && c === OPEN_ARRAY && this.pendingKey === this.targetKey && this.target === 'before') this.target = 'inside';
+    else if (this.stack.length === 1 && c === OPEN_ARRAY && this.pendingKey === this.targetKey && this.target === 'before')
+      this.target = 'inside';
     if (this.stack.length >= MAX_DEPTH) throw new JsonScanError(`JSON nested deeper than ${MAX_DEPTH} levels`);
     this.stack.push(c);
   }
@@ -169,7 +170,8 @@ export class JsonStringArrayScanner {
   private closeContainer(c: number): void {
     this.inLiteral = false;
     const open = this.stack.pop();
-    if (open === undefined || (open === OPEN_OBJECT) !== (c === CLOSE_OBJECT)) throw new JsonScanError('mismatched brackets in the JSON body');
+    if (open === undefined || (open === OPEN_OBJECT) !== (c === CLOSE_OBJECT))
+      throw new JsonScanError('mismatched brackets in the JSON body');
     if (this.target === 'inside' && this.stack.length === 1) this.target = 'after';
     if (this.stack.length === 0) this.finished = true;
   }

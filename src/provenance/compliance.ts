@@ -109,7 +109,13 @@ export class ComplianceRecords {
    * The files of a selection (erased ones only with `includeErased`), a page at a time in source id
    * order after `after`, each with the hold in force on it (if any).
    */
-  async selectFiles(connection: string, selection: FileSelection, after: string | null, limit: number, includeErased = false): Promise<SelectedFile[]> {
+  async selectFiles(
+    connection: string,
+    selection: FileSelection,
+    after: string | null,
+    limit: number,
+    includeErased = false,
+  ): Promise<SelectedFile[]> {
     const where = selectionWhere(selection);
     const n = where.params.length + 2;
     const res = await this.pool.query<SelectedRow>(
@@ -183,7 +189,18 @@ export class ComplianceRecords {
         `INSERT INTO callvault.tombstones AS t (connection, source_id, provider, conversation_id, sha256, size_bytes, erased_by, reason, workflow_id, deleted)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
          ON CONFLICT (connection, source_id) DO UPDATE SET deleted = t.deleted || EXCLUDED.deleted`,
-        [connection, sourceId, row.provider, row.conversation_id, row.sha256, row.size_bytes, tombstone.erasedBy, tombstone.reason, tombstone.workflowId, JSON.stringify(outcome.deleted)],
+        [
+          connection,
+          sourceId,
+          row.provider,
+          row.conversation_id,
+          row.sha256,
+          row.size_bytes,
+          tombstone.erasedBy,
+          tombstone.reason,
+          tombstone.workflowId,
+          JSON.stringify(outcome.deleted),
+        ],
       );
       // The row stays (its unique source identity keeps the file out of every later export); what
       // could name a person beyond the ids goes: the original name and the source URL.
@@ -199,8 +216,16 @@ export class ComplianceRecords {
   async tombstones(connection: string, sourceIds: readonly string[]): Promise<Map<string, TombstoneRow>> {
     if (sourceIds.length === 0) return new Map();
     const res = await this.pool.query<{
-      source_id: string; provider: string; conversation_id: string; sha256: string | null; size_bytes: string | null;
-      erased_by: string; reason: string; erased_at: Date; workflow_id: string; deleted: DeletedVersion[];
+      source_id: string;
+      provider: string;
+      conversation_id: string;
+      sha256: string | null;
+      size_bytes: string | null;
+      erased_by: string;
+      reason: string;
+      erased_at: Date;
+      workflow_id: string;
+      deleted: DeletedVersion[];
     }>(`SELECT * FROM callvault.tombstones WHERE connection = $1 AND source_id = ANY($2::text[])`, [connection, sourceIds]);
     return new Map(
       res.rows.map((r) => [

@@ -133,7 +133,14 @@ function upsertFiles(rows: number): string {
 }
 
 /** The columns every row has, stored or failed: where it came from and who wrote it. */
-function sourceColumns(rec: { provider: string; connection: string; item: SourceItem; execution: Execution; startedAt: Date; finishedAt: Date }) {
+function sourceColumns(rec: {
+  provider: string;
+  connection: string;
+  item: SourceItem;
+  execution: Execution;
+  startedAt: Date;
+  finishedAt: Date;
+}) {
   return {
     provider: rec.provider,
     connection: rec.connection,
@@ -166,7 +173,13 @@ export class ProvenanceStore {
 
   /** `warn` hears of lost connections (the worker's log); default stderr. */
   static connect(url: string, max = 10, options: { warn?: (message: string) => void } = {}): ProvenanceStore {
-    const pool = new Pool({ connectionString: url, max, application_name: 'callvault', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+    const pool = new Pool({
+      connectionString: url,
+      max,
+      application_name: 'callvault',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     // A Postgres restart drops idle clients, and pg reports that as an 'error' on the pool: without
     // a listener it ends the process (both workers used to exit 0.1 s after Postgres stopped).
     // The next query opens a new connection; activities in flight fail and are retried.
@@ -179,7 +192,15 @@ export class ProvenanceStore {
   async fileStates(connection: string, sourceIds: readonly string[]): Promise<Map<string, FileState>> {
     if (sourceIds.length === 0) return new Map();
     const asWritten = new Map(sourceIds.map((id) => [pgText(id), id]));
-    const res = await this.pool.query<{ source_id: string; status: FileState['status']; workflow_id: string; export_run: string | null; size_bytes: string | null; failure_code: FailureCode | null; failure_reason: string | null }>(
+    const res = await this.pool.query<{
+      source_id: string;
+      status: FileState['status'];
+      workflow_id: string;
+      export_run: string | null;
+      size_bytes: string | null;
+      failure_code: FailureCode | null;
+      failure_reason: string | null;
+    }>(
       `SELECT source_id, status, workflow_id, export_run, size_bytes, failure_code, failure_reason FROM callvault.files
         WHERE connection = $1 AND source_id = ANY($2::text[])`,
       [connection, [...asWritten.keys()]],
@@ -187,7 +208,14 @@ export class ProvenanceStore {
     return new Map(
       res.rows.map((r) => [
         asWritten.get(r.source_id) ?? r.source_id,
-        { status: r.status, workflowId: r.workflow_id, exportRun: r.export_run, size: r.size_bytes === null ? null : Number(r.size_bytes), failureCode: r.failure_code, failureReason: r.failure_reason },
+        {
+          status: r.status,
+          workflowId: r.workflow_id,
+          exportRun: r.export_run,
+          size: r.size_bytes === null ? null : Number(r.size_bytes),
+          failureCode: r.failure_code,
+          failureReason: r.failure_reason,
+        },
       ]),
     );
   }
@@ -243,7 +271,10 @@ export class ProvenanceStore {
     let written = 0;
     for (let i = 0; i < unique.length; i += ROWS_PER_STATEMENT) {
       const chunk = unique.slice(i, i + ROWS_PER_STATEMENT);
-      const res = await this.pool.query(upsertFiles(chunk.length), chunk.flatMap((row) => FILE_COLUMNS.map((c) => row[c])));
+      const res = await this.pool.query(
+        upsertFiles(chunk.length),
+        chunk.flatMap((row) => FILE_COLUMNS.map((c) => row[c])),
+      );
       written += res.rowCount ?? 0;
     }
     return written;
@@ -269,12 +300,26 @@ export class ProvenanceStore {
 
   /** The exports of a connection whose windows overlap [start, end): what the retention sweep builds its plan on. */
   async exportsOverlapping(connection: string, start: Date, end: Date): Promise<ExportWindowRow[]> {
-    const res = await this.pool.query<{ workflow_id: string; window_from: Date; window_to: Date; status: ExportWindowRow['status']; error: string | null; started_at: Date }>(
+    const res = await this.pool.query<{
+      workflow_id: string;
+      window_from: Date;
+      window_to: Date;
+      status: ExportWindowRow['status'];
+      error: string | null;
+      started_at: Date;
+    }>(
       `SELECT workflow_id, window_from, window_to, status, error, started_at FROM callvault.exports
         WHERE connection = $1 AND window_from < $3 AND window_to > $2`,
       [connection, start, end],
     );
-    return res.rows.map((r) => ({ workflowId: r.workflow_id, from: r.window_from, to: r.window_to, status: r.status, error: r.error, startedAt: r.started_at }));
+    return res.rows.map((r) => ({
+      workflowId: r.workflow_id,
+      from: r.window_from,
+      to: r.window_to,
+      status: r.status,
+      error: r.error,
+      startedAt: r.started_at,
+    }));
   }
 
   async beginExport(start: ExportStart): Promise<void> {
@@ -283,7 +328,16 @@ export class ProvenanceStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (workflow_id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, started_at = now(),
          first_run_id = EXCLUDED.first_run_id, trigger_kind = EXCLUDED.trigger_kind, triggered_by = EXCLUDED.triggered_by`,
-      [start.workflowId, start.runId, start.connection, start.provider, start.window.from, start.window.to, start.trigger.kind, start.trigger.by ?? null],
+      [
+        start.workflowId,
+        start.runId,
+        start.connection,
+        start.provider,
+        start.window.from,
+        start.window.to,
+        start.trigger.kind,
+        start.trigger.by ?? null,
+      ],
     );
   }
 
@@ -328,7 +382,13 @@ export class ProvenanceStore {
 
   /** exportFileSummary for several exports in one query (`callvault export list`). */
   async exportFileSummaries(workflowIds: readonly string[]): Promise<Map<string, ExportFileSummary[]>> {
-    const res = await this.pool.query<{ workflow_id: string; status: string; failure_code: string | null; n: string; bytes: string | null }>(
+    const res = await this.pool.query<{
+      workflow_id: string;
+      status: string;
+      failure_code: string | null;
+      n: string;
+      bytes: string | null;
+    }>(
       `SELECT workflow_id, status, failure_code, count(*) AS n, sum(size_bytes) AS bytes FROM callvault.files
         WHERE workflow_id = ANY($1::text[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
       [workflowIds],
@@ -344,7 +404,9 @@ export class ProvenanceStore {
 
   /** An export's row in callvault.exports, or null. */
   async exportRow(workflowId: string): Promise<ExportRecord | null> {
-    const res = await this.pool.query<ExportRecordRow>(`SELECT ${EXPORT_RECORD_COLUMNS} FROM callvault.exports WHERE workflow_id = $1`, [workflowId]);
+    const res = await this.pool.query<ExportRecordRow>(`SELECT ${EXPORT_RECORD_COLUMNS} FROM callvault.exports WHERE workflow_id = $1`, [
+      workflowId,
+    ]);
     return res.rows[0] ? exportRecord(res.rows[0]) : null;
   }
 
@@ -360,7 +422,14 @@ export class ProvenanceStore {
           AND ($3::boolean IS NULL OR (status = 'failed' AND coalesce(error = 'cancelled', false)) = $3)
           AND ($4::timestamptz IS NULL OR window_from < $5 AND window_to > $4)
         ORDER BY window_from DESC NULLS LAST, workflow_id LIMIT $6`,
-      [filter.connection ?? null, filter.status ?? null, filter.cancelled ?? null, filter.window?.from ?? null, filter.window?.to ?? null, filter.limit],
+      [
+        filter.connection ?? null,
+        filter.status ?? null,
+        filter.cancelled ?? null,
+        filter.window?.from ?? null,
+        filter.window?.to ?? null,
+        filter.limit,
+      ],
     );
     return res.rows.map(exportRecord);
   }
@@ -372,12 +441,21 @@ export class ProvenanceStore {
   async *failedFilePages(workflowIds: readonly string[], pageSize = 500): AsyncGenerator<FailedFileRow[]> {
     let after = 0;
     for (;;) {
-      const res: QueryResult<{ id: string; workflow_id: string; source_id: string; source_kind: string; conversation_id: string; original_name: string | null; failure_code: string | null; failure_reason: string | null; finished_at: Date }> =
-        await this.pool.query(
-          `SELECT id, workflow_id, source_id, source_kind, conversation_id, original_name, failure_code, failure_reason, finished_at FROM callvault.files
+      const res: QueryResult<{
+        id: string;
+        workflow_id: string;
+        source_id: string;
+        source_kind: string;
+        conversation_id: string;
+        original_name: string | null;
+        failure_code: string | null;
+        failure_reason: string | null;
+        finished_at: Date;
+      }> = await this.pool.query(
+        `SELECT id, workflow_id, source_id, source_kind, conversation_id, original_name, failure_code, failure_reason, finished_at FROM callvault.files
             WHERE workflow_id = ANY($1::text[]) AND status = 'failed' AND id > $2 ORDER BY id LIMIT $3`,
-          [workflowIds, after, pageSize],
-        );
+        [workflowIds, after, pageSize],
+      );
       if (res.rows.length > 0) {
         yield res.rows.map((r) => ({
           workflowId: r.workflow_id,
@@ -403,14 +481,28 @@ export class ProvenanceStore {
   async *storedRowPages(filter: { connection: string; workflowId?: string }, pageSize = 500): AsyncGenerator<StoredObjectRow[]> {
     let after: string | null = null;
     for (;;) {
-      const res: QueryResult<{ source_id: string; bucket: string; object_key: string; size_bytes: string; sha256: string; etag: string | null }> = await this.pool.query(
+      const res: QueryResult<{
+        source_id: string;
+        bucket: string;
+        object_key: string;
+        size_bytes: string;
+        sha256: string;
+        etag: string | null;
+      }> = await this.pool.query(
         `SELECT source_id, bucket, object_key, size_bytes, sha256, etag FROM callvault.files
           WHERE connection = $1 AND ($2::text IS NULL OR source_id > $2) AND status = 'stored' AND ($3::text IS NULL OR workflow_id = $3)
           ORDER BY source_id LIMIT $4`,
         [filter.connection, after, filter.workflowId ?? null, pageSize],
       );
       if (res.rows.length > 0) {
-        yield res.rows.map((r) => ({ sourceId: r.source_id, bucket: r.bucket, objectKey: r.object_key, size: Number(r.size_bytes), sha256: r.sha256, etag: r.etag }));
+        yield res.rows.map((r) => ({
+          sourceId: r.source_id,
+          bucket: r.bucket,
+          objectKey: r.object_key,
+          size: Number(r.size_bytes),
+          sha256: r.sha256,
+          etag: r.etag,
+        }));
       }
       if (res.rows.length < pageSize) return;
       after = res.rows[res.rows.length - 1]!.source_id;
@@ -441,12 +533,21 @@ export class ProvenanceStore {
   async sourceRows(connection: string, sourceIds: readonly string[]): Promise<Map<string, SourceRow>> {
     if (sourceIds.length === 0) return new Map();
     const asWritten = new Map(sourceIds.map((id) => [pgText(id), id]));
-    const res = await this.pool.query<{ source_id: string; status: SourceRow['status']; failure_code: string | null; object_key: string | null; workflow_id: string }>(
+    const res = await this.pool.query<{
+      source_id: string;
+      status: SourceRow['status'];
+      failure_code: string | null;
+      object_key: string | null;
+      workflow_id: string;
+    }>(
       `SELECT source_id, status, failure_code, object_key, workflow_id FROM callvault.files WHERE connection = $1 AND source_id = ANY($2::text[])`,
       [connection, [...asWritten.keys()]],
     );
     return new Map(
-      res.rows.map((r) => [asWritten.get(r.source_id) ?? r.source_id, { status: r.status, failureCode: r.failure_code, objectKey: r.object_key, workflowId: r.workflow_id }]),
+      res.rows.map((r) => [
+        asWritten.get(r.source_id) ?? r.source_id,
+        { status: r.status, failureCode: r.failure_code, objectKey: r.object_key, workflowId: r.workflow_id },
+      ]),
     );
   }
 
@@ -463,7 +564,9 @@ export class ProvenanceStore {
 
   /** The provider of a connection as its file rows name it, or null when it has none. */
   async connectionProvider(connection: string): Promise<string | null> {
-    const res = await this.pool.query<{ provider: string }>(`SELECT provider FROM callvault.files WHERE connection = $1 LIMIT 1`, [connection]);
+    const res = await this.pool.query<{ provider: string }>(`SELECT provider FROM callvault.files WHERE connection = $1 LIMIT 1`, [
+      connection,
+    ]);
     return res.rows[0]?.provider ?? null;
   }
 
@@ -554,7 +657,13 @@ function exportRecord(r: ExportRecordRow): ExportRecord {
     triggerKind: r.trigger_kind,
     triggeredBy: r.triggered_by,
     status: r.status,
-    counters: { listed: Number(r.listed), transferred: Number(r.transferred), skipped: Number(r.skipped), failed: Number(r.failed), bytes: Number(r.bytes) },
+    counters: {
+      listed: Number(r.listed),
+      transferred: Number(r.transferred),
+      skipped: Number(r.skipped),
+      failed: Number(r.failed),
+      bytes: Number(r.bytes),
+    },
     error: r.error,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -648,14 +757,27 @@ export class ManifestIndexTable {
   /** The entries of `keys` that any manifest has. */
   async lookup(keys: readonly string[]): Promise<Map<string, ManifestEntryRow>> {
     if (keys.length === 0) return new Map();
-    const res = await this.client.query<{ object_key: string; size: string; sha256: string; source_id: string | null; workflow_id: string | null; manifest_key: string; transferred_at: string }>(
-      `SELECT * FROM pg_temp.verify_manifest_entries WHERE object_key = ANY($1::text[])`,
-      [keys],
-    );
+    const res = await this.client.query<{
+      object_key: string;
+      size: string;
+      sha256: string;
+      source_id: string | null;
+      workflow_id: string | null;
+      manifest_key: string;
+      transferred_at: string;
+    }>(`SELECT * FROM pg_temp.verify_manifest_entries WHERE object_key = ANY($1::text[])`, [keys]);
     return new Map(
       res.rows.map((r) => [
         r.object_key,
-        { objectKey: r.object_key, size: Number(r.size), sha256: r.sha256, sourceId: r.source_id, workflowId: r.workflow_id, manifestKey: r.manifest_key, transferredAt: r.transferred_at },
+        {
+          objectKey: r.object_key,
+          size: Number(r.size),
+          sha256: r.sha256,
+          sourceId: r.source_id,
+          workflowId: r.workflow_id,
+          manifestKey: r.manifest_key,
+          transferredAt: r.transferred_at,
+        },
       ]),
     );
   }
@@ -679,7 +801,9 @@ function lostConnectionNotice(err: Error, warn: (message: string) => void): void
   const now = Date.now();
   if (now - lastNoticeAt < NOTICE_EVERY_MS) return;
   lastNoticeAt = now;
-  warn(`callvault: lost a Postgres connection (${err.message}); the next query reconnects, and activities that failed meanwhile are retried`);
+  warn(
+    `callvault: lost a Postgres connection (${err.message}); the next query reconnects, and activities that failed meanwhile are retried`,
+  );
 }
 
 /**

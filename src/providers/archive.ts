@@ -28,7 +28,14 @@ const periodSchema = z.string().refine((p) => {
  * resumed file is hashed by reading it back, and `callvault verify` re-reads content; move objects
  * there with a lifecycle rule once they are verified.
  */
-export const STORAGE_CLASSES = ['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'REDUCED_REDUNDANCY'] as const;
+export const STORAGE_CLASSES = [
+  'STANDARD',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER_IR',
+  'REDUCED_REDUNDANCY',
+] as const;
 
 /** S3's tag rules: up to 10 tags; keys 1-128 and values 0-256 of letters, digits, spaces and + - = . _ : / @. */
 const TAG_TEXT = /^[\p{L}\p{N} +\-=._:/@]*$/u;
@@ -39,7 +46,13 @@ const tagsSchema = z
     if (keys.length > 10) ctx.addIssue({ code: 'custom', message: 'at most 10 tags (S3 refuses more)' });
     for (const key of keys) {
       const problem =
-        key.length < 1 || key.length > 128 ? 'tag keys are 1-128 characters' : !TAG_TEXT.test(key) ? 'tag keys are letters, digits, spaces and + - = . _ : / @' : key.startsWith('aws:') ? 'tag keys starting with aws: are reserved' : null;
+        key.length < 1 || key.length > 128
+          ? 'tag keys are 1-128 characters'
+          : !TAG_TEXT.test(key)
+            ? 'tag keys are letters, digits, spaces and + - = . _ : / @'
+            : key.startsWith('aws:')
+              ? 'tag keys starting with aws: are reserved'
+              : null;
       if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [key] });
     }
   });
@@ -50,7 +63,11 @@ const encryptionSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('SSE-KMS'),
       /** A key id, key ARN or alias (alias/name); required: the bucket's default key is what an unset policy gets. */
-      kmsKeyId: z.string().min(1, 'SSE-KMS needs kmsKeyId (a key id, key ARN or alias/name)').max(2048).regex(/^\S+$/, 'a KMS key id has no spaces'),
+      kmsKeyId: z
+        .string()
+        .min(1, 'SSE-KMS needs kmsKeyId (a key id, key ARN or alias/name)')
+        .max(2048)
+        .regex(/^\S+$/, 'a KMS key id has no spaces'),
     })
     .strict(),
 ]);
@@ -58,7 +75,10 @@ const encryptionSchema = z.discriminatedUnion('type', [
 export const archivePolicySchema = z
   .object({
     /** S3 Object Lock: mode and how long from the write each object stays locked. The bucket must have Object Lock enabled. */
-    objectLock: z.object({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainFor: periodSchema }).strict().optional(),
+    objectLock: z
+      .object({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainFor: periodSchema })
+      .strict()
+      .optional(),
     /** Puts every object under legal hold when written (lifted per object by the hold commands). */
     legalHold: z.boolean().default(false),
     encryption: encryptionSchema.optional(),

@@ -11,8 +11,11 @@ import type { ProviderDescriptor } from './descriptor';
 export const PROVIDERS = [bird, dixa, kore] as const;
 
 /** The configured connection of any provider of `catalog` (default: the shipped ones). */
-export type ConnectionOfCatalog<Catalog extends readonly ProviderDescriptor[]> =
-  Catalog[number] extends infer D ? (D extends ProviderDescriptor<infer C> ? C : never) : never;
+export type ConnectionOfCatalog<Catalog extends readonly ProviderDescriptor[]> = Catalog[number] extends infer D
+  ? D extends ProviderDescriptor<infer C>
+    ? C
+    : never
+  : never;
 
 /** A connection of a shipped provider, as the configuration holds it. */
 export type ShippedConnection = ConnectionOfCatalog<typeof PROVIDERS> & ConnectionBase;

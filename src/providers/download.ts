@@ -30,7 +30,15 @@ function rangePastEnd(res: HttpResponse, fallback: { contentType: string; extens
     throw new TransientError(`range not satisfiable at ${withoutSecrets(res.url)}, and no size given`);
   }
   const size = Number(total[1]);
-  return { body: res.body, offset: size, contentLength: 0, totalSize: size, contentType: fallback.contentType, extension: fallback.extension, sourceUrl: withoutSecrets(res.url) };
+  return {
+    body: res.body,
+    offset: size,
+    contentLength: 0,
+    totalSize: size,
+    contentType: fallback.contentType,
+    extension: fallback.extension,
+    sourceUrl: withoutSecrets(res.url),
+  };
 }
 
 export function openedFromResponse(res: HttpResponse, fallback: { contentType: string; extension: string }): OpenedDownload {
@@ -52,7 +60,8 @@ export function openedFromResponse(res: HttpResponse, fallback: { contentType: s
     offset,
     contentLength,
     totalSize,
-    contentType: typeof type === 'string' && type && type !== 'application/octet-stream' ? type.split(';')[0]!.trim() : fallback.contentType,
+    contentType:
+      typeof type === 'string' && type && type !== 'application/octet-stream' ? type.split(';')[0]!.trim() : fallback.contentType,
     extension: fallback.extension,
     sourceUrl: withoutSecrets(res.url),
   };

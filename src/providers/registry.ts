@@ -9,9 +9,13 @@ import type { Provider, ProviderLimits } from './types';
  * catalog (src/providers/catalog.ts; tests pass one with a fixture of their own). Secrets are
  * resolved here, in the worker, from the references in the connection's configuration.
  */
-export function descriptorOf(conn: Pick<ConnectionBase, 'provider' | 'name'>, catalog: readonly ProviderDescriptor[] = PROVIDERS): ProviderDescriptor {
+export function descriptorOf(
+  conn: Pick<ConnectionBase, 'provider' | 'name'>,
+  catalog: readonly ProviderDescriptor[] = PROVIDERS,
+): ProviderDescriptor {
   const found = catalog.find((d) => d.name === conn.provider);
-  if (!found) throw new Error(`connection '${conn.name}': no provider '${conn.provider}' (known: ${catalog.map((d) => d.name).join(', ')})`);
+  if (!found)
+    throw new Error(`connection '${conn.name}': no provider '${conn.provider}' (known: ${catalog.map((d) => d.name).join(', ')})`);
   return found;
 }
 
@@ -19,7 +23,11 @@ export function descriptorOf(conn: Pick<ConnectionBase, 'provider' | 'name'>, ca
  * The provider of a connection. A refusal of its credentials reaches the caller explained once,
  * by the provider's descriptor: what was refused and what to fix.
  */
-export function createProvider(conn: ConnectionBase, env: NodeJS.ProcessEnv = process.env, catalog: readonly ProviderDescriptor[] = PROVIDERS): Provider {
+export function createProvider(
+  conn: ConnectionBase,
+  env: NodeJS.ProcessEnv = process.env,
+  catalog: readonly ProviderDescriptor[] = PROVIDERS,
+): Provider {
   const descriptor = descriptorOf(conn, catalog);
   return explained(descriptor.create(conn, env), (err) => descriptor.explainCredentialFailure(conn, err));
 }
@@ -34,7 +42,9 @@ function explained(provider: Provider, explain: (err: CredentialsRejectedError) 
     providerName: provider.providerName,
     listPage: (window, cursor, options) => provider.listPage(window, cursor, options).catch(rethrow),
     openDownload: (item, options) => provider.openDownload(item, options).catch(rethrow),
-    ...(revealedBy ? { revealedBy: (item: Parameters<typeof revealedBy>[0], signal?: AbortSignal) => revealedBy(item, signal).catch(rethrow) } : {}),
+    ...(revealedBy
+      ? { revealedBy: (item: Parameters<typeof revealedBy>[0], signal?: AbortSignal) => revealedBy(item, signal).catch(rethrow) }
+      : {}),
     close: () => provider.close(),
   };
 }

@@ -104,7 +104,8 @@ export class BirdSimulator {
     const from = Date.parse(options.from);
     const span = Date.parse(options.to) - from;
     const statusList: BirdStatus[] = [];
-    for (const [status, n] of Object.entries(options.statuses ?? {})) for (let i = 0; i < (n ?? 0); i++) statusList.push(status as BirdStatus);
+    for (const [status, n] of Object.entries(options.statuses ?? {}))
+      for (let i = 0; i < (n ?? 0); i++) statusList.push(status as BirdStatus);
     // Special statuses sit at evenly spaced positions, so they spread over pages and days.
     const stride = Math.max(1, Math.floor(options.count / Math.max(1, statusList.length)));
     return Array.from({ length: options.count }, (_, i) => {
@@ -174,7 +175,12 @@ export class BirdSimulator {
   async inventory(): Promise<SimFile[]> {
     const files: SimFile[] = [];
     for (const rec of this.recordings) {
-      const availability = rec.status === 'available' || rec.availableAfterPolls !== undefined ? 'available' : rec.status === 'absent' || rec.status === 'failed' ? 'final' : 'pending';
+      const availability =
+        rec.status === 'available' || rec.availableAfterPolls !== undefined
+          ? 'available'
+          : rec.status === 'absent' || rec.status === 'failed'
+            ? 'final'
+            : 'pending';
       files.push({ id: rec.id, size: rec.size, sha256: await this.sha256(rec.id), availability, status: rec.status });
     }
     return files;
@@ -194,14 +200,20 @@ export class BirdSimulator {
    */
   playRealisticFaults(options: RealisticFaultOptions = {}): void {
     const api = [throttled(options.retryAfterSeconds ?? 1), ...SERVER_ERRORS];
-    const perTarget = { list: [...api, MALFORMED_JSON], metadata: [...api, MALFORMED_JSON, EXPIRED], redirect: api, media: [...SERVER_ERRORS, EXPIRED, ...BODY_BREAKS] };
+    const perTarget = {
+      list: [...api, MALFORMED_JSON],
+      metadata: [...api, MALFORMED_JSON, EXPIRED],
+      redirect: api,
+      media: [...SERVER_ERRORS, EXPIRED, ...BODY_BREAKS],
+    };
     playMix(this.faults, { perTarget, apiTargets: ['list', 'metadata', 'redirect'], throttled: api[0]! }, options, this.seed);
     if (options.overlap ?? true) this.listOverlap = 2;
   }
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
     const prefix = `/workspaces/${this.workspaceId}/recordings`;
-    if (this.overRateLimit()) return sendJson(res, log, 429, { code: 'TooManyRequests', message: 'Rate limit exceeded' }, { 'retry-after': '1' });
+    if (this.overRateLimit())
+      return sendJson(res, log, 429, { code: 'TooManyRequests', message: 'Rate limit exceeded' }, { 'retry-after': '1' });
     if (req.headers.authorization !== `AccessKey ${this.accessKey}`) {
       return sendJson(res, log, 401, { code: 'Unauthorized', message: 'Missing or invalid access key' });
     }
@@ -216,7 +228,8 @@ export class BirdSimulator {
     if (!rec) return sendJson(res, log, 404, { code: 'NotFound', message: 'Recording not found' });
     if (media) {
       if (playResponseFault(res, log, this.faults.take('redirect', id))) return;
-      if (this.currentStatus(rec, false) !== 'available') return sendJson(res, log, 404, { code: 'NotFound', message: 'Recording file not available' });
+      if (this.currentStatus(rec, false) !== 'available')
+        return sendJson(res, log, 404, { code: 'NotFound', message: 'Recording file not available' });
       res.writeHead(307, { location: this.signedUrl(rec) });
       res.end();
       return;
@@ -288,7 +301,12 @@ export class BirdSimulator {
     const expires = String(ttlOverride ?? this.signedUrlTtlSeconds);
     const path = `/voice-recordings/${this.workspaceId}/${rec.id}.mp3`;
     const signature = this.sign(path, date, expires);
-    const q = new URLSearchParams({ 'X-Amz-Algorithm': 'AWS4-HMAC-SHA256', 'X-Amz-Date': date, 'X-Amz-Expires': expires, 'X-Amz-Signature': signature });
+    const q = new URLSearchParams({
+      'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+      'X-Amz-Date': date,
+      'X-Amz-Expires': expires,
+      'X-Amz-Signature': signature,
+    });
     return `${this.storage.origin}${path}?${q}`;
   }
 

@@ -281,7 +281,17 @@ export class DixaSimulator {
     const files: DixaSimFile[] = [];
     for (const { message, kind, file } of this.allFiles()) {
       const sha256 = await this.sha256(file.id);
-      files.push({ id: file.id, size: file.size, sha256, availability: 'available', status: 'available', messageId: message.id, kind, link: this.linkOf(file), linkForm: file.link });
+      files.push({
+        id: file.id,
+        size: file.size,
+        sha256,
+        availability: 'available',
+        status: 'available',
+        messageId: message.id,
+        kind,
+        link: this.linkOf(file),
+        linkForm: file.link,
+      });
     }
     return files;
   }
@@ -352,13 +362,27 @@ export class DixaSimulator {
     };
     switch (j % 4) {
       case 0:
-        message.recording = { id: `g${i}-r`, size: size('r'), visibility: 'private', link: form('r'), name: `${id}.mp3`, contentType: 'audio/mpeg' };
+        message.recording = {
+          id: `g${i}-r`,
+          size: size('r'),
+          visibility: 'private',
+          link: form('r'),
+          name: `${id}.mp3`,
+          contentType: 'audio/mpeg',
+        };
         break;
       case 1:
         message.attachments = [attachment(0)];
         break;
       case 2:
-        message.voicemail = { id: `g${i}-v`, size: size('v'), visibility: 'private', link: form('v'), name: `voicemail-${id}.mp3`, contentType: 'audio/mpeg' };
+        message.voicemail = {
+          id: `g${i}-v`,
+          size: size('v'),
+          visibility: 'private',
+          link: form('v'),
+          name: `voicemail-${id}.mp3`,
+          contentType: 'audio/mpeg',
+        };
         break;
       default:
         message.attachments = [attachment(0), attachment(1)];
@@ -394,10 +418,17 @@ export class DixaSimulator {
     if (fault?.kind !== 'malformed-json' && playResponseFault(res, log, fault)) return;
     const after = parseTime(url.searchParams.get('created_after'));
     const before = parseTime(url.searchParams.get('created_before'));
-    if (after === null || before === null) return sendJson(res, log, 400, { message: 'created_after and created_before are required: Unix ms or yyyy-mm-dd' });
+    if (after === null || before === null)
+      return sendJson(res, log, 400, { message: 'created_after and created_before are required: Unix ms or yyyy-mm-dd' });
     if (before < after) return sendJson(res, log, 400, { message: 'created_before is before created_after' });
-    if (before - after > this.maxWindowMs) return sendJson(res, log, 400, { message: `the interval must not exceed ${this.maxWindowMs / DAY_MS} days` });
-    await streamArray(res, log, () => (kind === 'message' ? this.messageRecords(after, before) : this.conversationRecords(after, before)), fault);
+    if (before - after > this.maxWindowMs)
+      return sendJson(res, log, 400, { message: `the interval must not exceed ${this.maxWindowMs / DAY_MS} days` });
+    await streamArray(
+      res,
+      log,
+      () => (kind === 'message' ? this.messageRecords(after, before) : this.conversationRecords(after, before)),
+      fault,
+    );
   }
 
   private *messageRecords(after: number, before: number): Generator<unknown> {
@@ -420,7 +451,13 @@ export class DixaSimulator {
     for (const m of this.messages(after, before)) {
       if (seen.has(m.csid)) continue;
       seen.add(m.csid);
-      yield { id: m.csid, created_at: m.createdAt, initial_channel: m.recording || m.voicemail ? 'pstn' : 'email', status: 'closed', anonymized_at: null };
+      yield {
+        id: m.csid,
+        created_at: m.createdAt,
+        initial_channel: m.recording || m.voicemail ? 'pstn' : 'email',
+        status: 'closed',
+        anonymized_at: null,
+      };
     }
   }
 
@@ -454,7 +491,9 @@ export class DixaSimulator {
     if (messages.length === 0) return sendJson(res, log, 404, { message: `Conversation ${id} not found` });
     sendJson(res, log, 200, {
       data: messages.map((m) => {
-        const attributes: Record<string, unknown> = { _type: m.voicemail && !m.recording ? 'VoicemailAttributes' : m.recording ? 'CallRecordingAttributes' : 'EmailAttributes' };
+        const attributes: Record<string, unknown> = {
+          _type: m.voicemail && !m.recording ? 'VoicemailAttributes' : m.recording ? 'CallRecordingAttributes' : 'EmailAttributes',
+        };
         const call = m.recording ?? m.voicemail;
         if (call) {
           attributes.recording = this.linkOf(call);
@@ -462,7 +501,12 @@ export class DixaSimulator {
         }
         if (m.attachments?.length) attributes.attachments = m.attachments.map((f) => ({ prettyName: f.name, url: this.linkOf(f) }));
         if (m.text) attributes.content = { _type: 'Text', value: m.text };
-        return { id: m.id, authorId: deterministicUuid(this.seed, `author-${m.csid}`), createdAt: `${new Date(m.createdAt).toISOString()}[GMT]`, attributes };
+        return {
+          id: m.id,
+          authorId: deterministicUuid(this.seed, `author-${m.csid}`),
+          createdAt: `${new Date(m.createdAt).toISOString()}[GMT]`,
+          attributes,
+        };
       }),
     });
   }
@@ -474,7 +518,10 @@ export class DixaSimulator {
     const ref = m && m[2] === this.orgId ? this.findFile(m[3]!) : undefined;
     if (m) log.id = m[3];
     if (!ref || ref.file.visibility !== m![1]) return sendJson(res, log, 404, { message: 'File not found' });
-    if (ref.file.visibility === 'private' && req.headers.authorization !== `Basic ${Buffer.from(`bearer:${this.apiToken}`).toString('base64')}`) {
+    if (
+      ref.file.visibility === 'private' &&
+      req.headers.authorization !== `Basic ${Buffer.from(`bearer:${this.apiToken}`).toString('base64')}`
+    ) {
       return sendJson(res, log, 401, { message: 'Unauthorized' });
     }
     const fault = this.faults.take('files', ref.file.id);
@@ -498,7 +545,8 @@ export class DixaSimulator {
     const ref = id ? this.findFile(id) : undefined;
     if (!ref) return sendXmlError(res, log, 404, 'NoSuchKey', 'The specified key does not exist.');
     const fault = this.faults.take('storage', id);
-    if (fault?.kind === 'expired' || !this.validSignature(url, id)) return sendXmlError(res, log, 403, 'AccessDenied', 'Request has expired');
+    if (fault?.kind === 'expired' || !this.validSignature(url, id))
+      return sendXmlError(res, log, 403, 'AccessDenied', 'Request has expired');
     await serveMedia(req, res, log, this.mediaFile(ref.file), this.media, fault);
   }
 
@@ -552,7 +600,12 @@ function* withRepeats<T>(records: Iterable<T>, every: number): Generator<T> {
  * the connection after that many bytes, or in the middle of the record at that fraction of the
  * array (counted first, by generating it once more).
  */
-async function streamArray(res: ServerResponse, log: LoggedRequest, generate: () => Iterable<unknown>, fault: Fault | undefined): Promise<void> {
+async function streamArray(
+  res: ServerResponse,
+  log: LoggedRequest,
+  generate: () => Iterable<unknown>,
+  fault: Fault | undefined,
+): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/json' });
   let closed = false;
   res.once('close', () => (closed = true));

@@ -139,7 +139,9 @@ export class FaultPlan {
 
   /** How many times explicit rules for this target have yet to fire (tests assert a fault was played). */
   pending(target?: string): number {
-    return this.rules.filter((r) => target === undefined || r.target === target).reduce((n, r) => n + (Number.isFinite(r.left) ? r.left : 1), 0);
+    return this.rules
+      .filter((r) => target === undefined || r.target === target)
+      .reduce((n, r) => n + (Number.isFinite(r.left) ? r.left : 1), 0);
   }
 
   stats(): FaultStats {
@@ -207,7 +209,9 @@ function unitDraw(seed: string, label: string): number {
 /** One line per target and a total: requests, the effective fault rate, faults by kind (for test output). */
 export function formatStats(stats: FaultStats): string {
   const line = (name: string, s: TargetStats) => {
-    const kinds = Object.entries(s.byKind).map(([k, n]) => `${k}: ${n}`).join(', ');
+    const kinds = Object.entries(s.byKind)
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ');
     const rate = s.requests > 0 ? ((100 * s.faults) / s.requests).toFixed(1) : '0.0';
     return `${name}: ${s.requests} requests, ${s.faults} faults (${rate}%)${kinds ? ` [${kinds}]` : ''}`;
   };

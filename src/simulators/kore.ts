@@ -98,7 +98,9 @@ const API_PATH = /^\/api(?:\/1\.1)?\/public\/bot\/([^/]+)\/(getSessions|recordin
 const MEDIA_PATH = /^\/media\/([^/]+)\/([^/]+)\/(recording|voicemail)\/(\d+)\.(wav|mp3)$/;
 const RATE_LIMIT_MESSAGE = 'Rate limit for this API has been reached';
 /** Kore's error shape for the status faults the API plays; its 429 always says why. */
-const koreError: ErrorBody = (status, msg) => ({ errors: [{ msg: msg ?? (status === 429 ? RATE_LIMIT_MESSAGE : `simulated HTTP ${status}`), code: status }] });
+const koreError: ErrorBody = (status, msg) => ({
+  errors: [{ msg: msg ?? (status === 429 ? RATE_LIMIT_MESSAGE : `simulated HTTP ${status}`), code: status }],
+});
 const FINAL_STATUSES: readonly KoreStatus[] = ['failed', 'media_unavailable'];
 const MIME: Record<KoreFileSpec['format'], string> = { wav: 'audio/wav', mp3: 'audio/mpeg' };
 
@@ -182,8 +184,12 @@ export class KoreSimulator {
       if (isChat) return spec;
       voice++;
       const n = counts.min + Math.floor(unit('count') * (counts.max - counts.min + 1 - 1e-9));
-      spec.recordings = Array.from({ length: n }, (_, r) => ({ size: sizeOf(options, i, `rec-${r}`), format: r % 4 === 3 ? 'mp3' : 'wav' }));
-      if (options.voicemailEvery && voice % options.voicemailEvery === 0) spec.voicemails = [{ size: sizeOf(options, i, 'vm'), format: 'mp3' }];
+      spec.recordings = Array.from({ length: n }, (_, r) => ({
+        size: sizeOf(options, i, `rec-${r}`),
+        format: r % 4 === 3 ? 'mp3' : 'wav',
+      }));
+      if (options.voicemailEvery && voice % options.voicemailEvery === 0)
+        spec.voicemails = [{ size: sizeOf(options, i, 'vm'), format: 'mp3' }];
       return spec;
     });
   }
@@ -268,7 +274,17 @@ export class KoreSimulator {
       for (const kind of ['recording', 'voicemail'] as const) {
         for (const [index, f] of (kind === 'recording' ? s.recordings : s.voicemails).entries()) {
           const id = fileId(s.sessionId, kind, index);
-          files.push({ id, size: f.size, sha256: await this.sha256(id), availability, status: s.status, sessionId: s.sessionId, kind, index, format: f.format });
+          files.push({
+            id,
+            size: f.size,
+            sha256: await this.sha256(id),
+            availability,
+            status: s.status,
+            sessionId: s.sessionId,
+            kind,
+            index,
+            format: f.format,
+          });
         }
       }
     }
@@ -309,7 +325,8 @@ export class KoreSimulator {
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
     const route = API_PATH.exec(url.pathname);
     if (!route) return sendJson(res, log, 404, { errors: [{ msg: 'Not found', code: 404 }] });
-    if (!this.validToken(req.headers.auth)) return sendJson(res, log, 401, { errors: [{ msg: 'Unauthorized: invalid or missing auth token', code: 401 }] });
+    if (!this.validToken(req.headers.auth))
+      return sendJson(res, log, 401, { errors: [{ msg: 'Unauthorized: invalid or missing auth token', code: 401 }] });
     if (this.scopeMissing) return sendJson(res, log, 401, { errors: [{ msg: 'Scope is incorrect', code: 401 }] });
     if (this.rateLimited()) return sendJson(res, log, 429, koreError(429, undefined));
     if (decodeURIComponent(route[1]!) !== this.botId) return sendJson(res, log, 404, { errors: [{ msg: 'Bot not found', code: 404 }] });
@@ -366,7 +383,8 @@ export class KoreSimulator {
     const to = Date.parse(dateTo);
     if (Number.isNaN(from) || Number.isNaN(to)) return reject('dateFrom and dateTo are required');
     if (to < from || to - from >= MAX_RANGE_MS) return reject('The date range should be less than 7 days');
-    if (!Number.isInteger(skip) || skip < 0 || !Number.isInteger(limit) || limit < 1 || limit > 100) return reject('skip/limit out of range');
+    if (!Number.isInteger(skip) || skip < 0 || !Number.isInteger(limit) || limit < 1 || limit > 100)
+      return reject('skip/limit out of range');
     // Both bounds inclusive: the documented behaviour is silent, and this is the harder reading for clients.
     const inRange = this.sessions.filter((s) => {
       const t = Date.parse(s.startTime);
@@ -402,7 +420,11 @@ export class KoreSimulator {
 
   private async *v1Body(sessionId: string, files: KoreFileSpec[]): AsyncGenerator<Buffer> {
     const extra = this.v1Encoding.extraKeys;
-    yield Buffer.from(extra ? `{"sessionId":"${sessionId}","meta":{"recording":["decoy",{"a":[1,"]"]}]},"count":${files.length},"recording":[` : '{"recording":[');
+    yield Buffer.from(
+      extra
+        ? `{"sessionId":"${sessionId}","meta":{"recording":["decoy",{"a":[1,"]"]}]},"count":${files.length},"recording":[`
+        : '{"recording":[',
+    );
     for (const [index, file] of files.entries()) {
       const prefix = `data:${MIME[file.format]};base64,`;
       yield Buffer.from(`${index > 0 ? ',' : ''}"${this.v1Encoding.escapeSlashes ? prefix.replace(/\//g, '\\/') : prefix}`);
@@ -418,11 +440,14 @@ export class KoreSimulator {
 
   private async handleMedia(req: IncomingMessage, res: ServerResponse, url: URL, log: LoggedRequest): Promise<void> {
     const m = MEDIA_PATH.exec(url.pathname);
-    const [botId, sessionId, kind, index, format] = m ? [m[1]!, m[2]!, m[3] as KoreFileKind, Number(m[4]), m[5] as KoreFileSpec['format']] : [];
+    const [botId, sessionId, kind, index, format] = m
+      ? [m[1]!, m[2]!, m[3] as KoreFileKind, Number(m[4]), m[5] as KoreFileSpec['format']]
+      : [];
     const id = sessionId !== undefined && kind !== undefined && index !== undefined ? fileId(sessionId, kind, index) : '';
     log.id = id;
     const session = sessionId ? this.byId.get(sessionId) : undefined;
-    const file = session && kind && index !== undefined ? (kind === 'recording' ? session.recordings : session.voicemails)[index] : undefined;
+    const file =
+      session && kind && index !== undefined ? (kind === 'recording' ? session.recordings : session.voicemails)[index] : undefined;
     if (botId !== this.botId || !file || file.format !== format) return sendJson(res, log, 404, { message: 'File not found' });
     const fault = this.faults.take('media', id);
     if (fault?.kind === 'expired' || !this.validSignature(url)) return sendJson(res, log, 403, { message: 'Signature expired or invalid' });
@@ -543,7 +568,11 @@ function fileId(sessionId: string, kind: KoreFileKind, index: number): string {
 }
 
 /** A file named by session, index and kind, or by its file id alone. */
-function fileRef(sessionOrFileId: string, index?: number, kind: KoreFileKind = 'recording'): { id: string; sessionId: string; kind: KoreFileKind; index: number } {
+function fileRef(
+  sessionOrFileId: string,
+  index?: number,
+  kind: KoreFileKind = 'recording',
+): { id: string; sessionId: string; kind: KoreFileKind; index: number } {
   if (index !== undefined) return { id: fileId(sessionOrFileId, kind, index), sessionId: sessionOrFileId, kind, index };
   const m = /^(.+)\/(recording|voicemail)\/(\d+)$/.exec(sessionOrFileId);
   if (!m) throw new Error(`not a Kore file id (sessionId/kind/index): ${sessionOrFileId}`);

@@ -37,7 +37,10 @@ export async function serveMedia(
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? file.size;
-  const headers: Record<string, string | number> = { 'content-type': file.contentType, 'accept-ranges': behaviour.range ? 'bytes' : 'none' };
+  const headers: Record<string, string | number> = {
+    'content-type': file.contentType,
+    'accept-ranges': behaviour.range ? 'bytes' : 'none',
+  };
   if (behaviour.contentLength) headers['content-length'] = end - start;
   if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${file.size}`;
   res.writeHead(range ? 206 : 200, headers);

@@ -48,5 +48,6 @@ export function playMix(plan: FaultPlan, mix: FaultMix, options: RealisticFaultO
   const every = options.every429 ?? DEFAULT_EVERY_429;
   if (every > 0) plan.addEveryNth({ targets: mix.apiTargets, every, fault: mix.throttled });
   const rate = options.rate ?? DEFAULT_RATE;
-  for (const [target, faults] of Object.entries(mix.perTarget)) plan.addRate({ targets: target, rate, faults, seed: options.seed ?? simulatorSeed });
+  for (const [target, faults] of Object.entries(mix.perTarget))
+    plan.addRate({ targets: target, rate, faults, seed: options.seed ?? simulatorSeed });
 }

@@ -74,7 +74,13 @@ export class SimServer {
   }
 }
 
-export function sendJson(res: ServerResponse, log: LoggedRequest, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  log: LoggedRequest,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -89,7 +95,11 @@ export function playResponseFault(res: ServerResponse, log: LoggedRequest, fault
   if (!fault) return false;
   if (fault.kind === 'status') {
     const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
-    const body = errorBody ? errorBody(fault.status, fault.body) : fault.body ? { message: fault.body } : { code: `Status${fault.status}`, message: `simulated HTTP ${fault.status}` };
+    const body = errorBody
+      ? errorBody(fault.status, fault.body)
+      : fault.body
+        ? { message: fault.body }
+        : { code: `Status${fault.status}`, message: `simulated HTTP ${fault.status}` };
     sendJson(res, log, fault.status, body, headers);
     return true;
   }

@@ -66,7 +66,10 @@ function connectionFolder(parts: { prefix: string; provider: string; connection:
 }
 
 export function sanitizeExtension(extension: string): string {
-  const clean = extension.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 8);
+  const clean = extension
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 8);
   return clean ? `.${clean}` : '';
 }
 

@@ -31,7 +31,14 @@ export function manifestEntry(record: StoredFileRecord): ManifestEntry {
       createdAt: item.createdAt,
       url: record.sourceUrl,
     },
-    object: { key: record.objectKey, size: record.size, sha256: record.sha256, contentType: record.contentType, etag: record.etag, versionId: record.versionId },
+    object: {
+      key: record.objectKey,
+      size: record.size,
+      sha256: record.sha256,
+      contentType: record.contentType,
+      etag: record.etag,
+      versionId: record.versionId,
+    },
     transferredAt: record.finishedAt.toISOString(),
   };
 }
@@ -86,7 +93,8 @@ export async function readManifests(store: ObjectStore, prefix: string): Promise
       continue;
     }
     for (const entry of manifest.files) {
-      if (supersedes(entry, index.entries.get(entry.object.key))) index.entries.set(entry.object.key, { ...entry, manifestKey: manifest.key });
+      if (supersedes(entry, index.entries.get(entry.object.key)))
+        index.entries.set(entry.object.key, { ...entry, manifestKey: manifest.key });
     }
   }
   return index;
@@ -111,7 +119,12 @@ function manifestFiles(value: unknown): ManifestEntry[] {
   if (!Array.isArray(files)) throw new Error('no "files" array');
   return files.map((f: unknown, i) => {
     const e = f as Partial<ManifestEntry> | null;
-    if (typeof e?.object?.key !== 'string' || typeof e.object.sha256 !== 'string' || !isByteCount(e.object.size) || typeof e.transferredAt !== 'string') {
+    if (
+      typeof e?.object?.key !== 'string' ||
+      typeof e.object.sha256 !== 'string' ||
+      !isByteCount(e.object.size) ||
+      typeof e.transferredAt !== 'string'
+    ) {
       throw new Error(`files[${i}]: needs object.key, object.sha256, object.size (a whole number of bytes) and transferredAt`);
     }
     return e as ManifestEntry;

@@ -91,7 +91,15 @@ export class ObjectStore {
    */
   async putObject(key: string, body: UploadBody, meta: ObjectMeta, signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
     const checksum = this.checksums && Buffer.isBuffer(body) ? { ChecksumCRC32: crc32Base64(crc32(body)) } : {};
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(body), ContentType: meta.contentType, Metadata: meta.metadata, ...writeFields(meta.policy), ...checksum });
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ...bodyOf(body),
+      ContentType: meta.contentType,
+      Metadata: meta.metadata,
+      ...writeFields(meta.policy),
+      ...checksum,
+    });
     if (sha256Hex) withPayloadSha256(command, sha256Hex);
     const res = await this.client.send(command, { abortSignal: signal });
     return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
@@ -106,7 +114,14 @@ export class ObjectStore {
   async createUpload(key: string, meta: ObjectMeta, signal?: AbortSignal): Promise<string> {
     const checksum = this.checksums ? ({ ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' } as const) : {};
     const res = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: meta.contentType, Metadata: meta.metadata, ...writeFields(meta.policy), ...checksum }),
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: meta.contentType,
+        Metadata: meta.metadata,
+        ...writeFields(meta.policy),
+        ...checksum,
+      }),
       { abortSignal: signal },
     );
     if (!res.UploadId) throw new Error(`S3 gave no UploadId for ${key}`);
@@ -169,7 +184,13 @@ export class ObjectStore {
    * for the store to check against what it assembled (a mismatch is refused with BadDigest); null
    * when it is not known (an upload resumed without its checkpoint, or begun without checksums).
    */
-  async completeUpload(key: string, uploadId: string, parts: StoredPart[], crc32: number | null, signal?: AbortSignal): Promise<WriteResult> {
+  async completeUpload(
+    key: string,
+    uploadId: string,
+    parts: StoredPart[],
+    crc32: number | null,
+    signal?: AbortSignal,
+  ): Promise<WriteResult> {
     const checksum = this.checksums && crc32 !== null ? ({ ChecksumCRC32: crc32Base64(crc32), ChecksumType: 'FULL_OBJECT' } as const) : {};
     const res = await this.client.send(
       new CompleteMultipartUploadCommand({
@@ -185,9 +206,11 @@ export class ObjectStore {
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
-    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch((err: { name?: string }) => {
-      if (err.name !== 'NoSuchUpload') throw err;
-    });
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+      .catch((err: { name?: string }) => {
+        if (err.name !== 'NoSuchUpload') throw err;
+      });
   }
 
   async head(key: string, signal?: AbortSignal): Promise<HeadResult | null> {
@@ -216,7 +239,9 @@ export class ObjectStore {
   async *listKeys(prefix: string, signal?: AbortSignal): AsyncGenerator<string> {
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }), {
+        abortSignal: signal,
+      });
       for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -228,7 +253,11 @@ export class ObjectStore {
    * about recordings, and a hold is set per recording.
    */
   async putJson(key: string, value: unknown, signal?: AbortSignal, policy?: ArchivePolicy): Promise<WriteResult> {
-    const meta: ObjectMeta = { contentType: 'application/json', metadata: {}, ...(policy ? { policy: { ...policy, legalHold: false, tags: undefined } } : {}) };
+    const meta: ObjectMeta = {
+      contentType: 'application/json',
+      metadata: {},
+      ...(policy ? { policy: { ...policy, legalHold: false, tags: undefined } } : {}),
+    };
     return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), meta, signal);
   }
 }

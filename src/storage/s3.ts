@@ -49,4 +49,9 @@ export function createS3Client(storage: CallvaultConfig['storage'], env: NodeJS.
  * (storage.bucket), and region redirects we never enable (followRegionRedirects). Together about
  * 0.07 ms of CPU per small PutObject (0.58 -> 0.51 ms, 64 KiB bodies against SeaweedFS).
  */
-const UNNEEDED_MIDDLEWARE = ['loggerMiddleware', 'recursionDetectionMiddleware', 'validateBucketNameMiddleware', 'regionRedirectMiddleware'];
+const UNNEEDED_MIDDLEWARE = [
+  'loggerMiddleware',
+  'recursionDetectionMiddleware',
+  'validateBucketNameMiddleware',
+  'regionRedirectMiddleware',
+];

@@ -55,7 +55,9 @@ export class ObjectVersions {
     let keyMarker: string | undefined;
     let versionMarker: string | undefined;
     for (;;) {
-      const page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+      );
       for (const v of [...(page.Versions ?? []), ...(options.markers ? (page.DeleteMarkers ?? []) : [])]) {
         if (v.Key === key) out.push({ key, versionId: v.VersionId ?? 'null' });
       }
@@ -84,7 +86,12 @@ export class ObjectVersions {
   /** Puts the store's legal hold on or off a version. Only in a bucket with Object Lock. */
   async setLegalHold(ref: ObjectVersionRef, on: boolean): Promise<void> {
     await this.client.send(
-      new PutObjectLegalHoldCommand({ Bucket: this.bucket, Key: ref.key, ...(ref.versionId !== 'null' ? { VersionId: ref.versionId } : {}), LegalHold: { Status: on ? 'ON' : 'OFF' } }),
+      new PutObjectLegalHoldCommand({
+        Bucket: this.bucket,
+        Key: ref.key,
+        ...(ref.versionId !== 'null' ? { VersionId: ref.versionId } : {}),
+        LegalHold: { Status: on ? 'ON' : 'OFF' },
+      }),
     );
   }
 }
@@ -96,7 +103,13 @@ export class ObjectVersions {
 function absentAs<T>(value: T): (err: unknown) => T {
   return (err) => {
     const name = errorName(err);
-    if (name === 'NoSuchObjectLockConfiguration' || name === 'ObjectLockConfigurationNotFoundError' || status(err) === 404 || status(err) === 405) return value;
+    if (
+      name === 'NoSuchObjectLockConfiguration' ||
+      name === 'ObjectLockConfigurationNotFoundError' ||
+      status(err) === 404 ||
+      status(err) === 405
+    )
+      return value;
     throw err;
   };
 }

@@ -30,6 +30,7 @@ export function writeFields(policy: ArchivePolicy | undefined, now: Date = new D
     fields.SSEKMSKeyId = policy.encryption.kmsKeyId;
   }
   if (policy.storageClass) fields.StorageClass = policy.storageClass;
-  if (policy.tags && Object.keys(policy.tags).length > 0) fields.Tagging = new URLSearchParams(policy.tags).toString().replace(/\+/g, '%20');
+  if (policy.tags && Object.keys(policy.tags).length > 0)
+    fields.Tagging = new URLSearchParams(policy.tags).toString().replace(/\+/g, '%20');
   return fields;
 }

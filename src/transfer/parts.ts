@@ -174,7 +174,9 @@ export async function* streamParts(
             try {
               chunk = await nextChunk();
             } catch (err) {
-              throw fail(err instanceof TransientError ? err : new TransientError(`source body failed after ${kept} bytes: ${errorMessage(err)}`));
+              throw fail(
+                err instanceof TransientError ? err : new TransientError(`source body failed after ${kept} bytes: ${errorMessage(err)}`),
+              );
             }
             if (!chunk) throw fail(new TransientError(`short body: the source ended after ${kept} bytes`));
             if (chunk.length > remaining) {

@@ -62,7 +62,10 @@ export async function findPrevious(input: FindPreviousInput): Promise<Previous |
  * about a part, and the upload is then completed without the CRC32 (its SHA-256 is read back, as
  * for any resumed file).
  */
-function resumable(parts: StoredPart[], checkpoint: TransferCheckpoint | undefined): { parts: StoredPart[]; bytes: number; crc32: number | null } {
+function resumable(
+  parts: StoredPart[],
+  checkpoint: TransferCheckpoint | undefined,
+): { parts: StoredPart[]; bytes: number; crc32: number | null } {
   const bytesOf = (ps: StoredPart[]) => ps.reduce((sum, p) => sum + p.size, 0);
   const beyond = checkpoint ? parts.length - checkpoint.partsDone : -1;
   if (checkpoint?.crc32 !== undefined && (beyond === 0 || beyond === 1)) {
@@ -76,12 +79,17 @@ async function findUpload(input: FindPreviousInput): Promise<Previous | null> {
   const { store, checkpoint, signal } = input;
   const candidates: Array<{ key: string; uploadId: string }> = [];
   if (checkpoint && checkpoint.sourceId === input.sourceId) candidates.push({ key: checkpoint.key, uploadId: checkpoint.uploadId });
-  else if (input.key !== null) for (const uploadId of await store.findUploads(input.key, signal)) candidates.push({ key: input.key, uploadId });
+  else if (input.key !== null)
+    for (const uploadId of await store.findUploads(input.key, signal)) candidates.push({ key: input.key, uploadId });
   for (const [index, candidate] of candidates.entries()) {
     const listed = await store.listParts(candidate.key, candidate.uploadId, signal);
     if (listed === null) continue;
     for (const stale of candidates.slice(index + 1)) await store.abortUpload(stale.key, stale.uploadId);
-    return { kind: 'upload', ...candidate, ...resumable(contiguousParts(listed), index === 0 && checkpoint?.sourceId === input.sourceId ? checkpoint : undefined) };
+    return {
+      kind: 'upload',
+      ...candidate,
+      ...resumable(contiguousParts(listed), index === 0 && checkpoint?.sourceId === input.sourceId ? checkpoint : undefined),
+    };
   }
   return null;
 }

@@ -53,12 +53,16 @@ export async function transferFile(input: TransferFileInput): Promise<TransferOu
   if (located.kind === 'not_ready') return located;
   const { download, previous, key, siblings } = located;
   try {
-    const object = previous?.kind === 'object' ? await adopt(input, previous, download) : await uploadFrom({ ...input, key, download, resume: previous });
+    const object =
+      previous?.kind === 'object'
+        ? await adopt(input, previous, download)
+        : await uploadFrom({ ...input, key, download, resume: previous });
     return { kind: 'stored', object, siblings };
   } catch (err) {
     download.body.destroy();
     // A file that is gone for good leaves no half-upload behind; anything else keeps it for the retry.
-    if (err instanceof UnavailableError && previous?.kind === 'upload') await input.store.abortUpload(previous.key, previous.uploadId).catch(() => undefined);
+    if (err instanceof UnavailableError && previous?.kind === 'upload')
+      await input.store.abortUpload(previous.key, previous.uploadId).catch(() => undefined);
     throw err;
   }
 }
@@ -103,7 +107,14 @@ async function locate(input: TransferFileInput): Promise<Located | Extract<Trans
 }
 
 function lookUp(input: TransferFileInput, key: string | null): Promise<Previous | null> {
-  return findPrevious({ store: input.store, sourceId: input.item.sourceId, key, checkpoint: input.checkpoint, lookForObject: input.retrying === true, signal: input.signal });
+  return findPrevious({
+    store: input.store,
+    sourceId: input.item.sourceId,
+    key,
+    checkpoint: input.checkpoint,
+    lookForObject: input.retrying === true,
+    signal: input.signal,
+  });
 }
 
 /**
@@ -111,7 +122,12 @@ function lookUp(input: TransferFileInput, key: string | null): Promise<Previous 
  * key that the source can continue, an object of exactly the source's size. Anything else is
  * dropped (an upload is aborted) and the file goes up from the start, overwriting the key.
  */
-async function usable(input: TransferFileInput, previous: Previous | null, key: string, download: OpenedDownload): Promise<Previous | null> {
+async function usable(
+  input: TransferFileInput,
+  previous: Previous | null,
+  key: string,
+  download: OpenedDownload,
+): Promise<Previous | null> {
   if (previous === null) return null;
   if (previous.key === key) {
     if (previous.kind === 'object' && download.totalSize === previous.size) return previous;
@@ -126,10 +142,21 @@ async function usable(input: TransferFileInput, previous: Previous | null, key: 
  * its metadata (a file sent in one PutObject has it there), else read back. It is not written
  * into the object afterwards: that would take a copy, a second version in a versioned bucket.
  */
-async function adopt(input: TransferFileInput, previous: Extract<Previous, { kind: 'object' }>, download: OpenedDownload): Promise<StoredObject> {
+async function adopt(
+  input: TransferFileInput,
+  previous: Extract<Previous, { kind: 'object' }>,
+  download: OpenedDownload,
+): Promise<StoredObject> {
   download.body.destroy();
-  const base = { key: previous.key, size: previous.size, contentType: download.contentType, sourceUrl: download.sourceUrl, resumedFromByte: previous.size };
-  if (previous.sha256) return { ...base, sha256: previous.sha256, etag: unquoted(previous.etag), versionId: previous.versionId, hashedBy: 'metadata' };
+  const base = {
+    key: previous.key,
+    size: previous.size,
+    contentType: download.contentType,
+    sourceUrl: download.sourceUrl,
+    resumedFromByte: previous.size,
+  };
+  if (previous.sha256)
+    return { ...base, sha256: previous.sha256, etag: unquoted(previous.etag), versionId: previous.versionId, hashedBy: 'metadata' };
   const sha256 = await sha256OfObject(input.store, previous.key, input.signal, input.onBytes);
   return { ...base, sha256, etag: unquoted(previous.etag), versionId: previous.versionId, hashedBy: 'read-back' };
 }

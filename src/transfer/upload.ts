@@ -60,9 +60,19 @@ export async function uploadFrom(input: UploadInput): Promise<StoredObject> {
   const offset = resume?.bytes ?? 0;
   const stats: StreamedBody = { discarded: 0, received: 0, failure: null };
   const hash = offset === 0 ? createHash('sha256') : null;
-  const meta: ObjectMeta = { contentType: download.contentType, metadata: input.baseMetadata, ...(input.policy ? { policy: input.policy } : {}) };
+  const meta: ObjectMeta = {
+    contentType: download.contentType,
+    metadata: input.baseMetadata,
+    ...(input.policy ? { policy: input.policy } : {}),
+  };
   const crcAtStart = offset === 0 ? 0 : (resume?.crc32 ?? null);
-  const progress: Progress = { uploadId: resume?.uploadId ?? null, parts: resume ? [...resume.parts] : [], bytes: offset, crc32: crcAtStart, single: null };
+  const progress: Progress = {
+    uploadId: resume?.uploadId ?? null,
+    parts: resume ? [...resume.parts] : [],
+    bytes: offset,
+    crc32: crcAtStart,
+    single: null,
+  };
   const onData = (chunk: Buffer) => {
     hash?.update(chunk);
     if (progress.crc32 !== null) progress.crc32 = crc32(chunk, progress.crc32);
@@ -102,7 +112,9 @@ async function complete(input: UploadInput, uploadId: string, progress: Progress
 function refusedChecksum(item: SourceItem, err: unknown): unknown {
   const name = (err as { name?: string }).name;
   if (name !== 'BadDigest' && name !== 'InvalidDigest') return err;
-  return new TransientError(`${item.sourceId}: the store refused the bytes it received (${name}: ${(err as Error).message}); sending them again`);
+  return new TransientError(
+    `${item.sourceId}: the store refused the bytes it received (${name}: ${(err as Error).message}); sending them again`,
+  );
 }
 
 interface PartSources {
@@ -121,11 +133,15 @@ function partSources(input: UploadInput, offset: number, onData: (chunk: Buffer)
     onReceived: (n: number) => input.onBytes?.(n),
   };
   const left = download.totalSize === null ? null : download.totalSize - offset;
-  if (left === null || left < STREAM_FROM_BYTES) return { bodies: chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats), signal: input.signal };
+  if (left === null || left < STREAM_FROM_BYTES)
+    return { bodies: chunkBody(download.body, { ...bodyOptions, partSize, sizeHint: left }, stats), signal: input.signal };
   // Aborts the store's request when the source fails in the middle of a streamed part.
   const sourceFailed = new AbortController();
   const signal = input.signal ? AbortSignal.any([input.signal, sourceFailed.signal]) : sourceFailed.signal;
-  return { bodies: streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats), signal };
+  return {
+    bodies: streamParts(download.body, partLengths(left, partSize), { ...bodyOptions, onFailure: (err) => sourceFailed.abort(err) }, stats),
+    signal,
+  };
 }
 
 /** Sends each body: the whole file in one PutObject when it fits in a first part, else as parts. */
@@ -138,7 +154,10 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
       // The whole file in one request, hashed already: the hash goes into its metadata and
       // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
       const sha256 = hash.digest('hex');
-      progress.single = { written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256), sha256 };
+      progress.single = {
+        written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
+        sha256,
+      };
       progress.bytes += length;
       continue;
     }
@@ -147,7 +166,14 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
     progress.parts.push(await store.uploadPart(key, progress.uploadId, progress.parts.length + 1, body, sources.signal));
     progress.bytes += length;
     const crc32 = progress.crc32 === null ? {} : { crc32: progress.crc32 };
-    input.onCheckpoint({ sourceId: item.sourceId, key, uploadId: progress.uploadId, partsDone: progress.parts.length, bytesDone: progress.bytes, ...crc32 });
+    input.onCheckpoint({
+      sourceId: item.sourceId,
+      key,
+      uploadId: progress.uploadId,
+      partsDone: progress.parts.length,
+      bytesDone: progress.bytes,
+      ...crc32,
+    });
   }
 }
 
@@ -160,7 +186,13 @@ function checkLength(item: SourceItem, download: OpenedDownload, stats: ChunkedB
   }
 }
 
-function stored(input: UploadInput, progress: Progress, written: WriteResult, sha256: string, hashedBy: StoredObject['hashedBy']): StoredObject {
+function stored(
+  input: UploadInput,
+  progress: Progress,
+  written: WriteResult,
+  sha256: string,
+  hashedBy: StoredObject['hashedBy'],
+): StoredObject {
   const resumedFromByte = input.resume?.kind === 'upload' ? input.resume.bytes : 0;
   return {
     key: input.key,

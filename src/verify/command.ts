@@ -34,7 +34,11 @@ export async function runVerifyCommand(config: CallvaultConfig, opts: VerifyComm
   const s3 = createS3Client(config.storage);
   const progress = terminalProgress(process.stderr);
   try {
-    const targets = await resolveTargets(provenance, { connections: config.connections, connection: opts.connection, workflowId: opts.export });
+    const targets = await resolveTargets(provenance, {
+      connections: config.connections,
+      connection: opts.connection,
+      workflowId: opts.export,
+    });
     const out = (text: string) => {
       progress.done();
       process.stdout.write(text);

@@ -58,16 +58,24 @@ export interface Adoption {
 }
 
 /** Problems of a stored row; `content` is the object's SHA-256 as re-read, or null when not re-read. */
-export function rowProblems(row: StoredObjectRow, bucket: string, head: HeadResult | null, entry: ManifestEntryRow | undefined, content: string | null): string[] {
+export function rowProblems(
+  row: StoredObjectRow,
+  bucket: string,
+  head: HeadResult | null,
+  entry: ManifestEntryRow | undefined,
+  content: string | null,
+): string[] {
   if (row.bucket !== bucket) return [`recorded in bucket ${row.bucket}, verifying ${bucket}`];
   if (!head) return ['object missing'];
   const problems: string[] = [];
   if (head.size !== row.size) problems.push(`size ${head.size}, provenance says ${row.size}`);
   // Only a file sent in one PutObject carries its SHA-256 in metadata; a multipart upload's is
   // known after its last byte, and writing it in then would take a copy (a second version).
-  if (head.metadata.sha256 !== undefined && head.metadata.sha256 !== row.sha256) problems.push(`metadata sha256 ${head.metadata.sha256} differs from provenance`);
+  if (head.metadata.sha256 !== undefined && head.metadata.sha256 !== row.sha256)
+    problems.push(`metadata sha256 ${head.metadata.sha256} differs from provenance`);
   // Without it, the ETag tells an object written again since (a store gives each write its own).
-  if (row.etag && head.etag.replace(/"/g, '') !== row.etag) problems.push(`object rewritten: etag ${head.etag.replace(/"/g, '')}, provenance says ${row.etag}`);
+  if (row.etag && head.etag.replace(/"/g, '') !== row.etag)
+    problems.push(`object rewritten: etag ${head.etag.replace(/"/g, '')}, provenance says ${row.etag}`);
   if (!entry) problems.push('in no manifest');
   else if (entry.sha256 !== row.sha256 || entry.size !== row.size) problems.push(`manifest ${entry.manifestKey} differs from provenance`);
   if (content !== null && content !== row.sha256) problems.push(`content sha256 ${content} differs from provenance ${row.sha256}`);
@@ -98,7 +106,13 @@ export function orphanSourceId(entry: ManifestEntryRow | undefined, metadata: Re
 
 export function describeOrphan(size: number, entry: ManifestEntryRow | undefined, row: SourceRow | undefined): OrphanDetail {
   // A stored row naming this very key would not have made it an orphan: it is another key (or bucket).
-  const source: SourceState = !row ? 'no_row' : row.status === 'failed' ? 'failed_row' : row.status === 'erased' ? 'erased' : 'stored_elsewhere';
+  const source: SourceState = !row
+    ? 'no_row'
+    : row.status === 'failed'
+      ? 'failed_row'
+      : row.status === 'erased'
+        ? 'erased'
+        : 'stored_elsewhere';
   return {
     size,
     manifest: !entry ? 'none' : entry.size === size ? 'size_matches' : 'size_differs',
@@ -125,8 +139,13 @@ export function adoptionBlocker(orphan: OrphanDetail): NotAdoptedReason | null {
 }
 
 export function orphanText(orphan: OrphanDetail, otherKey?: string | null, fix?: string): string {
-  if (orphan.source === 'erased') return `object of an erased file (a tombstone says it was deleted); erase it again: ${fix ?? 'callvault erase --source-id <id>'}`;
-  const parts = [orphan.source === 'failed_row' ? `stored object behind a failed row (${orphan.failureCode ?? 'no code'})` : 'object without a stored row'];
+  if (orphan.source === 'erased')
+    return `object of an erased file (a tombstone says it was deleted); erase it again: ${fix ?? 'callvault erase --source-id <id>'}`;
+  const parts = [
+    orphan.source === 'failed_row'
+      ? `stored object behind a failed row (${orphan.failureCode ?? 'no code'})`
+      : 'object without a stored row',
+  ];
   if (orphan.source === 'stored_elsewhere') parts.push(`its source is stored at ${otherKey ?? 'another key'}`);
   if (orphan.manifest === 'none') parts.push('no manifest entry');
   else if (orphan.manifest === 'size_matches') parts.push(`manifest ${orphan.manifestKey} has it with the same size`);
@@ -148,7 +167,8 @@ export function adoptionRecord(
   const o = entry.object;
   const kinds = ['recording', 'voicemail', 'attachment'];
   const text = (v: unknown): v is string => typeof v === 'string';
-  if (!header.export || !s || !text(s.id) || !kinds.includes(s.kind ?? '') || !text(s.conversationId) || !text(s.createdAt) || !text(s.url)) return 'manifest entry incomplete';
+  if (!header.export || !s || !text(s.id) || !kinds.includes(s.kind ?? '') || !text(s.conversationId) || !text(s.createdAt) || !text(s.url))
+    return 'manifest entry incomplete';
   const transferredAt = new Date(entry.transferredAt);
   if (Number.isNaN(transferredAt.getTime())) return 'manifest entry incomplete';
   return {

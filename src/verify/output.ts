@@ -39,7 +39,11 @@ export function progressText(s: VerifySummary, connection: string): string {
  * The --json report written as it is found, so a bucket of millions costs no memory:
  * `{"findings": [{"kind": "row" | "orphan" | "manifest" | "adopted", ...}, ...], "summary": {...}}`.
  */
-export function jsonReport(write: (text: string) => void): { problem(p: VerifyProblem): void; adopted(a: Adoption): void; end(s: VerifySummary): void } {
+export function jsonReport(write: (text: string) => void): {
+  problem(p: VerifyProblem): void;
+  adopted(a: Adoption): void;
+  end(s: VerifySummary): void;
+} {
   let first = true;
   const finding = (value: object) => {
     write(`${first ? '{"findings": [\n' : ',\n'}${JSON.stringify(value)}`);

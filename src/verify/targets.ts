@@ -25,7 +25,10 @@ export interface TargetRequest {
  * What `verify` walks: every configured connection, or the one named, or the connection of the
  * named export. Anything named that does not exist is an UnknownTargetError naming it.
  */
-export async function resolveTargets(provenance: Pick<ProvenanceStore, 'exportConnection' | 'connectionProvider'>, request: TargetRequest): Promise<VerifyTarget[]> {
+export async function resolveTargets(
+  provenance: Pick<ProvenanceStore, 'exportConnection' | 'connectionProvider'>,
+  request: TargetRequest,
+): Promise<VerifyTarget[]> {
   const configured = request.connections;
   const providerOf = (name: string) => (configured && Object.hasOwn(configured, name) ? configured[name]!.provider : null);
   if (request.connection !== undefined && configured && !Object.hasOwn(configured, request.connection)) {
@@ -34,9 +37,12 @@ export async function resolveTargets(provenance: Pick<ProvenanceStore, 'exportCo
   }
   if (request.workflowId !== undefined) {
     const found = await provenance.exportConnection(request.workflowId);
-    if (!found) throw new UnknownTargetError(`unknown export '${request.workflowId}': provenance has no export or file with that workflow id`);
+    if (!found)
+      throw new UnknownTargetError(`unknown export '${request.workflowId}': provenance has no export or file with that workflow id`);
     if (request.connection !== undefined && request.connection !== found.connection) {
-      throw new UnknownTargetError(`export '${request.workflowId}' belongs to connection '${found.connection}', not '${request.connection}'`);
+      throw new UnknownTargetError(
+        `export '${request.workflowId}' belongs to connection '${found.connection}', not '${request.connection}'`,
+      );
     }
     return [{ connection: found.connection, provider: found.provider ?? providerOf(found.connection), workflowId: request.workflowId }];
   }

@@ -76,8 +76,21 @@ export interface VerifySink {
  * memory holds a page of rows, a page of keys and a few manifests, never a whole connection
  * (manifest entries are indexed in a temporary table in Postgres).
  */
-export async function verify(deps: { provenance: ProvenanceStore; store: ObjectStore }, targets: readonly VerifyTarget[], options: VerifyOptions, sink: VerifySink = {}): Promise<VerifySummary> {
-  const summary: VerifySummary = { connections: 0, checked: 0, bytes: 0, listed: options.walkBucket === false ? null : 0, orphans: 0, adopted: 0, problems: 0 };
+export async function verify(
+  deps: { provenance: ProvenanceStore; store: ObjectStore },
+  targets: readonly VerifyTarget[],
+  options: VerifyOptions,
+  sink: VerifySink = {},
+): Promise<VerifySummary> {
+  const summary: VerifySummary = {
+    connections: 0,
+    checked: 0,
+    bytes: 0,
+    listed: options.walkBucket === false ? null : 0,
+    orphans: 0,
+    adopted: 0,
+    problems: 0,
+  };
   for (const target of targets) {
     summary.connections++;
     const index = await deps.provenance.openManifestIndex();
@@ -138,7 +151,9 @@ class ConnectionVerifier {
     private readonly summary: VerifySummary,
     private readonly sink: VerifySink,
   ) {
-    this.manifests = target.provider ? manifestsPrefix({ prefix: options.keyPrefix, provider: target.provider, connection: target.connection }) : '';
+    this.manifests = target.provider
+      ? manifestsPrefix({ prefix: options.keyPrefix, provider: target.provider, connection: target.connection })
+      : '';
   }
 
   async run(): Promise<void> {
@@ -169,7 +184,15 @@ class ConnectionVerifier {
           continue;
         }
         for (const f of manifest.files) {
-          const row = { objectKey: f.object.key, size: f.object.size, sha256: f.object.sha256, sourceId: typeof f.source?.id === 'string' ? f.source.id : null, workflowId: manifest.header.export?.workflowId ?? null, manifestKey: manifest.key, transferredAt: f.transferredAt };
+          const row = {
+            objectKey: f.object.key,
+            size: f.object.size,
+            sha256: f.object.sha256,
+            sourceId: typeof f.source?.id === 'string' ? f.source.id : null,
+            workflowId: manifest.header.export?.workflowId ?? null,
+            manifestKey: manifest.key,
+            transferredAt: f.transferredAt,
+          };
           if (supersedes(row, newest.get(row.objectKey))) newest.set(row.objectKey, row);
         }
       }
@@ -222,7 +245,10 @@ class ConnectionVerifier {
       // Gone since it was listed (a delete racing the walk): nothing to say about it.
       return head ? [{ key, head, entry: entries.get(key), sourceId: orphanSourceId(entries.get(key), head.metadata) }] : [];
     });
-    const rows = await this.provenance.sourceRows(this.target.connection, found.flatMap((f) => (f.sourceId === null ? [] : [f.sourceId])));
+    const rows = await this.provenance.sourceRows(
+      this.target.connection,
+      found.flatMap((f) => (f.sourceId === null ? [] : [f.sourceId])),
+    );
     return found.flatMap(({ key, head, entry, sourceId }) => {
       const row = sourceId === null ? undefined : rows.get(sourceId);
       if (!orphanInScope(this.target.workflowId, entry, row)) return [];
@@ -239,7 +265,13 @@ class ConnectionVerifier {
       orphan.detail.notAdopted = outcome;
     }
     const fix = eraseAgainCommand(this.target.connection, orphan.sourceId);
-    this.problem({ kind: 'orphan', key: orphan.key, sourceId: orphan.sourceId, problem: orphanText(orphan.detail, orphan.row?.objectKey, fix), orphan: orphan.detail });
+    this.problem({
+      kind: 'orphan',
+      key: orphan.key,
+      sourceId: orphan.sourceId,
+      problem: orphanText(orphan.detail, orphan.row?.objectKey, fix),
+      orphan: orphan.detail,
+    });
   }
 
   private async adopt(orphan: Orphan): Promise<'adopted' | NotAdoptedReason> {
@@ -249,7 +281,11 @@ class ConnectionVerifier {
     const manifest = await this.manifest(orphan.entry.manifestKey);
     const entry = 'files' in manifest ? manifest.files.filter((f) => f.object.key === orphan.key).at(-1) : undefined;
     if (!entry || !('header' in manifest)) return 'manifest entry incomplete';
-    const record = adoptionRecord(entry, manifest.header, { provider: this.target.provider, connection: this.target.connection, bucket: this.store.bucket });
+    const record = adoptionRecord(entry, manifest.header, {
+      provider: this.target.provider,
+      connection: this.target.connection,
+      bucket: this.store.bucket,
+    });
     if (typeof record === 'string') return record;
     if (record.sha256 !== orphan.entry.sha256 || record.size !== orphan.detail.size) return 'hash differs';
     if (!(await this.provenance.adoptStored(record, manifest.header.exportRun))) return 'a stored row was written meanwhile';

@@ -16,9 +16,15 @@ export interface WorkerDeps extends ActivityDeps {
  * a provider per connection, created on first use so that a connection with a missing secret
  * only fails the exports that use it (with a message naming the secret).
  */
-export function buildDeps(config: CallvaultConfig, env: NodeJS.ProcessEnv = process.env, options: { draining?: AbortSignal; warn?: (message: string) => void } = {}): WorkerDeps {
+export function buildDeps(
+  config: CallvaultConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { draining?: AbortSignal; warn?: (message: string) => void } = {},
+): WorkerDeps {
   const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket, config.storage.checksums);
-  const provenance = ProvenanceStore.connect(config.database.url, config.worker.transferConcurrency + config.worker.listConcurrency + 2, { warn: options.warn });
+  const provenance = ProvenanceStore.connect(config.database.url, config.worker.transferConcurrency + config.worker.listConcurrency + 2, {
+    warn: options.warn,
+  });
   const providers = new Map<string, Provider>();
   return {
     config,

@@ -23,7 +23,9 @@ export function observingActivities(config: CallvaultConfig): ActivityIntercepto
             const cause = retryCause(err);
             if (cause) {
               const tags: MetricTags = connection ? { connection, provider: config.connections[connection]!.provider } : {};
-              ctx.metricMeter.createCounter(ACTIVITY_METRICS.retries.name, '', ACTIVITY_METRICS.retries.help).add(1, { ...tags, scope: 'activity', cause });
+              ctx.metricMeter
+                .createCounter(ACTIVITY_METRICS.retries.name, '', ACTIVITY_METRICS.retries.help)
+                .add(1, { ...tags, scope: 'activity', cause });
             }
             throw err;
           }
@@ -65,7 +67,12 @@ export function retryCause(err: unknown): string | undefined {
   if (err instanceof CancelledFailure) return undefined;
   if (err instanceof ApplicationFailure) {
     if (err.nonRetryable) return undefined;
-    return err.type ? err.type.replace(/Error$/, '').replace(/(?<=[a-z])([A-Z])/g, '_$1').toLowerCase() : 'application';
+    return err.type
+      ? err.type
+          .replace(/Error$/, '')
+          .replace(/(?<=[a-z])([A-Z])/g, '_$1')
+          .toLowerCase()
+      : 'application';
   }
   const e = err as { $metadata?: unknown; code?: unknown; name?: unknown } | null;
   if (e && typeof e === 'object' && e.$metadata !== undefined) return 'object_store';

@@ -67,7 +67,14 @@ function serializeError(err: Error, depth: number): Record<string, unknown> {
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
     ...(e.nonRetryable === true ? { nonRetryable: true } : {}),
     ...(e.cause instanceof Error && depth < 4 ? { cause: serializeError(e.cause, depth + 1) } : {}),
-    ...(e.stack && !e.type ? { stack: e.stack.split('\n').slice(1, 6).map((l) => l.trim()) } : {}),
+    ...(e.stack && !e.type
+      ? {
+          stack: e.stack
+            .split('\n')
+            .slice(1, 6)
+            .map((l) => l.trim()),
+        }
+      : {}),
   };
 }
 

@@ -1,7 +1,13 @@
 import { format } from 'node:util';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, type Logger } from '@temporalio/worker';
-import { connectionFailure, isTemporalRefusal, resolveTemporalTarget, withHandshakeProblem, type TemporalTarget } from '../client/temporalConnection';
+import {
+  connectionFailure,
+  isTemporalRefusal,
+  resolveTemporalTarget,
+  withHandshakeProblem,
+  type TemporalTarget,
+} from '../client/temporalConnection';
 import { loadConfig } from '../config/load';
 import type { CallvaultConfig } from '../config/schema';
 import { errorMessage } from '../contracts/failures';
@@ -56,9 +62,17 @@ export async function runWorkerProcess(options: { configPath?: string; role?: Wo
   const proc = await prepare(log, options);
   try {
     proc.readiness.starting('Postgres');
-    await whenReachable('Postgres (database.url)', () => proc.deps.provenance.migrate(), (l) => log.warn(l));
+    await whenReachable(
+      'Postgres (database.url)',
+      () => proc.deps.provenance.migrate(),
+      (l) => log.warn(l),
+    );
     proc.readiness.starting('the object store');
-    await whenReachable(`the object store (bucket ${proc.config.storage.bucket})`, () => proc.deps.store.ensureBucket(), (l) => log.warn(l));
+    await whenReachable(
+      `the object store (bucket ${proc.config.storage.bucket})`,
+      () => proc.deps.store.ensureBucket(),
+      (l) => log.warn(l),
+    );
     proc.readiness.starting('Temporal');
     log.info(`connecting to Temporal: ${proc.target.description}`);
     const connection = await connectWorker(proc.target, log);
@@ -87,7 +101,10 @@ async function prepare(log: Logger, options: { configPath?: string; role?: Worke
   if (metricsAddress && coreMetricsUrl) {
     const source = process.env.CALLVAULT_METRICS_ADDRESS ? 'CALLVAULT_METRICS_ADDRESS' : 'worker.metrics.address';
     ops = await startOpsServer({ address: metricsAddress, source, coreMetricsUrl, readiness });
-    readiness.watch(Runtime.instance().metricMeter.createGauge(WORKER_METRICS.ready.name, 'int', '', WORKER_METRICS.ready.help), READY_EVERY_MS);
+    readiness.watch(
+      Runtime.instance().metricMeter.createGauge(WORKER_METRICS.ready.name, 'int', '', WORKER_METRICS.ready.help),
+      READY_EVERY_MS,
+    );
     log.info(`metrics, /healthz and /readyz on ${ops.url}`);
   }
   const endpoint = tracingEndpoint(config);
@@ -135,7 +152,11 @@ async function serve(proc: Process, connection: NativeConnection): Promise<void>
   proc.shutdown.serving(workers);
   proc.readiness.running(connection, workers);
   const queues = workers.map((w) => w.options.taskQueue).join(', ');
-  log.info(`callvault worker ${process.pid} (${role}) polling ${queues} on ${proc.target.address}`, { pid: process.pid, role, namespace: proc.target.namespace });
+  log.info(`callvault worker ${process.pid} (${role}) polling ${queues} on ${proc.target.address}`, {
+    pid: process.pid,
+    role,
+    namespace: proc.target.namespace,
+  });
   try {
     if (!proc.shutdown.requested) await runWorkers(workers);
     log.info(`callvault worker ${process.pid} stopped`);

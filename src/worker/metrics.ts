@@ -2,8 +2,16 @@ import { ACTIVITY_METRICS } from '../../activities/metrics';
 
 /** callvault's metrics the worker process itself keeps (the activities' are in activities/metrics.ts). */
 export const WORKER_METRICS = {
-  openExports: { name: 'callvault_open_exports', kind: 'gauge', help: 'Export workflows running now, per connection, as Temporal counts them' },
-  ready: { name: 'callvault_worker_ready', kind: 'gauge', help: '1 while this worker can work (its workers run and Temporal answers), else 0: /readyz as a metric' },
+  openExports: {
+    name: 'callvault_open_exports',
+    kind: 'gauge',
+    help: 'Export workflows running now, per connection, as Temporal counts them',
+  },
+  ready: {
+    name: 'callvault_worker_ready',
+    kind: 'gauge',
+    help: '1 while this worker can work (its workers run and Temporal answers), else 0: /readyz as a metric',
+  },
 } as const;
 
 type Definition = { name: string; kind: 'counter' | 'gauge' | 'histogram' };
@@ -14,7 +22,9 @@ export function exposedName(metric: Definition): string {
 }
 
 /** Every callvault metric as a scrape shows it (histograms add _bucket, _sum and _count). */
-export const CALLVAULT_METRIC_NAMES: readonly string[] = [...Object.values(ACTIVITY_METRICS), ...Object.values(WORKER_METRICS)].map(exposedName);
+export const CALLVAULT_METRIC_NAMES: readonly string[] = [...Object.values(ACTIVITY_METRICS), ...Object.values(WORKER_METRICS)].map(
+  exposedName,
+);
 
 /**
  * The SDK's metrics that deploy/ (the dashboard, the alert rules) uses. The SDK makes many more;

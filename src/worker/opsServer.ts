@@ -34,7 +34,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
   const [host, port] = splitHostPort(options.address);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigurationError(`${options.source}: cannot listen on ${options.address} (${err.code ?? err.message})`)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new ConfigurationError(`${options.source}: cannot listen on ${options.address} (${err.code ?? err.message})`)),
+    );
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as { port: number };
@@ -61,7 +63,9 @@ async function route(req: IncomingMessage, res: ServerResponse, options: OpsServ
   }
   if (path === '/metrics') {
     const core = await fetch(options.coreMetricsUrl, { signal: AbortSignal.timeout(CORE_SCRAPE_TIMEOUT_MS) });
-    res.writeHead(core.ok ? 200 : 503, { 'content-type': core.headers.get('content-type') ?? 'text/plain; version=0.0.4' }).end(await core.text());
+    res
+      .writeHead(core.ok ? 200 : 503, { 'content-type': core.headers.get('content-type') ?? 'text/plain; version=0.0.4' })
+      .end(await core.text());
     return;
   }
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /metrics, /healthz and /readyz are served here\n');

@@ -3,8 +3,18 @@ import { errorMessage } from '../contracts/failures';
 import { ConfigurationError } from '../errors';
 
 /** Network failures that mean "not there yet" (a restart, a deploy), as opposed to a wrong setting. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', '57P03']);
-const UNREACHABLE_TEXT = /ECONNREFUSED|ECONNRESET|connection refused|transport error|Connection terminated|the database system is (starting up|shutting down)|timeout expired|socket hang up/i;
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P03',
+]);
+const UNREACHABLE_TEXT =
+  /ECONNREFUSED|ECONNRESET|connection refused|transport error|Connection terminated|the database system is (starting up|shutting down)|timeout expired|socket hang up/i;
 
 /** Whether `err` says the server is away (worth waiting for) rather than that we asked it wrong. */
 export function isUnreachable(err: unknown): boolean {

@@ -45,7 +45,9 @@ export class Readiness {
     const checks: Record<string, string> = { worker: workersOk ? 'running' : `workers ${[...new Set(states)].join(', ')}` };
     let temporalOk = false;
     try {
-      const info = await phase.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => phase.connection.workflowService.getSystemInfo({}));
+      const info = await phase.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+        phase.connection.workflowService.getSystemInfo({}),
+      );
       checks.temporal = `ok (server ${info.serverVersion || 'unknown version'})`;
       temporalOk = true;
     } catch (err) {

@@ -9,6 +9,10 @@ import { whenReachable } from './reachable';
  * refusal names what is missing and the command that registers it.
  */
 export async function requireSearchAttributes(connection: NativeConnection, namespace: string, say: (line: string) => void): Promise<void> {
-  const check = await whenReachable(`Temporal's search attributes of namespace ${namespace}`, () => checkSearchAttributes(connection, namespace), say);
+  const check = await whenReachable(
+    `Temporal's search attributes of namespace ${namespace}`,
+    () => checkSearchAttributes(connection, namespace),
+    say,
+  );
   if (!isComplete(check)) throw new ConfigurationError(searchAttributeProblem(check));
 }

@@ -52,9 +52,12 @@ export class GracefulShutdown {
       this.exitNow(0);
       return;
     }
-    this.log.info(`${signal}: stopping; no new tasks, running transfers finish the part they are on (up to ${this.graceMs / 1000} s), then hand the rest back`, {
-      graceSeconds: this.graceMs / 1000,
-    });
+    this.log.info(
+      `${signal}: stopping; no new tasks, running transfers finish the part they are on (up to ${this.graceMs / 1000} s), then hand the rest back`,
+      {
+        graceSeconds: this.graceMs / 1000,
+      },
+    );
     for (const w of running) w.shutdown();
   }
 

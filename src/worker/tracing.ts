@@ -30,10 +30,13 @@ export function tracingEndpoint(config: CallvaultConfig, env: NodeJS.ProcessEnv 
  */
 export function createTracing(options: { serviceName: string; url?: string; spanProcessor?: SpanProcessor }): Tracing {
   // Loaded only when tracing is on: a worker without it loads no OpenTelemetry code.
-  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+  const { AsyncLocalStorageContextManager } =
+    require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
   const { Resource } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
-  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { OpenTelemetryPlugin } = require('@temporalio/interceptors-opentelemetry') as typeof import('@temporalio/interceptors-opentelemetry');
+  const { BasicTracerProvider, BatchSpanProcessor } =
+    require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { OpenTelemetryPlugin } =
+    require('@temporalio/interceptors-opentelemetry') as typeof import('@temporalio/interceptors-opentelemetry');
   const resource = new Resource({ 'service.name': options.serviceName });
   const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(otlpExporter(options.url));
   const provider = new BasicTracerProvider({ resource });
@@ -43,6 +46,7 @@ export function createTracing(options: { serviceName: string; url?: string; span
 }
 
 function otlpExporter(url: string | undefined) {
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { OTLPTraceExporter } =
+    require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
   return new OTLPTraceExporter(url ? { url } : {});
 }

@@ -1,4 +1,11 @@
-import { type NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerPlugin, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  type NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type WorkerPlugin,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { taskQueues } from '../contracts/names';
 import { providerLimits, transferActivitiesPerSecond } from '../providers/registry';
@@ -53,7 +60,9 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
       await Worker.create({
         ...common,
         taskQueue: config.temporal.taskQueue,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../../workflows'), bundlerOptions: { webpackConfigHook: leanSourceMaps } }),
+        ...(options.workflowBundle
+          ? { workflowBundle: options.workflowBundle }
+          : { workflowsPath: require.resolve('../../workflows'), bundlerOptions: { webpackConfigHook: leanSourceMaps } }),
         // A workflow's next task waits this long on the queue of the worker that ran its last one
         // before any worker may take it: with the default 10 s, every export whose worker died
         // stood still 10 s (measured in the crash tests); 3 s still rides out a busy worker.

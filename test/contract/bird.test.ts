@@ -10,11 +10,26 @@ const adapter: ContractAdapter = {
   names: false,
   requestsPerFile: { api: 1, media: 1 },
   async start(scenario) {
-    const recordings = [...scenario.inside, ...scenario.outside].map((f) => ({ id: f.key, sourceId: `call-${f.key}`, channelId: 'channel-1', createdAt: f.createdAt, size: f.size, status: STATUS[f.state] }));
+    const recordings = [...scenario.inside, ...scenario.outside].map((f) => ({
+      id: f.key,
+      sourceId: `call-${f.key}`,
+      channelId: 'channel-1',
+      createdAt: f.createdAt,
+      size: f.size,
+      status: STATUS[f.state],
+    }));
     const sim = new BirdSimulator({ seed: 'contract', recordings });
     await sim.start();
     return {
-      connection: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], pageSize: 7 },
+      connection: {
+        provider: 'bird',
+        allowPrivateNetwork: true,
+        baseUrl: sim.baseUrl,
+        workspaceId: sim.workspaceId,
+        accessKey: { env: 'BIRD_KEY' },
+        mediaHosts: [sim.storageHost],
+        pageSize: 7,
+      },
       env: { BIRD_KEY: sim.accessKey },
       wrongEnv: { BIRD_KEY: 'bird-key-wrong' },
       secrets: [sim.accessKey],

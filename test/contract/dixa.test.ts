@@ -16,7 +16,15 @@ const adapter: ContractAdapter = {
       id: `m-${f.key}`,
       csid: 200_000 + i,
       createdAt: Date.parse(f.createdAt),
-      attachments: [{ id: f.key, size: f.size, visibility: i % 2 ? 'public' : 'private', link: i % 3 ? 'absolute' : 'relative', name: f.name ?? `${f.key}.wav` }],
+      attachments: [
+        {
+          id: f.key,
+          size: f.size,
+          visibility: i % 2 ? 'public' : 'private',
+          link: i % 3 ? 'absolute' : 'relative',
+          name: f.name ?? `${f.key}.wav`,
+        },
+      ],
     }));
     const sim = new DixaSimulator({ seed: 'contract', messages });
     await sim.start();

@@ -85,7 +85,12 @@ export interface ContractAdapter {
 const WINDOW: Window = { from: '2026-03-02T00:00:00.000Z', to: '2026-03-05T00:00:00.000Z' };
 const HOUR = 3_600_000;
 const INSIDE = 30;
-const HOSTILE = ['../../etc/passwd', 'evil\u0000name\u0007\u001b[31m\r\n.wav', `${'n'.repeat(300)}.wav`, 'C:\\Windows\\system32\\hosts.wav'];
+const HOSTILE = [
+  '../../etc/passwd',
+  'evil\u0000name\u0007\u001b[31m\r\n.wav',
+  `${'n'.repeat(300)}.wav`,
+  'C:\\Windows\\system32\\hosts.wav',
+];
 
 function scenarioFor(adapter: ContractAdapter): ContractScenario {
   const at = (ms: number) => new Date(Date.parse(WINDOW.from) + ms).toISOString();
@@ -94,14 +99,17 @@ function scenarioFor(adapter: ContractAdapter): ContractScenario {
     if (i === 9 && adapter.states.includes('final')) return 'final';
     return 'ready';
   };
-  const inside = Array.from({ length: INSIDE }, (_, i): ContractFile => ({
-    key: `f${String(i).padStart(2, '0')}`,
-    // The first at the window's first instant; the rest spread over its three days.
-    createdAt: at(i === 0 ? 0 : i * 2 * HOUR + 17_000),
-    size: 1_000 + i * 997,
-    state: state(i),
-    ...(adapter.names ? { name: HOSTILE[i % HOSTILE.length] } : {}),
-  }));
+  const inside = Array.from(
+    { length: INSIDE },
+    (_, i): ContractFile => ({
+      key: `f${String(i).padStart(2, '0')}`,
+      // The first at the window's first instant; the rest spread over its three days.
+      createdAt: at(i === 0 ? 0 : i * 2 * HOUR + 17_000),
+      size: 1_000 + i * 997,
+      state: state(i),
+      ...(adapter.names ? { name: HOSTILE[i % HOSTILE.length] } : {}),
+    }),
+  );
   const outside: ContractFile[] = [
     { key: 'before', createdAt: at(-1_000), size: 500, state: 'ready' },
     { key: 'atend', createdAt: WINDOW.to, size: 500, state: 'ready' },
@@ -157,7 +165,7 @@ export function providerContract(adapter: ContractAdapter): void {
       expect(text).not.toMatch(/signature|[?&]sig=|x-amz-/i);
     });
 
-    it('downloads every ready file with the platform\'s bytes', async () => {
+    it("downloads every ready file with the platform's bytes", async () => {
       for (const file of ready) {
         const download = ready_(await provider.openDownload(itemOf(file.key), { offset: 0 }));
         expect(download.offset).toBe(0);
@@ -226,7 +234,7 @@ export function providerContract(adapter: ContractAdapter): void {
       expect(platform.requests.slice(before).filter((r) => platform.credentialServers.includes(r.server))).toHaveLength(1);
     });
 
-    it('sends credentials to the platform\'s API only, never to where its files are served from', () => {
+    it("sends credentials to the platform's API only, never to where its files are served from", () => {
       const elsewhere = platform.requests.filter((r) => !platform.credentialServers.includes(r.server));
       expect(elsewhere.length).toBeGreaterThan(0);
       for (const r of elsewhere) {
@@ -236,7 +244,7 @@ export function providerContract(adapter: ContractAdapter): void {
       }
     });
 
-    it('refuses a link to a host outside the connection\'s allow-list without calling it', async () => {
+    it("refuses a link to a host outside the connection's allow-list without calling it", async () => {
       const trapLog: LoggedRequest[] = [];
       const trap = new SimServer('trap', (_req, res) => void res.writeHead(200).end('trapped'), trapLog);
       await trap.start();
@@ -253,10 +261,16 @@ export function providerContract(adapter: ContractAdapter): void {
     });
 
     if (adapter.names) {
-      it('keeps hostile file names as given, and out of the object keys\' structure', () => {
+      it("keeps hostile file names as given, and out of the object keys' structure", () => {
         expect(new Set(items.map((i) => i.originalName))).toEqual(new Set(HOSTILE));
         for (const item of items) {
-          const key = objectKey({ prefix: 'exports', provider: adapter.provider, connection: 'c', extension: item.extension ?? '', ...item });
+          const key = objectKey({
+            prefix: 'exports',
+            provider: adapter.provider,
+            connection: 'c',
+            extension: item.extension ?? '',
+            ...item,
+          });
           expect(key.startsWith(`exports/${adapter.provider}/c/`)).toBe(true);
           expect(key.split('/')).not.toContain('..');
           // eslint-disable-next-line no-control-regex
@@ -291,7 +305,9 @@ async function bytes(body: Readable): Promise<Buffer> {
 }
 
 async function sha256(body: Readable): Promise<string> {
-  return createHash('sha256').update(await bytes(body)).digest('hex');
+  return createHash('sha256')
+    .update(await bytes(body))
+    .digest('hex');
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

@@ -30,8 +30,20 @@ function maxSocketBuffer(name: 'tcp_wmem' | 'tcp_rmem'): number {
 describe('a worker killed in the middle of a 1 GiB recording', () => {
   const connection = uniqueName('bird-crash');
   const recordings: BirdRecordingSpec[] = [
-    ...BirdSimulator.generate({ seed: connection, count: 3, from: '2026-04-01T00:00:00Z', to: '2026-04-02T00:00:00Z', size: { min: 1000, max: 50_000 } }),
-    ...BirdSimulator.generate({ seed: `${connection}-2`, count: 3, from: '2026-04-02T00:00:00Z', to: '2026-04-03T00:00:00Z', size: { min: 1000, max: 50_000 } }),
+    ...BirdSimulator.generate({
+      seed: connection,
+      count: 3,
+      from: '2026-04-01T00:00:00Z',
+      to: '2026-04-02T00:00:00Z',
+      size: { min: 1000, max: 50_000 },
+    }),
+    ...BirdSimulator.generate({
+      seed: `${connection}-2`,
+      count: 3,
+      from: '2026-04-02T00:00:00Z',
+      to: '2026-04-03T00:00:00Z',
+      size: { min: 1000, max: 50_000 },
+    }),
   ];
   recordings[1]!.size = GiB;
   recordings[4]!.size = GiB;
@@ -43,7 +55,15 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], batchSize: 1 },
+        [connection]: {
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+          batchSize: 1,
+        },
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: PART_MIB },

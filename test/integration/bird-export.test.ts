@@ -74,7 +74,12 @@ describe('Bird export on the real stack', () => {
       .add({ target: 'media', id: recordings[290]!.id, fault: { kind: 'short', bytes: 6 * MiB } })
       .add({ target: 'media', id: recordings[250]!.id, fault: { kind: 'cut', afterBytes: 2 * MiB } });
 
-    const started = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 6, heartbeatTimeoutSeconds: 20 } });
+    const started = await env.start({
+      connection,
+      ...window,
+      trigger: { kind: 'operator', by: 'test' },
+      options: { maxInFlight: 6, heartbeatTimeoutSeconds: 20 },
+    });
     workflowId = started.workflowId;
     first = (await started.handle.result()) as ExportResult;
   });
@@ -84,7 +89,7 @@ describe('Bird export on the real stack', () => {
     await sim?.stop();
   });
 
-  it('stores every available recording once, with the simulator\'s size and SHA-256', async () => {
+  it("stores every available recording once, with the simulator's size and SHA-256", async () => {
     const rows = await env.files(connection);
     const stored = rows.filter((r) => r.status === 'stored');
     expect(stored).toHaveLength(available().length);
@@ -105,7 +110,12 @@ describe('Bird export on the real stack', () => {
 
   it('ends absent and failed recordings as failure rows with their reason', async () => {
     const failed = (await env.files(connection)).filter((r) => r.status === 'failed');
-    expect(failed.map((r) => r.source_id).sort()).toEqual(recordings.filter((r) => r.status === 'absent' || r.status === 'failed').map((r) => r.id).sort());
+    expect(failed.map((r) => r.source_id).sort()).toEqual(
+      recordings
+        .filter((r) => r.status === 'absent' || r.status === 'failed')
+        .map((r) => r.id)
+        .sort(),
+    );
     for (const row of failed) {
       expect(row.failure_code).toBe('provider_final_status');
       expect(row.failure_reason).toMatch(/Bird reports status '(absent|failed)'/);
@@ -117,7 +127,7 @@ describe('Bird export on the real stack', () => {
     for (const i of [20, 220]) expect(rows.find((r) => r.source_id === recordings[i]!.id)?.status).toBe('stored');
   });
 
-  it('continued as new on the way, keeping each run\'s history small', () => {
+  it("continued as new on the way, keeping each run's history small", () => {
     expect(first.generation).toBeGreaterThan(0);
   });
 
@@ -130,7 +140,11 @@ describe('Bird export on the real stack', () => {
     expect(manifests.unreadable).toEqual([]);
     const entry = manifests.entries.get(row.object_key!)!;
     expect(entry).toMatchObject({ source: { id: row.source_id }, object: { sha256: row.sha256, key: row.object_key } });
-    expect(JSON.parse(await streamText(await env.store.readStream(entry.manifestKey)))).toMatchObject({ provider: 'bird', connection, bucket: env.store.bucket });
+    expect(JSON.parse(await streamText(await env.store.readStream(entry.manifestKey)))).toMatchObject({
+      provider: 'bird',
+      connection,
+      bucket: env.store.bucket,
+    });
     // Manifests are written per group of files: far fewer PUTs than one sidecar per file.
     const manifestKeys = new Set([...manifests.entries.values()].map((e) => e.manifestKey));
     expect(manifestKeys.size).toBeLessThan(available().length / 2);
@@ -139,7 +153,9 @@ describe('Bird export on the real stack', () => {
   it('kept the access key and signed URLs out of provenance, history and logs', async () => {
     const rows = JSON.stringify(await env.files(connection));
     const history = await decodedHistory(env.client, workflowId);
-    const exportsRow = JSON.stringify((await env.provenance.pool.query('SELECT * FROM callvault.exports WHERE workflow_id = $1', [workflowId])).rows);
+    const exportsRow = JSON.stringify(
+      (await env.provenance.pool.query('SELECT * FROM callvault.exports WHERE workflow_id = $1', [workflowId])).rows,
+    );
     for (const text of [rows, history, exportsRow, worker.log()]) {
       expect(text).not.toContain(sim.accessKey);
       expect(text).not.toContain('X-Amz-Signature');
@@ -150,9 +166,11 @@ describe('Bird export on the real stack', () => {
     expect(toStorage.every((r) => r.headers.authorization === undefined)).toBe(true);
   });
 
-  it('fails at once, naming the field, on input it cannot use or an id that is not the window\'s', async () => {
+  it("fails at once, naming the field, on input it cannot use or an id that is not the window's", async () => {
     const start = (workflowId: string, input: unknown) =>
-      env.client.workflow.start(EXPORT_WORKFLOW_TYPE, { taskQueue: env.config.temporal.taskQueue, workflowId, args: [input] }).then((h) => h.result());
+      env.client.workflow
+        .start(EXPORT_WORKFLOW_TYPE, { taskQueue: env.config.temporal.taskQueue, workflowId, args: [input] })
+        .then((h) => h.result());
     const began = Date.now();
     await expect(start(uniqueName('bad-input'), { connection, from: 'last tuesday', to: window.to })).rejects.toMatchObject({
       cause: {
@@ -162,9 +180,13 @@ describe('Bird export on the real stack', () => {
       },
     });
     await expect(start(uniqueName('random-id'), { connection, ...window })).rejects.toMatchObject({
-      cause: { message: expect.stringContaining(`workflow id: use 'export:${connection}:2026-03-01T00:00:00.000Z:2026-03-08T00:00:00.000Z'`) },
+      cause: {
+        message: expect.stringContaining(`workflow id: use 'export:${connection}:2026-03-01T00:00:00.000Z:2026-03-08T00:00:00.000Z'`),
+      },
     });
-    await expect(start(`export:nope:${new Date(window.from).toISOString()}:${new Date(window.to).toISOString()}`, { connection: 'nope', ...window })).rejects.toMatchObject({
+    await expect(
+      start(`export:nope:${new Date(window.from).toISOString()}:${new Date(window.to).toISOString()}`, { connection: 'nope', ...window }),
+    ).rejects.toMatchObject({
       cause: { message: expect.stringMatching(/^connection: unknown connection 'nope'/) },
     });
     expect(Date.now() - began).toBeLessThan(30_000);
@@ -174,7 +196,11 @@ describe('Bird export on the real stack', () => {
     const status = await cli(env, ['export', 'status', workflowId, '--json']);
     // Exit 3: completed, with files the platform says are gone (the absent and failed recordings).
     expect(status.code).toBe(3);
-    expect(JSON.parse(status.stdout)).toMatchObject({ workflowId, temporalStatus: 'COMPLETED', totals: { stored: available().length, outcome: 'completed_with_final_failures' } });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      workflowId,
+      temporalStatus: 'COMPLETED',
+      totals: { stored: available().length, outcome: 'completed_with_final_failures' },
+    });
     const verify = await cli(env, ['verify', '--connection', connection]);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain(`verified ${available().length} objects`);

@@ -38,7 +38,10 @@ interface Moment {
   arm(iso: IsolatedStack, id: string): { reached: Promise<unknown>; release: () => Promise<void> | void };
 }
 
-const on = (id: string, op: string, extra: (r: S3Request) => boolean = () => true) => (r: S3Request) => r.operation === op && (r.key ?? '').includes(id) && extra(r);
+const on =
+  (id: string, op: string, extra: (r: S3Request) => boolean = () => true) =>
+  (r: S3Request) =>
+    r.operation === op && (r.key ?? '').includes(id) && extra(r);
 
 function holdS3(match: (id: string) => (r: S3Request) => boolean, at: 'request' | 'response' | { bodyByte: number }): Moment['arm'] {
   return (iso, id) => {
@@ -51,21 +54,33 @@ const MOMENTS: Moment[] = [
   { name: 'in the middle of part 3', arm: holdS3((id) => on(id, 'UploadPart', (r) => r.partNumber === 3), { bodyByte: 2 * MiB }) },
   { name: 'with CompleteMultipartUpload sent', arm: holdS3((id) => on(id, 'CompleteMultipartUpload'), 'request') },
   { name: 'after CompleteMultipartUpload', arm: holdS3((id) => on(id, 'CompleteMultipartUpload'), 'response') },
-  { name: 'while the manifest goes up', arm: holdS3(() => (r) => r.operation === 'PutObject' && (r.key ?? '').includes('/_manifests/'), 'request') },
+  {
+    name: 'while the manifest goes up',
+    arm: holdS3(() => (r) => r.operation === 'PutObject' && (r.key ?? '').includes('/_manifests/'), 'request'),
+  },
   {
     name: 'while the provenance INSERT waits',
     arm: (iso) => {
       const block = blockWrites(iso.postgres.url);
-      return { reached: block.then((b) => b.waitUntilBlocked({ matching: PROVENANCE_INSERT, timeoutMs: 120_000 })), release: async () => (await block).release() };
+      return {
+        reached: block.then((b) => b.waitUntilBlocked({ matching: PROVENANCE_INSERT, timeoutMs: 120_000 })),
+        release: async () => (await block).release(),
+      };
     },
   },
 ];
 
-describe('kill -9 at every moment of a large file\'s life', () => {
+describe("kill -9 at every moment of a large file's life", () => {
   const connection = uniqueName('moments');
   const start = Date.parse('2026-06-01T00:00:00Z');
   // One 26 MiB recording a day, a day a moment (and one more for the read-back).
-  const recordings: BirdRecordingSpec[] = BirdSimulator.generate({ seed: connection, count: MOMENTS.length + 1, from: new Date(start).toISOString(), to: new Date(start + (MOMENTS.length + 1) * DAY).toISOString(), size: { min: SIZE, max: SIZE } });
+  const recordings: BirdRecordingSpec[] = BirdSimulator.generate({
+    seed: connection,
+    count: MOMENTS.length + 1,
+    from: new Date(start).toISOString(),
+    to: new Date(start + (MOMENTS.length + 1) * DAY).toISOString(),
+    size: { min: SIZE, max: SIZE },
+  });
   let sim: BirdSimulator;
   let iso: IsolatedStack;
   let env: ExportEnv;
@@ -77,7 +92,17 @@ describe('kill -9 at every moment of a large file\'s life', () => {
     iso = await startIsolatedStack();
     env = await exportEnv({
       stack: iso.stack,
-      connections: { [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], allowPrivateNetwork: true, rateLimit: { transferPerSecond: 400 } } },
+      connections: {
+        [connection]: {
+          provider: 'bird',
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+          allowPrivateNetwork: true,
+          rateLimit: { transferPerSecond: 400 },
+        },
+      },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: PART_MIB },
     });
@@ -93,11 +118,20 @@ describe('kill -9 at every moment of a large file\'s life', () => {
   /** Starts the export of recording `n`'s day; returns its handle. */
   async function startDay(n: number) {
     const window = { from: new Date(start + n * DAY).toISOString(), to: new Date(start + (n + 1) * DAY).toISOString() };
-    return env.start({ connection, ...window, trigger: { kind: 'operator', by: 'crash test' }, options: { heartbeatTimeoutSeconds: 2, maxRetryIntervalSeconds: 1 } });
+    return env.start({
+      connection,
+      ...window,
+      trigger: { kind: 'operator', by: 'crash test' },
+      options: { heartbeatTimeoutSeconds: 2, maxRetryIntervalSeconds: 1 },
+    });
   }
 
   /** Kills `victim` once `reached`, lets the held request go, and has a fresh worker finish. */
-  async function killAt(victim: WorkerProcess, armed: { reached: Promise<unknown>; release: () => Promise<void> | void }, id: string): Promise<number> {
+  async function killAt(
+    victim: WorkerProcess,
+    armed: { reached: Promise<unknown>; release: () => Promise<void> | void },
+    id: string,
+  ): Promise<number> {
     await armed.reached;
     const sentAtKill = sim.mediaBytesSent(id);
     await victim.kill9();
@@ -109,7 +143,11 @@ describe('kill -9 at every moment of a large file\'s life', () => {
     const rec = recordings[n]!;
     expect(result).toMatchObject({ transferred: 1, failed: 0 });
     const row = (await env.files(connection)).find((r) => r.source_id === rec.id)!;
-    expect({ status: row.status, size: Number(row.size_bytes), sha256: row.sha256 }).toEqual({ status: 'stored', size: SIZE, sha256: await sim.sha256(rec.id) });
+    expect({ status: row.status, size: Number(row.size_bytes), sha256: row.sha256 }).toEqual({
+      status: 'stored',
+      size: SIZE,
+      sha256: await sim.sha256(rec.id),
+    });
     const refetched = sim.mediaBytesSent(rec.id) - SIZE;
     expect(refetched).toBeLessThanOrEqual(PART_MIB * MiB + KERNEL_SOCKET_BUFFERS);
     return refetched;
@@ -129,7 +167,9 @@ describe('kill -9 at every moment of a large file\'s life', () => {
     const sentAtKill = await killAt(victim, armed, id);
     current = await env.spawnWorker();
     const refetched = await expectIntact(n, (await started.handle.result()) as ExportResult);
-    lines.push(`[crash ${name}] killed at ${mib(sentAtKill)} of ${mib(SIZE)}; fetched twice ${mib(refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers)`);
+    lines.push(
+      `[crash ${name}] killed at ${mib(sentAtKill)} of ${mib(SIZE)}; fetched twice ${mib(refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers)`,
+    );
   });
 
   it('finishes intact after a kill in the middle of a part, and another while the resumed file is read back', async () => {
@@ -143,7 +183,9 @@ describe('kill -9 at every moment of a large file\'s life', () => {
     await killAt(second, holdS3((i) => on(i, 'GetObject'), 'response')(iso, id), id);
     current = await env.spawnWorker();
     const refetched = await expectIntact(n, (await started.handle.result()) as ExportResult);
-    lines.push(`[crash in a part, then in the read-back] killed at ${mib(sentAtKill)} of ${mib(SIZE)}; fetched twice ${mib(refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers)`);
+    lines.push(
+      `[crash in a part, then in the read-back] killed at ${mib(sentAtKill)} of ${mib(SIZE)}; fetched twice ${mib(refetched)} (limit: a ${PART_MIB} MiB part + ${mib(KERNEL_SOCKET_BUFFERS)} of kernel socket buffers)`,
+    );
   });
 
   it('leaves every object verified, no upload open, no copy made and no worker that died on its own', async () => {

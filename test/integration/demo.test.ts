@@ -30,33 +30,58 @@ describe('npm run demo', () => {
   });
 
   function demo(keepRunning: boolean): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-    const child = spawn(process.execPath, [join(repo, 'dist/src/cli/main.js'), 'demo', keepRunning ? '--keep-running' : '--no-keep-running', '--data-dir', dataDir, '--database-name', database], {
-      env: { ...process.env, DATABASE_URL: serverUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(repo, 'dist/src/cli/main.js'),
+        'demo',
+        keepRunning ? '--keep-running' : '--no-keep-running',
+        '--data-dir',
+        dataDir,
+        '--database-name',
+        database,
+      ],
+      {
+        env: { ...process.env, DATABASE_URL: serverUrl },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     return { child, output: () => out, exited: new Promise((resolve) => child.once('exit', resolve)) };
   }
 
-  const exportLine = (out: string, connection: string) => out.split('\n').find((l) => l.trim().startsWith(connection) && l.includes('transferred ('));
+  const exportLine = (out: string, connection: string) =>
+    out.split('\n').find((l) => l.trim().startsWith(connection) && l.includes('transferred ('));
 
   it('exports from all three simulators; while it runs, the commands it prints work as printed', async () => {
     const first = demo(true);
     running = first.child;
     await expect.poll(first.output, { timeout: 240_000, interval: 500 }).toContain('Press Ctrl-C to stop it');
     const out = first.output();
-    for (const connection of ['bird-demo', 'dixa-demo', 'kore-demo']) expect(exportLine(out, connection), connection).toMatch(/ [1-9]\d* transferred .* 0 already stored/);
+    for (const connection of ['bird-demo', 'dixa-demo', 'kore-demo'])
+      expect(exportLine(out, connection), connection).toMatch(/ [1-9]\d* transferred .* 0 already stored/);
     expect(out).toMatch(/Temporal Web UI\s+http:\/\/127\.0\.0\.1:\d+/);
     // The retention policy the demo configures: its window's days covered, the three after it due.
     expect(out).toMatch(/9 would start, 0 already running, 24 covered, 0 at risk/);
 
-    const printed = out.split('\n').filter((l) => /^\s+env .*node .*main\.js --config /.test(l)).map((l) => l.trim());
-    expect(printed.map((c) => c.replace(/.* --config \S+ /, ''))).toEqual(['export list', 'export failures --connection bird-demo --from 2026-01-05 --to 2026-01-13', 'verify', 'retention sweep --dry-run']);
+    const printed = out
+      .split('\n')
+      .filter((l) => /^\s+env .*node .*main\.js --config /.test(l))
+      .map((l) => l.trim());
+    expect(printed.map((c) => c.replace(/.* --config \S+ /, ''))).toEqual([
+      'export list',
+      'export failures --connection bird-demo --from 2026-01-05 --to 2026-01-13',
+      'verify',
+      'retention sweep --dry-run',
+    ]);
     const runPrinted = (command: string) => {
       try {
-        return { code: 0, out: execFileSync('sh', ['-c', `${command} 2>&1`], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: serverUrl } }) };
+        return {
+          code: 0,
+          out: execFileSync('sh', ['-c', `${command} 2>&1`], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: serverUrl } }),
+        };
       } catch (err) {
         const e = err as { status: number; stdout: string };
         return { code: e.status, out: e.stdout };
@@ -84,7 +109,8 @@ describe('npm run demo', () => {
     const second = demo(false);
     expect(await second.exited, second.output()).toBe(0);
     const out = second.output();
-    for (const connection of ['bird-demo', 'dixa-demo', 'kore-demo']) expect(exportLine(out, connection), connection).toMatch(/ 0 transferred \(0 B\), [1-9]\d* already stored/);
+    for (const connection of ['bird-demo', 'dixa-demo', 'kore-demo'])
+      expect(exportLine(out, connection), connection).toMatch(/ 0 transferred \(0 B\), [1-9]\d* already stored/);
     expect(out).toContain('The stack has stopped');
     expect(out).not.toMatch(/http:\/\/127\.0\.0\.1/);
     // Everything it started stopped with it.

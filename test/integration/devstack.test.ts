@@ -104,7 +104,12 @@ describe('ports', () => {
 
 describe('ManagedProcess', () => {
   it('tells an exit nobody asked for from a stop or a kill', async () => {
-    const quits = await ManagedProcess.start({ name: 'quits', command: 'sh', args: ['-c', 'exit 7'], logFile: path.join(tmp, 'quits.log') });
+    const quits = await ManagedProcess.start({
+      name: 'quits',
+      command: 'sh',
+      args: ['-c', 'exit 7'],
+      logFile: path.join(tmp, 'quits.log'),
+    });
     await quits.exited;
     expect(quits.exitedUnexpectedly).toBe(true);
     expect(quits.endRequested).toBeNull();
@@ -291,7 +296,9 @@ describe('private postgres cluster', () => {
     cluster = await startPrivatePostgres();
     ourDirs.push(cluster.dir);
     const totalMs = Date.now() - t0;
-    console.log(`[private postgres] initdb ${cluster.timings.initdbMs} ms, first start ${cluster.timings.firstStartMs} ms, in all ${totalMs} ms`);
+    console.log(
+      `[private postgres] initdb ${cluster.timings.initdbMs} ms, first start ${cluster.timings.firstStartMs} ms, in all ${totalMs} ms`,
+    );
     expect(cluster.port).not.toBe(5432);
     expect(cluster.url).toBe(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`);
     expect(listenersOf(cluster.process.pid)).toEqual([{ address: '127.0.0.1', port: cluster.port }]);
@@ -454,10 +461,26 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
     const p2 = await s3.send(new UploadPartCommand({ Bucket, Key: 'a/big.bin', UploadId, PartNumber: 2, Body: part2 }));
     expect((await s3.send(new ListPartsCommand({ Bucket, Key: 'a/big.bin', UploadId }))).Parts?.map((p) => p.PartNumber)).toEqual([1, 2]);
     await s3.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key: 'a/big.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] } }),
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: 'a/big.bin',
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: p1.ETag },
+            { PartNumber: 2, ETag: p2.ETag },
+          ],
+        },
+      }),
     );
     await s3.send(
-      new CopyObjectCommand({ Bucket, Key: 'a/big.bin', CopySource: `${Bucket}/a/big.bin`, MetadataDirective: 'REPLACE', Metadata: { sha256: 'f'.repeat(64) } }),
+      new CopyObjectCommand({
+        Bucket,
+        Key: 'a/big.bin',
+        CopySource: `${Bucket}/a/big.bin`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { sha256: 'f'.repeat(64) },
+      }),
     );
     const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'a/big.bin' }));
     expect([head.ContentLength, head.Metadata?.sha256]).toEqual([part1.length + part2.length, 'f'.repeat(64)]);
@@ -486,7 +509,12 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
       'DeleteObject 204',
     ]);
     const [upload2] = proxy.requestsFor((r) => r.operation === 'UploadPart' && r.partNumber === 2);
-    expect(upload2).toMatchObject({ key: 'a/big.bin', uploadId: UploadId, requestBytes: part2.length, headers: { 'content-length': String(part2.length) } });
+    expect(upload2).toMatchObject({
+      key: 'a/big.bin',
+      uploadId: UploadId,
+      requestBytes: part2.length,
+      headers: { 'content-length': String(part2.length) },
+    });
     expect(proxy.requestsFor('CopyObject')[0]!.headers).toMatchObject({
       'x-amz-copy-source': `${Bucket}/a/big.bin`,
       'x-amz-metadata-directive': 'REPLACE',
@@ -497,7 +525,9 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
 
     // The store does check signatures: the same call signed with a wrong secret is refused.
     const forger = client(proxy.endpoint, 'not-the-secret');
-    await expect(forger.send(new PutObjectCommand({ Bucket, Key: 'a/forged', Body: 'x' }))).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
+    await expect(forger.send(new PutObjectCommand({ Bucket, Key: 'a/forged', Body: 'x' }))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+    });
     forger.destroy();
   });
 
@@ -518,7 +548,14 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
     const part = await s3.send(new UploadPartCommand({ Bucket, Key: 'held/response', UploadId, PartNumber: 1, Body: 'tail' }));
     let settled = false;
     const complete = s3
-      .send(new CompleteMultipartUploadCommand({ Bucket, Key: 'held/response', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }))
+      .send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: 'held/response',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      )
       .finally(() => (settled = true));
     await hold.held();
     expect(await exists('held/response')).toBe(true);
@@ -557,7 +594,9 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
     hold.release();
     await big;
     const heldExchange = proxy.requestsFor((r) => r.key === 'held/mid-body')[0]!;
-    console.log(`[proxy] a 128 MiB upload held after 1 MiB: the client had produced ${producedWhileHeld / MiB} MiB; forwarded ${heldExchange.requestBytes / MiB} MiB in all`);
+    console.log(
+      `[proxy] a 128 MiB upload held after 1 MiB: the client had produced ${producedWhileHeld / MiB} MiB; forwarded ${heldExchange.requestBytes / MiB} MiB in all`,
+    );
     expect(producedWhileHeld).toBeLessThan(48 * MiB);
     expect(heldExchange).toMatchObject({ status: 200, requestBytes: size, faults: [`held at body byte ${MiB}`] });
     expect((await direct.send(new HeadObjectCommand({ Bucket, Key: 'held/mid-body' }))).ContentLength).toBe(size);
@@ -599,14 +638,21 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
     const sha256Hex = createHash('sha256').update(data).digest('hex');
     const algorithms = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
     type Algorithm = (typeof algorithms)[number];
-    const ways = ['none', 'Content-MD5', 'x-amz-content-sha256', ...algorithms.map((a) => `${a} header`), ...algorithms.map((a) => `${a} trailer`)];
+    const ways = [
+      'none',
+      'Content-MD5',
+      'x-amz-content-sha256',
+      ...algorithms.map((a) => `${a} header`),
+      ...algorithms.map((a) => `${a} trailer`),
+    ];
     const algorithmOf = (way: string): Algorithm | undefined => algorithms.find((a) => way.startsWith(`${a} `));
 
     /** The fields of PutObject/UploadPart that make the SDK send this way's checksum. */
     const checksumFields = (way: string) => {
       const algorithm = algorithmOf(way);
       if (way === 'Content-MD5') return { Body: data, ContentMD5: md5B64 };
-      if (algorithm && way.endsWith('trailer')) return { Body: Readable.from([data]), ContentLength: data.length, ChecksumAlgorithm: algorithm };
+      if (algorithm && way.endsWith('trailer'))
+        return { Body: Readable.from([data]), ContentLength: data.length, ChecksumAlgorithm: algorithm };
       if (algorithm) return { Body: data, ChecksumAlgorithm: algorithm };
       return { Body: data };
     };
@@ -658,15 +704,25 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
         table[`${op} ${way}`] = result;
       }
     }
-    const expected = Object.fromEntries(['PutObject', 'UploadPart'].flatMap((op) => Object.entries(FLIPPED_BYTE_OUTCOME).map(([way, o]) => [`${op} ${way}`, o])));
+    const expected = Object.fromEntries(
+      ['PutObject', 'UploadPart'].flatMap((op) => Object.entries(FLIPPED_BYTE_OUTCOME).map(([way, o]) => [`${op} ${way}`, o])),
+    );
     signsPayload.destroy();
-    console.log(`[seaweedfs checksums] a byte flipped in flight:\n${Object.entries(table).map(([k, v]) => `  ${k.padEnd(36)} ${v}`).join('\n')}`);
+    console.log(
+      `[seaweedfs checksums] a byte flipped in flight:\n${Object.entries(table)
+        .map(([k, v]) => `  ${k.padEnd(36)} ${v}`)
+        .join('\n')}`,
+    );
     expect(table).toEqual(expected);
   });
 
   it('fails the requests a test picks with the status and S3 error it chooses', { timeout: 60_000 }, async () => {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'failed/parts' }));
-    const rule = proxy.fail((r) => r.operation === 'UploadPart' && r.partNumber === 2, { status: 503, code: 'SlowDown', message: 'Reduce your request rate.' });
+    const rule = proxy.fail((r) => r.operation === 'UploadPart' && r.partNumber === 2, {
+      status: 503,
+      code: 'SlowDown',
+      message: 'Reduce your request rate.',
+    });
     const send2 = () => s3.send(new UploadPartCommand({ Bucket, Key: 'failed/parts', UploadId, PartNumber: 2, Body: body(200_000, 9) }));
     const err = await send2().catch((e: unknown) => e);
     expect(outcome(err)).toBe('503 SlowDown');
@@ -682,7 +738,8 @@ describe('seaweedfs with signatures checked, behind the fault proxy', () => {
     ]);
 
     proxy.fail('HeadObject', { status: 500, code: 'InternalError', times: 2 });
-    for (let i = 0; i < 2; i++) expect(outcome(await s3.send(new HeadObjectCommand({ Bucket, Key: 'failed/parts' })).catch((e: unknown) => e))).toMatch(/^500 /);
+    for (let i = 0; i < 2; i++)
+      expect(outcome(await s3.send(new HeadObjectCommand({ Bucket, Key: 'failed/parts' })).catch((e: unknown) => e))).toMatch(/^500 /);
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'failed/parts', UploadId }));
   });
 });
@@ -710,7 +767,9 @@ const FLIPPED_BYTE_OUTCOME: Record<string, string> = {
 };
 
 describe('an isolated stack and its workers', () => {
-  it('serves workers through its proxy, tells a killed worker from one that died on its own, and leaves nothing running', { timeout: 180_000 }, async () => {
+  it('serves workers through its proxy, tells a killed worker from one that died on its own, and leaves nothing running', {
+    timeout: 180_000,
+  }, async () => {
     const t0 = Date.now();
     const iso = await startIsolatedStack();
     ourDirs.push(iso.stack.dataDir, iso.postgres.dir);

@@ -25,7 +25,14 @@ const HOSTILE = {
   nul: 'nul\u0000byte.pdf',
 };
 
-const file = (id: string, visibility: DixaFileSpec['visibility'], link: DixaFileSpec['link'], name: string, size: number, contentType = 'application/octet-stream'): DixaFileSpec => ({
+const file = (
+  id: string,
+  visibility: DixaFileSpec['visibility'],
+  link: DixaFileSpec['link'],
+  name: string,
+  size: number,
+  contentType = 'application/octet-stream',
+): DixaFileSpec => ({
   id,
   size,
   visibility,
@@ -33,7 +40,8 @@ const file = (id: string, visibility: DixaFileSpec['visibility'], link: DixaFile
   name,
   contentType,
 });
-const audio = (id: string, link: DixaFileSpec['link'], size: number): DixaFileSpec => file(id, 'private', link, `${id}.mp3`, size, 'audio/mpeg');
+const audio = (id: string, link: DixaFileSpec['link'], size: number): DixaFileSpec =>
+  file(id, 'private', link, `${id}.mp3`, size, 'audio/mpeg');
 
 /** The sourceId callvault gives a Dixa file (see src/providers/dixa/items.ts). */
 function sourceIdOf(sim: DixaSimulator, ref: DixaFileRef): string {
@@ -52,7 +60,13 @@ describe('Dixa export on the real stack', () => {
   const BAD_TOKEN = 'dixa-token-that-was-revoked';
   const messages: DixaMessageSpec[] = [
     // Recordings and voicemails, absolute and relative; one recording big enough for a multipart upload (5 MiB parts).
-    { id: 'd-call-1', csid: 900_001, createdAt: t0 + 1 * HOUR, recording: audio('rec-abs', 'absolute', 250_000), voicemail: audio('vm-rel', 'relative', 90_000) },
+    {
+      id: 'd-call-1',
+      csid: 900_001,
+      createdAt: t0 + 1 * HOUR,
+      recording: audio('rec-abs', 'absolute', 250_000),
+      voicemail: audio('vm-rel', 'relative', 90_000),
+    },
     { id: 'd-call-2', csid: 900_001, createdAt: t0 + 2 * HOUR, recording: audio('rec-rel', 'relative', 12 * MiB + 7) },
     { id: 'd-call-3', csid: 900_002, createdAt: t0 + 26 * HOUR, voicemail: audio('vm-abs', 'absolute', 70_001) },
     // Public and private attachments in both link forms.
@@ -115,11 +129,23 @@ describe('Dixa export on the real stack', () => {
     await sim.start();
     refs = [...sim.allFiles()];
     good = refs.filter((r) => !crafted.has(r.file.id));
-    const common = { provider: 'dixa', allowPrivateNetwork: true, exportsBaseUrl: sim.exportsBaseUrl, apiBaseUrl: sim.apiBaseUrl, filesBaseUrl: sim.filesBaseUrl, storageHosts: [sim.storageHost] };
+    const common = {
+      provider: 'dixa',
+      allowPrivateNetwork: true,
+      exportsBaseUrl: sim.exportsBaseUrl,
+      apiBaseUrl: sim.apiBaseUrl,
+      filesBaseUrl: sim.filesBaseUrl,
+      storageHosts: [sim.storageHost],
+    };
     env = await exportEnv({
       connections: {
         // The simulator is not rate limited: raise the published pace (10 exports calls a minute) so the test runs fast.
-        [connection]: { ...common, apiToken: { env: 'DIXA_TOKEN' }, batchSize: 4, rateLimit: { listPerSecond: 20, transferPerSecond: 200 } },
+        [connection]: {
+          ...common,
+          apiToken: { env: 'DIXA_TOKEN' },
+          batchSize: 4,
+          rateLimit: { listPerSecond: 20, transferPerSecond: 200 },
+        },
         // Published limits on purpose: a refused token must stop the export within a minute even so.
         [badConnection]: { ...common, apiToken: { env: 'DIXA_BAD_TOKEN' } },
       },
@@ -127,7 +153,12 @@ describe('Dixa export on the real stack', () => {
       storage: { partSizeMiB: 5 },
     });
     worker = await env.spawnWorker();
-    const started = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 6, heartbeatTimeoutSeconds: 20 } });
+    const started = await env.start({
+      connection,
+      ...window,
+      trigger: { kind: 'operator', by: 'test' },
+      options: { maxInFlight: 6, heartbeatTimeoutSeconds: 20 },
+    });
     workflowId = started.workflowId;
     first = (await started.handle.result()) as ExportResult;
   });
@@ -137,14 +168,15 @@ describe('Dixa export on the real stack', () => {
     await sim?.stop();
   });
 
-  it('stores every file once, with the simulator\'s size and SHA-256 and a provenance row each', async () => {
+  it("stores every file once, with the simulator's size and SHA-256 and a provenance row each", async () => {
     const kinds = (k: string) => good.filter((r) => r.kind === k);
     // The mix this export had to handle.
     expect(kinds('recording').length).toBeGreaterThanOrEqual(10);
     expect(kinds('voicemail').length).toBeGreaterThanOrEqual(10);
     for (const form of ['absolute', 'relative'] as const) {
       for (const kind of ['recording', 'voicemail'] as const) expect(kinds(kind).some((r) => r.file.link === form)).toBe(true);
-      for (const visibility of ['public', 'private'] as const) expect(kinds('attachment').some((r) => r.file.link === form && r.file.visibility === visibility)).toBe(true);
+      for (const visibility of ['public', 'private'] as const)
+        expect(kinds('attachment').some((r) => r.file.link === form && r.file.visibility === visibility)).toBe(true);
     }
 
     const rows = await env.files(connection);
@@ -167,14 +199,20 @@ describe('Dixa export on the real stack', () => {
 
   it('refuses crafted links to another host, port or scheme with a refused_link row, and nothing reaches them', async () => {
     const failed = (await env.files(connection)).filter((r) => r.status === 'failed');
-    expect(failed.map((r) => r.source_id).sort()).toEqual(refs.filter((r) => crafted.has(r.file.id)).map((r) => sourceIdOf(sim, r)).sort());
+    expect(failed.map((r) => r.source_id).sort()).toEqual(
+      refs
+        .filter((r) => crafted.has(r.file.id))
+        .map((r) => sourceIdOf(sim, r))
+        .sort(),
+    );
     for (const row of failed) {
       expect(row.failure_code).toBe('refused_link');
       expect(row.failure_reason).toMatch(/refused link/);
       expect(row.failure_reason).not.toContain(sim.apiToken);
     }
     // Neither the storage origin (other port), nor the files server under another name, nor anything else saw them.
-    for (const id of crafted) expect(sim.requests.filter((r) => r.id === id || r.path.includes(`/${id}/`) || r.path.endsWith(`/${id}`))).toEqual([]);
+    for (const id of crafted)
+      expect(sim.requests.filter((r) => r.id === id || r.path.includes(`/${id}/`) || r.path.endsWith(`/${id}`))).toEqual([]);
   });
 
   it('sends Authorization to the files host only (for private files), never to the storage origin', () => {
@@ -191,10 +229,12 @@ describe('Dixa export on the real stack', () => {
     // The exports API has its own credential (Bearer), and nothing else sees one.
     for (const r of sim.requests.filter((q) => q.server === 'dixa-exports')) expect(r.headers.authorization).toMatch(/^Bearer /);
     const withCredential = sim.requests.filter((r) => r.headers.authorization !== undefined);
-    expect(withCredential.every((r) => r.server === 'dixa-exports' || (r.server === 'dixa-files' && r.path.startsWith('/private/')))).toBe(true);
+    expect(withCredential.every((r) => r.server === 'dixa-exports' || (r.server === 'dixa-files' && r.path.startsWith('/private/')))).toBe(
+      true,
+    );
   });
 
-  it('keeps hostile names inside the connection\'s key prefix, while provenance and the manifest keep them as given', async () => {
+  it("keeps hostile names inside the connection's key prefix, while provenance and the manifest keep them as given", async () => {
     const prefix = `exports/dixa/${connection}/`;
     const rows = await env.provenance.pool.query<{ source_id: string; object_key: string; original_name: string | null }>(
       `SELECT source_id, object_key, original_name FROM callvault.files WHERE connection = $1 AND status = 'stored'`,
@@ -274,7 +314,10 @@ describe('Dixa export on the real stack', () => {
     const sent = sim.requests.slice(before);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ server: 'dixa-exports', status: 401 });
-    const row = await env.provenance.pool.query<{ status: string; error: string }>('SELECT status, error FROM callvault.exports WHERE workflow_id = $1', [run.workflowId]);
+    const row = await env.provenance.pool.query<{ status: string; error: string }>(
+      'SELECT status, error FROM callvault.exports WHERE workflow_id = $1',
+      [run.workflowId],
+    );
     expect(row.rows[0]).toMatchObject({ status: 'failed' });
     expect(row.rows[0]!.error).toContain('apiToken');
     expect(await env.files(badConnection)).toEqual([]);
@@ -291,7 +334,12 @@ describe('a worker killed in the middle of a large Dixa recording', () => {
   const PART_MIB = 16;
   const big = audio('big-call', 'relative', SIZE);
   const messages: DixaMessageSpec[] = [
-    { id: 'c-1', csid: 1, createdAt: Date.parse('2026-05-10T09:00:00Z'), attachments: [file('small-1', 'public', 'absolute', 'a.txt', 10_000, 'text/plain')] },
+    {
+      id: 'c-1',
+      csid: 1,
+      createdAt: Date.parse('2026-05-10T09:00:00Z'),
+      attachments: [file('small-1', 'public', 'absolute', 'a.txt', 10_000, 'text/plain')],
+    },
     { id: 'c-2', csid: 1, createdAt: Date.parse('2026-05-10T10:00:00Z'), recording: big },
     { id: 'c-3', csid: 2, createdAt: Date.parse('2026-05-10T11:00:00Z'), voicemail: audio('small-vm', 'absolute', 20_000) },
   ];
@@ -331,7 +379,12 @@ describe('a worker killed in the middle of a large Dixa recording', () => {
     await env.spawnWorker({ CALLVAULT_WORKER_ROLE: 'workflows' });
     const victim = await env.spawnWorker({ CALLVAULT_WORKER_ROLE: 'transfers' });
     const started = Date.now();
-    const run = await env.start({ connection, from: '2026-05-10T00:00:00Z', to: '2026-05-11T00:00:00Z', options: { heartbeatTimeoutSeconds: 5 } });
+    const run = await env.start({
+      connection,
+      from: '2026-05-10T00:00:00Z',
+      to: '2026-05-11T00:00:00Z',
+      options: { heartbeatTimeoutSeconds: 5 },
+    });
     await eventually('the big recording to be 40% through', () => sim.fileBytesSent(big.id) > 0.4 * SIZE, 120_000, 50);
     const victimPeak = victim.peakRssBytes();
     await victim.kill9();

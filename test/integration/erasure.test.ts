@@ -1,4 +1,14 @@
-import { CreateBucketCommand, CreateMultipartUploadCommand, GetObjectLegalHoldCommand, ListMultipartUploadsCommand, UploadPartCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectLegalHoldCommand,
+  ListMultipartUploadsCommand,
+  UploadPartCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectRetentionCommand,
+} from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import { devS3Client } from '../../src/devstack/seaweed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +30,13 @@ describe('erasure on the real stack', () => {
   const connection = uniqueName('erase');
   const window = { from: '2026-03-01T00:00:00.000Z', to: '2026-03-01T23:00:00.000Z' };
   // Pairs of recordings share a call (the conversation): 0-1 is A, 2-3 is B.
-  const recordings = BirdSimulator.generate({ seed: connection, count: 8, from: window.from, to: '2026-03-01T22:00:00Z', size: { min: 100, max: 3000 } });
+  const recordings = BirdSimulator.generate({
+    seed: connection,
+    count: 8,
+    from: window.from,
+    to: '2026-03-01T22:00:00Z',
+    size: { min: 100, max: 3000 },
+  });
   const [a0, a1, b0, b1] = recordings as [(typeof recordings)[0], (typeof recordings)[0], (typeof recordings)[0], (typeof recordings)[0]];
   const erasedIds = [a0.id, a1.id, b1.id];
   let sim: BirdSimulator;
@@ -39,7 +55,14 @@ describe('erasure on the real stack', () => {
   }
 
   async function exportResult(workflowId: string): Promise<ExportResult> {
-    await eventually(`export ${workflowId}`, async () => (await env.client.workflow.getHandle(workflowId).describe().catch(() => undefined)) !== undefined);
+    await eventually(
+      `export ${workflowId}`,
+      async () =>
+        (await env.client.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined)) !== undefined,
+    );
     return (await env.client.workflow.getHandle(workflowId).result()) as ExportResult;
   }
 
@@ -49,16 +72,25 @@ describe('erasure on the real stack', () => {
     env = await exportEnv({
       connections: {
         [connection]: {
-          provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost],
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
           retention: { keepDays: 10, leadDays: 2 },
         },
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });
-    await env.store.client.send(new PutBucketVersioningCommand({ Bucket: env.store.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await env.store.client.send(
+      new PutBucketVersioningCommand({ Bucket: env.store.bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
     await env.spawnWorker();
     // One batch, so one group manifest describes all eight files: each erasure rewrites it in turn.
-    const first = (await (await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 1 } })).handle.result()) as ExportResult;
+    const first = (await (
+      await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' }, options: { maxInFlight: 1 } })
+    ).handle.result()) as ExportResult;
     expect(first).toMatchObject({ transferred: 8, failed: 0 });
     before = new Map((await env.files(connection)).map((r) => [r.source_id, r]));
     // A second version of A0's object, and a sidecar of the kind earlier callvault versions wrote.
@@ -68,7 +100,9 @@ describe('erasure on the real stack', () => {
     // An unfinished upload of A1 (a crash no export came back for) holds its bytes too.
     const a1Key = before.get(a1.id)!.object_key!;
     const upload = await env.store.client.send(new CreateMultipartUploadCommand({ Bucket: env.store.bucket, Key: a1Key }));
-    await env.store.client.send(new UploadPartCommand({ Bucket: env.store.bucket, Key: a1Key, UploadId: upload.UploadId, PartNumber: 1, Body: 'part one' }));
+    await env.store.client.send(
+      new UploadPartCommand({ Bucket: env.store.bucket, Key: a1Key, UploadId: upload.UploadId, PartNumber: 1, Body: 'part one' }),
+    );
   });
 
   afterAll(async () => {
@@ -77,12 +111,25 @@ describe('erasure on the real stack', () => {
   });
 
   it('holds a file with who and why, and a dry run lists what erase would delete or refuse, deleting nothing', async () => {
-    const hold = await cli(['hold', 'set', '--connection', connection, '--source-id', b0.id, '--by', 'legal@example.com', '--reason', 'litigation 42']);
+    const hold = await cli([
+      'hold',
+      'set',
+      '--connection',
+      connection,
+      '--source-id',
+      b0.id,
+      '--by',
+      'legal@example.com',
+      '--reason',
+      'litigation 42',
+    ]);
     expect(hold.stderr).toBe('');
     expect(hold.code).toBe(0);
     expect(hold.stdout).toContain(`held ${b0.id}`);
     expect(hold.stdout).toContain('the bucket has no Object Lock: the hold is kept in provenance');
-    const holds = await env.provenance.pool.query(`SELECT set_by, set_reason, released_at FROM callvault.holds WHERE connection = $1`, [connection]);
+    const holds = await env.provenance.pool.query(`SELECT set_by, set_reason, released_at FROM callvault.holds WHERE connection = $1`, [
+      connection,
+    ]);
     expect(holds.rows).toEqual([{ set_by: 'legal@example.com', set_reason: 'litigation 42', released_at: null }]);
 
     const versions = await versionsByKey();
@@ -96,7 +143,7 @@ describe('erasure on the real stack', () => {
     expect(await versionsByKey()).toEqual(versions);
   });
 
-  it('erases every version of the conversation\'s objects, writes a tombstone per file, and refuses the held file with its reason', async () => {
+  it("erases every version of the conversation's objects, writes a tombstone per file, and refuses the held file with its reason", async () => {
     const run = await cli(['erase', ...selection, ...who]);
     expect(run.code, run.stderr).toBe(3);
     expect(run.stderr).toMatch(/started erase erase:/);
@@ -110,10 +157,19 @@ describe('erasure on the real stack', () => {
       expect(left.get(`${key}.json`)).toBeUndefined();
     }
     expect(left.get(before.get(b0.id)!.object_key!)).toHaveLength(1);
-    const uploads = await env.store.client.send(new ListMultipartUploadsCommand({ Bucket: env.store.bucket, Prefix: before.get(a1.id)!.object_key! }));
+    const uploads = await env.store.client.send(
+      new ListMultipartUploadsCommand({ Bucket: env.store.bucket, Prefix: before.get(a1.id)!.object_key! }),
+    );
     expect(uploads.Uploads ?? []).toEqual([]);
 
-    const tombstones = await env.provenance.pool.query<{ source_id: string; erased_by: string; reason: string; sha256: string; workflow_id: string; deleted: Array<{ key: string; versionId: string }> }>(
+    const tombstones = await env.provenance.pool.query<{
+      source_id: string;
+      erased_by: string;
+      reason: string;
+      sha256: string;
+      workflow_id: string;
+      deleted: Array<{ key: string; versionId: string }>;
+    }>(
       `SELECT source_id, erased_by, reason, sha256, workflow_id, deleted FROM callvault.tombstones WHERE connection = $1 ORDER BY source_id`,
       [connection],
     );
@@ -151,7 +207,14 @@ describe('erasure on the real stack', () => {
     expect(clean.code, clean.stdout).toBe(0);
 
     const key = before.get(a1.id)!.object_key!;
-    await env.store.client.send(new PutObjectCommand({ Bucket: env.store.bucket, Key: key, Body: 'written by a transfer that raced the erasure', Metadata: { 'source-id': a1.id } }));
+    await env.store.client.send(
+      new PutObjectCommand({
+        Bucket: env.store.bucket,
+        Key: key,
+        Body: 'written by a transfer that raced the erasure',
+        Metadata: { 'source-id': a1.id },
+      }),
+    );
     const found = await cli(['verify', '--connection', connection, '--no-content', '--repair']);
     expect(found.code).toBe(1);
     const fix = `callvault erase --connection ${connection} --source-id ${a1.id} --by <you> --reason <why>`;
@@ -165,12 +228,19 @@ describe('erasure on the real stack', () => {
     expect((await cli(['verify', '--connection', connection, '--no-content'])).code).toBe(0);
   });
 
-  it('a rerun of the window, a retention sweep and a schedule\'s runs export none of the erased files', async () => {
-    const rerun = (await (await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } })).handle.result()) as ExportResult;
+  it("a rerun of the window, a retention sweep and a schedule's runs export none of the erased files", async () => {
+    const rerun = (await (
+      await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } })
+    ).handle.result()) as ExportResult;
     expect(rerun).toMatchObject({ transferred: 0, failed: 0 });
 
     // 2026-03-01 is due at this "now" (keepDays 10, leadDays 2), and no export covers the whole day.
-    const sweep = await runRetentionSweep(env.client, env.config.temporal.taskQueue, { now: '2026-03-09T06:00:00Z', lookbackDays: 0, connections: [connection] }, uniqueName('sweep'));
+    const sweep = await runRetentionSweep(
+      env.client,
+      env.config.temporal.taskQueue,
+      { now: '2026-03-09T06:00:00Z', lookbackDays: 0, connections: [connection] },
+      uniqueName('sweep'),
+    );
     const dayExport = exportWorkflowId({ connection, from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' });
     const started = sweep.started.flatMap((w) => w.workflowIds);
     expect(started).toContain(dayExport);
@@ -182,7 +252,8 @@ describe('erasure on the real stack', () => {
     try {
       const backfill = await schedules.backfill(info.scheduleId, { from: '2026-03-01', to: '2026-03-02' });
       expect(backfill.windows).toHaveLength(2);
-      for (const w of backfill.windows) expect(await exportResult(exportWorkflowId({ connection, ...w }))).toMatchObject({ transferred: 0, failed: 0 });
+      for (const w of backfill.windows)
+        expect(await exportResult(exportWorkflowId({ connection, ...w }))).toMatchObject({ transferred: 0, failed: 0 });
     } finally {
       await schedules.delete(info.scheduleId);
     }
@@ -190,7 +261,12 @@ describe('erasure on the real stack', () => {
     const left = await versionsByKey();
     for (const id of erasedIds) expect(left.get(before.get(id)!.object_key!)).toBeUndefined();
     const rows = await env.files(connection);
-    expect(rows.filter((r) => r.status === 'erased').map((r) => r.source_id).sort()).toEqual([...erasedIds].sort());
+    expect(
+      rows
+        .filter((r) => r.status === 'erased')
+        .map((r) => r.source_id)
+        .sort(),
+    ).toEqual([...erasedIds].sort());
     expect(rows.filter((r) => r.status === 'stored')).toHaveLength(5);
     expect(env.unexpectedExits()).toEqual([]);
   });
@@ -206,7 +282,13 @@ describe('erasure in a bucket with Object Lock', () => {
   const connection = uniqueName('locked');
   const bucket = uniqueName('locked');
   const window = { from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' };
-  const recordings = BirdSimulator.generate({ seed: connection, count: 4, from: window.from, to: window.to, size: { min: 100, max: 2000 } });
+  const recordings = BirdSimulator.generate({
+    seed: connection,
+    count: 4,
+    from: window.from,
+    to: window.to,
+    size: { min: 100, max: 2000 },
+  });
   const [held, retained, free] = recordings as [(typeof recordings)[0], (typeof recordings)[0], (typeof recordings)[0]];
   const retainUntil = new Date(Date.now() + 86_400_000);
   retainUntil.setUTCMilliseconds(0);
@@ -214,7 +296,8 @@ describe('erasure in a bucket with Object Lock', () => {
   let env: ExportEnv;
   let rows: Map<string, FileRow>;
   const who = ['--by', 'dpo@example.com', '--reason', 'GDPR request 8'];
-  const legalHold = (key: string) => env.store.client.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: key })).then((r) => r.LegalHold?.Status);
+  const legalHold = (key: string) =>
+    env.store.client.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: key })).then((r) => r.LegalHold?.Status);
 
   beforeAll(async () => {
     const s3 = devS3Client(inject('stack').s3Endpoint);
@@ -223,7 +306,16 @@ describe('erasure in a bucket with Object Lock', () => {
     sim = new BirdSimulator({ seed: connection, recordings });
     await sim.start();
     env = await exportEnv({
-      connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
+      connections: {
+        [connection]: {
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+        },
+      },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { bucket },
     });
@@ -231,7 +323,11 @@ describe('erasure in a bucket with Object Lock', () => {
     await (await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } })).handle.result();
     rows = new Map((await env.files(connection)).map((r) => [r.source_id, r]));
     await env.store.client.send(
-      new PutObjectRetentionCommand({ Bucket: bucket, Key: rows.get(retained.id)!.object_key!, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: retainUntil } }),
+      new PutObjectRetentionCommand({
+        Bucket: bucket,
+        Key: rows.get(retained.id)!.object_key!,
+        Retention: { Mode: 'GOVERNANCE', RetainUntilDate: retainUntil },
+      }),
     );
   });
 
@@ -241,7 +337,18 @@ describe('erasure in a bucket with Object Lock', () => {
   });
 
   it('holds in the store too, refuses held and retained files with the reason, and erases after release', async () => {
-    const hold = await runCli(env, ['hold', 'set', '--connection', connection, '--source-id', held.id, '--by', 'legal@example.com', '--reason', 'litigation 43']);
+    const hold = await runCli(env, [
+      'hold',
+      'set',
+      '--connection',
+      connection,
+      '--source-id',
+      held.id,
+      '--by',
+      'legal@example.com',
+      '--reason',
+      'litigation 43',
+    ]);
     expect(hold.code, hold.stderr).toBe(0);
     expect(hold.stdout).toContain(`held ${held.id}`);
     expect(hold.stdout).toContain("the store's legal hold set on");
@@ -251,15 +358,31 @@ describe('erasure in a bucket with Object Lock', () => {
     const run = await runCli(env, ['erase', '--connection', connection, ...ids, ...who]);
     expect(run.code, run.stderr).toBe(3);
     expect(run.stdout).toMatch(new RegExp(`refused ${held.id}: legal hold set by legal@example.com on .*: litigation 43`));
-    expect(run.stdout).toContain(`refused ${retained.id}: GOVERNANCE retention until ${retainUntil.toISOString()} on ${rows.get(retained.id)!.object_key!}`);
+    expect(run.stdout).toContain(
+      `refused ${retained.id}: GOVERNANCE retention until ${retainUntil.toISOString()} on ${rows.get(retained.id)!.object_key!}`,
+    );
     expect(run.stdout).toContain(`erased ${free.id}`);
     expect(run.stdout).toContain('4 files matched, erased 2');
 
-    const release = await runCli(env, ['hold', 'release', '--connection', connection, '--source-id', held.id, '--by', 'legal@example.com', '--reason', 'case closed']);
+    const release = await runCli(env, [
+      'hold',
+      'release',
+      '--connection',
+      connection,
+      '--source-id',
+      held.id,
+      '--by',
+      'legal@example.com',
+      '--reason',
+      'case closed',
+    ]);
     expect(release.code, release.stderr).toBe(0);
     expect(release.stdout).toContain(`released ${held.id}`);
     expect(await legalHold(rows.get(held.id)!.object_key!)).toBe('OFF');
-    const audit = await env.provenance.pool.query(`SELECT set_reason, released_by, released_reason FROM callvault.holds WHERE connection = $1`, [connection]);
+    const audit = await env.provenance.pool.query(
+      `SELECT set_reason, released_by, released_reason FROM callvault.holds WHERE connection = $1`,
+      [connection],
+    );
     expect(audit.rows).toEqual([{ set_reason: 'litigation 43', released_by: 'legal@example.com', released_reason: 'case closed' }]);
 
     const after = await runCli(env, ['erase', '--connection', connection, '--source-id', held.id, '--source-id', retained.id, ...who]);

@@ -5,7 +5,14 @@ import { DixaSimulator, type DixaFileRef } from '../../src/simulators/dixa';
 import type { FaultPlan } from '../../src/simulators/faults';
 import { KoreSimulator, type KoreSessionSpec } from '../../src/simulators/kore';
 import { exportEnv, uniqueName, type ExportEnv } from '../support/harness';
-import { expectEveryFileAccountedFor, expectRerunFetchesNothing, runSoakExport, soakLine, type SoakRun, type SoakSubject } from '../support/soak';
+import {
+  expectEveryFileAccountedFor,
+  expectRerunFetchesNothing,
+  runSoakExport,
+  soakLine,
+  type SoakRun,
+  type SoakSubject,
+} from '../support/soak';
 import { MiB } from '../../src/contracts/units';
 
 /**
@@ -61,13 +68,31 @@ function soak(label: string, build: () => Promise<{ subject: SoakSubject; stop: 
 
 async function env(connection: string, config: Record<string, unknown>, secrets: Record<string, string>): Promise<ExportEnv> {
   // No rate limit on the simulators: the published limits would only slow the soak.
-  return exportEnv({ connections: { [connection]: { ...config, batchSize: 8, notReadyRetrySeconds: 1, allowPrivateNetwork: true, rateLimit: { listPerSecond: 50, transferPerSecond: 1000 } } }, secrets, storage: { partSizeMiB: 5 } });
+  return exportEnv({
+    connections: {
+      [connection]: {
+        ...config,
+        batchSize: 8,
+        notReadyRetrySeconds: 1,
+        allowPrivateNetwork: true,
+        rateLimit: { listPerSecond: 50, transferPerSecond: 1000 },
+      },
+    },
+    secrets,
+    storage: { partSizeMiB: 5 },
+  });
 }
 
 soak('Bird', async () => {
   const connection = uniqueName('soak-bird');
   const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-04T00:00:00Z' };
-  const recordings = BirdSimulator.generate({ seed: connection, count: 200, ...window, size: { min: 300, max: 120_000 }, statuses: { absent: 3, failed: 3 } });
+  const recordings = BirdSimulator.generate({
+    seed: connection,
+    count: 200,
+    ...window,
+    size: { min: 300, max: 120_000 },
+    statuses: { absent: 3, failed: 3 },
+  });
   for (const i of [17, 121]) recordings[i]!.size = 11 * MiB + i;
   for (const i of [55, 199]) recordings[i]!.size = 2 * MiB + i;
   for (const i of [8, 140]) Object.assign(recordings[i]!, { status: 'ongoing', availableAfterPolls: 2 });
@@ -80,9 +105,24 @@ soak('Bird', async () => {
     connection,
     provider: 'bird',
     window,
-    env: await env(connection, { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], pageSize: 25 }, { BIRD_KEY: sim.accessKey }),
+    env: await env(
+      connection,
+      {
+        provider: 'bird',
+        baseUrl: sim.baseUrl,
+        workspaceId: sim.workspaceId,
+        accessKey: { env: 'BIRD_KEY' },
+        mediaHosts: [sim.storageHost],
+        pageSize: 25,
+      },
+      { BIRD_KEY: sim.accessKey },
+    ),
     available: new Map(inventory.filter((f) => f.availability === 'available').map((f) => [f.id, { size: f.size, sha256: f.sha256 }])),
-    finals: new Map(inventory.filter((f) => f.availability === 'final').map((f) => [f.id, new RegExp(`recording ${f.id}: Bird reports status '${f.status}'`)])),
+    finals: new Map(
+      inventory
+        .filter((f) => f.availability === 'final')
+        .map((f) => [f.id, new RegExp(`recording ${f.id}: Bird reports status '${f.status}'`)]),
+    ),
     mediaBytesSent: () => inventory.reduce((n, f) => n + sim.mediaBytesSent(f.id), 0),
     faultStats: faultStats(sim.faults),
   };
@@ -97,7 +137,10 @@ soak('Dixa', async () => {
   await sim.start();
   const inventory = await sim.inventory();
   const refs = new Map([...sim.allFiles()].map((r) => [r.file.id, r]));
-  const sourceIdOf = (ref: DixaFileRef) => (ref.kind === 'attachment' ? `${ref.message.id}:attachment:${shortHash(linkIdentity(sim.linkOf(ref.file), sim.filesBaseUrl))}` : `${ref.message.id}:${ref.kind}`);
+  const sourceIdOf = (ref: DixaFileRef) =>
+    ref.kind === 'attachment'
+      ? `${ref.message.id}:attachment:${shortHash(linkIdentity(sim.linkOf(ref.file), sim.filesBaseUrl))}`
+      : `${ref.message.id}:${ref.kind}`;
   const subject: SoakSubject = {
     label: 'dixa',
     connection,
@@ -105,7 +148,14 @@ soak('Dixa', async () => {
     window,
     env: await env(
       connection,
-      { provider: 'dixa', exportsBaseUrl: sim.exportsBaseUrl, apiBaseUrl: sim.apiBaseUrl, filesBaseUrl: sim.filesBaseUrl, storageHosts: [sim.storageHost], apiToken: { env: 'DIXA_TOKEN' } },
+      {
+        provider: 'dixa',
+        exportsBaseUrl: sim.exportsBaseUrl,
+        apiBaseUrl: sim.apiBaseUrl,
+        filesBaseUrl: sim.filesBaseUrl,
+        storageHosts: [sim.storageHost],
+        apiToken: { env: 'DIXA_TOKEN' },
+      },
       { DIXA_TOKEN: sim.apiToken },
     ),
     available: new Map(inventory.map((f) => [sourceIdOf(refs.get(f.id)!), { size: f.size, sha256: f.sha256 }])),
@@ -144,13 +194,26 @@ function koreSoak(api: 'v1' | 'v2') {
       window,
       env: await env(
         connection,
-        { provider: 'kore', baseUrl: sim.baseUrl, botId: sim.botId, clientId: { env: 'KORE_ID' }, clientSecret: { env: 'KORE_SECRET' }, mediaHosts: [sim.mediaHost], recordingsApi: api, includeVoicemail: api === 'v2', minRequestIntervalMs: 0 },
+        {
+          provider: 'kore',
+          baseUrl: sim.baseUrl,
+          botId: sim.botId,
+          clientId: { env: 'KORE_ID' },
+          clientSecret: { env: 'KORE_SECRET' },
+          mediaHosts: [sim.mediaHost],
+          recordingsApi: api,
+          includeVoicemail: api === 'v2',
+          minRequestIntervalMs: 0,
+        },
         { KORE_ID: sim.clientId, KORE_SECRET: sim.clientSecret },
       ),
-      available: new Map(inventory.filter((f) => f.availability === 'available').map((f) => [sourceId(f), { size: f.size, sha256: f.sha256 }])),
+      available: new Map(
+        inventory.filter((f) => f.availability === 'available').map((f) => [sourceId(f), { size: f.size, sha256: f.sha256 }]),
+      ),
       // A failed v2 session is one failure row, on the stand-in of its recordings: Kore never names its files.
       finals: new Map(finalSessions.map((s) => [`${s}-recording-0`, new RegExp(`session ${s} recording 0: Kore reports status 'failed'`)])),
-      mediaBytesSent: () => inventory.reduce((n, f) => n + sim.mediaBytesSent(f.id), 0) + sessions.reduce((n, s) => n + sim.v1BytesSent(s.sessionId), 0),
+      mediaBytesSent: () =>
+        inventory.reduce((n, f) => n + sim.mediaBytesSent(f.id), 0) + sessions.reduce((n, s) => n + sim.v1BytesSent(s.sessionId), 0),
       faultStats: faultStats(sim.faults),
     };
     return { subject, stop: () => sim.stop() };

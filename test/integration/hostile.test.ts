@@ -60,7 +60,12 @@ const carriedCase = (name: string, carried: unknown): HostileCase => ({
   field: /carried|continued/i,
   args: (c, w) => [ok(c, w), carried],
 });
-const sweepCase = (name: string, field: RegExp, input: (c: string) => unknown): HostileCase => ({ kind: 'retention sweep input', name, field, args: (c) => [input(c)] });
+const sweepCase = (name: string, field: RegExp, input: (c: string) => unknown): HostileCase => ({
+  kind: 'retention sweep input',
+  name,
+  field,
+  args: (c) => [input(c)],
+});
 const scheduledCase = (name: string, field: RegExp, input: (c: string, at: string) => unknown): HostileCase => ({
   kind: 'scheduled export input',
   name,
@@ -70,14 +75,32 @@ const scheduledCase = (name: string, field: RegExp, input: (c: string, at: strin
 
 const connection = uniqueName('hostile');
 const days = 80;
-const recordings = BirdSimulator.generate({ seed: connection, count: 2 * days, from: new Date(FIRST_DAY).toISOString(), to: new Date(FIRST_DAY + days * DAY).toISOString(), size: { min: 100, max: 2000 } });
+const recordings = BirdSimulator.generate({
+  seed: connection,
+  count: 2 * days,
+  from: new Date(FIRST_DAY).toISOString(),
+  to: new Date(FIRST_DAY + days * DAY).toISOString(),
+  size: { min: 100, max: 2000 },
+});
 
 const manyKeys = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`junk${i}`, i]));
 const counters = (listed: number, transferred: number) => ({ listed, transferred, skipped: 0, failed: 0, bytes: transferred });
-const carriedBase = { counters: counters(0, 0), cursor: null, listingDone: false, pagesListed: 0, queue: [], deferred: [], notReadySince: {}, generation: 1 };
+const carriedBase = {
+  counters: counters(0, 0),
+  cursor: null,
+  listingDone: false,
+  pagesListed: 0,
+  queue: [],
+  deferred: [],
+  notReadySince: {},
+  generation: 1,
+};
 
 const CASES: HostileCase[] = [
-  exportCase('impossible date 2026-02-31', /^invalid export input: from: 2026-02-31 is not a date in the calendar/, (c, w) => ({ ...ok(c, w), from: '2026-02-31' })),
+  exportCase('impossible date 2026-02-31', /^invalid export input: from: 2026-02-31 is not a date in the calendar/, (c, w) => ({
+    ...ok(c, w),
+    from: '2026-02-31',
+  })),
   exportCase('year 0000', /from: expected a date from 2000-01-01 to 2100-12-31/, (c, w) => ({ ...ok(c, w), from: '0000-01-01' })),
   exportCase('impossible end 2026-02-30', /to: 2026-02-30 is not a date/, (c, w) => ({ ...ok(c, w), to: '2026-02-30T00:00:00Z' })),
   exportCase('hour 25', /from: 25:00:00 is not a time of day/, (c, w) => ({ ...ok(c, w), from: '2026-01-01T25:00:00Z' })),
@@ -85,25 +108,62 @@ const CASES: HostileCase[] = [
   exportCase('offset +15:00', /from: \+15:00 is not a UTC offset/, (c, w) => ({ ...ok(c, w), from: `${w.from.slice(0, 19)}+15:00` })),
   exportCase('byte order mark', /from: expected an ISO-8601 date/, (c, w) => ({ ...ok(c, w), from: `\uFEFF${w.from}` })),
   exportCase('window reversed', /to: must be later than from/, (c, w) => ({ ...ok(c, w), from: w.to, to: w.from })),
-  exportCase('a century-long window', /to: a window is at most 3660 days/, (c, w) => ({ ...ok(c, w), from: '2000-01-01', to: '2100-01-01' })),
-  exportCase('connection constructor', /connection: unknown connection 'constructor'/, (c, w) => ({ ...ok(c, w), connection: 'constructor' })),
+  exportCase('a century-long window', /to: a window is at most 3660 days/, (c, w) => ({
+    ...ok(c, w),
+    from: '2000-01-01',
+    to: '2100-01-01',
+  })),
+  exportCase('connection constructor', /connection: unknown connection 'constructor'/, (c, w) => ({
+    ...ok(c, w),
+    connection: 'constructor',
+  })),
   exportCase('connection __proto__', /connection: use 1-63 lowercase/, (c, w) => ({ ...ok(c, w), connection: '__proto__' })),
   exportCase('connection toString', /connection: use 1-63 lowercase/, (c, w) => ({ ...ok(c, w), connection: 'toString' })),
   exportCase('connection prototype', /connection: unknown connection 'prototype'/, (c, w) => ({ ...ok(c, w), connection: 'prototype' })),
   exportCase('unknown connection', /connection: unknown connection 'nope'/, (c, w) => ({ ...ok(c, w), connection: 'nope' })),
   exportCase('connection with ../', /connection: use 1-63 lowercase/, (c, w) => ({ ...ok(c, w), connection: '../etc' })),
-  exportCase('NUL in trigger.by', /trigger\.by: control characters/, (c, w) => ({ ...ok(c, w), trigger: { kind: 'operator', by: 'jane\u0000' } })),
-  exportCase('bidi override in trigger.by', /trigger\.by: control characters/, (c, w) => ({ ...ok(c, w), trigger: { kind: 'operator', by: 'evil\u202etxt.exe' } })),
-  exportCase('unpaired surrogate in trigger.by', /trigger\.by: control characters, unpaired surrogates/, (c, w) => ({ ...ok(c, w), trigger: { kind: 'operator', by: 'x\ud800' } })),
-  exportCase('trigger.by of 201 characters', /trigger\.by: at most 200 characters/, (c, w) => ({ ...ok(c, w), trigger: { kind: 'operator', by: 'x'.repeat(201) } })),
+  exportCase('NUL in trigger.by', /trigger\.by: control characters/, (c, w) => ({
+    ...ok(c, w),
+    trigger: { kind: 'operator', by: 'jane\u0000' },
+  })),
+  exportCase('bidi override in trigger.by', /trigger\.by: control characters/, (c, w) => ({
+    ...ok(c, w),
+    trigger: { kind: 'operator', by: 'evil\u202etxt.exe' },
+  })),
+  exportCase('unpaired surrogate in trigger.by', /trigger\.by: control characters, unpaired surrogates/, (c, w) => ({
+    ...ok(c, w),
+    trigger: { kind: 'operator', by: 'x\ud800' },
+  })),
+  exportCase('trigger.by of 201 characters', /trigger\.by: at most 200 characters/, (c, w) => ({
+    ...ok(c, w),
+    trigger: { kind: 'operator', by: 'x'.repeat(201) },
+  })),
   exportCase('trigger.kind forged', /trigger\.kind: expected one of/, (c, w) => ({ ...ok(c, w), trigger: { kind: 'forged' } })),
   exportCase('trigger a string', /trigger: expected an object/, (c, w) => ({ ...ok(c, w), trigger: 'cli' })),
-  exportCase('maxInFlight 1e9', /options\.maxInFlight: expected a number from 1 to 500/, (c, w) => ({ ...ok(c, w), options: { maxInFlight: 1e9 } })),
-  exportCase('heartbeat 0', /options\.heartbeatTimeoutSeconds: expected a number from 2 to 3600/, (c, w) => ({ ...ok(c, w), options: { heartbeatTimeoutSeconds: 0 } })),
-  exportCase('maxAttempts -1', /options\.maxAttempts: expected a number from 1 to 1000/, (c, w) => ({ ...ok(c, w), options: { maxAttempts: -1 } })),
-  exportCase('notReadyMaxWaitHours 1e15', /options\.notReadyMaxWaitHours: expected a number from 0 to 720/, (c, w) => ({ ...ok(c, w), options: { notReadyMaxWaitHours: 1e15 } })),
-  exportCase('option in hexadecimal text', /options\.maxRetryIntervalSeconds: expected a number, got '0x10'/, (c, w) => ({ ...ok(c, w), options: { maxRetryIntervalSeconds: '0x10' } })),
-  exportCase('options.__proto__', /options\.__proto__: unknown field/, (c, w) => ({ ...ok(c, w), options: JSON.parse('{"__proto__":{"maxInFlight":1}}') as unknown })),
+  exportCase('maxInFlight 1e9', /options\.maxInFlight: expected a number from 1 to 500/, (c, w) => ({
+    ...ok(c, w),
+    options: { maxInFlight: 1e9 },
+  })),
+  exportCase('heartbeat 0', /options\.heartbeatTimeoutSeconds: expected a number from 2 to 3600/, (c, w) => ({
+    ...ok(c, w),
+    options: { heartbeatTimeoutSeconds: 0 },
+  })),
+  exportCase('maxAttempts -1', /options\.maxAttempts: expected a number from 1 to 1000/, (c, w) => ({
+    ...ok(c, w),
+    options: { maxAttempts: -1 },
+  })),
+  exportCase('notReadyMaxWaitHours 1e15', /options\.notReadyMaxWaitHours: expected a number from 0 to 720/, (c, w) => ({
+    ...ok(c, w),
+    options: { notReadyMaxWaitHours: 1e15 },
+  })),
+  exportCase('option in hexadecimal text', /options\.maxRetryIntervalSeconds: expected a number, got '0x10'/, (c, w) => ({
+    ...ok(c, w),
+    options: { maxRetryIntervalSeconds: '0x10' },
+  })),
+  exportCase('options.__proto__', /options\.__proto__: unknown field/, (c, w) => ({
+    ...ok(c, w),
+    options: JSON.parse('{"__proto__":{"maxInFlight":1}}') as unknown,
+  })),
   exportCase('a token field', /token: unknown field/, (c, w) => ({ ...ok(c, w), token: 'sk_live_123' })),
   exportCase('NUL in a key', /'\\u0000': unknown field/, (c, w) => ({ ...ok(c, w), '\u0000': 1 })),
   exportCase('ten thousand junk keys', /junk0: unknown field.*; and 9990 more$/, (c, w) => ({ ...ok(c, w), ...manyKeys })),
@@ -113,17 +173,36 @@ const CASES: HostileCase[] = [
   exportCase('an empty object', /connection: expected a string, got undefined/, () => ({})),
   exportCase('from as an object', /from: expected an ISO-8601 date .*got an object/, (c, w) => ({ ...ok(c, w), from: { $date: w.from } })),
 
-  carriedCase('forged counters (a completed export that listed nothing)', { ...carriedBase, counters: counters(1_000_000, 999_999), listingDone: true }),
+  carriedCase('forged counters (a completed export that listed nothing)', {
+    ...carriedBase,
+    counters: counters(1_000_000, 999_999),
+    listingDone: true,
+  }),
   carriedCase('queue: 5', { queue: 5 }),
   carriedCase('a deferred item ready in 30,000 years', {
     ...carriedBase,
     listingDone: true,
-    deferred: [{ item: { sourceId: 'x', conversationId: 'y', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', locator: {} }, readyAt: 1e15, firstSeenAt: 0, reason: 'wait' }],
+    deferred: [
+      {
+        item: { sourceId: 'x', conversationId: 'y', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', locator: {} },
+        readyAt: 1e15,
+        firstSeenAt: 0,
+        reason: 'wait',
+      },
+    ],
   }),
   carriedCase('forged provenance (a source id with ../, dated 1999)', {
     ...carriedBase,
     listingDone: true,
-    queue: [{ sourceId: 'FORGED-../../evil', conversationId: 'forged-conv', kind: 'recording', createdAt: '1999-01-01T00:00:00Z', locator: { recordingId: recordings[0]!.id } }],
+    queue: [
+      {
+        sourceId: 'FORGED-../../evil',
+        conversationId: 'forged-conv',
+        kind: 'recording',
+        createdAt: '1999-01-01T00:00:00Z',
+        locator: { recordingId: recordings[0]!.id },
+      },
+    ],
   }),
   carriedCase('a string', 'resume'),
   carriedCase('generation -1 and a cursor of junk', { ...carriedBase, generation: -1, cursor: { $ne: null } }),
@@ -147,17 +226,38 @@ const CASES: HostileCase[] = [
   scheduledCase('delay 3650d', /delay: expected 0s to 30d, got 3650d/, (c, at) => ({ connection: c, every: '1d', delay: '3650d', at })),
   scheduledCase('delay 100000d', /delay: expected 0s to 30d/, (c, at) => ({ connection: c, every: '1d', delay: '100000d', at })),
   scheduledCase('every 1s', /every: expected 10s to 366d, got 1s/, (c) => ({ connection: c, every: '1s' })),
-  scheduledCase('connection constructor', /connection: unknown connection 'constructor'/, (_c, at) => ({ connection: 'constructor', every: '1d', at })),
+  scheduledCase('connection constructor', /connection: unknown connection 'constructor'/, (_c, at) => ({
+    connection: 'constructor',
+    every: '1d',
+    at,
+  })),
   scheduledCase('at 2026-02-30', /at: 2026-02-30 is not a date in the calendar/, (c) => ({ connection: c, every: '1d', at: '2026-02-30' })),
-  scheduledCase('schedule id with spaces and ../', /scheduleId: use 1-200 letters/, (c, at) => ({ connection: c, every: '1d', scheduleId: 'my schedule/../x', at })),
+  scheduledCase('schedule id with spaces and ../', /scheduleId: use 1-200 letters/, (c, at) => ({
+    connection: c,
+    every: '1d',
+    scheduleId: 'my schedule/../x',
+    at,
+  })),
   scheduledCase('a time zone', /cron: time zones are not supported/, (c) => ({ connection: c, cron: 'TZ=Europe/Paris 0 0 * * *' })),
-  scheduledCase('both every and cron', /every: give exactly one of `every` and `cron`/, (c, at) => ({ connection: c, every: '1d', cron: '@daily', at })),
-  scheduledCase('at whose window starts in 1999', /at: gives the window 1999-12-31T00:00:00.000Z/, (c) => ({ connection: c, every: '1d', at: '2000-01-01T06:00:00Z' })),
+  scheduledCase('both every and cron', /every: give exactly one of `every` and `cron`/, (c, at) => ({
+    connection: c,
+    every: '1d',
+    cron: '@daily',
+    at,
+  })),
+  scheduledCase('at whose window starts in 1999', /at: gives the window 1999-12-31T00:00:00.000Z/, (c) => ({
+    connection: c,
+    every: '1d',
+    at: '2000-01-01T06:00:00Z',
+  })),
   {
     kind: 'scheduled export carried state',
     name: 'waiting state on a fresh run, polling every 30,000 years',
     field: /carried: only a run that continued as new carries state/,
-    args: (c, w) => [{ connection: c, every: '1d', at: w.to }, { exportWorkflowId: exportWorkflowId({ connection: c, ...w }), started: true, scheduledAt: w.to, pollMs: 1e15 }],
+    args: (c, w) => [
+      { connection: c, every: '1d', at: w.to },
+      { exportWorkflowId: exportWorkflowId({ connection: c, ...w }), started: true, scheduledAt: w.to, pollMs: 1e15 },
+    ],
   },
   {
     kind: 'scheduled export carried state',
@@ -183,7 +283,10 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
   const outcomes = new Map<string, Outcome>();
   const started: WorkflowHandle[] = [];
 
-  const windowOf = (i: number) => ({ from: new Date(FIRST_DAY + i * DAY).toISOString(), to: new Date(FIRST_DAY + (i + 1) * DAY).toISOString() });
+  const windowOf = (i: number) => ({
+    from: new Date(FIRST_DAY + i * DAY).toISOString(),
+    to: new Date(FIRST_DAY + (i + 1) * DAY).toISOString(),
+  });
 
   beforeAll(async () => {
     sim = new BirdSimulator({ seed: connection, recordings });
@@ -227,7 +330,13 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
     const t0 = Date.now();
     const handle = await env.client.workflow.start(WORKFLOW_TYPES[c.kind], { taskQueue, workflowId, args });
     started.push(handle);
-    const ended = await Promise.race([handle.result().then(() => 'completed', (err: unknown) => err), new Promise((r) => setTimeout(() => r('hang'), LIMIT_MS))]);
+    const ended = await Promise.race([
+      handle.result().then(
+        () => 'completed',
+        (err: unknown) => err,
+      ),
+      new Promise((r) => setTimeout(() => r('hang'), LIMIT_MS)),
+    ]);
     const elapsedMs = Date.now() - t0;
     const status = (await handle.describe()).status.name;
     let verdict: Verdict;
@@ -246,7 +355,10 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
   }
 
   async function exportsRow(workflowId: string): Promise<{ status: string; error: string | null } | undefined> {
-    const res = await env.provenance.pool.query<{ status: string; error: string | null }>('SELECT status, error FROM callvault.exports WHERE workflow_id = $1', [workflowId]);
+    const res = await env.provenance.pool.query<{ status: string; error: string | null }>(
+      'SELECT status, error FROM callvault.exports WHERE workflow_id = $1',
+      [workflowId],
+    );
     return res.rows[0];
   }
 
@@ -265,7 +377,11 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
     const taskQueue = env.config.temporal.taskQueue;
     try {
       if (c.kind === 'retention sweep input') {
-        const h = await env.client.workflow.start(RETENTION_SWEEP_WORKFLOW_TYPE, { taskQueue, workflowId: `${taskQueue}-hostile-${i}`, args: [{ connections: [connection], dryRun: true, now: '2026-06-01T00:00:00Z' }] });
+        const h = await env.client.workflow.start(RETENTION_SWEEP_WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: `${taskQueue}-hostile-${i}`,
+          args: [{ connections: [connection], dryRun: true, now: '2026-06-01T00:00:00Z' }],
+        });
         started.push(h);
         await h.result();
         return { good: 'completed', goodStartedNewRun: h.firstExecutionRunId !== hostileRunId };
@@ -273,7 +389,11 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
       // Scheduled cases, and every other export case, go through the schedule's path: it too must
       // start a new export of a window whose last one failed or was terminated, not attach to it.
       if (c.kind.startsWith('scheduled') || i % 2 === 1) {
-        const h = await env.client.workflow.start(SCHEDULED_EXPORT_WORKFLOW_TYPE, { taskQueue, workflowId: `${taskQueue}-hostile-good-${i}`, args: [{ connection, every: '1d', at: w.to }] });
+        const h = await env.client.workflow.start(SCHEDULED_EXPORT_WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: `${taskQueue}-hostile-good-${i}`,
+          args: [{ connection, every: '1d', at: w.to }],
+        });
         started.push(h);
         const result = (await h.result()) as ScheduledExportResult;
         expect(result.window).toEqual(w);
@@ -290,16 +410,19 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
     }
   }
 
-  it.each(CASES.map((c) => [c.kind, c.name, c] as const))('%s, %s: fails within 60 s naming the field; the same window then exports', (_kind, _name, c) => {
-    const o = outcomes.get(keyOf(c));
-    expect(o, 'the case ran').toBeDefined();
-    expect(o!.verdict, `${o!.status}: ${o!.message}`).toBe('clear error');
-    expect(o!.message).toMatch(c.field);
-    expect(o!.message).not.toMatch(/[\u0000-\u001f]/);
-    expect(o!.elapsedMs).toBeLessThan(LIMIT_MS);
-    expect(o!.good).toBe('completed');
-    expect(o!.goodStartedNewRun, 'the good start made a new run instead of attaching to the hostile one').toBe(true);
-  });
+  it.each(CASES.map((c) => [c.kind, c.name, c] as const))(
+    '%s, %s: fails within 60 s naming the field; the same window then exports',
+    (_kind, _name, c) => {
+      const o = outcomes.get(keyOf(c));
+      expect(o, 'the case ran').toBeDefined();
+      expect(o!.verdict, `${o!.status}: ${o!.message}`).toBe('clear error');
+      expect(o!.message).toMatch(c.field);
+      expect(o!.message).not.toMatch(/[\u0000-\u001f]/);
+      expect(o!.elapsedMs).toBeLessThan(LIMIT_MS);
+      expect(o!.good).toBe('completed');
+      expect(o!.goodStartedNewRun, 'the good start made a new run instead of attaching to the hostile one').toBe(true);
+    },
+  );
 
   it('tries at least 50 hostile inputs, of every kind', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(50);
@@ -323,7 +446,8 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
       'visibility to catch up',
       async () => {
         const list: string[] = [];
-        for await (const wf of env.client.workflow.list({ query: `ExecutionStatus = 'Running'` })) if (wf.taskQueue === env.config.temporal.taskQueue) list.push(wf.workflowId);
+        for await (const wf of env.client.workflow.list({ query: `ExecutionStatus = 'Running'` }))
+          if (wf.taskQueue === env.config.temporal.taskQueue) list.push(wf.workflowId);
         return list.length === 0 ? list : undefined;
       },
       30_000,
@@ -355,7 +479,8 @@ function printSummary(outcomes: Map<string, Outcome>): void {
   lines.push(`  good start of the same window afterwards: ${good} of ${outcomes.size} started a new run and completed`);
   for (const c of CASES) {
     const o = outcomes.get(keyOf(c));
-    if (o && o.verdict !== 'clear error') lines.push(`  NOT CLEAR ${c.kind} / ${c.name}: ${o.verdict} (${o.status}) ${o.message.slice(0, 160)}`);
+    if (o && o.verdict !== 'clear error')
+      lines.push(`  NOT CLEAR ${c.kind} / ${c.name}: ${o.verdict} (${o.status}) ${o.message.slice(0, 160)}`);
   }
   console.log(lines.join('\n'));
 }

@@ -14,9 +14,24 @@ import { MiB } from '../../src/contracts/units';
 const windowA = { from: '2026-06-01T00:00:00Z', to: '2026-06-04T00:00:00Z' };
 const windowB = { from: '2026-06-10T00:00:00Z', to: '2026-06-11T00:00:00Z' };
 
-function session(sessionId: string, startTime: string, recordings: KoreSessionSpec['recordings'], extra: Partial<KoreSessionSpec> = {}): KoreSessionSpec {
+function session(
+  sessionId: string,
+  startTime: string,
+  recordings: KoreSessionSpec['recordings'],
+  extra: Partial<KoreSessionSpec> = {},
+): KoreSessionSpec {
   const end = new Date(Date.parse(startTime) + 300_000).toISOString();
-  return { sessionId, userId: `u-${sessionId}`, channel: 'korevg', startTime, endTime: end, recordings, voicemails: [], status: 'success', ...extra };
+  return {
+    sessionId,
+    userId: `u-${sessionId}`,
+    channel: 'korevg',
+    startTime,
+    endTime: end,
+    recordings,
+    voicemails: [],
+    status: 'success',
+    ...extra,
+  };
 }
 
 interface Expected {
@@ -25,7 +40,6 @@ interface Expected {
   index: number;
 }
 const sourceId = (e: Expected) => `${e.sessionId}-${e.kind}-${e.index}`;
-
 
 /**
  * Kore.ai end to end on the real stack: v2 and v1 connections to one bot (several recordings per
@@ -45,8 +59,21 @@ describe('Kore export on the real stack', () => {
       { size: 7 * MiB + 3, format: 'mp3' },
       { size: 40_001, format: 'wav' },
     ]),
-    session('k2-vm', '2026-06-01T15:30:00Z', [{ size: 64_000, format: 'wav' }, { size: 64_001, format: 'wav' }], { voicemails: [{ size: 33_000, format: 'mp3' }] }),
-    session('k3-two-vm', '2026-06-02T08:00:00Z', [{ size: 10_000, format: 'mp3' }], { voicemails: [{ size: 20_000, format: 'mp3' }, { size: 20_001, format: 'wav' }] }),
+    session(
+      'k2-vm',
+      '2026-06-01T15:30:00Z',
+      [
+        { size: 64_000, format: 'wav' },
+        { size: 64_001, format: 'wav' },
+      ],
+      { voicemails: [{ size: 33_000, format: 'mp3' }] },
+    ),
+    session('k3-two-vm', '2026-06-02T08:00:00Z', [{ size: 10_000, format: 'mp3' }], {
+      voicemails: [
+        { size: 20_000, format: 'mp3' },
+        { size: 20_001, format: 'wav' },
+      ],
+    }),
     // A chat session: no recordings asked for.
     session('k4-chat', '2026-06-02T10:00:00Z', [], { channel: 'rtm' }),
     // Its v2 fileUrl points at a server outside mediaHosts (set up below).
@@ -68,7 +95,11 @@ describe('Kore export on the real stack', () => {
   const all = (ids: string[], kinds: KoreFileKind[] = ['recording', 'voicemail']): Expected[] =>
     sessions
       .filter((s) => ids.includes(s.sessionId))
-      .flatMap((s) => kinds.flatMap((kind) => (kind === 'recording' ? s.recordings : s.voicemails).map((_, index) => ({ sessionId: s.sessionId, kind, index }))));
+      .flatMap((s) =>
+        kinds.flatMap((kind) =>
+          (kind === 'recording' ? s.recordings : s.voicemails).map((_, index) => ({ sessionId: s.sessionId, kind, index })),
+        ),
+      );
   const storedV2 = all(['k1-three', 'k2-vm', 'k3-two-vm']);
   const storedV1 = all(['k1-three', 'k2-vm', 'k3-two-vm', 'k5-crafted']);
 
@@ -90,7 +121,9 @@ describe('Kore export on the real stack', () => {
       expect(Number(row.size_bytes), sourceId(e)).toBe(sim.file(e.sessionId, e.kind, e.index).size);
       expect(row.sha256, sourceId(e)).toBe(await sim.sha256(e.sessionId, e.index, e.kind));
       expect(row.workflow_id).toBe(workflowId);
-      expect(row.object_key).toMatch(new RegExp(`^exports/kore/${connection}/2026/06/\\d\\d/${e.sessionId}/${sourceId(e)}[^/]*\\.(wav|mp3)$`));
+      expect(row.object_key).toMatch(
+        new RegExp(`^exports/kore/${connection}/2026/06/\\d\\d/${e.sessionId}/${sourceId(e)}[^/]*\\.(wav|mp3)$`),
+      );
       expect(row.source_url).not.toMatch(/sig=|exp=|\?/);
     }
     const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection });
@@ -105,18 +138,36 @@ describe('Kore export on the real stack', () => {
     decoy = new SimServer('decoy', (_req, res, _url, log) => sendJson(res, log, 200, { stolen: true }), decoyLog);
     await Promise.all([sim.start(), scopeSim.start(), decoy.start()]);
     // Every v2 answer about k5 carries a fileUrl on the decoy (another port), with a plausible signature.
-    sim.faults.add({ target: 'v2', id: 'k5-crafted', fault: { kind: 'foreign-redirect', location: `${decoy.origin}/media/k5.wav?exp=9999999999&sig=abc` }, times: Infinity });
+    sim.faults.add({
+      target: 'v2',
+      id: 'k5-crafted',
+      fault: { kind: 'foreign-redirect', location: `${decoy.origin}/media/k5.wav?exp=9999999999&sig=abc` },
+      times: Infinity,
+    });
 
     const base = { provider: 'kore', allowPrivateNetwork: true, baseUrl: sim.baseUrl, botId: sim.botId, mediaHosts: [sim.mediaHost] };
     // The simulator has no rate limit: a short pace (instead of the safe 2 s) and raised queue limits keep the test fast.
-    const fast = { minRequestIntervalMs: 25, notReadyRetrySeconds: 2, batchSize: 3, rateLimit: { listPerSecond: 20, transferPerSecond: 200 } };
+    const fast = {
+      minRequestIntervalMs: 25,
+      notReadyRetrySeconds: 2,
+      batchSize: 3,
+      rateLimit: { listPerSecond: 20, transferPerSecond: 200 },
+    };
     env = await exportEnv({
       connections: {
         [v2]: { ...base, ...fast, recordingsApi: 'v2', clientId: { env: 'KORE_ID' }, clientSecret: { env: 'KORE_SECRET' } },
         [v1]: { ...base, ...fast, recordingsApi: 'v1', clientId: { env: 'KORE_ID' }, clientSecret: { env: 'KORE_SECRET' } },
         // Published limits and pace on purpose: refused credentials must stop the export within a minute even so.
         [badSecret]: { ...base, clientId: { env: 'KORE_ID' }, clientSecret: { env: 'KORE_WRONG_SECRET' } },
-        [noScope]: { provider: 'kore', allowPrivateNetwork: true, baseUrl: scopeSim.baseUrl, botId: scopeSim.botId, mediaHosts: [scopeSim.mediaHost], clientId: { env: 'KORE_SCOPE_ID' }, clientSecret: { env: 'KORE_SCOPE_SECRET' } },
+        [noScope]: {
+          provider: 'kore',
+          allowPrivateNetwork: true,
+          baseUrl: scopeSim.baseUrl,
+          botId: scopeSim.botId,
+          mediaHosts: [scopeSim.mediaHost],
+          clientId: { env: 'KORE_SCOPE_ID' },
+          clientSecret: { env: 'KORE_SCOPE_SECRET' },
+        },
       },
       secrets: {
         KORE_ID: sim.clientId,
@@ -132,11 +183,15 @@ describe('Kore export on the real stack', () => {
     // v2, with the voicemail key spelled with a space...
     sim.voicemailKey = 'voicemail recording';
     const startedV2 = Date.now();
-    resultV2 = (await (await env.start({ connection: v2, ...windowA, options: { heartbeatTimeoutSeconds: 20 } })).handle.result()) as ExportResult;
+    resultV2 = (await (
+      await env.start({ connection: v2, ...windowA, options: { heartbeatTimeoutSeconds: 20 } })
+    ).handle.result()) as ExportResult;
     v2Span = { from: startedV2, to: Date.now() };
     // ...then v1 (base64 in JSON) on the same bot, with the underscore spelling.
     sim.voicemailKey = 'voicemail_recording';
-    resultV1 = (await (await env.start({ connection: v1, ...windowA, options: { heartbeatTimeoutSeconds: 20 } })).handle.result()) as ExportResult;
+    resultV1 = (await (
+      await env.start({ connection: v1, ...windowA, options: { heartbeatTimeoutSeconds: 20 } })
+    ).handle.result()) as ExportResult;
   });
 
   afterAll(async () => {
@@ -151,15 +206,24 @@ describe('Kore export on the real stack', () => {
     expect(resultV2).toMatchObject({ transferred: storedV2.length, failed: 2, skipped: 0 });
     // The name Kore gave travels to provenance and the manifest.
     const row = rows.find((r) => r.source_id === 'k1-three-recording-1')!;
-    const manifests = await readManifests(env.store, manifestsPrefix({ prefix: env.config.storage.prefix, provider: 'kore', connection: v2 }));
-    expect(manifests.entries.get(row.object_key!)?.source).toMatchObject({ id: 'k1-three-recording-1', conversationId: 'k1-three', originalName: 'k1-three_recording_1.mp3' });
+    const manifests = await readManifests(
+      env.store,
+      manifestsPrefix({ prefix: env.config.storage.prefix, provider: 'kore', connection: v2 }),
+    );
+    expect(manifests.entries.get(row.object_key!)?.source).toMatchObject({
+      id: 'k1-three-recording-1',
+      conversationId: 'k1-three',
+      originalName: 'k1-three_recording_1.mp3',
+    });
   });
 
   it('v1: decodes base64-in-JSON recordings, and reads voicemail under "voicemail_recording"', async () => {
     await checkStored(v1, storedV1, `export:${v1}:2026-06-01T00:00:00.000Z:2026-06-04T00:00:00.000Z`);
     expect(resultV1).toMatchObject({ transferred: storedV1.length, failed: 0, skipped: 0 });
     // v1 fetched the audio from the API's JSON, not from the media origin.
-    expect(sim.requests.some((r) => r.server === 'kore-api' && r.path.endsWith('/recordings') && !r.path.includes('/v2/') && r.status === 200)).toBe(true);
+    expect(
+      sim.requests.some((r) => r.server === 'kore-api' && r.path.endsWith('/recordings') && !r.path.includes('/v2/') && r.status === 200),
+    ).toBe(true);
   });
 
   it('records the crafted media link as refused_link without calling it, and the failed session with its reason', async () => {
@@ -184,7 +248,7 @@ describe('Kore export on the real stack', () => {
     expect(api.every((r) => typeof r.headers.auth === 'string' && r.headers.auth.split('.').length === 3)).toBe(true);
   });
 
-  it('paces its Kore API calls at the connection\'s minRequestIntervalMs', () => {
+  it("paces its Kore API calls at the connection's minRequestIntervalMs", () => {
     const times = sim.requests.filter((r) => r.server === 'kore-api' && r.at >= v2Span.from && r.at <= v2Span.to).map((r) => r.at);
     expect(times.length).toBeGreaterThan(10);
     // 25 ms configured. The pacer hands out slots 25 ms apart; these are arrival times at the
@@ -198,7 +262,8 @@ describe('Kore export on the real stack', () => {
   it('kept the client secret, tokens and signed URLs out of provenance, history (decoded) and logs', async () => {
     const token = sim.requests.find((r) => r.server === 'kore-api')!.headers.auth!;
     const texts = [JSON.stringify(await env.files(v2)), JSON.stringify(await env.files(v1)), worker.log()];
-    for (const conn of [v2, v1]) texts.push(await decodedHistory(env.client, `export:${conn}:2026-06-01T00:00:00.000Z:2026-06-04T00:00:00.000Z`));
+    for (const conn of [v2, v1])
+      texts.push(await decodedHistory(env.client, `export:${conn}:2026-06-01T00:00:00.000Z:2026-06-04T00:00:00.000Z`));
     expect(texts.at(-1)).toContain('k1-three-recording-0');
     for (const text of texts) {
       expect(text).not.toContain(sim.clientSecret);
@@ -221,7 +286,8 @@ describe('Kore export on the real stack', () => {
     expect(recordingsCalls()[0]!.at).toBeLessThan(recordingsCalls()[1]!.at);
     expect(recordingsCalls().length).toBeGreaterThanOrEqual(3);
     // Each recording was fetched once: the siblings were not reported again.
-    for (const index of [0, 1, 2]) expect(sim.requests.filter((r) => r.server === 'kore-media' && r.id === `${id}/recording/${index}`)).toHaveLength(1);
+    for (const index of [0, 1, 2])
+      expect(sim.requests.filter((r) => r.server === 'kore-media' && r.id === `${id}/recording/${index}`)).toHaveLength(1);
 
     async function checkStored2(exp: Expected[], workflowId: string) {
       const stored = (await env.files(v2)).filter((r) => r.status === 'stored' && r.source_id.startsWith(id));
@@ -258,7 +324,9 @@ describe('Kore export on the real stack', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ server: 'kore-api', status: 401 });
     expect(sent[0]!.path).toMatch(/\/getSessions$/);
-    const row = await env.provenance.pool.query<{ status: string }>('SELECT status FROM callvault.exports WHERE workflow_id = $1', [run.workflowId]);
+    const row = await env.provenance.pool.query<{ status: string }>('SELECT status FROM callvault.exports WHERE workflow_id = $1', [
+      run.workflowId,
+    ]);
     expect(row.rows[0]).toMatchObject({ status: 'failed' });
   }
 
@@ -283,7 +351,10 @@ describe('a worker killed in the middle of a large Kore v1 recording', () => {
   const sessions: KoreSessionSpec[] = [
     session('c1-small', '2026-07-01T08:00:00Z', [{ size: 20_000, format: 'wav' }]),
     session('c2-big', '2026-07-01T09:00:00Z', [{ size: SIZE, format: 'wav' }]),
-    session('c3-small', '2026-07-01T10:00:00Z', [{ size: 3_000, format: 'mp3' }, { size: 70_000, format: 'wav' }]),
+    session('c3-small', '2026-07-01T10:00:00Z', [
+      { size: 3_000, format: 'mp3' },
+      { size: 70_000, format: 'wav' },
+    ]),
   ];
   let sim: KoreSimulator;
   let env: ExportEnv;
@@ -319,8 +390,11 @@ describe('a worker killed in the middle of a large Kore v1 recording', () => {
     await sim?.stop();
   });
 
-  it('completes intact with the object\'s SHA-256 matching the source', async () => {
-    const v1Calls = () => sim.requests.filter((r) => r.server === 'kore-api' && r.path.endsWith('/recordings') && !r.path.includes('/v2/') && r.query.sessionId === 'c2-big');
+  it("completes intact with the object's SHA-256 matching the source", async () => {
+    const v1Calls = () =>
+      sim.requests.filter(
+        (r) => r.server === 'kore-api' && r.path.endsWith('/recordings') && !r.path.includes('/v2/') && r.query.sessionId === 'c2-big',
+      );
     // The session's v1 body: the recording base64-encoded (4/3) in a data URI, in a little JSON.
     const bodySize = '{"recording":["data:audio/wav;base64,'.length + Math.ceil(SIZE / 3) * 4 + '"]}'.length;
     // Workflows in one process, listing and transfers in another (the one killed), as at scale.
@@ -328,9 +402,14 @@ describe('a worker killed in the middle of a large Kore v1 recording', () => {
     const victim = await env.spawnWorker({ CALLVAULT_WORKER_ROLE: 'transfers' });
     const started = Date.now();
     // A v1 retry reads the body again from byte 0 and drops what is stored; give that room before the heartbeat times out.
-    const run = await env.start({ connection, from: '2026-07-01T00:00:00Z', to: '2026-07-02T00:00:00Z', options: { heartbeatTimeoutSeconds: 10 } });
+    const run = await env.start({
+      connection,
+      from: '2026-07-01T00:00:00Z',
+      to: '2026-07-02T00:00:00Z',
+      options: { heartbeatTimeoutSeconds: 10 },
+    });
     // The first call is the listing (v1 can only count recordings by reading them); the second is the download.
-    await eventually('the big recording\'s download to be 40% through', () => (v1Calls()[1]?.bytesSent ?? 0) > 0.4 * bodySize, 180_000, 50);
+    await eventually("the big recording's download to be 40% through", () => (v1Calls()[1]?.bytesSent ?? 0) > 0.4 * bodySize, 180_000, 50);
     const victimPeak = victim.peakRssBytes();
     await victim.kill9();
     const sentAtKill = v1Calls()[1]!.bytesSent;

@@ -58,8 +58,14 @@ describe('watching a worker', () => {
       stack: iso.stack,
       connections: {
         [connection]: {
-          provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost],
-          rateLimit: { transferPerSecond: 400 }, retention: { keepDays: 30, leadDays: 3 },
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+          rateLimit: { transferPerSecond: 400 },
+          retention: { keepDays: 30, leadDays: 3 },
         },
       },
       secrets: { BIRD_KEY: sim.accessKey },
@@ -85,17 +91,24 @@ describe('watching a worker', () => {
     for (const r of small) sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'slow', bytesPerSecond: 400_000 } });
     const started = await env.start({ connection, ...day(0), options: { maxInFlight: 1, maxRetryIntervalSeconds: 1 } });
     const stored = { connection, provider: 'bird', outcome: 'stored' };
-    const mid = await eventually('a scrape that counts stored files while the export runs', async () => {
-      const samples = await scrape();
-      return total(samples, 'callvault_files_total', stored) > 0 ? samples : undefined;
-    }, 30_000, 100);
+    const mid = await eventually(
+      'a scrape that counts stored files while the export runs',
+      async () => {
+        const samples = await scrape();
+        return total(samples, 'callvault_files_total', stored) > 0 ? samples : undefined;
+      },
+      30_000,
+      100,
+    );
     expect((await started.handle.describe()).status.name).toBe('RUNNING');
     const openNow = await countOpenExports(env, connection);
     const result = (await started.handle.result()) as ExportResult;
     expect(result).toMatchObject({ transferred: 8, failed: 0 });
     const after = await scrape();
     const sizes = small.reduce((s, r) => s + r.size, 0);
-    lines.push(`[scrape] mid-export: ${total(mid, 'callvault_files_total', stored)} files, ${total(mid, 'callvault_bytes_total', stored)} bytes stored; after: ${total(after, 'callvault_files_total', stored)} files, ${total(after, 'callvault_bytes_total', stored)} bytes`);
+    lines.push(
+      `[scrape] mid-export: ${total(mid, 'callvault_files_total', stored)} files, ${total(mid, 'callvault_bytes_total', stored)} bytes stored; after: ${total(after, 'callvault_files_total', stored)} files, ${total(after, 'callvault_bytes_total', stored)} bytes`,
+    );
     expect(total(mid, 'callvault_files_total', stored)).toBeLessThan(8);
     expect(total(after, 'callvault_files_total', stored)).toBe(8);
     expect(total(mid, 'callvault_bytes_total', stored)).toBeLessThan(sizes);
@@ -106,7 +119,9 @@ describe('watching a worker', () => {
     expect(total(after, 'callvault_transfer_seconds_count', { connection, outcome: 'stored' })).toBe(8);
     // The SDK's own, moving too, with its labels in snake_case and ours on the same activity tags.
     const transferLatency = { activity_type: 'transferBatch', task_queue: `${env.config.temporal.taskQueue}.${connection}.transfer` };
-    expect(total(after, 'temporal_activity_execution_latency_count', transferLatency)).toBeGreaterThan(total(mid, 'temporal_activity_execution_latency_count', transferLatency));
+    expect(total(after, 'temporal_activity_execution_latency_count', transferLatency)).toBeGreaterThan(
+      total(mid, 'temporal_activity_execution_latency_count', transferLatency),
+    );
     const ours = after.find((s) => s.name === 'callvault_files_total' && s.labels.connection === connection)!.labels;
     expect(ours).toMatchObject({ activity_type: 'transferBatch', task_queue: transferLatency.task_queue, namespace: 'default' });
     expect(Object.keys(ours).filter((k) => /[A-Z]/.test(k))).toEqual([]);
@@ -116,18 +131,31 @@ describe('watching a worker', () => {
   it('fails /readyz while Temporal is away and passes once it is back; /healthz answers throughout', async () => {
     expect(await get('/readyz')).toMatchObject({ status: 200 });
     await iso.temporal.stop();
-    const down = await eventually('/readyz to fail', async () => {
-      const r = await get('/readyz');
-      return r.status === 503 ? r : undefined;
-    }, 20_000, 250);
-    expect(JSON.parse(down.body)).toMatchObject({ ready: false, checks: { worker: 'running', temporal: expect.stringMatching(/^unreachable: /) } });
+    const down = await eventually(
+      '/readyz to fail',
+      async () => {
+        const r = await get('/readyz');
+        return r.status === 503 ? r : undefined;
+      },
+      20_000,
+      250,
+    );
+    expect(JSON.parse(down.body)).toMatchObject({
+      ready: false,
+      checks: { worker: 'running', temporal: expect.stringMatching(/^unreachable: /) },
+    });
     expect(await get('/healthz')).toEqual({ status: 200, body: 'ok\n' });
     await eventually('callvault_worker_ready to say 0', async () => total(await scrape(), 'callvault_worker_ready') === 0, 20_000, 500);
     await iso.temporal.start();
-    const up = await eventually('/readyz to pass again', async () => {
-      const r = await get('/readyz');
-      return r.status === 200 ? r : undefined;
-    }, 30_000, 250);
+    const up = await eventually(
+      '/readyz to pass again',
+      async () => {
+        const r = await get('/readyz');
+        return r.status === 200 ? r : undefined;
+      },
+      30_000,
+      250,
+    );
     expect(JSON.parse(up.body)).toMatchObject({ ready: true, checks: { temporal: expect.stringMatching(/^ok/) } });
   });
 
@@ -137,16 +165,23 @@ describe('watching a worker', () => {
     expect(sweep.policies.map((p) => p.connection)).toEqual([connection]);
     const unknown = await env.start({ connection: 'not-configured', ...day(0) });
     await expect(unknown.handle.result()).rejects.toThrow();
-    const names = await eventually('every listed metric in a scrape', async () => {
-      const seen = metricNames(await scrape());
-      return [...CALLVAULT_METRIC_NAMES, ...SDK_METRIC_NAMES].every((n) => seen.has(n)) ? seen : undefined;
-    }, 20_000, 500).catch(async () => metricNames(await scrape()));
+    const names = await eventually(
+      'every listed metric in a scrape',
+      async () => {
+        const seen = metricNames(await scrape());
+        return [...CALLVAULT_METRIC_NAMES, ...SDK_METRIC_NAMES].every((n) => seen.has(n)) ? seen : undefined;
+      },
+      20_000,
+      500,
+    ).catch(async () => metricNames(await scrape()));
     expect([...CALLVAULT_METRIC_NAMES, ...SDK_METRIC_NAMES].filter((n) => !names.has(n))).toEqual([]);
   });
 
   it('stops on SIGTERM mid-file after the part in flight, exits 0 within the grace period, and the successor resumes after that part', async () => {
     const id = big!.id;
-    const hold = iso.proxy.hold((r) => r.operation === 'UploadPart' && r.partNumber === 3 && (r.key ?? '').includes(id), { at: { bodyByte: 2 * MiB } });
+    const hold = iso.proxy.hold((r) => r.operation === 'UploadPart' && r.partNumber === 3 && (r.key ?? '').includes(id), {
+      at: { bodyByte: 2 * MiB },
+    });
     const started = await env.start({ connection, ...day(1) });
     await hold.held();
     const sentAtSignal = sim.mediaBytesSent(id);
@@ -158,22 +193,35 @@ describe('watching a worker', () => {
     const stopMs = Date.now() - began;
     expect(worker.exit).toEqual({ code: 0, signal: null });
     expect(stopMs).toBeLessThan(GRACE_SECONDS * 1000);
-    const handedBack = worker.log().split('\n').filter((l) => l.includes('handing the rest of the batch back')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const handedBack = worker
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('handing the rest of the batch back'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(handedBack).toHaveLength(1);
     expect(handedBack[0]).toMatchObject({ connection, checkpoint: { partsDone: 3 }, activityType: 'transferBatch' });
     await env.spawnWorker();
     const result = (await started.handle.result()) as ExportResult;
     expect(result).toMatchObject({ transferred: 1, failed: 0 });
     const row = (await env.files(connection)).find((r) => r.source_id === id)!;
-    expect({ status: row.status, size: Number(row.size_bytes), sha256: row.sha256 }).toEqual({ status: 'stored', size: BIG, sha256: await sim.sha256(id) });
+    expect({ status: row.status, size: Number(row.size_bytes), sha256: row.sha256 }).toEqual({
+      status: 'stored',
+      size: BIG,
+      sha256: await sim.sha256(id),
+    });
     const refetched = sim.mediaBytesSent(id) - BIG;
-    lines.push(`[sigterm] signal at ${(sentAtSignal / MiB).toFixed(1)} MiB of ${(BIG / MiB).toFixed(1)} MiB; worker exited 0 after ${stopMs} ms (grace ${GRACE_SECONDS} s); fetched twice ${(refetched / MiB).toFixed(1)} MiB (limit: the ${PART_MIB} MiB part in flight + kernel socket buffers)`);
+    lines.push(
+      `[sigterm] signal at ${(sentAtSignal / MiB).toFixed(1)} MiB of ${(BIG / MiB).toFixed(1)} MiB; worker exited 0 after ${stopMs} ms (grace ${GRACE_SECONDS} s); fetched twice ${(refetched / MiB).toFixed(1)} MiB (limit: the ${PART_MIB} MiB part in flight + kernel socket buffers)`,
+    );
     expect(refetched).toBeLessThanOrEqual(PART_MIB * MiB + kernelSocketBuffers());
     expect(env.unexpectedExits()).toEqual([]);
   });
   it('logged JSON lines that carry the workflow, the run, the activity and the connection, and no task token', () => {
     // The harness's own header line (`=== <time> start worker ...`) aside.
-    const logged = worker.log().split('\n').filter((l) => l.trim() !== '' && !l.startsWith('=== '));
+    const logged = worker
+      .log()
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('=== '));
     const notJson = logged.filter((l) => !l.startsWith('{'));
     expect(notJson).toEqual([]);
     const entries = logged.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -204,7 +252,14 @@ async function countOpenExports(env: ExportEnv, connection: string): Promise<num
     },
   } as unknown as MetricGauge;
   const quiet = { warn: () => undefined } as unknown as Logger;
-  const stop = sampleOpenExports({ client: env.client, taskQueue: env.config.temporal.taskQueue, connections: [connection], gauge, intervalMs: 60_000, log: quiet });
+  const stop = sampleOpenExports({
+    client: env.client,
+    taskQueue: env.config.temporal.taskQueue,
+    connections: [connection],
+    gauge,
+    intervalMs: 60_000,
+    log: quiet,
+  });
   try {
     return await eventually('the open exports sample', () => value, 10_000, 50);
   } finally {

@@ -31,7 +31,16 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
   beforeAll(async () => {
     await sim.start();
     env = await exportEnv({
-      connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
+      connections: {
+        [connection]: {
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+        },
+      },
       secrets: { BIRD_KEY: sim.accessKey },
     });
     await env.spawnWorker({ BIRD_KEY: sim.accessKey });
@@ -50,7 +59,18 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
 
   it('export start exits 4 when files were given up, and names the codes', async () => {
     for (const r of flaky) sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 }, times: Infinity });
-    const started = await cli(['export', 'start', '--connection', connection, '--from', window.from, '--to', window.to, '--max-attempts', '2']);
+    const started = await cli([
+      'export',
+      'start',
+      '--connection',
+      connection,
+      '--from',
+      window.from,
+      '--to',
+      window.to,
+      '--max-attempts',
+      '2',
+    ]);
     expect(started.code, started.out).toBe(EXIT.givenUp);
     expect(started.out).toMatch(/completed: 7 transferred .* 3 failed, 10 listed/);
     expect(started.out).toContain('2 gave_up: given up after its tries');
@@ -61,16 +81,23 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
   it('export status shows the window totals and exits 4; export failures lists each file with its reason', async () => {
     const status = await cli(['export', 'status', workflowId]);
     expect(status.code, status.out).toBe(EXIT.givenUp);
-    expect(status.out).toMatch(/window totals \(every run of this export\): 7 stored \(.*\), 3 failed \(1 provider_final_status, 2 gave_up\)/);
+    expect(status.out).toMatch(
+      /window totals \(every run of this export\): 7 stored \(.*\), 3 failed \(1 provider_final_status, 2 gave_up\)/,
+    );
     expect(status.out).toContain(`callvault export retry ${workflowId}`);
 
     const failures = await cli(['export', 'failures', workflowId, '--json']);
     expect(failures.code, failures.out).toBe(EXIT.givenUp);
-    const doc = JSON.parse(failures.stdout) as { totals: { failed: number }; files: Array<{ sourceId: string; failureCode: string; failureReason: string }> };
+    const doc = JSON.parse(failures.stdout) as {
+      totals: { failed: number };
+      files: Array<{ sourceId: string; failureCode: string; failureReason: string }>;
+    };
     expect(doc.totals.failed).toBe(3);
     const byCode = Object.fromEntries(doc.files.map((f) => [f.sourceId, f.failureCode]));
     expect(byCode).toMatchObject(Object.fromEntries(flaky.map((r) => [r.id, 'gave_up'])));
-    expect(doc.files.filter((f) => f.failureCode === 'gave_up').every((f) => /^gave up after 2 tries: .*503/.test(f.failureReason))).toBe(true);
+    expect(doc.files.filter((f) => f.failureCode === 'gave_up').every((f) => /^gave up after 2 tries: .*503/.test(f.failureReason))).toBe(
+      true,
+    );
     // The same by window, as text: one line per file with its code and reason.
     const byWindow = await cli(['export', 'failures', '--connection', connection, '--from', '2026-06-01', '--to', '2026-06-02']);
     expect(byWindow.code).toBe(EXIT.givenUp);
@@ -79,9 +106,25 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
   });
 
   it('export list finds it by connection, status and window', async () => {
-    const listed = await cli(['export', 'list', '--connection', connection, '--status', 'completed', '--from', '2026-06-01', '--to', '2026-06-02']);
+    const listed = await cli([
+      'export',
+      'list',
+      '--connection',
+      connection,
+      '--status',
+      'completed',
+      '--from',
+      '2026-06-01',
+      '--to',
+      '2026-06-02',
+    ]);
     expect(listed.code, listed.out).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^completed\\t2026-06-01T00:00:00.000Z \\.\\. 2026-06-02T00:00:00.000Z\\tcli(:\\S+)?\\t7\\t3 failed \\(1 provider_final_status, 2 gave_up\\)\\t${workflowId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `^completed\\t2026-06-01T00:00:00.000Z \\.\\. 2026-06-02T00:00:00.000Z\\tcli(:\\S+)?\\t7\\t3 failed \\(1 provider_final_status, 2 gave_up\\)\\t${workflowId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+        'm',
+      ),
+    );
     const none = await cli(['export', 'list', '--connection', connection, '--status', 'failed']);
     expect(none.stdout).toContain(`no exports of ${connection} failed`);
   });
@@ -92,12 +135,20 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
     const retried = await cli(['export', 'retry', workflowId]);
     expect(retried.code, retried.out).toBe(EXIT.finalFailures);
     expect(retried.out).toContain(`export ${workflowId}: 2 of 3 failed files stored now; 1 failed (1 provider_final_status)`);
-    const mediaDuringRetry = new Set(sim.requests.slice(before).filter((r) => r.server === 'bird-storage').map((r) => r.id));
+    const mediaDuringRetry = new Set(
+      sim.requests
+        .slice(before)
+        .filter((r) => r.server === 'bird-storage')
+        .map((r) => r.id),
+    );
     expect(mediaDuringRetry).toEqual(new Set(flaky.map((r) => r.id)));
     // The window's totals count every run: 9 stored, though this run transferred 2.
     const status = await cli(['export', 'status', workflowId, '--json']);
     expect(status.code).toBe(EXIT.finalFailures);
-    const json = JSON.parse(status.stdout) as { totals: { stored: number; failed: number }; latestRun: { counters: { transferred: number } } };
+    const json = JSON.parse(status.stdout) as {
+      totals: { stored: number; failed: number };
+      latestRun: { counters: { transferred: number } };
+    };
     expect(json.totals).toMatchObject({ stored: 9, failed: 1 });
     expect(json.latestRun.counters.transferred).toBe(2);
     expect(mediaFetched().size).toBe(9);
@@ -106,9 +157,29 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
   it('export cancel stops a running export; status then exits 1 and list shows it cancelled', async () => {
     sim.faults.add({ target: 'media', id: slow.id, fault: { kind: 'slow', bytesPerSecond: 256 * 1024 }, times: Infinity });
     const slowId = exportWorkflowId({ connection, ...slowWindow });
-    const started = await cli(['export', 'start', '--no-wait', '--connection', connection, '--from', slowWindow.from, '--to', slowWindow.to]);
+    const started = await cli([
+      'export',
+      'start',
+      '--no-wait',
+      '--connection',
+      connection,
+      '--from',
+      slowWindow.from,
+      '--to',
+      slowWindow.to,
+    ]);
     expect(started.code, started.out).toBe(0);
-    await eventually('a transfer in flight', async () => ((await env.client.workflow.getHandle(slowId).query(progressQuery).catch(() => null))?.inFlight ?? 0) > 0, 30_000);
+    await eventually(
+      'a transfer in flight',
+      async () =>
+        ((
+          await env.client.workflow
+            .getHandle(slowId)
+            .query(progressQuery)
+            .catch(() => null)
+        )?.inFlight ?? 0) > 0,
+      30_000,
+    );
     const running = await cli(['export', 'status', slowId]);
     expect(running.code).toBe(EXIT.running);
     const cancelled = await cli(['export', 'cancel', '--connection', connection, '--from', slowWindow.from, '--to', slowWindow.to]);
@@ -121,9 +192,15 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
   });
 
   it('says when there is no such export, with exit 2', async () => {
-    expect((await cli(['export', 'status', `export:${connection}:2020-01-01T00:00:00.000Z:2020-01-02T00:00:00.000Z`])).code).toBe(EXIT.unknown);
-    expect((await cli(['export', 'failures', '--connection', connection, '--from', '2020-01-01', '--to', '2020-01-02'])).code).toBe(EXIT.unknown);
-    expect((await cli(['export', 'retry', '--connection', connection, '--from', '2020-01-01', '--to', '2020-01-02'])).code).toBe(EXIT.unknown);
+    expect((await cli(['export', 'status', `export:${connection}:2020-01-01T00:00:00.000Z:2020-01-02T00:00:00.000Z`])).code).toBe(
+      EXIT.unknown,
+    );
+    expect((await cli(['export', 'failures', '--connection', connection, '--from', '2020-01-01', '--to', '2020-01-02'])).code).toBe(
+      EXIT.unknown,
+    );
+    expect((await cli(['export', 'retry', '--connection', connection, '--from', '2020-01-01', '--to', '2020-01-02'])).code).toBe(
+      EXIT.unknown,
+    );
   });
 
   it('refuses to start a worker on a namespace without the search attributes, until `setup temporal` adds them', async () => {

@@ -19,7 +19,13 @@ describe('restarts of our own servers in the middle of an export', () => {
   const connection = uniqueName('restarts');
   const first = Date.parse('2026-04-01T00:00:00Z');
   // One day a restart: 260 recordings each, a few big enough for multipart uploads of 5 MiB parts.
-  const recordings = BirdSimulator.generate({ seed: connection, count: 780, from: new Date(first).toISOString(), to: new Date(first + 3 * DAY).toISOString(), size: { min: 2_000, max: 150_000 } });
+  const recordings = BirdSimulator.generate({
+    seed: connection,
+    count: 780,
+    from: new Date(first).toISOString(),
+    to: new Date(first + 3 * DAY).toISOString(),
+    size: { min: 2_000, max: 150_000 },
+  });
   for (let i = 40; i < recordings.length; i += 130) recordings[i]!.size = 12 * MiB + i;
   let sim: BirdSimulator;
   let iso: IsolatedStack;
@@ -33,7 +39,17 @@ describe('restarts of our own servers in the middle of an export', () => {
     env = await exportEnv({
       stack: iso.stack,
       connections: {
-        [connection]: { provider: 'bird', baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], pageSize: 40, batchSize: 8, allowPrivateNetwork: true, rateLimit: { transferPerSecond: 400 } },
+        [connection]: {
+          provider: 'bird',
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+          pageSize: 40,
+          batchSize: 8,
+          allowPrivateNetwork: true,
+          rateLimit: { transferPerSecond: 400 },
+        },
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: 5 },
@@ -56,8 +72,26 @@ describe('restarts of our own servers in the middle of an export', () => {
     const window = { from: new Date(first + n * DAY).toISOString(), to: new Date(first + (n + 1) * DAY).toISOString() };
     const mine = recordings.filter((r) => r.createdAt >= window.from && r.createdAt < window.to);
     const began = Date.now();
-    const started = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'restart test' }, options: { maxInFlight: 6, heartbeatTimeoutSeconds: 10 } });
-    await eventually(`a quarter of day ${n} stored`, async () => Number((await env.provenance.pool.query(`SELECT count(*) AS n FROM callvault.files WHERE workflow_id = $1 AND status = 'stored'`, [started.workflowId])).rows[0].n) >= mine.length / 4, 120_000, 100);
+    const started = await env.start({
+      connection,
+      ...window,
+      trigger: { kind: 'operator', by: 'restart test' },
+      options: { maxInFlight: 6, heartbeatTimeoutSeconds: 10 },
+    });
+    await eventually(
+      `a quarter of day ${n} stored`,
+      async () =>
+        Number(
+          (
+            await env.provenance.pool.query(`SELECT count(*) AS n FROM callvault.files WHERE workflow_id = $1 AND status = 'stored'`, [
+              started.workflowId,
+            ])
+          ).rows[0].n,
+        ) >=
+        mine.length / 4,
+      120_000,
+      100,
+    );
     const restartAt = (Date.now() - began) / 1000;
     await restart();
     const result = (await started.handle.result()) as ExportResult;
@@ -67,14 +101,24 @@ describe('restarts of our own servers in the middle of an export', () => {
     expect(rows.filter((r) => r.status !== 'stored')).toEqual([]);
     for (const rec of mine) {
       const row = rows.find((r) => r.source_id === rec.id);
-      expect({ id: rec.id, size: Number(row?.size_bytes), sha256: row?.sha256 }).toEqual({ id: rec.id, size: rec.size, sha256: await sim.sha256(rec.id) });
+      expect({ id: rec.id, size: Number(row?.size_bytes), sha256: row?.sha256 }).toEqual({
+        id: rec.id,
+        size: rec.size,
+        sha256: await sim.sha256(rec.id),
+      });
     }
-    const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connection, workflowId: started.workflowId });
+    const report = await verifyObjects(env.provenance, env.store, {
+      keyPrefix: env.config.storage.prefix,
+      connection,
+      workflowId: started.workflowId,
+    });
     expect(report.problems).toEqual([]);
     expect(await env.store.findUploadsUnder(env.config.storage.prefix)).toEqual([]);
     expect(env.unexpectedExits()).toEqual([]);
     const refetched = mine.reduce((sum, r) => sum + sim.mediaBytesSent(r.id), 0) - mine.reduce((sum, r) => sum + r.size, 0);
-    lines.push(`[restart ${what}] ${mine.length} files; restarted at ${restartAt.toFixed(1)} s, export done at ${((Date.now() - began) / 1000).toFixed(1)} s; all ${result.transferred} stored and verified; media fetched twice ${(refetched / MiB).toFixed(1)} MiB; 0 open uploads; workers exited: 0`);
+    lines.push(
+      `[restart ${what}] ${mine.length} files; restarted at ${restartAt.toFixed(1)} s, export done at ${((Date.now() - began) / 1000).toFixed(1)} s; all ${result.transferred} stored and verified; media fetched twice ${(refetched / MiB).toFixed(1)} MiB; 0 open uploads; workers exited: 0`,
+    );
   }
 
   it('completes through a Postgres crash (kill -9 of the cluster, up again 5 s later)', async () => {

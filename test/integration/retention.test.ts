@@ -19,7 +19,13 @@ describe('retention sweep on the real stack', () => {
   const good = uniqueName('keep');
   const broken = uniqueName('broken');
   const now = '2026-03-20T06:00:00Z';
-  const recordings = BirdSimulator.generate({ seed: good, count: 24, from: '2026-03-07T00:00:00Z', to: '2026-03-13T00:00:00Z', size: { min: 100, max: 4000 } });
+  const recordings = BirdSimulator.generate({
+    seed: good,
+    count: 24,
+    from: '2026-03-07T00:00:00Z',
+    to: '2026-03-13T00:00:00Z',
+    size: { min: 100, max: 4000 },
+  });
   // A call on 03-11 still being recorded: its export runs until the test lets it end.
   const held = recordings.find((r) => r.createdAt.startsWith('2026-03-11')) as BirdRecordingSpec;
   held.status = 'ongoing';
@@ -31,7 +37,14 @@ describe('retention sweep on the real stack', () => {
   beforeAll(async () => {
     sim = new BirdSimulator({ seed: good, recordings });
     await sim.start();
-    const bird = { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, mediaHosts: [sim.storageHost], notReadyRetrySeconds: 1 };
+    const bird = {
+      provider: 'bird',
+      allowPrivateNetwork: true,
+      baseUrl: sim.baseUrl,
+      workspaceId: sim.workspaceId,
+      mediaHosts: [sim.storageHost],
+      notReadyRetrySeconds: 1,
+    };
     env = await exportEnv({
       connections: {
         [good]: { ...bird, accessKey: { env: 'BIRD_KEY' }, retention: { keepDays: 10, leadDays: 2 } },
@@ -42,7 +55,11 @@ describe('retention sweep on the real stack', () => {
     });
     await env.spawnWorker();
     // Exported earlier by an operator: 03-09 whole, 03-12 in two halves.
-    for (const w of [day('09'), { from: '2026-03-12T00:00:00Z', to: '2026-03-12T12:00:00Z' }, { from: '2026-03-12T12:00:00Z', to: '2026-03-13T00:00:00Z' }]) {
+    for (const w of [
+      day('09'),
+      { from: '2026-03-12T00:00:00Z', to: '2026-03-12T12:00:00Z' },
+      { from: '2026-03-12T12:00:00Z', to: '2026-03-13T00:00:00Z' },
+    ]) {
       await (await env.start({ connection: good, ...w, trigger: { kind: 'operator', by: 'test' } })).handle.result();
     }
   });
@@ -67,7 +84,10 @@ describe('retention sweep on the real stack', () => {
       },
     ]);
     expect(days(first.started)).toEqual(['2026-03-10', '2026-03-11']);
-    expect(first.started.map((w) => w.workflowIds)).toEqual([[exportWorkflowId({ connection: good, ...day('10') })], [exportWorkflowId({ connection: good, ...day('11') })]]);
+    expect(first.started.map((w) => w.workflowIds)).toEqual([
+      [exportWorkflowId({ connection: good, ...day('10') })],
+      [exportWorkflowId({ connection: good, ...day('11') })],
+    ]);
     expect(days(first.covered)).toEqual(['2026-03-09', '2026-03-12']);
     expect(first.alreadyRunning).toEqual([]);
     expect(first.atRisk.map((w) => [w.from.slice(0, 10), w.reasons])).toEqual([
@@ -75,7 +95,10 @@ describe('retention sweep on the real stack', () => {
       ['2026-03-10', ['deletion_started']],
     ]);
     const row = await eventually('the started export to record itself', async () => {
-      const res = await env.provenance.pool.query<{ trigger_kind: string }>(`SELECT trigger_kind FROM callvault.exports WHERE workflow_id = $1`, [first.started[0]!.workflowIds[0]]);
+      const res = await env.provenance.pool.query<{ trigger_kind: string }>(
+        `SELECT trigger_kind FROM callvault.exports WHERE workflow_id = $1`,
+        [first.started[0]!.workflowIds[0]],
+      );
       return res.rows[0];
     });
     expect(row.trigger_kind).toBe('retention');

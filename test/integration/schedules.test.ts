@@ -19,15 +19,45 @@ describe('data-platform schedules on the real stack', () => {
   const connection = uniqueName('sched');
   const t0 = Date.now();
   // Calls around "now", for the schedule that fires every 10 s: about one every 3 s.
-  const live = BirdSimulator.generate({ seed: `${connection}-live`, count: 60, from: iso(t0 - 60 * SECOND), to: iso(t0 + 120 * SECOND), size: { min: 100, max: 4000 } });
+  const live = BirdSimulator.generate({
+    seed: `${connection}-live`,
+    count: 60,
+    from: iso(t0 - 60 * SECOND),
+    to: iso(t0 + 120 * SECOND),
+    size: { min: 100, max: 4000 },
+  });
   // Four calls a day for the backfill, plus one on each side of the range that must not be exported.
-  const days = BirdSimulator.generate({ seed: `${connection}-days`, count: 40, from: '2026-03-01T00:00:00Z', to: '2026-03-11T00:00:00Z', size: { min: 100, max: 4000 } });
+  const days = BirdSimulator.generate({
+    seed: `${connection}-days`,
+    count: 40,
+    from: '2026-03-01T00:00:00Z',
+    to: '2026-03-11T00:00:00Z',
+    size: { min: 100, max: 4000 },
+  });
   const outside = [
-    ...BirdSimulator.generate({ seed: `${connection}-before`, count: 1, from: '2026-02-28T00:00:00Z', to: '2026-03-01T00:00:00Z', size: { min: 100, max: 200 } }),
-    ...BirdSimulator.generate({ seed: `${connection}-after`, count: 1, from: '2026-03-11T00:00:00Z', to: '2026-03-12T00:00:00Z', size: { min: 100, max: 200 } }),
+    ...BirdSimulator.generate({
+      seed: `${connection}-before`,
+      count: 1,
+      from: '2026-02-28T00:00:00Z',
+      to: '2026-03-01T00:00:00Z',
+      size: { min: 100, max: 200 },
+    }),
+    ...BirdSimulator.generate({
+      seed: `${connection}-after`,
+      count: 1,
+      from: '2026-03-11T00:00:00Z',
+      to: '2026-03-12T00:00:00Z',
+      size: { min: 100, max: 200 },
+    }),
   ];
   // One call still being recorded: its export runs until the test lets it finish.
-  const [held] = BirdSimulator.generate({ seed: `${connection}-held`, count: 1, from: '2026-04-01T00:00:00Z', to: '2026-04-02T00:00:00Z', size: { min: 1000, max: 1000 } }) as [BirdRecordingSpec];
+  const [held] = BirdSimulator.generate({
+    seed: `${connection}-held`,
+    count: 1,
+    from: '2026-04-01T00:00:00Z',
+    to: '2026-04-02T00:00:00Z',
+    size: { min: 1000, max: 1000 },
+  }) as [BirdRecordingSpec];
   held.status = 'ongoing';
   let sim: BirdSimulator;
   let env: ExportEnv;
@@ -38,7 +68,15 @@ describe('data-platform schedules on the real stack', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost], notReadyRetrySeconds: 1 },
+        [connection]: {
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+          notReadyRetrySeconds: 1,
+        },
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });
@@ -53,7 +91,14 @@ describe('data-platform schedules on the real stack', () => {
   });
 
   async function exportRows(from: string, to: string) {
-    const res = await env.provenance.pool.query<{ workflow_id: string; window_from: Date; window_to: Date; status: string; trigger_kind: string; triggered_by: string | null }>(
+    const res = await env.provenance.pool.query<{
+      workflow_id: string;
+      window_from: Date;
+      window_to: Date;
+      status: string;
+      trigger_kind: string;
+      triggered_by: string | null;
+    }>(
       `SELECT workflow_id, window_from, window_to, status, trigger_kind, triggered_by FROM callvault.exports
         WHERE connection = $1 AND window_from >= $2 AND window_to <= $3 ORDER BY window_from`,
       [connection, from, to],
@@ -82,7 +127,9 @@ describe('data-platform schedules on the real stack', () => {
       500,
     );
     await schedules.pause(connection, 'test done');
-    const results = await Promise.all(done.slice(0, 2).map((r) => env.client.workflow.getHandle(r.workflowId).result() as Promise<ScheduledExportResult>));
+    const results = await Promise.all(
+      done.slice(0, 2).map((r) => env.client.workflow.getHandle(r.workflowId).result() as Promise<ScheduledExportResult>),
+    );
     const [a, b] = results as [ScheduledExportResult, ScheduledExportResult];
     expect(b.window.from).toBe(a.window.to);
     for (const r of results) {
@@ -99,7 +146,10 @@ describe('data-platform schedules on the real stack', () => {
     const rows = await env.files(connection);
     for (const rec of expected) {
       const window = rec.createdAt < a.window.to ? a : b;
-      expect(rows.find((r) => r.source_id === rec.id), rec.id).toMatchObject({ status: 'stored', workflow_id: window.exportWorkflowId });
+      expect(
+        rows.find((r) => r.source_id === rec.id),
+        rec.id,
+      ).toMatchObject({ status: 'stored', workflow_id: window.exportWorkflowId });
     }
     const exports = await exportRows(a.window.from, b.window.to);
     expect(exports.map((e) => [e.workflow_id, e.status, e.trigger_kind, e.triggered_by])).toEqual([
@@ -109,7 +159,11 @@ describe('data-platform schedules on the real stack', () => {
   });
 
   it('backfills ten days as exactly the ten day windows, through the schedule', async () => {
-    const daily = await schedules.createExport({ connection, every: '1d', scheduleId: `${env.config.temporal.taskQueue}-export-${connection}-daily` });
+    const daily = await schedules.createExport({
+      connection,
+      every: '1d',
+      scheduleId: `${env.config.temporal.taskQueue}-export-${connection}-daily`,
+    });
     const backfill = await schedules.backfill(daily.scheduleId, { from: '2026-03-01', to: '2026-03-11' });
     const expected = Array.from({ length: 10 }, (_, i) => ({ from: iso(Date.UTC(2026, 2, 1 + i)), to: iso(Date.UTC(2026, 2, 2 + i)) }));
     expect(backfill.windows).toEqual(expected);
@@ -118,7 +172,11 @@ describe('data-platform schedules on the real stack', () => {
       'ten completed exports',
       async () => {
         const r = await exportRows('2026-02-01T00:00:00Z', '2026-03-31T00:00:00Z');
-        return r.length >= 10 && r.every((e) => e.status === 'completed') && (await schedules.describe(daily.scheduleId)).running.length === 0 ? r : undefined;
+        return r.length >= 10 &&
+          r.every((e) => e.status === 'completed') &&
+          (await schedules.describe(daily.scheduleId)).running.length === 0
+          ? r
+          : undefined;
       },
       120_000,
       500,
@@ -135,7 +193,13 @@ describe('data-platform schedules on the real stack', () => {
 
   it('reads a cron expression the way Temporal does', async () => {
     const cron = '7 3 * * mon,thu';
-    const info = await schedules.createExport({ connection, cron, delay: '7m', scheduleId: `${env.config.temporal.taskQueue}-export-${connection}-cron`, paused: false });
+    const info = await schedules.createExport({
+      connection,
+      cron,
+      delay: '7m',
+      scheduleId: `${env.config.temporal.taskQueue}-export-${connection}-cron`,
+      paused: false,
+    });
     await schedules.delete(info.scheduleId);
     const parsed = parseCron(cron);
     expect(info.next.length).toBeGreaterThan(2);
@@ -170,7 +234,11 @@ describe('data-platform schedules on the real stack', () => {
     const result = (await first.handle.result()) as ExportResult;
     expect(result).toMatchObject({ transferred: 1, listed: 1 });
     const scheduled = (await run.result()) as ScheduledExportResult;
-    expect(scheduled).toMatchObject({ started: false, exportWorkflowId: first.workflowId, window: { from: '2026-04-01T00:00:00.000Z', to: '2026-04-02T00:00:00.000Z' } });
+    expect(scheduled).toMatchObject({
+      started: false,
+      exportWorkflowId: first.workflowId,
+      window: { from: '2026-04-01T00:00:00.000Z', to: '2026-04-02T00:00:00.000Z' },
+    });
     expect(scheduled.result).toEqual(result);
 
     // One execution of that export, one provenance row, one stored file.

@@ -25,7 +25,13 @@ describe('a secured Temporal', () => {
   const connection = uniqueName('secured');
   const start = Date.parse('2026-07-01T00:00:00Z');
   const day = (n: number) => ({ from: new Date(start + n * DAY).toISOString(), to: new Date(start + (n + 1) * DAY).toISOString() });
-  const recordings = BirdSimulator.generate({ seed: connection, count: 6, from: day(0).from, to: day(2).from, size: { min: 2_000, max: 20_000 } });
+  const recordings = BirdSimulator.generate({
+    seed: connection,
+    count: 6,
+    from: day(0).from,
+    to: day(2).from,
+    size: { min: 2_000, max: 20_000 },
+  });
   let dataDir: string;
   let temporal: TemporalServer;
   let certs: TestCertificates;
@@ -48,7 +54,16 @@ describe('a secured Temporal', () => {
     // The configuration names the plaintext server (the test's own client uses it); workers and the CLI are pointed elsewhere by their environment only.
     env = await exportEnv({
       stack: { ...inject('stack'), temporalAddress: temporal.address },
-      connections: { [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] } },
+      connections: {
+        [connection]: {
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+        },
+      },
       secrets: { BIRD_KEY: sim.accessKey },
     });
   });
@@ -62,10 +77,21 @@ describe('a secured Temporal', () => {
   });
 
   /** The compiled CLI with this environment on top of ours (and no TEMPORAL_* of the machine's). */
-  function callvault(args: string[], extraEnv: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; out: string; ms: number }> {
+  function callvault(
+    args: string[],
+    extraEnv: Record<string, string>,
+    timeoutMs = 60_000,
+  ): Promise<{ code: number | null; out: string; ms: number }> {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));
     const child = spawn(process.execPath, [CLI, '--config', env.configPath, ...args], {
-      env: { ...base, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret', BIRD_KEY: sim.accessKey, TEMPORAL_CONFIG_FILE: join(dataDir, 'no-profiles.toml'), ...extraEnv },
+      env: {
+        ...base,
+        S3_KEY: 'callvault',
+        S3_SECRET: 'callvault-secret',
+        BIRD_KEY: sim.accessKey,
+        TEMPORAL_CONFIG_FILE: join(dataDir, 'no-profiles.toml'),
+        ...extraEnv,
+      },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -100,7 +126,9 @@ describe('a secured Temporal', () => {
       `[profile.mtls]\naddress = "${mtls.address}"\n[profile.mtls.tls]\nserver_ca_cert_path = "${certs.caCert}"\nclient_cert_path = "${certs.clientCert}"\nclient_key_path = "${certs.clientKey}"\n`,
     );
     const log = await exportThrough({ TEMPORAL_CONFIG_FILE: profiles, TEMPORAL_PROFILE: 'mtls' }, day(0));
-    expect(log).toContain(`connecting to Temporal: ${mtls.address} (from address of profile 'mtls' in ${profiles}), namespace default (from temporal.namespace), TLS with server CA tls.server_ca_cert_path`);
+    expect(log).toContain(
+      `connecting to Temporal: ${mtls.address} (from address of profile 'mtls' in ${profiles}), namespace default (from temporal.namespace), TLS with server CA tls.server_ca_cert_path`,
+    );
     // Worker and CLI each came with the client certificate; no handshake was refused.
     expect(mtls.accepted.filter((cn) => cn === certs.clientName).length).toBeGreaterThanOrEqual(2);
     expect(mtls.refused).toEqual([]);
@@ -117,7 +145,10 @@ describe('a secured Temporal', () => {
   });
 
   it('lets the CLI work over server-authenticated TLS', async () => {
-    const listed = await callvault(['schedule', 'list', '--json'], { TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert });
+    const listed = await callvault(['schedule', 'list', '--json'], {
+      TEMPORAL_ADDRESS: tls.address,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert,
+    });
     expect(listed.out).toMatch(/^\[\]$/m);
     expect(listed.code).toBe(0);
     expect(tls.accepted).toEqual(['none']);
@@ -149,7 +180,9 @@ describe('a secured Temporal', () => {
     }
     expect(worker.ms).toBeLessThan(15_000);
     const halfPair = await callvault(['worker'], { TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert });
-    expect(halfPair.out).toContain(`TEMPORAL_TLS_CLIENT_CERT_PATH (${certs.clientCert}): a TLS client certificate without its key is refused`);
+    expect(halfPair.out).toContain(
+      `TEMPORAL_TLS_CLIENT_CERT_PATH (${certs.clientCert}): a TLS client certificate without its key is refused`,
+    );
     expect(halfPair.code).toBe(1);
   });
 });

@@ -40,7 +40,13 @@ describe('starting an export from the Temporal Web UI', () => {
   const otherWindow = { from: '2026-05-06T00:00:00.000Z', to: '2026-05-07T00:00:00.000Z' };
   const recordings = BirdSimulator.generate({ seed: connection, count: 5, ...window, size: { min: 500, max: 5000 } });
   // The other connection's day: one recording the platform lost, one that always answers 503 (given up).
-  const otherRecordings = BirdSimulator.generate({ seed: other, count: 4, ...otherWindow, size: { min: 500, max: 5000 }, statuses: { absent: 1 } });
+  const otherRecordings = BirdSimulator.generate({
+    seed: other,
+    count: 4,
+    ...otherWindow,
+    size: { min: 500, max: 5000 },
+    statuses: { absent: 1 },
+  });
   let dataDir: string;
   let temporal: TemporalServer;
   let connectionToUi: Connection;
@@ -53,14 +59,23 @@ describe('starting an export from the Temporal Web UI', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: \`npm run setup\` installs Debian's chromium package (as root), or run \`sudo apt-get install chromium\``);
+      throw new Error(
+        `${CHROMIUM} is missing: \`npm run setup\` installs Debian's chromium package (as root), or run \`sudo apt-get install chromium\``,
+      );
     }
     dataDir = mkdtempSync(join(tmpdir(), 'callvault-ui-'));
     sim = new BirdSimulator({ seed: connection, recordings: [...recordings, ...otherRecordings] });
     [temporal] = await Promise.all([startTemporal({ dataDir, headless: false, dbFile: null }), sim.start()]);
     connectionToUi = await Connection.connect({ address: temporal.address });
     client = new Client({ connection: connectionToUi, namespace: 'default' });
-    const bird = { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] };
+    const bird = {
+      provider: 'bird',
+      allowPrivateNetwork: true,
+      baseUrl: sim.baseUrl,
+      workspaceId: sim.workspaceId,
+      accessKey: { env: 'BIRD_KEY' },
+      mediaHosts: [sim.storageHost],
+    };
     env = await exportEnv({ connections: { [connection]: bird, [other]: bird }, secrets: { BIRD_KEY: sim.accessKey } });
     // The worker serves this test's Temporal (the one with the UI); storage and provenance are the shared ones.
     await env.spawnWorker({ TEMPORAL_ADDRESS: temporal.address });
@@ -71,7 +86,9 @@ describe('starting an export from the Temporal Web UI', () => {
   afterEach(async (ctx) => {
     if (ctx.task.result?.state !== 'fail') return;
     failed = true;
-    await page?.screenshot({ path: join(dataDir, `failed-${ctx.task.name.replace(/\W+/g, '-').slice(0, 60)}.png`), fullPage: true }).catch(() => undefined);
+    await page
+      ?.screenshot({ path: join(dataDir, `failed-${ctx.task.name.replace(/\W+/g, '-').slice(0, 60)}.png`), fullPage: true })
+      .catch(() => undefined);
   });
 
   afterAll(async () => {
@@ -101,7 +118,10 @@ describe('starting an export from the Temporal Web UI', () => {
     const start = page.getByRole('button', { name: 'Start Workflow' });
     expect(await start.isEnabled()).toBe(true);
     await start.click();
-    await page.getByText(/started successfully|Workflow started/i).first().waitFor({ timeout: 15_000 });
+    await page
+      .getByText(/started successfully|Workflow started/i)
+      .first()
+      .waitFor({ timeout: 15_000 });
   }
 
   /** Opens the workflow's page and waits until the UI shows it ended with this status. */
@@ -129,7 +149,10 @@ describe('starting an export from the Temporal Web UI', () => {
     await startFromForm(workflowId, { connection, from: window.to, to: window.from });
     await uiShows(workflowId, 'Failed');
     // The workflow's own message, on the workflow's page.
-    await page.getByText(/invalid export input: to: must be later than from/).first().waitFor({ timeout: 15_000 });
+    await page
+      .getByText(/invalid export input: to: must be later than from/)
+      .first()
+      .waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(dataDir, 'invalid-input.png'), fullPage: true });
     const description = await client.workflow.getHandle(workflowId).describe();
     expect(description.status.name).toBe('FAILED');
@@ -148,14 +171,27 @@ describe('starting an export from the Temporal Web UI', () => {
       return r.length === recordings.length ? r : undefined;
     });
     expect(rows.every((r) => r.status === 'stored' && r.workflow_id === workflowId)).toBe(true);
-    const exportRow = await env.provenance.pool.query(`SELECT trigger_kind, triggered_by, status FROM callvault.exports WHERE workflow_id = $1`, [workflowId]);
+    const exportRow = await env.provenance.pool.query(
+      `SELECT trigger_kind, triggered_by, status FROM callvault.exports WHERE workflow_id = $1`,
+      [workflowId],
+    );
     expect(exportRow.rows).toEqual([{ trigger_kind: 'operator', triggered_by: 'ui-test', status: 'completed' }]);
   });
 
   /** Every frame's text (the UI renders summary and details markdown in sandboxed iframes), with its typographic quotes made plain. */
   async function allText(): Promise<string> {
-    const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
-    return texts.join('\n').replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"');
+    const texts = await Promise.all(
+      page.frames().map((f) =>
+        f
+          .locator('body')
+          .innerText()
+          .catch(() => ''),
+      ),
+    );
+    return texts
+      .join('\n')
+      .replace(/[\u2018\u2019]/g, "'")
+      .replace(/[\u201c\u201d]/g, '"');
   }
 
   /** The workflow list filtered by a visibility query, as an operator would type it; the ids it shows. */
@@ -173,10 +209,16 @@ describe('starting an export from the Temporal Web UI', () => {
     return page.locator('body').innerText();
   }
 
-  it('filters the workflow list by connection through the export\'s search attribute', async () => {
-    for (const r of otherRecordings.slice(2, 3)) sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 }, times: Infinity });
+  it("filters the workflow list by connection through the export's search attribute", async () => {
+    for (const r of otherRecordings.slice(2, 3))
+      sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 }, times: Infinity });
     // On this test's Temporal (the one with the UI), which env.start would not reach.
-    const started = await startExport(client, env.config.temporal.taskQueue, { connection: other, ...otherWindow, trigger: { kind: 'cli', by: 'ui-test' }, options: { maxAttempts: 2, maxRetryIntervalSeconds: 1 } });
+    const started = await startExport(client, env.config.temporal.taskQueue, {
+      connection: other,
+      ...otherWindow,
+      trigger: { kind: 'cli', by: 'ui-test' },
+      options: { maxAttempts: 2, maxRetryIntervalSeconds: 1 },
+    });
     await started.handle.result();
     const mine = exportWorkflowId({ connection, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() });
     // The export started from the form above set its attributes itself: no client put them there.
@@ -184,7 +226,10 @@ describe('starting an export from the Temporal Web UI', () => {
     expect(filtered).toContain('CallvaultConnection');
     expect(filtered).not.toContain(started.workflowId);
     await page.screenshot({ path: join(dataDir, 'list-by-connection.png'), fullPage: true });
-    const theirs = await listedIds(`CallvaultConnection="${other}" AND CallvaultState="completed_with_given_up" AND CallvaultFailedCount=2`, started.workflowId);
+    const theirs = await listedIds(
+      `CallvaultConnection="${other}" AND CallvaultState="completed_with_given_up" AND CallvaultFailedCount=2`,
+      started.workflowId,
+    );
     expect(theirs).not.toContain(mine);
   });
 
@@ -203,7 +248,9 @@ describe('starting an export from the Temporal Web UI', () => {
     expect(text).toContain(`${absent.id}: Bird connection '${other}': recording ${absent.id}: Bird reports status 'absent'`);
     expect(text).toMatch(new RegExp(`${flaky.id}: gave up after 2 tries: .*HTTP 503`));
     // The same failures, grouped by code, in the result and the `failures` query.
-    const failures = await client.workflow.getHandle(workflowId).query<{ groups: Array<{ code: string; sample: Array<{ sourceId: string }> }> }>('failures');
+    const failures = await client.workflow
+      .getHandle(workflowId)
+      .query<{ groups: Array<{ code: string; sample: Array<{ sourceId: string }> }> }>('failures');
     expect(failures.groups.map((g) => [g.code, g.sample.map((s) => s.sourceId)])).toEqual([
       ['provider_final_status', [absent.id]],
       ['gave_up', [flaky.id]],

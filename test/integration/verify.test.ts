@@ -21,7 +21,10 @@ describe('verify and repair on the real stack', () => {
   let workflowId: string;
   let rows: FileRow[];
   /** The damaged files by what was done to them. */
-  const damaged: Record<'lostRow' | 'stray' | 'lostObject' | 'failedOverObject' | 'sameSizeOtherBytes' | 'otherSize' | 'rowOverOtherBytes', string> = {
+  const damaged: Record<
+    'lostRow' | 'stray' | 'lostObject' | 'failedOverObject' | 'sameSizeOtherBytes' | 'otherSize' | 'rowOverOtherBytes',
+    string
+  > = {
     lostRow: '',
     stray: '',
     lostObject: '',
@@ -32,19 +35,24 @@ describe('verify and repair on the real stack', () => {
   };
   const recordings = BirdSimulator.generate({ seed: connection, count: 16, ...window, size: { min: 300, max: 40_000 } });
 
-  const put = (key: string, body: Buffer) => env.store.client.send(new PutObjectCommand({ Bucket: env.store.bucket, Key: key, Body: body }));
+  const put = (key: string, body: Buffer) =>
+    env.store.client.send(new PutObjectCommand({ Bucket: env.store.bucket, Key: key, Body: body }));
   const sql = (text: string, params: unknown[]) => env.provenance.pool.query(text, params);
   const allKeys = async () => {
     const keys: string[] = [];
-    for await (const k of env.store.listKeys(connectionPrefix({ prefix: env.config.storage.prefix, provider: 'bird', connection }))) keys.push(k);
+    for await (const k of env.store.listKeys(connectionPrefix({ prefix: env.config.storage.prefix, provider: 'bird', connection })))
+      keys.push(k);
     return keys.sort();
   };
   const verify = (args: string[] = []) => runCli(env, ['verify', '--connection', connection, ...args]);
   /** Every column of the rows of these objects but the serial id and the start time (a manifest keeps only when a file was done). */
   const fullRows = async (keys: string[]) =>
-    (await sql(`SELECT * FROM callvault.files WHERE connection = $1 AND object_key = ANY($2::text[]) ORDER BY object_key`, [connection, keys])).rows.map(
-      ({ id: _id, started_at: _started, ...row }: Record<string, unknown>) => row,
-    );
+    (
+      await sql(`SELECT * FROM callvault.files WHERE connection = $1 AND object_key = ANY($2::text[]) ORDER BY object_key`, [
+        connection,
+        keys,
+      ])
+    ).rows.map(({ id: _id, started_at: _started, ...row }: Record<string, unknown>) => row);
   let before: Array<Record<string, unknown>>;
 
   beforeAll(async () => {
@@ -79,7 +87,8 @@ describe('verify and repair on the real stack', () => {
 
   async function damage(): Promise<void> {
     const [lostRow, lostObject, failedOverObject, sameSize, otherSize, rowOverOtherBytes] = rows;
-    const deleteRow = (r: FileRow) => sql('DELETE FROM callvault.files WHERE connection = $1 AND source_id = $2', [connection, r.source_id]);
+    const deleteRow = (r: FileRow) =>
+      sql('DELETE FROM callvault.files WHERE connection = $1 AND source_id = $2', [connection, r.source_id]);
     const bytesOf = async (r: FileRow) => buffer(await env.store.readStream(r.object_key!));
     damaged.lostRow = lostRow!.object_key!;
     await deleteRow(lostRow!);
@@ -113,7 +122,11 @@ describe('verify and repair on the real stack', () => {
     const found: Record<string, string[]> = {};
     for (const p of problems) {
       found[p.key] ??= [];
-      found[p.key]!.push(p.kind === 'orphan' ? `orphan ${p.orphan!.source} ${p.orphan!.manifest}${p.orphan!.notAdopted ? ` (${p.orphan!.notAdopted})` : ''}` : `${p.kind} ${p.problem.split(' ').slice(0, 2).join(' ')}`);
+      found[p.key]!.push(
+        p.kind === 'orphan'
+          ? `orphan ${p.orphan!.source} ${p.orphan!.manifest}${p.orphan!.notAdopted ? ` (${p.orphan!.notAdopted})` : ''}`
+          : `${p.kind} ${p.problem.split(' ').slice(0, 2).join(' ')}`,
+      );
     }
     return found;
   };
@@ -126,14 +139,28 @@ describe('verify and repair on the real stack', () => {
   });
 
   it('finds every object without a row and every row without its object', async () => {
-    const report = await verifyObjects(env.provenance, env.store, { keyPrefix: env.config.storage.prefix, connections: env.config.connections, connection });
+    const report = await verifyObjects(env.provenance, env.store, {
+      keyPrefix: env.config.storage.prefix,
+      connections: env.config.connections,
+      connection,
+    });
     expect(byKey(report.problems)).toEqual({
       ...stillWrong(),
       [damaged.lostRow]: ['orphan no_row size_matches'],
       [damaged.failedOverObject]: ['orphan failed_row size_matches'],
     });
-    expect(report.problems.find((p) => p.key === damaged.failedOverObject)).toMatchObject({ problem: expect.stringMatching(/^stored object behind a failed row \(gave_up\); manifest .+_manifests\/.+ has it with the same size$/) });
-    expect(report.summary).toMatchObject({ checked: recordings.length - 4, listed: recordings.length, orphans: 5, adopted: 0, problems: 8 });
+    expect(report.problems.find((p) => p.key === damaged.failedOverObject)).toMatchObject({
+      problem: expect.stringMatching(
+        /^stored object behind a failed row \(gave_up\); manifest .+_manifests\/.+ has it with the same size$/,
+      ),
+    });
+    expect(report.summary).toMatchObject({
+      checked: recordings.length - 4,
+      listed: recordings.length,
+      orphans: 5,
+      adopted: 0,
+      problems: 8,
+    });
   });
 
   it('says so from the CLI with exit code 1, one line per finding and a summary line', async () => {
@@ -142,7 +169,9 @@ describe('verify and repair on the real stack', () => {
     const lines = stdout.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('ORPHAN '))).toHaveLength(5);
     expect(lines.filter((l) => l.startsWith('MISMATCH '))).toHaveLength(3);
-    expect(lines.at(-1)).toBe(`verified ${recordings.length - 4} objects in 1 connection (${lines.at(-1)!.match(/\((.+?)\)/)![1]}), listed ${recordings.length} in the bucket, 5 without a row, 0 adopted: 8 problems`);
+    expect(lines.at(-1)).toBe(
+      `verified ${recordings.length - 4} objects in 1 connection (${lines.at(-1)!.match(/\((.+?)\)/)![1]}), listed ${recordings.length} in the bucket, 5 without a row, 0 adopted: 8 problems`,
+    );
   });
 
   it('answers for one export with --export: its rows and the orphans its manifests or rows name', async () => {
@@ -166,7 +195,10 @@ describe('verify and repair on the real stack', () => {
     const keysBefore = await allKeys();
     const { code, stdout } = await verify(['--repair', '--json']);
     expect(code).toBe(1);
-    const report = JSON.parse(stdout) as { findings: Array<VerifyProblem | { kind: 'adopted'; key: string; replacedFailedRow: boolean }>; summary: { adopted: number; problems: number; orphans: number } };
+    const report = JSON.parse(stdout) as {
+      findings: Array<VerifyProblem | { kind: 'adopted'; key: string; replacedFailedRow: boolean }>;
+      summary: { adopted: number; problems: number; orphans: number };
+    };
     const adopted = report.findings.filter((f) => f.kind === 'adopted');
     expect(adopted.map((a) => a.key).sort()).toEqual([damaged.lostRow, damaged.failedOverObject].sort());
     expect(adopted.find((a) => a.key === damaged.failedOverObject)).toMatchObject({ replacedFailedRow: true });

@@ -15,7 +15,10 @@ const DIST = join(__dirname, '..', '..', 'dist');
  */
 describe('the worker process', () => {
   const connection = uniqueName('modules');
-  const sim = new BirdSimulator({ seed: connection, recordings: BirdSimulator.generate({ seed: connection, count: 5, ...window, size: { min: 100, max: 5_000 } }) });
+  const sim = new BirdSimulator({
+    seed: connection,
+    recordings: BirdSimulator.generate({ seed: connection, count: 5, ...window, size: { min: 100, max: 5_000 } }),
+  });
   let env: ExportEnv;
   let loaded: string[];
   let result: ExportResult;
@@ -24,12 +27,22 @@ describe('the worker process', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: { provider: 'bird', allowPrivateNetwork: true, baseUrl: sim.baseUrl, workspaceId: sim.workspaceId, accessKey: { env: 'BIRD_KEY' }, mediaHosts: [sim.storageHost] },
+        [connection]: {
+          provider: 'bird',
+          allowPrivateNetwork: true,
+          baseUrl: sim.baseUrl,
+          workspaceId: sim.workspaceId,
+          accessKey: { env: 'BIRD_KEY' },
+          mediaHosts: [sim.storageHost],
+        },
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });
     const list = join(inject('stack').dataDir, `${connection}.modules.json`);
-    const worker = await env.spawnWorker({ NODE_OPTIONS: `--require ${join(__dirname, '..', 'support', 'moduleList.cjs')}`, CALLVAULT_MODULE_LIST: list });
+    const worker = await env.spawnWorker({
+      NODE_OPTIONS: `--require ${join(__dirname, '..', 'support', 'moduleList.cjs')}`,
+      CALLVAULT_MODULE_LIST: list,
+    });
     const started = await env.start({ connection, ...window, trigger: { kind: 'operator', by: 'test' } });
     result = (await started.handle.result()) as ExportResult;
     await worker.stop();
@@ -44,7 +57,14 @@ describe('the worker process', () => {
 
   it('exports, loading the worker, its activities and the providers', () => {
     expect(result).toMatchObject({ transferred: 5, failed: 0 });
-    for (const module of ['src/cli/main.js', 'src/worker/main.js', 'activities/index.js', 'src/providers/bird/provider.js', 'src/transfer/transferFile.js']) expect(loaded).toContain(module);
+    for (const module of [
+      'src/cli/main.js',
+      'src/worker/main.js',
+      'activities/index.js',
+      'src/providers/bird/provider.js',
+      'src/transfer/transferFile.js',
+    ])
+      expect(loaded).toContain(module);
   });
 
   it('loads no simulator, no demo and no dev-stack module', () => {

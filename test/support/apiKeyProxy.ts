@@ -36,11 +36,18 @@ export async function startApiKeyProxy(options: { upstream: string; apiKey: stri
     }
     return up;
   };
-  const server = http2.createSecureServer({ key: readFileSync(options.certs.serverKey), cert: readFileSync(options.certs.serverCert), ALPNProtocols: ['h2'] });
+  const server = http2.createSecureServer({
+    key: readFileSync(options.certs.serverKey),
+    cert: readFileSync(options.certs.serverCert),
+    ALPNProtocols: ['h2'],
+  });
   server.on('stream', (stream, headers) => {
     if (headers.authorization !== `Bearer ${options.apiKey}`) {
       counts.denied++;
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'invalid or missing API key' }, { endStream: true });
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'invalid or missing API key' },
+        { endStream: true },
+      );
       return;
     }
     counts.allowed++;

@@ -26,16 +26,56 @@ export function makeTestCertificates(clientName = 'callvault-worker'): TestCerti
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const key = (name: string) => openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', at(name));
   key('ca.key');
-  openssl('req', '-x509', '-new', '-key', 'ca.key', '-days', '2', '-subj', '/CN=callvault test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.pem');
+  openssl(
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    'ca.key',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=callvault test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    'ca.pem',
+  );
   const leaf = (name: string, cn: string, extensions: string) => {
     key(`${name}.key`);
     openssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`);
     writeFileSync(at(`${name}.ext`), extensions);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    );
     // rustls wants PKCS#8 keys.
     openssl('pkcs8', '-topk8', '-nocrypt', '-in', `${name}.key`, '-out', `${name}.pk8`);
   };
   leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
   leaf('client', clientName, 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
-  return { dir, caCert: at('ca.pem'), serverCert: at('server.pem'), serverKey: at('server.pk8'), clientCert: at('client.pem'), clientKey: at('client.pk8'), clientName };
+  return {
+    dir,
+    caCert: at('ca.pem'),
+    serverCert: at('server.pem'),
+    serverKey: at('server.pk8'),
+    clientCert: at('client.pem'),
+    clientKey: at('client.pk8'),
+    clientName,
+  };
 }

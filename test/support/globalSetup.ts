@@ -36,7 +36,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       startSeaweed({ dataDir: join(dataDir, 'seaweed'), logFile: join(dataDir, 'seaweed.log') }),
       createScratchDatabase(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 'callvault_test'),
     ]);
-    started.push(() => temporal.stop(), () => seaweed.stop(), () => database.drop());
+    started.push(
+      () => temporal.stop(),
+      () => seaweed.stop(),
+      () => database.drop(),
+    );
     const stack: TestStack = { temporalAddress: temporal.address, s3Endpoint: seaweed.endpoint, databaseUrl: database.url, dataDir };
     project.provide('stack', stack);
   } catch (err) {

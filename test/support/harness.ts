@@ -73,7 +73,14 @@ export async function exportEnv(options: {
   const name = uniqueName('t');
   const raw = {
     temporal: { address: stack.temporalAddress, namespace: 'default', taskQueue: name },
-    storage: { endpoint: stack.s3Endpoint, bucket: name, prefix: 'exports', accessKeyId: { env: 'S3_KEY' }, secretAccessKey: { env: 'S3_SECRET' }, ...options.storage },
+    storage: {
+      endpoint: stack.s3Endpoint,
+      bucket: name,
+      prefix: 'exports',
+      accessKeyId: { env: 'S3_KEY' },
+      secretAccessKey: { env: 'S3_SECRET' },
+      ...options.storage,
+    },
     database: { url: stack.databaseUrl },
     worker: options.worker ?? {},
     connections: options.connections,
@@ -134,7 +141,12 @@ export async function exportEnv(options: {
   };
 }
 
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

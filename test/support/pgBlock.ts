@@ -35,7 +35,10 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
  * notice its client is gone, so an autocommit INSERT whose worker was killed still commits once the
  * lock is released (an INSERT inside an explicit transaction is rolled back instead).
  */
-export async function blockWrites(databaseUrl: string, options: { table?: string; mode?: WriteBlockingLockMode } = {}): Promise<WriteBlock> {
+export async function blockWrites(
+  databaseUrl: string,
+  options: { table?: string; mode?: WriteBlockingLockMode } = {},
+): Promise<WriteBlock> {
   const table = options.table ?? 'callvault.files';
   const mode = options.mode ?? 'SHARE ROW EXCLUSIVE';
   if (!IDENT.test(table)) throw new Error(`blockWrites: table must be a plain [schema.]name, got ${JSON.stringify(table)}`);
@@ -77,7 +80,8 @@ export async function blockWrites(databaseUrl: string, options: { table?: string
       for (;;) {
         const found = await blocked(matching);
         if (found.length > 0) return found;
-        if (Date.now() > deadline) throw new Error(`no statement${matching ? ` matching ${matching}` : ''} waited for the lock on ${table} within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`no statement${matching ? ` matching ${matching}` : ''} waited for the lock on ${table} within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },

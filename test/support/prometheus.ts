@@ -20,7 +20,9 @@ export function parseExposition(text: string): Sample[] {
 
 /** The sum of the samples of `name` whose labels include `labels`. */
 export function total(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }
 
 /** Metric names a scrape shows, with a histogram's _bucket, _sum and _count folded into its name. */

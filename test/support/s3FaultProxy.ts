@@ -182,7 +182,11 @@ export class S3FaultProxy {
   }
 
   /** The first active rule of this kind that matches claims the request. */
-  private claim<T extends FaultRule>(kind: new (...args: never[]) => T, request: S3Exchange, applies: (rule: T) => boolean = () => true): T | undefined {
+  private claim<T extends FaultRule>(
+    kind: new (...args: never[]) => T,
+    request: S3Exchange,
+    applies: (rule: T) => boolean = () => true,
+  ): T | undefined {
     for (const rule of this.rules) {
       if (!(rule instanceof kind) || !applies(rule)) continue;
       try {
@@ -269,9 +273,16 @@ export class S3FaultProxy {
       exchange.requestBytes = scanner.payloadBytes;
     });
     req.on('end', () => {
-      const body = req.method === 'HEAD' ? '' : s3ErrorXml(code, message ?? `injected by the test proxy: ${code}`, exchange.path, `proxy-${exchange.id}`);
+      const body =
+        req.method === 'HEAD'
+          ? ''
+          : s3ErrorXml(code, message ?? `injected by the test proxy: ${code}`, exchange.path, `proxy-${exchange.id}`);
       exchange.status = status;
-      res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': `proxy-${exchange.id}` });
+      res.writeHead(status, {
+        'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(body),
+        'x-amz-request-id': `proxy-${exchange.id}`,
+      });
       res.end(body);
     });
   }
@@ -300,16 +311,30 @@ export class S3FaultProxy {
       // As the store's outage would look without a proxy: the connection fails, no HTTP answer.
       if (!res.headersSent) res.destroy();
     });
-    upstream.on('response', (upRes) => void this.relayResponse(exchange, upRes, res, gone, faults.hold?.at === 'response' ? faults.hold : undefined));
+    upstream.on(
+      'response',
+      (upRes) => void this.relayResponse(exchange, upRes, res, gone, faults.hold?.at === 'response' ? faults.hold : undefined),
+    );
 
     const bodyByte = typeof faults.hold?.at === 'object' ? faults.hold.at.bodyByte : undefined;
-    const tap = new RequestTap(exchange, new BodyScanner(isAwsChunked(req)), faults.flip, bodyByte === undefined ? undefined : { hold: faults.hold as HoldRule, bodyByte, gone });
+    const tap = new RequestTap(
+      exchange,
+      new BodyScanner(isAwsChunked(req)),
+      faults.flip,
+      bodyByte === undefined ? undefined : { hold: faults.hold as HoldRule, bodyByte, gone },
+    );
     pipeline(req, tap, upstream, (err) => {
       if (err) exchange.error ??= `request body: ${err.message}`;
     });
   }
 
-  private async relayResponse(exchange: S3Exchange, upRes: http.IncomingMessage, res: http.ServerResponse, gone: Promise<void>, hold: HoldRule | undefined): Promise<void> {
+  private async relayResponse(
+    exchange: S3Exchange,
+    upRes: http.IncomingMessage,
+    res: http.ServerResponse,
+    gone: Promise<void>,
+    hold: HoldRule | undefined,
+  ): Promise<void> {
     upRes.on('error', () => undefined);
     exchange.status = upRes.statusCode ?? null;
     exchange.responseHeaders = recordedResponseHeaders(upRes.headers);

@@ -114,7 +114,10 @@ export class HoldRule extends FaultRule {
     const first = this.heldRequests[0];
     if (first) return Promise.resolve(first);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no request was held at ${JSON.stringify(this.at)} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no request was held at ${JSON.stringify(this.at)} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.heldWaiters.push((request) => {
         clearTimeout(timer);
         resolve(request);
@@ -176,7 +179,8 @@ export class FlipRule extends FaultRule {
 
   constructor(match: S3Match, options: FlipOptions) {
     super('flip', match, options.times ?? 1);
-    if (!Number.isInteger(options.offset) || options.offset < 0) throw new RangeError(`flipByte offset must be a non-negative integer, got ${options.offset}`);
+    if (!Number.isInteger(options.offset) || options.offset < 0)
+      throw new RangeError(`flipByte offset must be a non-negative integer, got ${options.offset}`);
     const xor = options.xor ?? 0xff;
     if (!Number.isInteger(xor) || xor < 1 || xor > 0xff) throw new RangeError(`flipByte xor must be 1..255, got ${xor}`);
     this.offset = options.offset;

@@ -109,7 +109,12 @@ const OBJECT_SUBRESOURCES: Record<string, Partial<Record<string, S3Operation>>> 
 };
 
 const BUCKET_PLAIN: Partial<Record<string, S3Operation>> = { PUT: 'CreateBucket', HEAD: 'HeadBucket', DELETE: 'DeleteBucket' };
-const OBJECT_PLAIN: Partial<Record<string, S3Operation>> = { PUT: 'PutObject', GET: 'GetObject', HEAD: 'HeadObject', DELETE: 'DeleteObject' };
+const OBJECT_PLAIN: Partial<Record<string, S3Operation>> = {
+  PUT: 'PutObject',
+  GET: 'GetObject',
+  HEAD: 'HeadObject',
+  DELETE: 'DeleteObject',
+};
 
 function bySubresource(table: Partial<Record<string, S3Operation>> | undefined, query: URLSearchParams): S3Operation | undefined {
   if (!table) return undefined;
@@ -118,7 +123,12 @@ function bySubresource(table: Partial<Record<string, S3Operation>> | undefined, 
 }
 
 /** The operation of one request; `headers` with lower-case names, as node gives them. */
-export function s3Operation(method: string, rawPath: string, query: URLSearchParams, headers: Readonly<Record<string, string | string[] | undefined>>): S3Operation {
+export function s3Operation(
+  method: string,
+  rawPath: string,
+  query: URLSearchParams,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): S3Operation {
   const { bucket, key } = s3Target(rawPath);
   const m = method.toUpperCase();
   if (bucket === null) return m === 'GET' ? 'ListBuckets' : 'Unknown';
@@ -164,7 +174,11 @@ const RECORDED_REQUEST_PREFIXES = ['x-amz-checksum-', 'x-amz-object-lock-', 'x-a
 const RECORDED_RESPONSE_HEADERS = ['content-length', 'etag', 'x-amz-version-id', 'x-amz-delete-marker'];
 const RECORDED_RESPONSE_PREFIXES = ['x-amz-checksum-', 'x-amz-object-lock-', 'x-amz-server-side-encryption', 'x-amz-storage-class'];
 
-function pick(headers: Readonly<Record<string, string | string[] | undefined>>, names: readonly string[], prefixes: readonly string[]): Record<string, string> {
+function pick(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  names: readonly string[],
+  prefixes: readonly string[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

@@ -29,7 +29,12 @@ export interface SoakRun {
 /** Retries back off to 4 s at most: the soak proves what happens to every file, not how long a production backoff waits. */
 export async function runSoakExport(subject: SoakSubject, options: Record<string, number> = {}): Promise<SoakRun> {
   const began = Date.now();
-  const started = await subject.env.start({ connection: subject.connection, ...subject.window, trigger: { kind: 'operator', by: 'soak' }, options: { maxInFlight: 8, heartbeatTimeoutSeconds: 20, maxRetryIntervalSeconds: 4, ...options } });
+  const started = await subject.env.start({
+    connection: subject.connection,
+    ...subject.window,
+    trigger: { kind: 'operator', by: 'soak' },
+    options: { maxInFlight: 8, heartbeatTimeoutSeconds: 20, maxRetryIntervalSeconds: 4, ...options },
+  });
   const result = (await started.handle.result()) as ExportResult;
   return { result, seconds: (Date.now() - began) / 1000 };
 }
@@ -43,7 +48,11 @@ export async function expectEveryFileAccountedFor(subject: SoakSubject, run: Soa
   const rows = await subject.env.files(subject.connection);
   const stored = rows.filter((r) => r.status === 'stored');
   const failed = rows.filter((r) => r.status === 'failed');
-  expect(failed.filter((r) => r.failure_code === 'gave_up' || r.failure_code === 'not_ready_timeout').map((r) => `${r.source_id}: ${r.failure_reason}`)).toEqual([]);
+  expect(
+    failed
+      .filter((r) => r.failure_code === 'gave_up' || r.failure_code === 'not_ready_timeout')
+      .map((r) => `${r.source_id}: ${r.failure_reason}`),
+  ).toEqual([]);
   expect(stored.map((r) => r.source_id).sort()).toEqual([...subject.available.keys()].sort());
   for (const row of stored) {
     const want = subject.available.get(row.source_id)!;
@@ -58,8 +67,18 @@ export async function expectEveryFileAccountedFor(subject: SoakSubject, run: Soa
   const distinct = subject.available.size + subject.finals.size;
   const counters = { listed: distinct, transferred: subject.available.size, skipped: 0, failed: subject.finals.size };
   expect(run.result).toMatchObject(counters);
-  const row = await subject.env.provenance.pool.query('SELECT listed, transferred, skipped, failed FROM callvault.exports WHERE workflow_id = $1', [run.result.workflowId]);
-  expect(row.rows.map((r: Record<string, string>) => ({ listed: Number(r.listed), transferred: Number(r.transferred), skipped: Number(r.skipped), failed: Number(r.failed) }))).toEqual([counters]);
+  const row = await subject.env.provenance.pool.query(
+    'SELECT listed, transferred, skipped, failed FROM callvault.exports WHERE workflow_id = $1',
+    [run.result.workflowId],
+  );
+  expect(
+    row.rows.map((r: Record<string, string>) => ({
+      listed: Number(r.listed),
+      transferred: Number(r.transferred),
+      skipped: Number(r.skipped),
+      failed: Number(r.failed),
+    })),
+  ).toEqual([counters]);
 }
 
 /** A rerun of the finished export under the same faults: it transfers nothing and fetches no file byte. */
@@ -75,7 +94,11 @@ export async function expectRerunFetchesNothing(subject: SoakSubject): Promise<S
 
 /** Every key under the connection's folder but its manifests. */
 export async function dataObjects(subject: Pick<SoakSubject, 'env' | 'connection' | 'provider'>): Promise<string[]> {
-  const manifests = manifestsPrefix({ prefix: subject.env.config.storage.prefix, provider: subject.provider, connection: subject.connection });
+  const manifests = manifestsPrefix({
+    prefix: subject.env.config.storage.prefix,
+    provider: subject.provider,
+    connection: subject.connection,
+  });
   const folder = manifests.replace(/_manifests\/$/, '');
   const keys: string[] = [];
   for await (const key of subject.env.store.listKeys(folder)) if (!key.startsWith(manifests)) keys.push(key);

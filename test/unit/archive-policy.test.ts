@@ -4,7 +4,8 @@ import { retainUntil } from '../../src/providers/archive';
 import { writeFields } from '../../src/storage/writePolicy';
 
 const bird = { provider: 'bird', workspaceId: 'ws', accessKey: { env: 'BIRD_KEY' } };
-const withArchive = (archive: unknown) => parseConfig({ storage: { bucket: 'callvault-test' }, connections: { 'bird-eu': { ...bird, archive } } });
+const withArchive = (archive: unknown) =>
+  parseConfig({ storage: { bucket: 'callvault-test' }, connections: { 'bird-eu': { ...bird, archive } } });
 /** The configuration error for `archive`, which must name the field. */
 const problem = (archive: unknown): string => {
   try {
@@ -15,8 +16,8 @@ const problem = (archive: unknown): string => {
   throw new Error('expected the configuration to be refused');
 };
 
-describe('a connection\'s archive policy', () => {
-  it('is read whole, with legal hold off by default, and becomes the write request\'s fields', () => {
+describe("a connection's archive policy", () => {
+  it("is read whole, with legal hold off by default, and becomes the write request's fields", () => {
     const conn = withArchive({
       objectLock: { mode: 'COMPLIANCE', retainFor: '7y' },
       encryption: { type: 'SSE-KMS', kmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd' },
@@ -48,11 +49,23 @@ describe('a connection\'s archive policy', () => {
   it.each([
     ['a mode S3 does not have', { objectLock: { mode: 'governance', retainFor: '7y' } }, /connections\.bird-eu\.archive\.objectLock\.mode/],
     ['a lock without a period', { objectLock: { mode: 'GOVERNANCE' } }, /connections\.bird-eu\.archive\.objectLock\.retainFor/],
-    ['a period in months', { objectLock: { mode: 'GOVERNANCE', retainFor: '6m' } }, /archive\.objectLock\.retainFor: expected a period of whole days or years, such as 365d or 7y/],
+    [
+      'a period in months',
+      { objectLock: { mode: 'GOVERNANCE', retainFor: '6m' } },
+      /archive\.objectLock\.retainFor: expected a period of whole days or years, such as 365d or 7y/,
+    ],
     ['a period of zero', { objectLock: { mode: 'GOVERNANCE', retainFor: '0d' } }, /archive\.objectLock\.retainFor: expected a period/],
-    ['a period past 100 years', { objectLock: { mode: 'GOVERNANCE', retainFor: '101y' } }, /archive\.objectLock\.retainFor: .*at most 100 years/],
+    [
+      'a period past 100 years',
+      { objectLock: { mode: 'GOVERNANCE', retainFor: '101y' } },
+      /archive\.objectLock\.retainFor: .*at most 100 years/,
+    ],
     ['SSE-KMS without a key id', { encryption: { type: 'SSE-KMS' } }, /archive\.encryption\.kmsKeyId/],
-    ['SSE-KMS with an empty key id', { encryption: { type: 'SSE-KMS', kmsKeyId: '' } }, /archive\.encryption\.kmsKeyId: SSE-KMS needs kmsKeyId/],
+    [
+      'SSE-KMS with an empty key id',
+      { encryption: { type: 'SSE-KMS', kmsKeyId: '' } },
+      /archive\.encryption\.kmsKeyId: SSE-KMS needs kmsKeyId/,
+    ],
     ['an encryption type S3 does not have', { encryption: { type: 'SSE-C' } }, /archive\.encryption\.type/],
     ['a key id on SSE-S3', { encryption: { type: 'SSE-S3', kmsKeyId: 'k' } }, /archive\.encryption/],
     ['a storage class that cannot be read back at once', { storageClass: 'GLACIER' }, /archive\.storageClass/],

@@ -10,7 +10,13 @@ import { BirdSimulator } from '../../src/simulators/bird';
  * spacing only (a slow machine can only widen it), as the Kore export test does.
  */
 describe('the Bird provider paces its metadata requests', () => {
-  const recordings = BirdSimulator.generate({ seed: 'pace', count: 12, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', size: { min: 100, max: 100 } });
+  const recordings = BirdSimulator.generate({
+    seed: 'pace',
+    count: 12,
+    from: '2026-01-01T00:00:00Z',
+    to: '2026-01-02T00:00:00Z',
+    size: { min: 100, max: 100 },
+  });
   const sim = new BirdSimulator({ seed: 'pace', recordings });
   let provider: Provider;
 
@@ -25,15 +31,24 @@ describe('the Bird provider paces its metadata requests', () => {
       mediaHosts: [sim.storageHost],
       rateLimit: { transferPerSecond: 40 },
     };
-    provider = createProvider(parseConfig({ storage: { bucket: 'x-x' }, connections: { pace: conn } }).connections.pace!, { BIRD_KEY: sim.accessKey });
+    provider = createProvider(parseConfig({ storage: { bucket: 'x-x' }, connections: { pace: conn } }).connections.pace!, {
+      BIRD_KEY: sim.accessKey,
+    });
   });
   afterAll(async () => {
     await provider.close();
     await sim.stop();
   });
 
-  it('at the connection\'s transfer rate, even when a batch opens all its files at once', async () => {
-    const items = recordings.map((r) => ({ sourceId: r.id, conversationId: r.sourceId, kind: 'recording' as const, createdAt: r.createdAt, extension: '.mp3', locator: { recordingId: r.id } }));
+  it("at the connection's transfer rate, even when a batch opens all its files at once", async () => {
+    const items = recordings.map((r) => ({
+      sourceId: r.id,
+      conversationId: r.sourceId,
+      kind: 'recording' as const,
+      createdAt: r.createdAt,
+      extension: '.mp3',
+      locator: { recordingId: r.id },
+    }));
     const outcomes = await Promise.all(items.map((item) => provider.openDownload(item, { offset: 0 })));
     for (const o of outcomes) if (o.kind === 'ready') o.download.body.resume();
     const times = sim.requests.filter((r) => r.server === 'bird-api').map((r) => r.at);

@@ -60,7 +60,9 @@ describe('the Bird simulator speaks the published schema', () => {
   });
 
   it('answers 404 and 422 with bodies that validate against Error, and 401 without the access key', async () => {
-    const missing = await fetch(`${sim.baseUrl}/workspaces/${sim.workspaceId}/recordings/00000000-0000-4000-8000-000000000000`, { headers: auth });
+    const missing = await fetch(`${sim.baseUrl}/workspaces/${sim.workspaceId}/recordings/00000000-0000-4000-8000-000000000000`, {
+      headers: auth,
+    });
     expect(missing.status).toBe(404);
     expect(error(await missing.json())).toBe(true);
     const badLimit = await fetch(`${sim.baseUrl}/workspaces/${sim.workspaceId}/recordings?limit=500`, { headers: auth });
@@ -84,7 +86,13 @@ describe('the Bird simulator speaks the published schema', () => {
 });
 
 describe('the Bird simulator enforces a published rate limit when asked', () => {
-  const recordings = BirdSimulator.generate({ seed: 'rate', count: 3, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', size: { min: 10, max: 10 } });
+  const recordings = BirdSimulator.generate({
+    seed: 'rate',
+    count: 3,
+    from: '2026-01-01T00:00:00Z',
+    to: '2026-01-02T00:00:00Z',
+    size: { min: 10, max: 10 },
+  });
   let now = 1_700_000_000_000;
   const sim = new BirdSimulator({ seed: 'rate', recordings, apiRequestsPerSecond: 5, clock: () => now });
   const auth = { authorization: `AccessKey ${sim.accessKey}` };

@@ -93,7 +93,12 @@ describe('Bookkeeping', () => {
     await r.settle('manifest m2');
     await r.settle('insert c');
     await drained;
-    expect(r.events.filter((e) => e.startsWith('start'))).toEqual(['start manifest m1', 'start insert a,b', 'start manifest m2', 'start insert c']);
+    expect(r.events.filter((e) => e.startsWith('start'))).toEqual([
+      'start manifest m1',
+      'start insert a,b',
+      'start manifest m2',
+      'start insert c',
+    ]);
     expect(r.manifests.get('m1')).toMatchObject({ export: 'w', files: [{ key: 'a' }, { key: 'b' }] });
   });
 

@@ -45,7 +45,10 @@ describe('configuration', () => {
   it('names the file and the field of each problem', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-config-'));
     const path = join(dir, 'bad.json');
-    writeFileSync(path, JSON.stringify({ ...valid, connections: { 'bird-eu': { provider: 'bird', workspaceId: 'ws', accessKey: 'plain-text-secret' } } }));
+    writeFileSync(
+      path,
+      JSON.stringify({ ...valid, connections: { 'bird-eu': { provider: 'bird', workspaceId: 'ws', accessKey: 'plain-text-secret' } } }),
+    );
     expect(() => loadConfig({ path, env: {} })).toThrow(new RegExp(`${path}[\\s\\S]*connections\\.bird-eu\\.accessKey`));
   });
 
@@ -60,7 +63,10 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-config-'));
     const path = join(dir, 'ok.json');
     writeFileSync(path, JSON.stringify(valid));
-    const config = loadConfig({ path, env: { TEMPORAL_ADDRESS: 'temporal:7233', DATABASE_URL: 'postgres://x/y', S3_ENDPOINT: 'http://s3:8333' } });
+    const config = loadConfig({
+      path,
+      env: { TEMPORAL_ADDRESS: 'temporal:7233', DATABASE_URL: 'postgres://x/y', S3_ENDPOINT: 'http://s3:8333' },
+    });
     expect(config.temporal.address).toBe('temporal:7233');
     expect(config.database.url).toBe('postgres://x/y');
     expect(config.storage.endpoint).toBe('http://s3:8333');
@@ -68,7 +74,9 @@ describe('configuration', () => {
 
   it('resolves secrets from the environment or a file, and names what is missing', () => {
     expect(resolveSecret({ env: 'K' }, 'connections.x.accessKey', { K: 'v' })).toBe('v');
-    expect(() => resolveSecret({ env: 'K' }, 'connections.x.accessKey', {})).toThrow(/connections\.x\.accessKey: environment variable K is not set/);
+    expect(() => resolveSecret({ env: 'K' }, 'connections.x.accessKey', {})).toThrow(
+      /connections\.x\.accessKey: environment variable K is not set/,
+    );
     expect(() => resolveSecret({ file: '/nonexistent/secret' }, 'f', {})).toThrow(/cannot read secret file \/nonexistent\/secret/);
   });
 });
@@ -96,9 +104,13 @@ describe('strict configuration (issue 11)', () => {
 
   it('refuses a literal secret, saying how to reference it and never quoting it', () => {
     const message = problem(withBird({ accessKey: 'sk_live_abcdef123456' }));
-    expect(message).toMatch(/connections\.bird-eu\.accessKey: a secret written into the configuration is refused; reference it as \{ "env": "NAME" \}.* or \{ "file": "\/path" \}/);
+    expect(message).toMatch(
+      /connections\.bird-eu\.accessKey: a secret written into the configuration is refused; reference it as \{ "env": "NAME" \}.* or \{ "file": "\/path" \}/,
+    );
     expect(message).not.toContain('sk_live');
-    expect(problem({ ...valid, storage: { ...valid.storage, secretAccessKey: 'abc' } })).toMatch(/storage\.secretAccessKey: a secret written/);
+    expect(problem({ ...valid, storage: { ...valid.storage, secretAccessKey: 'abc' } })).toMatch(
+      /storage\.secretAccessKey: a secret written/,
+    );
     expect(problem(withBird({ accessKey: { value: 'x' } }))).toMatch(/accessKey: expected exactly one of "env" and "file"/);
     expect(problem(withBird({ accessKey: { env: 'A B' } }))).toMatch(/accessKey: env: expected an environment variable name/);
     expect(problem(withBird({ accessKey: { file: 'relative/path' } }))).toMatch(/accessKey: file: expected an absolute path/);
@@ -108,7 +120,10 @@ describe('strict configuration (issue 11)', () => {
     ['file:///etc/passwd', /baseUrl: only http and https URLs are allowed, got file:/],
     ['javascript:alert(1)', /baseUrl: only http and https URLs are allowed, got javascript:/],
     ['ftp://api.bird.com', /baseUrl: only http and https URLs are allowed/],
-    ['https://user:pass@api.bird.com', /baseUrl: credentials in the URL are refused: the connection's secret goes in accessKey: reference it as \{ "env"/],
+    [
+      'https://user:pass@api.bird.com',
+      /baseUrl: credentials in the URL are refused: the connection's secret goes in accessKey: reference it as \{ "env"/,
+    ],
     ['https://api.bird.com/?token=abc', /baseUrl: a base URL has no query string/],
     ['http://169.254.169.254', /baseUrl: 169\.254\.169\.254 is link-local, where a cloud metadata service answers: refused/],
     ['http://2852039166/', /baseUrl: 169\.254\.169\.254 is link-local/],
@@ -125,25 +140,43 @@ describe('strict configuration (issue 11)', () => {
   });
 
   it('lets a connection reach private networks only when it says so, and metadata never', () => {
-    expect(parseConfig(withBird({ baseUrl: 'http://127.0.0.1:9000', mediaHosts: ['127.0.0.1:9001'], allowPrivateNetwork: true })).connections['bird-eu']!.allowPrivateNetwork).toBe(true);
+    expect(
+      parseConfig(withBird({ baseUrl: 'http://127.0.0.1:9000', mediaHosts: ['127.0.0.1:9001'], allowPrivateNetwork: true })).connections[
+        'bird-eu'
+      ]!.allowPrivateNetwork,
+    ).toBe(true);
     expect(problem(withBird({ baseUrl: 'http://169.254.169.254', allowPrivateNetwork: true }))).toMatch(/169\.254\.169\.254 is link-local/);
-    expect(problem(withBird({ mediaHosts: ['127.0.0.1:9001'] }))).toMatch(/mediaHosts\.0: 127\.0\.0\.1 is loopback; set "allowPrivateNetwork"/);
-    expect(problem(withBird({ mediaHosts: ['*.google.internal'], allowPrivateNetwork: true }))).toMatch(/mediaHosts\.0: \*\.google\.internal covers metadata\.google\.internal/);
-    expect(problem(withBird({ mediaHosts: ['*.com'] }))).toMatch(/mediaHosts\.0: \*\.com admits every host under \.com/);
-    expect(problem({ ...valid, connections: { d: { provider: 'dixa', apiToken: { env: 'T' }, filesBaseUrl: 'https://u:p@files.dixa.io' } } })).toMatch(
-      /connections\.d\.filesBaseUrl: credentials in the URL are refused: the connection's secret goes in apiToken/,
+    expect(problem(withBird({ mediaHosts: ['127.0.0.1:9001'] }))).toMatch(
+      /mediaHosts\.0: 127\.0\.0\.1 is loopback; set "allowPrivateNetwork"/,
     );
+    expect(problem(withBird({ mediaHosts: ['*.google.internal'], allowPrivateNetwork: true }))).toMatch(
+      /mediaHosts\.0: \*\.google\.internal covers metadata\.google\.internal/,
+    );
+    expect(problem(withBird({ mediaHosts: ['*.com'] }))).toMatch(/mediaHosts\.0: \*\.com admits every host under \.com/);
+    expect(
+      problem({ ...valid, connections: { d: { provider: 'dixa', apiToken: { env: 'T' }, filesBaseUrl: 'https://u:p@files.dixa.io' } } }),
+    ).toMatch(/connections\.d\.filesBaseUrl: credentials in the URL are refused: the connection's secret goes in apiToken/);
   });
 
   it('refuses credentials and link-local addresses in the S3 endpoint, and a password in database.url', () => {
     expect(problem({ ...valid, storage: { ...valid.storage, endpoint: 'http://key:secret@s3.internal:8333' } })).toMatch(
       /storage\.endpoint: credentials in the URL are refused: S3 keys go in storage\.accessKeyId and storage\.secretAccessKey/,
     );
-    expect(problem({ ...valid, storage: { ...valid.storage, endpoint: 'http://169.254.169.254' } })).toMatch(/storage\.endpoint: 169\.254\.169\.254 is link-local/);
-    expect(parseConfig({ ...valid, storage: { ...valid.storage, endpoint: 'http://127.0.0.1:8333' } }).storage.endpoint).toBe('http://127.0.0.1:8333');
-    expect(problem({ ...valid, database: { url: 'postgres://callvault:hunter2@db:5432/cv' } })).toMatch(/database\.url: a password in the URL is refused; give it to the worker as PGPASSWORD/);
-    expect(problem({ ...valid, database: { url: 'postgres://db/cv?password=hunter2' } })).toMatch(/database\.url: a password in the URL is refused/);
-    expect(problem({ ...valid, database: { url: 'mysql://db/cv' } })).toMatch(/database\.url: expected a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(problem({ ...valid, storage: { ...valid.storage, endpoint: 'http://169.254.169.254' } })).toMatch(
+      /storage\.endpoint: 169\.254\.169\.254 is link-local/,
+    );
+    expect(parseConfig({ ...valid, storage: { ...valid.storage, endpoint: 'http://127.0.0.1:8333' } }).storage.endpoint).toBe(
+      'http://127.0.0.1:8333',
+    );
+    expect(problem({ ...valid, database: { url: 'postgres://callvault:hunter2@db:5432/cv' } })).toMatch(
+      /database\.url: a password in the URL is refused; give it to the worker as PGPASSWORD/,
+    );
+    expect(problem({ ...valid, database: { url: 'postgres://db/cv?password=hunter2' } })).toMatch(
+      /database\.url: a password in the URL is refused/,
+    );
+    expect(problem({ ...valid, database: { url: 'mysql://db/cv' } })).toMatch(
+      /database\.url: expected a postgres:\/\/ or postgresql:\/\/ URL/,
+    );
   });
 
   it.each(['../../etc', '/', '', 'a//b', '/a', 'a/', 'a/./b', '.hidden', 'a b'])('refuses the storage prefix %j', (prefix) => {
@@ -156,7 +189,9 @@ describe('strict configuration (issue 11)', () => {
     expect(problem({ ...valid, connections: { toString: bird } })).toMatch(/connections\.toString: use 1-63 lowercase/);
     const config = parseConfig(valid);
     for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
-      expect(() => connectionByName(config, name)).toThrow(new RegExp(`connection: unknown connection '${name.replace(/\$/g, '\\$')}' \\(configured on this worker: bird-eu\\)`));
+      expect(() => connectionByName(config, name)).toThrow(
+        new RegExp(`connection: unknown connection '${name.replace(/\$/g, '\\$')}' \\(configured on this worker: bird-eu\\)`),
+      );
     }
   });
 
@@ -167,7 +202,9 @@ describe('strict configuration (issue 11)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-config-'));
     const path = join(dir, 'ok.json');
     writeFileSync(path, JSON.stringify(valid));
-    expect(() => loadConfig({ path, env: { TEMPORAL_ADDRESS: 'nope' } })).toThrow(/temporal\.address \(from \$TEMPORAL_ADDRESS\): expected host:port/);
+    expect(() => loadConfig({ path, env: { TEMPORAL_ADDRESS: 'nope' } })).toThrow(
+      /temporal\.address \(from \$TEMPORAL_ADDRESS\): expected host:port/,
+    );
     expect(() => loadConfig({ path, env: { CALLVAULT_TASK_QUEUE: 'a b' } })).toThrow(/temporal\.taskQueue \(from \$CALLVAULT_TASK_QUEUE\)/);
     expect(loadConfig({ path, env: { DATABASE_URL: 'postgres://u:pw@db/cv' } }).database.url).toBe('postgres://u:pw@db/cv');
     expect(() => loadConfig({ path, env: { DATABASE_URL: 'nope' } })).toThrow(/DATABASE_URL: expected a URL/);
@@ -189,8 +226,13 @@ describe('strict configuration (issue 11)', () => {
 
 describe('database passwords for tools that write a configuration', () => {
   it('move out of the URL into PGPASSWORD, decoded', () => {
-    expect(splitDatabasePassword('postgres://u:p%40ss@db:5432/cv')).toEqual({ url: 'postgres://u@db:5432/cv', env: { PGPASSWORD: 'p@ss' } });
+    expect(splitDatabasePassword('postgres://u:p%40ss@db:5432/cv')).toEqual({
+      url: 'postgres://u@db:5432/cv',
+      env: { PGPASSWORD: 'p@ss' },
+    });
     expect(splitDatabasePassword('postgres://u@db/cv')).toEqual({ url: 'postgres://u@db/cv', env: {} });
-    expect(parseConfig({ ...valid, database: { url: splitDatabasePassword('postgres://u:pw@db/cv').url } }).database.url).toBe('postgres://u@db/cv');
+    expect(parseConfig({ ...valid, database: { url: splitDatabasePassword('postgres://u:pw@db/cv').url } }).database.url).toBe(
+      'postgres://u@db/cv',
+    );
   });
 });

@@ -33,28 +33,45 @@ function alertRules(yaml: string): AlertRule[] {
     .map((block) => {
       const alert = block.split('\n')[0]!.trim();
       const m = /\n(\s+)expr: (>-\n|\|\n)?([\s\S]*?)\n\1[a-z]+:/.exec(block);
-      const expr = m ? (m[2] ? m[3]!.split('\n').map((l) => l.trim()).join(' ') : m[3]!.trim()) : '';
+      const expr = m
+        ? m[2]
+          ? m[3]!
+              .split('\n')
+              .map((l) => l.trim())
+              .join(' ')
+          : m[3]!.trim()
+        : '';
       return { alert, expr, text: block };
     });
 }
 
 function dashboardExprs(json: string): string[] {
-  const dash = JSON.parse(json) as { panels: Array<{ targets?: Array<{ expr: string }> }>; templating: { list: Array<{ definition?: string }> } };
-  return [...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dash.templating.list.flatMap((v) => (v.definition ? [v.definition] : []))];
+  const dash = JSON.parse(json) as {
+    panels: Array<{ targets?: Array<{ expr: string }> }>;
+    templating: { list: Array<{ definition?: string }> };
+  };
+  return [
+    ...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+    ...dash.templating.list.flatMap((v) => (v.definition ? [v.definition] : [])),
+  ];
 }
 
 describe('the dashboard and the alert rules', () => {
   const rules = alertRules(read('deploy/prometheus-alerts.yml'));
   const exprs = dashboardExprs(read('deploy/grafana-dashboard.json'));
 
-  it('name only metrics callvault or the SDK exports (the list a running worker\'s scrape is checked against)', () => {
+  it("name only metrics callvault or the SDK exports (the list a running worker's scrape is checked against)", () => {
     const unknown = [...rules.map((r) => r.expr), ...exprs].flatMap(metricsIn).filter((n) => !KNOWN_METRIC_NAMES.includes(n));
     expect(unknown).toEqual([]);
     // The check itself can fail: a name that does not exist is caught, a histogram's series are not.
-    expect(metricsIn('rate(callvault_files{outcome="stored"}[5m]) + temporal_activity_execution_latency_bucket').filter((n) => !KNOWN_METRIC_NAMES.includes(n))).toEqual(['callvault_files']);
+    expect(
+      metricsIn('rate(callvault_files{outcome="stored"}[5m]) + temporal_activity_execution_latency_bucket').filter(
+        (n) => !KNOWN_METRIC_NAMES.includes(n),
+      ),
+    ).toEqual(['callvault_files']);
   });
 
-  it('alert on given-up files, climbing retries, a worker not ready, a stalled export, days at risk and the SDK\'s activity failures', () => {
+  it("alert on given-up files, climbing retries, a worker not ready, a stalled export, days at risk and the SDK's activity failures", () => {
     const byMetric = (name: string) => rules.filter((r) => metricsIn(r.expr).includes(name)).map((r) => r.alert);
     expect(rules.map((r) => r.alert)).toEqual([
       'CallvaultFilesGivenUp',
@@ -77,7 +94,10 @@ describe('the dashboard and the alert rules', () => {
   });
 
   it('has a dashboard with a panel per target and one uid', () => {
-    const dash = JSON.parse(read('deploy/grafana-dashboard.json')) as { uid: string; panels: Array<{ id: number; type: string; targets?: unknown[] }> };
+    const dash = JSON.parse(read('deploy/grafana-dashboard.json')) as {
+      uid: string;
+      panels: Array<{ id: number; type: string; targets?: unknown[] }>;
+    };
     expect(dash.uid).toBe('callvault');
     expect(new Set(dash.panels.map((p) => p.id)).size).toBe(dash.panels.length);
     expect(dash.panels.filter((p) => p.type !== 'row').every((p) => (p.targets ?? []).length > 0)).toBe(true);

@@ -22,10 +22,12 @@ describe('deployment files', () => {
 
   it('refuses a retention lead that is not shorter than what the platform keeps, naming the field', () => {
     const bird = { provider: 'bird', workspaceId: 'ws', accessKey: { env: 'K' } };
-    expect(() => parseConfig({ storage: { bucket: 'b-1' }, connections: { b: { ...bird, retention: { keepDays: 3, leadDays: 3 } } } })).toThrow(
-      /connections\.b\.retention\.leadDays: must be smaller than keepDays/,
-    );
-    expect(parseConfig({ storage: { bucket: 'b-1' }, connections: { b: { ...bird, retention: { keepDays: 30 } } } }).connections.b!.retention).toEqual({ keepDays: 30, leadDays: 3 });
+    expect(() =>
+      parseConfig({ storage: { bucket: 'b-1' }, connections: { b: { ...bird, retention: { keepDays: 3, leadDays: 3 } } } }),
+    ).toThrow(/connections\.b\.retention\.leadDays: must be smaller than keepDays/);
+    expect(
+      parseConfig({ storage: { bucket: 'b-1' }, connections: { b: { ...bird, retention: { keepDays: 30 } } } }).connections.b!.retention,
+    ).toEqual({ keepDays: 30, leadDays: 3 });
   });
 
   it('passes every secret the example names to the compose worker, and the overrides the loader reads', () => {
@@ -39,7 +41,9 @@ describe('deployment files', () => {
     expect(compose).toContain('TEMPORAL_START_WORKFLOW_DISABLED: "false"');
     // The exports' search attributes, each with its type: workers refuse to start without them.
     for (const sa of CALLVAULT_SEARCH_ATTRIBUTES) {
-      expect(compose, sa.name).toMatch(new RegExp(`search-attribute create -n default (--name \\w+ )*--name ${sa.name} (--name \\w+ )*--type ${typeLabel(sa.type)}\n`));
+      expect(compose, sa.name).toMatch(
+        new RegExp(`search-attribute create -n default (--name \\w+ )*--name ${sa.name} (--name \\w+ )*--type ${typeLabel(sa.type)}\n`),
+      );
     }
     expect(compose).toContain('-master.telemetry=false');
   });
@@ -48,20 +52,30 @@ describe('deployment files', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile).toMatch(/RUN npm ci/);
     expect(dockerfile).toMatch(/RUN npm run build/);
-    expect(dockerfile).toContain(`CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, 'dist/src/cli/main.js', 'worker']).replace(/","/g, '", "')}`);
+    expect(dockerfile).toContain(
+      `CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, 'dist/src/cli/main.js', 'worker']).replace(/","/g, '", "')}`,
+    );
     for (const [name, value] of Object.entries(WORKER_ENV)) expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
   });
 
   it('starts `npm run worker` and the CLI the way the image does', () => {
-    const launch = `${Object.entries(WORKER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} node ${WORKER_NODE_FLAGS.join(' ')}`;
-    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.worker).toBe(`${launch} dist/src/cli/main.js worker`);
+    const launch = `${Object.entries(WORKER_ENV)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} node ${WORKER_NODE_FLAGS.join(' ')}`;
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.worker).toBe(
+      `${launch} dist/src/cli/main.js worker`,
+    );
     expect(read('src/cli/main.ts').split('\n')[0]).toBe(`#!/usr/bin/env -S ${launch}`);
   });
 
   it('passes `docker compose config` (Docker Compose v2, pinned in scripts/setup.sh)', () => {
     const compose = join(repo, '.tools', 'bin', 'docker-compose');
-    const normalized = execFileSync(compose, ['-f', join(repo, 'docker-compose.yml'), 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-    for (const service of ['postgres', 'temporal', 'temporal-ui', 'seaweedfs', 'worker']) expect(normalized, service).toMatch(new RegExp(`\n  ${service}:\n`));
+    const normalized = execFileSync(compose, ['-f', join(repo, 'docker-compose.yml'), 'config'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    for (const service of ['postgres', 'temporal', 'temporal-ui', 'seaweedfs', 'worker'])
+      expect(normalized, service).toMatch(new RegExp(`\n  ${service}:\n`));
     // A broken file must fail the same check, or the check proves nothing.
     const broken = join(mkdtempSync(join(tmpdir(), 'cv-compose-')), 'docker-compose.yml');
     writeFileSync(broken, read('docker-compose.yml').replace('services:', 'services:\n  bogus:\n    image: [not, a, string]'));

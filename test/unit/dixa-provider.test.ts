@@ -129,7 +129,12 @@ describe('DixaProvider listing', () => {
   });
 
   it('does not depend on the order of the export array', async () => {
-    const reversed = new DixaSimulator({ seed: 'listing', messages: [boundary], exportOrder: 'reversed', generate: { count: 2400, from: window.from, to: window.to, size: { min: 10, max: 100 } } });
+    const reversed = new DixaSimulator({
+      seed: 'listing',
+      messages: [boundary],
+      exportOrder: 'reversed',
+      generate: { count: 2400, from: window.from, to: window.to, size: { min: 10, max: 100 } },
+    });
     await reversed.start();
     try {
       const provider = new DixaProvider(connectionFor(reversed), reversed.apiToken);
@@ -149,7 +154,9 @@ describe('DixaProvider listing', () => {
       const fromApi = await provider.conversationItems(String(csid));
       const fromExport = listed.filter((i) => i.conversationId === String(csid));
       expect(fromApi.length).toBeGreaterThan(0);
-      expect([...fromApi].sort((a, b) => a.sourceId.localeCompare(b.sourceId))).toEqual([...fromExport].sort((a, b) => a.sourceId.localeCompare(b.sourceId)));
+      expect([...fromApi].sort((a, b) => a.sourceId.localeCompare(b.sourceId))).toEqual(
+        [...fromExport].sort((a, b) => a.sourceId.localeCompare(b.sourceId)),
+      );
     }
     const request = sim.requests.find((r) => r.path.endsWith('/messages'))!;
     expect(request.headers.authorization).toBe(sim.apiToken);
@@ -159,7 +166,10 @@ describe('DixaProvider listing', () => {
   });
 
   it('cuts a 40-day window into slices of at most 31 days', async () => {
-    const long = new DixaSimulator({ seed: 'long', generate: { count: 80, from: '2024-01-01T00:00:00Z', to: '2024-02-10T00:00:00Z', size: { min: 1, max: 10 } } });
+    const long = new DixaSimulator({
+      seed: 'long',
+      generate: { count: 80, from: '2024-01-01T00:00:00Z', to: '2024-02-10T00:00:00Z', size: { min: 1, max: 10 } },
+    });
     await long.start();
     try {
       const provider = new DixaProvider(connectionFor(long, { windowDays: 31 }), long.apiToken);
@@ -181,7 +191,17 @@ describe('DixaProvider listing', () => {
   });
 
   it('parses a large export as a stream, never holding the body', async () => {
-    const big = new DixaSimulator({ seed: 'big', generate: { count: 20_000, from: '2024-05-01T00:00:00Z', to: '2024-05-02T00:00:00Z', size: { min: 1, max: 10 }, filesEvery: 100, textBytes: 5_000 } });
+    const big = new DixaSimulator({
+      seed: 'big',
+      generate: {
+        count: 20_000,
+        from: '2024-05-01T00:00:00Z',
+        to: '2024-05-02T00:00:00Z',
+        size: { min: 1, max: 10 },
+        filesEvery: 100,
+        textBytes: 5_000,
+      },
+    });
     await big.start();
     try {
       const provider = new DixaProvider(connectionFor(big), big.apiToken);
@@ -215,14 +235,30 @@ describe('DixaProvider listing', () => {
     const crowded = new DixaSimulator({
       seed: 'crowded',
       messages: [
-        { id: 'before', csid: 1, createdAt: from + 10, recording: { id: 'rec-before', size: 5, visibility: 'private', link: 'relative', name: 'a.mp3' } },
+        {
+          id: 'before',
+          csid: 1,
+          createdAt: from + 10,
+          recording: { id: 'rec-before', size: 5, visibility: 'private', link: 'relative', name: 'a.mp3' },
+        },
         {
           id: 'crowded',
           csid: 1,
           createdAt: from + 20,
-          attachments: Array.from({ length: 650 }, (_, k) => ({ id: `att-${k}`, size: 5, visibility: 'public' as const, link: 'absolute' as const, name: `${k}-${'x'.repeat(990)}.pdf` })),
+          attachments: Array.from({ length: 650 }, (_, k) => ({
+            id: `att-${k}`,
+            size: 5,
+            visibility: 'public' as const,
+            link: 'absolute' as const,
+            name: `${k}-${'x'.repeat(990)}.pdf`,
+          })),
         },
-        { id: 'after', csid: 1, createdAt: from + 30, voicemail: { id: 'vm-after', size: 5, visibility: 'private', link: 'absolute', name: 'v.mp3' } },
+        {
+          id: 'after',
+          csid: 1,
+          createdAt: from + 30,
+          voicemail: { id: 'vm-after', size: 5, visibility: 'private', link: 'absolute', name: 'v.mp3' },
+        },
       ],
     });
     await crowded.start();
@@ -243,7 +279,10 @@ describe('DixaProvider listing', () => {
   });
 
   it('keeps hostile attachment names as given, for the key builder to sanitize', async () => {
-    const hostile = new DixaSimulator({ seed: 'hostile', generate: { count: 40, from: window.from, to: window.to, size: { min: 1, max: 10 }, hostileNames: true } });
+    const hostile = new DixaSimulator({
+      seed: 'hostile',
+      generate: { count: 40, from: window.from, to: window.to, size: { min: 1, max: 10 }, hostileNames: true },
+    });
     await hostile.start();
     try {
       const provider = new DixaProvider(connectionFor(hostile, { windowDays: 3 }), hostile.apiToken);
@@ -254,7 +293,16 @@ describe('DixaProvider listing', () => {
       expect(items.find((i) => i.originalName === '../../etc/passwd')!.extension).toBeUndefined();
       for (const item of items) {
         expect(item.sourceId).toMatch(/^[0-9a-f-]+:attachment:[0-9a-f]{16}$/);
-        const key = objectKey({ prefix: 'cv', provider: 'dixa', connection: 'c', createdAt: item.createdAt, conversationId: item.conversationId, sourceId: item.sourceId, originalName: item.originalName, extension: item.extension ?? '' });
+        const key = objectKey({
+          prefix: 'cv',
+          provider: 'dixa',
+          connection: 'c',
+          createdAt: item.createdAt,
+          conversationId: item.conversationId,
+          sourceId: item.sourceId,
+          originalName: item.originalName,
+          extension: item.extension ?? '',
+        });
         expect(key.split('/').some((s) => s === '..' || s === '.')).toBe(false);
         // eslint-disable-next-line no-control-regex
         expect(key).not.toMatch(/[\x00-\x1f]/);
@@ -267,13 +315,18 @@ describe('DixaProvider listing', () => {
   it('authenticates to the exports API with Bearer, or Basic bearer:<token> when configured', async () => {
     await providerFor(sim).listPage(window, null);
     await providerFor(sim, { exportsAuth: 'basic' }).listPage(window, null);
-    const auth = sim.requests.filter((r) => r.path === '/v1/message_export').slice(-2).map((r) => r.headers.authorization);
+    const auth = sim.requests
+      .filter((r) => r.path === '/v1/message_export')
+      .slice(-2)
+      .map((r) => r.headers.authorization);
     expect(auth).toEqual([`Bearer ${sim.apiToken}`, `Basic ${Buffer.from(`bearer:${sim.apiToken}`).toString('base64')}`]);
   });
 
   it('refuses a cursor from another window', async () => {
     const page = await providerFor(sim).listPage(window, null);
-    await expect(providerFor(sim).listPage({ from: '2025-01-01T00:00:00Z', to: '2025-01-02T00:00:00Z' }, page.nextCursor)).rejects.toThrow(ConfigurationError);
+    await expect(providerFor(sim).listPage({ from: '2025-01-01T00:00:00Z', to: '2025-01-02T00:00:00Z' }, page.nextCursor)).rejects.toThrow(
+      ConfigurationError,
+    );
     await expect(providerFor(sim).listPage(window, 'garbage')).rejects.toThrow(ConfigurationError);
   });
 });
@@ -346,7 +399,14 @@ describe('DixaProvider downloads', () => {
     otherScheme: file('crafted-other-scheme', 'private', 'other-scheme'),
     userinfo: file('crafted-userinfo', 'private', 'userinfo'),
   };
-  const recording: DixaFileSpec = { id: 'call-1', size: 64_000, visibility: 'private', link: 'relative', name: 'call.mp3', contentType: 'audio/mpeg' };
+  const recording: DixaFileSpec = {
+    id: 'call-1',
+    size: 64_000,
+    visibility: 'private',
+    link: 'relative',
+    name: 'call.mp3',
+    contentType: 'audio/mpeg',
+  };
   const sim = new DixaSimulator({
     seed: 'downloads',
     messages: [
@@ -469,7 +529,11 @@ describe('DixaProvider downloads', () => {
   });
 
   it('reports an unusable link as a per-file problem', async () => {
-    const bad: SourceItem = { ...item(files.publicRelative), sourceId: 'x:attachment:0', locator: { problem: 'the attachment link is a number, not a URL string' } };
+    const bad: SourceItem = {
+      ...item(files.publicRelative),
+      sourceId: 'x:attachment:0',
+      locator: { problem: 'the attachment link is a number, not a URL string' },
+    };
     await expect(providerFor(sim).openDownload(bad, { offset: 0 })).rejects.toMatchObject({ reason: 'malformed' });
   });
 });

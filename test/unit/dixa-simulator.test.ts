@@ -11,12 +11,18 @@ describe('Dixa simulator: the exports API', () => {
   afterAll(() => sim.stop());
 
   it('refuses windows over 31 days, as the API does, and answers the conversation export with Basic credentials', async () => {
-    const res = await fetch(`${sim.exportsBaseUrl}/v1/message_export?created_after=0&created_before=${31 * DAY + 1}`, { headers: { authorization: `Bearer ${sim.apiToken}` } });
+    const res = await fetch(`${sim.exportsBaseUrl}/v1/message_export?created_after=0&created_before=${31 * DAY + 1}`, {
+      headers: { authorization: `Bearer ${sim.apiToken}` },
+    });
     expect(res.status).toBe(400);
     await res.body?.cancel();
     const basic = `Basic ${Buffer.from(`bearer:${sim.apiToken}`).toString('base64')}`;
-    const conversations = await fetch(`${sim.exportsBaseUrl}/v1/conversation_export?created_after=2024-03-01&created_before=2024-03-02`, { headers: { authorization: basic } });
+    const conversations = await fetch(`${sim.exportsBaseUrl}/v1/conversation_export?created_after=2024-03-01&created_before=2024-03-02`, {
+      headers: { authorization: basic },
+    });
     expect(conversations.status).toBe(200);
-    expect(((await conversations.json()) as Array<{ id: number }>).map((c) => c.id)).toEqual(Array.from({ length: 10 }, (_, k) => 100_000 + k));
+    expect(((await conversations.json()) as Array<{ id: number }>).map((c) => c.id)).toEqual(
+      Array.from({ length: 10 }, (_, k) => 100_000 + k),
+    );
   });
 });

@@ -16,7 +16,10 @@ describe('erase input', () => {
   it('takes conversations, source ids or a window, with who and why, dry run off by default', () => {
     expect(parseEraseInput({ ...base, conversationIds: ['c1', 'c2'] })).toEqual({ ...base, conversationIds: ['c1', 'c2'], dryRun: false });
     expect(parseEraseInput({ ...base, sourceIds: ['r1'], dryRun: true })).toEqual({ ...base, sourceIds: ['r1'], dryRun: true });
-    expect(parseEraseInput({ ...base, from: '2026-03-01', to: '2026-03-02T00:00:00+01:00' })).toMatchObject({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-01T23:00:00.000Z' });
+    expect(parseEraseInput({ ...base, from: '2026-03-01', to: '2026-03-02T00:00:00+01:00' })).toMatchObject({
+      from: '2026-03-01T00:00:00.000Z',
+      to: '2026-03-01T23:00:00.000Z',
+    });
   });
 
   it.each([
@@ -44,7 +47,7 @@ describe('erase input', () => {
     expect(() => parseEraseInput(raw)).toThrow(new RegExp(`^invalid erase input: .*${message.source}`));
   });
 
-  it('keeps only the selection\'s own form', () => {
+  it("keeps only the selection's own form", () => {
     expect(selectionOf({ from: 'a', to: 'b' })).toEqual({ from: 'a', to: 'b' });
     expect(selectionOf({ sourceIds: ['r'] })).toEqual({ sourceIds: ['r'] });
   });
@@ -53,8 +56,12 @@ describe('erase input', () => {
 describe('the hold and erase flags', () => {
   const opts = { connection: 'bird-eu', by: 'dpo', reason: 'r' };
   it('name the flag, not the workflow field', () => {
-    expect(() => selectionFromOptions(opts)).toThrow(/--conversation: name the files: --conversation, --source-id, or a window \(--from and --to\)/);
-    expect(() => selectionFromOptions({ ...opts, conversation: ['c'], sourceId: ['r'] })).toThrow(/--conversation, --source-id: give one of/);
+    expect(() => selectionFromOptions(opts)).toThrow(
+      /--conversation: name the files: --conversation, --source-id, or a window \(--from and --to\)/,
+    );
+    expect(() => selectionFromOptions({ ...opts, conversation: ['c'], sourceId: ['r'] })).toThrow(
+      /--conversation, --source-id: give one of/,
+    );
     expect(() => selectionFromOptions({ ...opts, from: '2026-03-01' })).toThrow(/--to: a window needs both --from and --to/);
     expect(() => selectionFromOptions({ ...opts, from: '2026-03-02', to: '2026-03-01' })).toThrow(/--to: must be later than --from/);
     expect(() => selectionFromOptions(opts)).toThrow(InvalidArgumentError);
@@ -62,7 +69,10 @@ describe('the hold and erase flags', () => {
 
   it('give the selection the workflow takes', () => {
     expect(selectionFromOptions({ ...opts, conversation: ['c1', 'c2'] })).toEqual({ conversationIds: ['c1', 'c2'] });
-    expect(selectionFromOptions({ ...opts, from: '2026-03-01', to: '2026-03-02' })).toEqual({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' });
+    expect(selectionFromOptions({ ...opts, from: '2026-03-01', to: '2026-03-02' })).toEqual({
+      from: '2026-03-01T00:00:00.000Z',
+      to: '2026-03-02T00:00:00.000Z',
+    });
   });
 });
 
@@ -73,19 +83,26 @@ describe('what an erasure refuses', () => {
 
   it('refuses a file held in provenance, whatever the store says', () => {
     const hold = { by: 'legal', reason: 'litigation 42', at: new Date('2026-03-01T10:00:00Z') };
-    expect(refusalOf({ ...file, hold }, 'archive', [{ ref, lock: free }])).toBe('legal hold set by legal on 2026-03-01T10:00:00.000Z: litigation 42');
-  });
-
-  it('refuses a version under the store\'s legal hold or a retention in force, naming the version and the date', () => {
-    expect(refusalOf(file, 'archive', [{ ref, lock: { legalHold: true, retention: null } }])).toBe(`the store has a legal hold on ${ref.key} version v1`);
-    const retention = { mode: 'COMPLIANCE', until: '2033-01-01T00:00:00.000Z' };
-    expect(refusalOf(file, 'archive', [{ ref, lock: free }, { ref: { ...ref, versionId: 'v2' }, lock: { legalHold: false, retention } }])).toBe(
-      `COMPLIANCE retention until 2033-01-01T00:00:00.000Z on ${ref.key} version v2`,
+    expect(refusalOf({ ...file, hold }, 'archive', [{ ref, lock: free }])).toBe(
+      'legal hold set by legal on 2026-03-01T10:00:00.000Z: litigation 42',
     );
   });
 
+  it("refuses a version under the store's legal hold or a retention in force, naming the version and the date", () => {
+    expect(refusalOf(file, 'archive', [{ ref, lock: { legalHold: true, retention: null } }])).toBe(
+      `the store has a legal hold on ${ref.key} version v1`,
+    );
+    const retention = { mode: 'COMPLIANCE', until: '2033-01-01T00:00:00.000Z' };
+    expect(
+      refusalOf(file, 'archive', [
+        { ref, lock: free },
+        { ref: { ...ref, versionId: 'v2' }, lock: { legalHold: false, retention } },
+      ]),
+    ).toBe(`COMPLIANCE retention until 2033-01-01T00:00:00.000Z on ${ref.key} version v2`);
+  });
+
   it('refuses a file recorded in another bucket, and lets the rest through', () => {
-    expect(refusalOf({ ...file, bucket: 'old' }, 'archive', [])).toBe('recorded in bucket old, but this deployment\'s bucket is archive');
+    expect(refusalOf({ ...file, bucket: 'old' }, 'archive', [])).toBe("recorded in bucket old, but this deployment's bucket is archive");
     expect(refusalOf(file, 'archive', [{ ref, lock: free }])).toBeUndefined();
     expect(refusalOf({ ...file, bucket: null }, 'archive', [])).toBeUndefined();
   });
@@ -106,7 +123,13 @@ describe('the erase result', () => {
       { sourceId: 'c', outcome: 'gone' },
       ...Array.from({ length: RESULT_SAMPLE + 5 }, (_, i) => ({ sourceId: `x${i}`, outcome: 'erased' as const, deleted: objects })),
     ]);
-    expect(result).toMatchObject({ matched: RESULT_SAMPLE + 7, erased: RESULT_SAMPLE + 6, refused: 1, gone: 1, versionsDeleted: RESULT_SAMPLE + 7 });
+    expect(result).toMatchObject({
+      matched: RESULT_SAMPLE + 7,
+      erased: RESULT_SAMPLE + 6,
+      refused: 1,
+      gone: 1,
+      versionsDeleted: RESULT_SAMPLE + 7,
+    });
     expect(result.files).toHaveLength(RESULT_SAMPLE);
     expect(result.refusals).toEqual([{ sourceId: 'b', reason: 'held' }]);
   });
@@ -117,20 +140,54 @@ describe('the erase result', () => {
       { sourceId: 'a', conversationId: 'x', sha256: 'h', objects: [{ key: 'k', versionId: 'v' }] },
       { sourceId: 'b', conversationId: 'x', sha256: 'h', objects: [], refused: 'held' },
     ]);
-    expect(result).toMatchObject({ matched: 2, erased: 1, refused: 1, versionsDeleted: 1, files: [{ sourceId: 'a' }], refusals: [{ sourceId: 'b', reason: 'held' }] });
+    expect(result).toMatchObject({
+      matched: 2,
+      erased: 1,
+      refused: 1,
+      versionsDeleted: 1,
+      files: [{ sourceId: 'a' }],
+      refusals: [{ sourceId: 'b', reason: 'held' }],
+    });
   });
 });
 
 describe('tombstones elsewhere', () => {
   it('the listing skips an erased file like a stored one, and never fetches it', () => {
-    const item = (sourceId: string): SourceItem => ({ sourceId, kind: 'recording', conversationId: 'c', createdAt: '2026-03-01T00:00:00Z', locator: {} });
-    const state = (status: FileState['status']): FileState => ({ status, workflowId: 'w', exportRun: 'old', size: null, failureCode: null, failureReason: null });
-    const known = new Map([['erased', state('erased')], ['failed', state('failed')]]);
-    expect(classify([item('erased'), item('failed'), item('new')], known, 'run')).toEqual({ items: [item('failed'), item('new')], alreadyStored: ['erased'] });
+    const item = (sourceId: string): SourceItem => ({
+      sourceId,
+      kind: 'recording',
+      conversationId: 'c',
+      createdAt: '2026-03-01T00:00:00Z',
+      locator: {},
+    });
+    const state = (status: FileState['status']): FileState => ({
+      status,
+      workflowId: 'w',
+      exportRun: 'old',
+      size: null,
+      failureCode: null,
+      failureReason: null,
+    });
+    const known = new Map([
+      ['erased', state('erased')],
+      ['failed', state('failed')],
+    ]);
+    expect(classify([item('erased'), item('failed'), item('new')], known, 'run')).toEqual({
+      items: [item('failed'), item('new')],
+      alreadyStored: ['erased'],
+    });
   });
 
   it('verify reports an object of an erased file with the command that erases it, and never adopts it', () => {
-    const entry = { objectKey: 'k', size: 10, sha256: 'h', sourceId: 'r1', workflowId: 'w', manifestKey: 'm', transferredAt: '2026-03-01T00:00:00Z' };
+    const entry = {
+      objectKey: 'k',
+      size: 10,
+      sha256: 'h',
+      sourceId: 'r1',
+      workflowId: 'w',
+      manifestKey: 'm',
+      transferredAt: '2026-03-01T00:00:00Z',
+    };
     const detail = describeOrphan(10, entry, { status: 'erased', failureCode: null, objectKey: 'k', workflowId: 'w' });
     expect(detail.source).toBe('erased');
     expect(adoptionBlocker(detail)).toBe('source erased');
@@ -142,16 +199,25 @@ describe('tombstones elsewhere', () => {
 });
 
 describe('a manifest rewritten without an erased file', () => {
-  const versions = [{ key: 'm.json', versionId: 'v1' }, { key: 'm.json', versionId: 'v2' }];
+  const versions = [
+    { key: 'm.json', versionId: 'v1' },
+    { key: 'm.json', versionId: 'v2' },
+  ];
   const doc = { manifest: 1, files: [{ object: { key: 'gone.mp3' } }, { object: { key: 'kept.mp3' } }] };
 
   async function redact(newVersion: string | null, old = versions) {
     const written: unknown[] = [];
     const deleted: unknown[] = [];
-    const store = { putJson: async (_key: string, value: unknown) => {
+    const store = {
+      putJson: async (_key: string, value: unknown) => {
         written.push(value);
         return { etag: 'e', versionId: newVersion };
-      }, listKeys: async function* () {}, readStream: async () => { throw new Error('unused'); } };
+      },
+      listKeys: async function* () {},
+      readStream: async () => {
+        throw new Error('unused');
+      },
+    };
     const objectVersions = { deleteVersion: async (ref: unknown) => void deleted.push(ref) } as unknown as ObjectVersions;
     await new ManifestRedactor(store as never, objectVersions, 'p').redact({ key: 'm.json', doc, versions: old }, 'gone.mp3');
     return { written, deleted };

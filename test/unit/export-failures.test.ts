@@ -6,7 +6,13 @@ import type { SourceItem } from '../../src/contracts/sourceItem';
 import { ExportState } from '../../workflows/exportState';
 
 const rules = { maxTries: 3, firstRetryMs: 1_000, maxRetryMs: 8_000, notReadyMaxWaitMs: 60_000 };
-const item = (id: string): SourceItem => ({ sourceId: id, conversationId: 'c', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', locator: {} });
+const item = (id: string): SourceItem => ({
+  sourceId: id,
+  conversationId: 'c',
+  kind: 'recording',
+  createdAt: '2026-01-01T00:00:00Z',
+  locator: {},
+});
 
 describe('the failed files an export reports: counted per code, a bounded sample of each', () => {
   it('counts every failure and keeps only the first files of each code, with reasons cut short', () => {
@@ -37,10 +43,20 @@ describe('the failed files an export reports: counted per code, a bounded sample
     const state = new ExportState(rules);
     state.pageListed({ items: [item('gone'), item('ok')], alreadyStored: [], nextCursor: 'p2' });
     const batch = state.nextBatch(4, 1)!;
-    state.batchSettled(batch, [{ sourceId: 'gone', outcome: 'unavailable', reason: 'HTTP 404', code: 'not_found' }, { sourceId: 'ok', outcome: 'stored', bytes: 1 }], 0);
+    state.batchSettled(
+      batch,
+      [
+        { sourceId: 'gone', outcome: 'unavailable', reason: 'HTTP 404', code: 'not_found' },
+        { sourceId: 'ok', outcome: 'stored', bytes: 1 },
+      ],
+      0,
+    );
     const carried = JSON.parse(JSON.stringify(state.snapshot())) as Record<string, unknown>;
     const next = new ExportState(rules, parseCarriedState(carried, 0));
-    expect(next.failures).toEqual({ total: 1, groups: [{ code: 'not_found', final: true, count: 1, sample: [{ sourceId: 'gone', reason: 'HTTP 404' }] }] });
+    expect(next.failures).toEqual({
+      total: 1,
+      groups: [{ code: 'not_found', final: true, count: 1, sample: [{ sourceId: 'gone', reason: 'HTTP 404' }] }],
+    });
     // State from an older worker has no sample: it starts empty.
     const { failures: _, ...older } = carried;
     expect(new ExportState(rules, parseCarriedState(older, 0)).failures).toEqual({ total: 0, groups: [] });
@@ -52,10 +68,17 @@ describe('the failed files an export reports: counted per code, a bounded sample
 
 describe('what the Temporal UI shows of an export', () => {
   it('summarises the connection, the window and who started it in one line', () => {
-    expect(exportSummary({ connection: 'bird-eu', from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z', trigger: { kind: 'cli', by: 'jane' } })).toBe(
-      'bird-eu 2026-03-01 → 2026-03-02 (cli: jane)',
+    expect(
+      exportSummary({
+        connection: 'bird-eu',
+        from: '2026-03-01T00:00:00.000Z',
+        to: '2026-03-02T00:00:00.000Z',
+        trigger: { kind: 'cli', by: 'jane' },
+      }),
+    ).toBe('bird-eu 2026-03-01 → 2026-03-02 (cli: jane)');
+    expect(exportSummary({ connection: 'x', from: '2026-03-01T06:00:00Z', to: '2026-03-01T07:00:00Z' })).toBe(
+      'x 2026-03-01T06:00:00Z → 2026-03-01T07:00:00Z (operator)',
     );
-    expect(exportSummary({ connection: 'x', from: '2026-03-01T06:00:00Z', to: '2026-03-01T07:00:00Z' })).toBe('x 2026-03-01T06:00:00Z → 2026-03-01T07:00:00Z (operator)');
   });
 
   it('lists failed files by code with their reasons in the current details', () => {
@@ -63,7 +86,19 @@ describe('what the Temporal UI shows of an export', () => {
     sample.add('gave_up', 'rec-9', 'gave up after 3 tries: HTTP 503');
     const text = exportCurrentDetails(
       'completed_with_given_up',
-      { listed: 3, transferred: 2, skipped: 0, failed: 1, bytes: 2048, waiting: 0, retrying: 0, inFlight: 0, pagesListed: 1, listingDone: true, generation: 0 },
+      {
+        listed: 3,
+        transferred: 2,
+        skipped: 0,
+        failed: 1,
+        bytes: 2048,
+        waiting: 0,
+        retrying: 0,
+        inFlight: 0,
+        pagesListed: 1,
+        listingDone: true,
+        generation: 0,
+      },
       sample.summary(),
     );
     expect(text).toContain('**Completed, some files given up**: 3 of 3 files done: 2 stored (2.0 KiB), 0 already stored, 1 failed');

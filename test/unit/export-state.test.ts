@@ -5,16 +5,38 @@ import { InvalidCarriedState, parseCarriedState } from '../../src/contracts/carr
 import { ExportState, type RetryRules } from '../../workflows/exportState';
 
 const rules: RetryRules = { maxTries: 3, firstRetryMs: 1_000, maxRetryMs: 8_000, notReadyMaxWaitMs: 60_000 };
-const item = (id: string): SourceItem => ({ sourceId: id, conversationId: 'c', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', extension: '.mp3', locator: { recordingId: id } });
-const page = (ids: string[], opts: { stored?: string[]; next?: string | null } = {}) => ({ items: ids.map(item), alreadyStored: opts.stored ?? [], nextCursor: opts.next === undefined ? null : opts.next });
+const item = (id: string): SourceItem => ({
+  sourceId: id,
+  conversationId: 'c',
+  kind: 'recording',
+  createdAt: '2026-01-01T00:00:00Z',
+  extension: '.mp3',
+  locator: { recordingId: id },
+});
+const page = (ids: string[], opts: { stored?: string[]; next?: string | null } = {}) => ({
+  items: ids.map(item),
+  alreadyStored: opts.stored ?? [],
+  nextCursor: opts.next === undefined ? null : opts.next,
+});
 const stored = (id: string, bytes = 10): ItemResult => ({ sourceId: id, outcome: 'stored', bytes });
-const retry = (id: string, reason: string, retryAfterSeconds?: number): ItemResult => ({ sourceId: id, outcome: 'retry', reason, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) });
+const retry = (id: string, reason: string, retryAfterSeconds?: number): ItemResult => ({
+  sourceId: id,
+  outcome: 'retry',
+  reason,
+  ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+});
 
 /** Runs batches until the state has nothing due now, answering each file with `answer`. */
 function drain(state: ExportState, now: number, answer: (id: string) => ItemResult) {
   const givenUp = [...state.dueNow(now)];
   for (let batch = state.nextBatch(4, 8); batch; batch = state.nextBatch(4, 8)) {
-    givenUp.push(...state.batchSettled(batch, batch.map((t) => answer(t.item.sourceId)), now));
+    givenUp.push(
+      ...state.batchSettled(
+        batch,
+        batch.map((t) => answer(t.item.sourceId)),
+        now,
+      ),
+    );
   }
   return givenUp;
 }
@@ -52,7 +74,12 @@ describe('ExportState: every file keeps its own tries', () => {
     expect(state.counters).toMatchObject({ listed: 2, transferred: 1, failed: 1 });
     expect(state.done).toBe(true);
     // An activity of an older worker answers without the list: the files sent stand in for it.
-    expect(state.failures).toEqual({ total: 1, groups: [{ code: 'gave_up', final: false, count: 1, sample: [{ sourceId: 'bad', reason: 'gave up after 3 tries: bad: HTTP 503 at 3000' }] }] });
+    expect(state.failures).toEqual({
+      total: 1,
+      groups: [
+        { code: 'gave_up', final: false, count: 1, sample: [{ sourceId: 'bad', reason: 'gave up after 3 tries: bad: HTTP 503 at 3000' }] },
+      ],
+    });
   });
 
   it('waits as long as Retry-After asks, and backs off exponentially otherwise', () => {
@@ -75,7 +102,11 @@ describe('ExportState: every file keeps its own tries', () => {
     const batch = state.nextBatch(4, 1)!;
     expect(state.batchFailed(batch, 'heartbeat timeout', 0)).toEqual([]);
     const alone = [state.nextBatch(4, 8)!, state.nextBatch(4, 8)!, state.nextBatch(4, 8)!];
-    expect(alone.map((b) => b.map((t) => [t.item.sourceId, t.tries, t.alone]))).toEqual([[['a', 0, true]], [['b', 0, true]], [['c', 0, true]]]);
+    expect(alone.map((b) => b.map((t) => [t.item.sourceId, t.tries, t.alone]))).toEqual([
+      [['a', 0, true]],
+      [['b', 0, true]],
+      [['c', 0, true]],
+    ]);
     // A file that fails alone fails for its own reasons: it is charged.
     expect(state.batchFailed(alone[1]!, 'worker died', 0)).toEqual([]);
     expect(state.snapshot().waiting[0]!.task).toMatchObject({ tries: 1, lastError: 'transfer failed: worker died' });
@@ -85,7 +116,9 @@ describe('ExportState: every file keeps its own tries', () => {
     const state = new ExportState(rules);
     state.pageListed(page(['gone']));
     const batch = state.nextBatch(4, 1)!;
-    expect(state.batchSettled(batch, [{ sourceId: 'gone', outcome: 'unavailable', reason: "Bird reports status 'failed'" }], 0)).toEqual([]);
+    expect(state.batchSettled(batch, [{ sourceId: 'gone', outcome: 'unavailable', reason: "Bird reports status 'failed'" }], 0)).toEqual(
+      [],
+    );
     expect(state.counters).toMatchObject({ failed: 1 });
     expect(state.done).toBe(true);
   });
@@ -93,7 +126,12 @@ describe('ExportState: every file keeps its own tries', () => {
   it('waits durably for files that are not ready, and gives them up after the longest wait', () => {
     const state = new ExportState(rules);
     state.pageListed(page(['slow']));
-    const notReady = (id: string): ItemResult => ({ sourceId: id, outcome: 'not_ready', reason: "status 'ongoing'", retryAfterSeconds: 20 });
+    const notReady = (id: string): ItemResult => ({
+      sourceId: id,
+      outcome: 'not_ready',
+      reason: "status 'ongoing'",
+      retryAfterSeconds: 20,
+    });
     let now = 0;
     const givenUp = [...drain(state, now, notReady)];
     while (givenUp.length === 0 && now < 200_000) {
@@ -121,7 +159,11 @@ describe('ExportState: counters equal distinct files, whatever the listing repea
     const state = new ExportState(rules);
     state.pageListed(page(['s-0']));
     const batch = state.nextBatch(4, 1)!;
-    state.batchSettled(batch, [{ sourceId: 's-0', outcome: 'stored', bytes: 5, discovered: [item('s-1'), item('s-2')], discoveredStored: 1 }], 0);
+    state.batchSettled(
+      batch,
+      [{ sourceId: 's-0', outcome: 'stored', bytes: 5, discovered: [item('s-1'), item('s-2')], discoveredStored: 1 }],
+      0,
+    );
     expect(state.counters).toMatchObject({ listed: 4, transferred: 1, skipped: 1 });
     expect(state.nextBatch(4, 1)!.map((t) => t.item.sourceId)).toEqual(['s-1', 's-2']);
   });
@@ -149,8 +191,16 @@ describe('carried state', () => {
 
   it.each([
     ['a queue that is not a list', { queue: 5 }, 'carried.queue: expected an array'],
-    ['a timer for the year 30,000', { waiting: [{ task: { item: item('x'), tries: 0 }, readyAt: 1e15, why: 'retry', reason: 'r' }] }, 'carried.waiting[0].readyAt'],
-    ['counters nothing listed could reach', { counters: { listed: 0, transferred: 999999, skipped: 0, failed: 0, bytes: 0 } }, 'carried.counters: more files finished than listed'],
+    [
+      'a timer for the year 30,000',
+      { waiting: [{ task: { item: item('x'), tries: 0 }, readyAt: 1e15, why: 'retry', reason: 'r' }] },
+      'carried.waiting[0].readyAt',
+    ],
+    [
+      'counters nothing listed could reach',
+      { counters: { listed: 0, transferred: 999999, skipped: 0, failed: 0, bytes: 0 } },
+      'carried.counters: more files finished than listed',
+    ],
     ['an unknown field', { forged: true }, 'carried.forged: unknown field'],
     ['a forged source', { queue: [{ item: { ...item('x'), sourceId: 7 }, tries: 0 }] }, 'carried.queue[0].item.sourceId'],
   ])('refuses %s, naming the field', (_what, change, message) => {

@@ -17,7 +17,11 @@ describe('activity failures from Postgres', () => {
 
   it('makes data Postgres refuses non-retryable: a NUL, a date out of range, a NOT NULL', async () => {
     const client = await pool.connect();
-    const refusal = (sql: string, params: unknown[] = []): Promise<unknown> => client.query(sql, params).then(() => undefined, (err: unknown) => err);
+    const refusal = (sql: string, params: unknown[] = []): Promise<unknown> =>
+      client.query(sql, params).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     try {
       await client.query('CREATE TEMP TABLE t (id int PRIMARY KEY, name text NOT NULL)');
       const cases = [

@@ -35,7 +35,7 @@ describe('FaultPlan rate rules', () => {
     expect(play(ratePlan('s2'), requests)).not.toEqual(a);
   });
 
-  it('fault about the rule\'s share of requests, drawing every fault of the list and break positions inside the body', () => {
+  it("fault about the rule's share of requests, drawing every fault of the list and break positions inside the body", () => {
     const plan = ratePlan('share', 0.15);
     const faults = Array.from({ length: 4000 }, (_, i) => plan.take('media', `f${i}`)).filter((f): f is Fault => f !== undefined);
     expect(faults.length / 4000).toBeGreaterThan(0.13);
@@ -75,7 +75,18 @@ describe('FaultPlan every-Nth rules', () => {
       if (target !== 'media') counted++;
       if (fault) hits.push(`${counted}:${target}`);
     }
-    expect(hits).toEqual(['4:metadata', '8:metadata', '12:metadata', '16:metadata', '20:metadata', '24:metadata', '28:metadata', '32:metadata', '36:metadata', '40:metadata']);
+    expect(hits).toEqual([
+      '4:metadata',
+      '8:metadata',
+      '12:metadata',
+      '16:metadata',
+      '20:metadata',
+      '24:metadata',
+      '28:metadata',
+      '32:metadata',
+      '36:metadata',
+      '40:metadata',
+    ]);
     expect(plan.stats().targets.media).toEqual({ requests: 20, faults: 0, byKind: {} });
   });
 
@@ -103,7 +114,11 @@ describe('FaultPlan statistics', () => {
     });
     expect(stats.total).toEqual({ requests: 15, faults: 7, byKind: { '429': 5, cut: 2 } });
     expect(formatStats(stats)).toBe(
-      ['list: 10 requests, 5 faults (50.0%) [429: 5]', 'media: 5 requests, 2 faults (40.0%) [cut: 2]', 'total: 15 requests, 7 faults (46.7%) [429: 5, cut: 2]'].join('\n'),
+      [
+        'list: 10 requests, 5 faults (50.0%) [429: 5]',
+        'media: 5 requests, 2 faults (40.0%) [cut: 2]',
+        'total: 15 requests, 7 faults (46.7%) [429: 5, cut: 2]',
+      ].join('\n'),
     );
     plan.clear();
     expect(plan.stats().total.requests).toBe(0);

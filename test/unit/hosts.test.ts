@@ -64,7 +64,14 @@ describe('where a URL may point', () => {
   });
 
   it('sees through the spellings the URL parser normalizes', () => {
-    for (const url of ['http://2852039166/', 'http://0xa9fea9fe/', 'http://0251.0376.0251.0376/', 'http://169.254.169.254./', 'http://[::ffff:169.254.169.254]/', 'HTTP://169.254.169.254:80/']) {
+    for (const url of [
+      'http://2852039166/',
+      'http://0xa9fea9fe/',
+      'http://0251.0376.0251.0376/',
+      'http://169.254.169.254./',
+      'http://[::ffff:169.254.169.254]/',
+      'HTTP://169.254.169.254:80/',
+    ]) {
       expect(serviceUrlProblem(url, { allowPrivateNetwork: true, secretHint: '' }), url).toMatch(/link-local.*: refused/);
     }
   });

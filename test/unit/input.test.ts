@@ -20,10 +20,16 @@ describe('export input', () => {
     [{ connection: 'bird', from: '2026-01-01', to: '2026-01-02', token: 'secret' }, /token: unknown field/],
     [{ from: '2026-01-01', to: '2026-01-02' }, /connection:/],
     ['not an object', /input:/],
-    [{ connection: 'bird', from: '2026-01-01', to: '2026-01-02', options: { maxInFlight: 2.5 } }, /options\.maxInFlight: expected a whole number/],
+    [
+      { connection: 'bird', from: '2026-01-01', to: '2026-01-02', options: { maxInFlight: 2.5 } },
+      /options\.maxInFlight: expected a whole number/,
+    ],
     [{ connection: 'bird', from: '2026-01-01', to: '2026-01-02', options: { parallel: 3 } }, /options\.parallel: unknown field/],
     [{ connection: 'bird', from: '2026-01-01', to: '2026-01-02', trigger: { kind: 'cron' } }, /trigger\.kind: expected one of 'operator'/],
-    [{ connection: 'bird', from: '2026-01-01', to: '2026-01-02', trigger: { kind: 'api', by: 'x'.repeat(201) } }, /trigger\.by: at most 200/],
+    [
+      { connection: 'bird', from: '2026-01-01', to: '2026-01-02', trigger: { kind: 'api', by: 'x'.repeat(201) } },
+      /trigger\.by: at most 200/,
+    ],
   ])('rejects %j naming the field', (raw, message) => {
     expect(() => parseExportInput(raw)).toThrow(message);
   });
@@ -46,7 +52,12 @@ describe('export input', () => {
 
   it('derives one workflow id per connection and window', () => {
     const a = parseExportInput({ connection: 'bird', from: '2026-01-01', to: '2026-01-02' });
-    const b = parseExportInput({ connection: 'bird', from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00.000Z', trigger: { kind: 'schedule' } });
+    const b = parseExportInput({
+      connection: 'bird',
+      from: '2026-01-01T00:00:00Z',
+      to: '2026-01-02T00:00:00.000Z',
+      trigger: { kind: 'schedule' },
+    });
     expect(exportWorkflowId(a)).toBe(exportWorkflowId(b));
   });
 });
@@ -63,7 +74,10 @@ describe('trigger inputs', () => {
 
   it('fills in the retention sweep defaults', () => {
     expect(parseRetentionSweepInput({})).toEqual({ lookbackDays: 7, dryRun: false });
-    expect(parseRetentionSweepInput({ connections: ['bird-eu'], dryRun: true, now: '2026-03-01T00:00:00Z' })).toMatchObject({ connections: ['bird-eu'], dryRun: true });
+    expect(parseRetentionSweepInput({ connections: ['bird-eu'], dryRun: true, now: '2026-03-01T00:00:00Z' })).toMatchObject({
+      connections: ['bird-eu'],
+      dryRun: true,
+    });
   });
 
   it.each([
@@ -108,20 +122,25 @@ describe('strict export inputs (issue 11)', () => {
     [{ ...ok, constructor: 'x' }, /constructor: unknown field/],
     [{ ...ok, 'bad\u0000key': 1 }, /'bad\\u0000key': unknown field/],
   ])('refuses %j naming the field', (raw, message) => {
-    if (message === null) expect(parseExportInput(raw).connection).toBe('constructor'); // a name by the grammar: unknown to the worker, not a crash
+    if (message === null)
+      expect(parseExportInput(raw).connection).toBe('constructor'); // a name by the grammar: unknown to the worker, not a crash
     else expect(() => parseExportInput(raw)).toThrow(message);
   });
 
   it('reads only own keys: an inherited field is absent', () => {
     const inherited = Object.create({ connection: 'bird', from: '2026-01-01', to: '2026-01-02' }) as unknown;
     expect(() => parseExportInput(inherited)).toThrow(/input: expected an object/);
-    expect(() => parseExportInput(Object.assign(Object.create(null) as object, { from: '2026-01-01', to: '2026-01-02' }))).toThrow(/connection: expected a string, got undefined/);
+    expect(() => parseExportInput(Object.assign(Object.create(null) as object, { from: '2026-01-01', to: '2026-01-02' }))).toThrow(
+      /connection: expected a string, got undefined/,
+    );
   });
 
   it('accepts the calendar edges it should', () => {
     expect(parseExportInput({ ...ok, from: '2028-02-29', to: '2028-03-01' }).from).toBe('2028-02-29T00:00:00.000Z');
     expect(parseExportInput({ ...ok, from: '2000-01-01', to: '2000-01-01T00:00:00.001Z' }).to).toBe('2000-01-01T00:00:00.001Z');
-    expect(parseExportInput({ ...ok, from: '2100-12-31T13:59:59.9+14:00', to: '2100-12-31T23:59:59.999Z' }).from).toBe('2100-12-30T23:59:59.900Z');
+    expect(parseExportInput({ ...ok, from: '2100-12-31T13:59:59.9+14:00', to: '2100-12-31T23:59:59.999Z' }).from).toBe(
+      '2100-12-30T23:59:59.900Z',
+    );
     expect(parseExportInput({ ...ok, from: '2026-01-01 10:00', to: '2026-01-01T12:00:00-0100' }).to).toBe('2026-01-01T13:00:00.000Z');
   });
 
@@ -174,15 +193,26 @@ describe('strict trigger inputs (issue 11)', () => {
 
 describe('carried state of a scheduled run', () => {
   const input = parseScheduledExportInput({ connection: 'bird', every: '1d' });
-  const good = { exportWorkflowId: 'export:bird:2026-03-01T00:00:00.000Z:2026-03-02T00:00:00.000Z', started: true, scheduledAt: '2026-03-02T00:00:00.000Z', pollMs: 4000 };
+  const good = {
+    exportWorkflowId: 'export:bird:2026-03-01T00:00:00.000Z:2026-03-02T00:00:00.000Z',
+    started: true,
+    scheduledAt: '2026-03-02T00:00:00.000Z',
+    pollMs: 4000,
+  };
 
   it('is taken only from a run that continued as new, and only when it describes this run', () => {
     expect(parseScheduledRunState(undefined, false, input)).toBeUndefined();
     expect(parseScheduledRunState(good, true, input)).toEqual(good);
     expect(() => parseScheduledRunState(good, false, input)).toThrow(/carried: only a run that continued as new carries state/);
-    expect(() => parseScheduledRunState({ ...good, pollMs: 1e15 }, true, input)).toThrow(/carried\.pollMs: expected a number from 1000 to 120000/);
-    expect(() => parseScheduledRunState({ ...good, exportWorkflowId: 'export:other:x' }, true, input)).toThrow(/carried\.exportWorkflowId: expected 'export:bird:2026-03-01/);
-    expect(() => parseScheduledRunState({ ...good, scheduledAt: '1999-01-01' }, true, input)).toThrow(/carried\.scheduledAt: expected a date from 2000/);
+    expect(() => parseScheduledRunState({ ...good, pollMs: 1e15 }, true, input)).toThrow(
+      /carried\.pollMs: expected a number from 1000 to 120000/,
+    );
+    expect(() => parseScheduledRunState({ ...good, exportWorkflowId: 'export:other:x' }, true, input)).toThrow(
+      /carried\.exportWorkflowId: expected 'export:bird:2026-03-01/,
+    );
+    expect(() => parseScheduledRunState({ ...good, scheduledAt: '1999-01-01' }, true, input)).toThrow(
+      /carried\.scheduledAt: expected a date from 2000/,
+    );
     expect(() => parseScheduledRunState(5, true, input)).toThrow(/carried: expected an object, got 5/);
   });
 });

@@ -2,10 +2,11 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { JsonArrayError, jsonArrayElements } from '../../src/json/arrayElements';
 
-describe('streaming JSON array reader (Dixa\'s exports)', () => {
+describe("streaming JSON array reader (Dixa's exports)", () => {
   const elements = async (chunks: string[]) => {
     const out: unknown[] = [];
-    for await (const e of jsonArrayElements(Readable.from(chunks.map((c) => Buffer.from(c))))) out.push(JSON.parse(e.bytes.toString('utf8')));
+    for await (const e of jsonArrayElements(Readable.from(chunks.map((c) => Buffer.from(c)))))
+      out.push(JSON.parse(e.bytes.toString('utf8')));
     return out;
   };
 
@@ -15,7 +16,8 @@ describe('streaming JSON array reader (Dixa\'s exports)', () => {
     expect(await elements([text])).toEqual(values);
     // One byte per chunk: splits the BOM, multi-byte characters, escapes and every token.
     const out: unknown[] = [];
-    for await (const e of jsonArrayElements(Readable.from(Array.from(Buffer.from(text), (b) => Buffer.from([b]))))) out.push(JSON.parse(e.bytes.toString('utf8')));
+    for await (const e of jsonArrayElements(Readable.from(Array.from(Buffer.from(text), (b) => Buffer.from([b])))))
+      out.push(JSON.parse(e.bytes.toString('utf8')));
     expect(out).toEqual(values);
     expect(await elements(['[]'])).toEqual([]);
   });
@@ -28,6 +30,10 @@ describe('streaming JSON array reader (Dixa\'s exports)', () => {
     await expect(elements(['[1,,2]'])).rejects.toThrow(/expected element 1/);
     await expect(elements([''])).rejects.toThrow(/empty body/);
     const big = jsonArrayElements(Readable.from([Buffer.from(`["${'x'.repeat(2000)}"]`)]), { maxElementBytes: 1000 });
-    await expect((async () => { for await (const _ of big) void _; })()).rejects.toThrow(/larger than 1000 bytes/);
+    await expect(
+      (async () => {
+        for await (const _ of big) void _;
+      })(),
+    ).rejects.toThrow(/larger than 1000 bytes/);
   });
 });

@@ -67,10 +67,22 @@ describe('object keys', () => {
 });
 
 describe('manifest keys', () => {
-  const manifest = { prefix: 'exports', provider: 'bird', connection: 'bird-eu', writtenAt: '2026-03-05T01:02:03Z', workflowId: 'export:bird-eu:2026-03-04', runId: 'run-1', activityId: '7', attempt: 2, seq: 3 };
+  const manifest = {
+    prefix: 'exports',
+    provider: 'bird',
+    connection: 'bird-eu',
+    writtenAt: '2026-03-05T01:02:03Z',
+    workflowId: 'export:bird-eu:2026-03-04',
+    runId: 'run-1',
+    activityId: '7',
+    attempt: 2,
+    seq: 3,
+  };
 
   it('follow the documented layout, one per activity attempt and group', () => {
-    expect(manifestKey(manifest)).toMatch(/^exports\/bird\/bird-eu\/_manifests\/2026\/03\/05\/export_bird-eu_2026-03-04-[0-9a-f]{10}\/run-1-7-2-3\.json$/);
+    expect(manifestKey(manifest)).toMatch(
+      /^exports\/bird\/bird-eu\/_manifests\/2026\/03\/05\/export_bird-eu_2026-03-04-[0-9a-f]{10}\/run-1-7-2-3\.json$/,
+    );
     expect(manifestKey(manifest).startsWith(manifestsPrefix(manifest))).toBe(true);
     expect(manifestKey({ ...manifest, attempt: 3 })).not.toBe(manifestKey(manifest));
     expect(manifestKey({ ...manifest, seq: 4 })).not.toBe(manifestKey(manifest));

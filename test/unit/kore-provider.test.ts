@@ -15,8 +15,23 @@ const DAY = 24 * 3600 * 1000;
 const WINDOW: Window = { from: '2025-03-01T00:00:00.000Z', to: '2025-03-11T00:00:00.000Z' };
 const at = (ms: number) => new Date(Date.parse(WINDOW.from) + ms).toISOString();
 
-function voiceSession(sessionId: string, startTime: string, recordings: KoreSessionSpec['recordings'], extra: Partial<KoreSessionSpec> = {}): KoreSessionSpec {
-  return { sessionId, userId: 'u-1', channel: 'korevg', startTime, endTime: startTime, recordings, voicemails: [], status: 'success', ...extra };
+function voiceSession(
+  sessionId: string,
+  startTime: string,
+  recordings: KoreSessionSpec['recordings'],
+  extra: Partial<KoreSessionSpec> = {},
+): KoreSessionSpec {
+  return {
+    sessionId,
+    userId: 'u-1',
+    channel: 'korevg',
+    startTime,
+    endTime: startTime,
+    recordings,
+    voicemails: [],
+    status: 'success',
+    ...extra,
+  };
 }
 
 function connection(sim: KoreSimulator, overrides: Record<string, unknown> = {}): KoreConnectionConfig {
@@ -33,7 +48,12 @@ function connection(sim: KoreSimulator, overrides: Record<string, unknown> = {})
   return { ...parsed, name: 'kore-test' };
 }
 
-function providerFor(sim: KoreSimulator, overrides: Record<string, unknown> = {}, options: KoreProviderOptions = {}, secret = sim.clientSecret): KoreProvider {
+function providerFor(
+  sim: KoreSimulator,
+  overrides: Record<string, unknown> = {},
+  options: KoreProviderOptions = {},
+  secret = sim.clientSecret,
+): KoreProvider {
   return new KoreProvider(connection(sim, overrides), { clientId: sim.clientId, clientSecret: secret }, { apiIntervalMs: 0, ...options });
 }
 
@@ -112,7 +132,10 @@ describe('Kore provider: listing', () => {
     const inWindow = (s: KoreSessionSpec) => s.startTime >= WINDOW.from && s.startTime < WINDOW.to;
     const expected = sessions
       .filter((s) => s.channel === 'korevg' && inWindow(s))
-      .flatMap((s) => [...s.recordings.map((_, i) => `${s.sessionId}-recording-${i}`), ...s.voicemails.map((_, i) => `${s.sessionId}-voicemail-${i}`)]);
+      .flatMap((s) => [
+        ...s.recordings.map((_, i) => `${s.sessionId}-recording-${i}`),
+        ...s.voicemails.map((_, i) => `${s.sessionId}-voicemail-${i}`),
+      ]);
     const ids = items.map((i) => i.sourceId);
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual([...expected].sort());
@@ -225,7 +248,12 @@ describe('Kore provider: v2 downloads, auth and statuses', () => {
       const provider = make();
       const { items } = await listAll(provider);
       const item = itemFor(items, 's-vm-voicemail-0');
-      expect(item).toMatchObject({ kind: 'voicemail', conversationId: 's-vm', extension: '.mp3', locator: { kind: 'voicemail', index: '0' } });
+      expect(item).toMatchObject({
+        kind: 'voicemail',
+        conversationId: 's-vm',
+        extension: '.mp3',
+        locator: { kind: 'voicemail', index: '0' },
+      });
       expect(items.filter((i) => i.kind === 'voicemail' && i.conversationId === 's-vm')).toHaveLength(1);
       expect(await sha256Of(ready(await provider.openDownload(item, { offset: 0 })).body)).toBe(await sim.sha256('s-vm', 0, 'voicemail'));
     }
@@ -280,7 +308,11 @@ describe('Kore provider: v2 downloads, auth and statuses', () => {
   it('refuses a fileUrl outside mediaHosts without fetching it', async () => {
     const provider = make();
     const { items } = await listAll(provider);
-    sim.faults.add({ target: 'v2', id: 's-multi', fault: { kind: 'foreign-redirect', location: 'http://attacker.example:8080/steal.wav?token=x' } });
+    sim.faults.add({
+      target: 'v2',
+      id: 's-multi',
+      fault: { kind: 'foreign-redirect', location: 'http://attacker.example:8080/steal.wav?token=x' },
+    });
     const err = await provider.openDownload(itemFor(items, 's-multi-recording-0'), { offset: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
     expect((err as UnavailableError).reason).toBe('refused_link');
@@ -305,7 +337,10 @@ describe('Kore provider: v2 downloads, auth and statuses', () => {
     const first = new Set(apiAuthHeaders(sim));
     expect(first.size).toBe(1);
     const [token] = [...first] as [string];
-    const [head, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>) as [
+    const [head, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>) as [
       Record<string, unknown>,
       Record<string, unknown>,
     ];
@@ -333,15 +368,19 @@ describe('Kore provider: v2 downloads, auth and statuses', () => {
 
   it('names the missing "SmartAssist Recordings" scope', async () => {
     sim.scopeMissing = true;
-    const err = await make().listPage(WINDOW, null).catch((e: unknown) => e);
+    const err = await make()
+      .listPage(WINDOW, null)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CredentialsRejectedError);
     expect((err as Error).message).toMatch(/Scope is incorrect.*"SmartAssist Recordings" API scope/);
   });
 
-  it('treats Kore\'s rate-limit answer as transient, whatever its status code', async () => {
+  it("treats Kore's rate-limit answer as transient, whatever its status code", async () => {
     const body = 'Rate limit for this API has been reached';
     sim.faults.add({ target: 'getSessions', fault: { kind: 'status', status: 429, retryAfterSeconds: 7, body } });
-    const limited = await make().listPage(WINDOW, null).catch((e: unknown) => e);
+    const limited = await make()
+      .listPage(WINDOW, null)
+      .catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(TransientError);
     expect((limited as TransientError).retryAfterMs).toBe(7000);
     // The status code is unconfirmed: the body alone says it.
@@ -391,7 +430,7 @@ describe('Kore provider: v1 (base64 in JSON)', () => {
     await sim.stop();
   });
 
-  it('counts each session\'s recordings by streaming the body, and decodes each one (escapes, line breaks, other keys)', async () => {
+  it("counts each session's recordings by streaming the body, and decodes each one (escapes, line breaks, other keys)", async () => {
     const { items } = await listAll(provider, { from: at(0), to: at(1.5 * DAY) });
     expect(items.map((i) => [i.sourceId, i.extension, i.locator.api])).toEqual([
       ['v1-small-recording-0', '.wav', 'v1'],
@@ -401,7 +440,12 @@ describe('Kore provider: v1 (base64 in JSON)', () => {
     for (const [index, item] of items.entries()) {
       const download = ready(await provider.openDownload(item, { offset: index === 2 ? 5000 : 0 }));
       // No Range on v1: the body starts at 0 and the engine skips what it has.
-      expect(download).toMatchObject({ offset: 0, contentLength: null, totalSize: null, contentType: index === 1 ? 'audio/mpeg' : 'audio/wav' });
+      expect(download).toMatchObject({
+        offset: 0,
+        contentLength: null,
+        totalSize: null,
+        contentType: index === 1 ? 'audio/mpeg' : 'audio/wav',
+      });
       expect(await sha256Of(download.body)).toBe(await sim.sha256('v1-small', index));
     }
   });
@@ -447,7 +491,9 @@ describe('Kore provider: v1 (base64 in JSON)', () => {
     expect(peakBuffers).toBeLessThan(40 * MB);
 
     // The first element alone: reading stops (and the connection closes) once it is complete.
-    const first = ready(await provider.openDownload({ ...item, sourceId: 'v1-big-recording-0', locator: { ...item.locator, index: '0' } }, { offset: 0 }));
+    const first = ready(
+      await provider.openDownload({ ...item, sourceId: 'v1-big-recording-0', locator: { ...item.locator, index: '0' } }, { offset: 0 }),
+    );
     expect(await sha256Of(first.body)).toBe(await sim.sha256('v1-big', 0));
     await new Promise((r) => setTimeout(r, 100));
     expect(sim.requests.filter((r) => r.query.sessionId === 'v1-big').at(-1)!.bytesSent).toBeLessThan(20 * MB);

@@ -12,8 +12,18 @@ async function bytesOf(body: Readable): Promise<Buffer> {
 
 describe('Kore v1 element decoder (data URIs inside JSON strings)', () => {
   it('decodes across any chunking, with escapes split between chunks', async () => {
-    const payloads = [Buffer.from('hello, world? \u00ff\u0000'), createHash('sha512').update('x').digest(), Buffer.alloc(0), Buffer.from([0xfb, 0xff, 0xbf])];
-    const encode = (b: Buffer) => b.toString('base64').replace(/(.{7})/g, '$1\\r\\n').replace(/\//g, '\\/').replace(/\+/g, '\\u002B');
+    const payloads = [
+      Buffer.from('hello, world? \u00ff\u0000'),
+      createHash('sha512').update('x').digest(),
+      Buffer.alloc(0),
+      Buffer.from([0xfb, 0xff, 0xbf]),
+    ];
+    const encode = (b: Buffer) =>
+      b
+        .toString('base64')
+        .replace(/(.{7})/g, '$1\\r\\n')
+        .replace(/\//g, '\\/')
+        .replace(/\+/g, '\\u002B');
     const json = `{"x":"a\\"b]","recording":[${payloads.map((p) => `"data:application\\/octet-stream;base64,${encode(p)}"`).join(', ')}], "y": [1]}`;
     for (const size of [1, 2, 3, 5, 7, 64]) {
       const chunks: Buffer[] = [];

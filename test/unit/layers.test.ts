@@ -9,8 +9,16 @@ import { describe, expect, it } from 'vitest';
  * bench/ and test/ stand outside: they use the house, and may import any of it.
  */
 const LAYERS: ReadonlyArray<{ name: string; paths: readonly string[]; holds: string }> = [
-  { name: 'contracts', paths: ['src/contracts/'], holds: 'what crosses the workflow sandbox or history: inputs and their parsing, results, windows, units; Node-free' },
-  { name: 'foundations', paths: ['src/errors.ts', 'src/secrets.ts', 'src/json/'], holds: 'the error taxonomy, secret references, streaming JSON scanners' },
+  {
+    name: 'contracts',
+    paths: ['src/contracts/'],
+    holds: 'what crosses the workflow sandbox or history: inputs and their parsing, results, windows, units; Node-free',
+  },
+  {
+    name: 'foundations',
+    paths: ['src/errors.ts', 'src/secrets.ts', 'src/json/'],
+    holds: 'the error taxonomy, secret references, streaming JSON scanners',
+  },
   { name: 'http', paths: ['src/http/'], holds: 'HTTP with credentials kept on their origin, host allow-lists' },
   { name: 'providers', paths: ['src/providers/'], holds: 'one folder per platform, its descriptor in the catalog' },
   { name: 'config', paths: ['src/config/'], holds: 'the configuration, its connections built from the provider catalog' },
@@ -22,7 +30,7 @@ const LAYERS: ReadonlyArray<{ name: string; paths: readonly string[]; holds: str
   { name: 'worker', paths: ['src/worker/'], holds: 'the worker process' },
   { name: 'dev tools', paths: ['src/simulators/', 'src/devstack/'], holds: 'platform simulators and the embedded dev stack' },
   { name: 'demo', paths: ['src/demo/'], holds: '`callvault demo`' },
-  { name: 'cli', paths: ['src/cli/'], holds: 'the `callvault` command, which loads each command\'s code when it runs' },
+  { name: 'cli', paths: ['src/cli/'], holds: "the `callvault` command, which loads each command's code when it runs" },
 ];
 
 const ROOT = join(__dirname, '..', '..');
@@ -38,7 +46,10 @@ function tsFiles(dir: string): string[] {
 const FILES = ['src', 'activities', 'workflows'].flatMap(tsFiles);
 
 function layerOf(file: string): number {
-  const matches = LAYERS.map((layer, index) => ({ index, length: Math.max(0, ...layer.paths.filter((p) => file === p || file.startsWith(p)).map((p) => p.length)) }));
+  const matches = LAYERS.map((layer, index) => ({
+    index,
+    length: Math.max(0, ...layer.paths.filter((p) => file === p || file.startsWith(p)).map((p) => p.length)),
+  }));
   const best = matches.filter((m) => m.length > 0).sort((a, b) => b.length - a.length)[0];
   return best ? best.index : -1;
 }
@@ -59,7 +70,12 @@ function importsOf(file: string): Import[] {
   const add = (node: ts.Node, literal: ts.Expression | undefined, typeOnly: boolean) => {
     if (!literal || !ts.isStringLiteralLike(literal)) return;
     const specifier = literal.text;
-    found.push({ specifier, target: resolve(file, specifier), typeOnly, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
+    found.push({
+      specifier,
+      target: resolve(file, specifier),
+      typeOnly,
+      line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+    });
   };
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node)) add(node, node.moduleSpecifier, node.importClause?.isTypeOnly ?? false);
@@ -67,7 +83,8 @@ function importsOf(file: string): Import[] {
     else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) add(node, node.argument.literal, true);
     else if (ts.isCallExpression(node)) {
       const callee = node.expression.getText(source);
-      if (callee === 'require' || callee === 'require.resolve' || node.expression.kind === ts.SyntaxKind.ImportKeyword) add(node, node.arguments[0], false);
+      if (callee === 'require' || callee === 'require.resolve' || node.expression.kind === ts.SyntaxKind.ImportKeyword)
+        add(node, node.arguments[0], false);
     }
     ts.forEachChild(node, visit);
   };
@@ -129,7 +146,7 @@ describe('the layers of the house', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('keeps SQL on provenance\'s tables in the provenance store', () => {
+  it("keeps SQL on provenance's tables in the provenance store", () => {
     // A query whose text names a callvault table (the dev stack's database administration and the
     // bench's pg_stat_* readings name none); SQL quoted in a message to people is not a query.
     const sql = /\.query(?:<[^>]*>)?\(\s*[`'"][^`'"]*\bcallvault\./;
@@ -138,7 +155,13 @@ describe('the layers of the house', () => {
   });
 
   it('builds the configuration and the registry from the provider catalog: neither names a provider', () => {
-    const shared = [...tsFiles('src/config'), 'src/providers/registry.ts', 'src/providers/connection.ts', 'src/providers/descriptor.ts', 'src/providers/types.ts'];
+    const shared = [
+      ...tsFiles('src/config'),
+      'src/providers/registry.ts',
+      'src/providers/connection.ts',
+      'src/providers/descriptor.ts',
+      'src/providers/types.ts',
+    ];
     const naming = shared.filter((f) => /['"](bird|dixa|kore)['"]/.test(readFileSync(join(ROOT, f), 'utf8')));
     expect(naming).toEqual([]);
     // The catalog is the one place that lists them.

@@ -28,36 +28,63 @@ describe('retryTransient', () => {
 
   it('gives up after its tries, and never retries what is not transient', async () => {
     let calls = 0;
-    const failing = () => retryTransient(async () => {
-      calls++;
-      throw new TransientError('503');
-    }, fast);
+    const failing = () =>
+      retryTransient(async () => {
+        calls++;
+        throw new TransientError('503');
+      }, fast);
     await expect(failing()).rejects.toThrow('503');
     expect(calls).toBe(5);
     calls = 0;
-    await expect(retryTransient(async () => {
-      calls++;
-      throw new Error('bad request');
-    }, fast)).rejects.toThrow('bad request');
+    await expect(
+      retryTransient(async () => {
+        calls++;
+        throw new Error('bad request');
+      }, fast),
+    ).rejects.toThrow('bad request');
     expect(calls).toBe(1);
   });
 
   it('runs a call once without a policy', async () => {
     let calls = 0;
-    await expect(retryTransient(async () => {
-      calls++;
-      throw new TransientError('429');
-    }, undefined)).rejects.toThrow('429');
+    await expect(
+      retryTransient(async () => {
+        calls++;
+        throw new TransientError('429');
+      }, undefined),
+    ).rejects.toThrow('429');
     expect(calls).toBe(1);
   });
 });
 
 describe('Kore listing under a shared quota', () => {
-  const sessions = KoreSimulator.generate({ seed: 'kore-quota', count: 60, from: WINDOW.from, to: WINDOW.to, chatEvery: 0, recordingsPerSession: { min: 1, max: 2 }, size: { min: 100, max: 200 }, voicemailEvery: 0 });
+  const sessions = KoreSimulator.generate({
+    seed: 'kore-quota',
+    count: 60,
+    from: WINDOW.from,
+    to: WINDOW.to,
+    chatEvery: 0,
+    recordingsPerSession: { min: 1, max: 2 },
+    size: { min: 100, max: 200 },
+    voicemailEvery: 0,
+  });
   const sim = new KoreSimulator({ seed: 'kore-quota', sessions });
   const provider = () => {
-    const conn = koreConnectionSchema.parse({ provider: 'kore', baseUrl: sim.baseUrl, botId: sim.botId, clientId: { env: 'X' }, clientSecret: { env: 'Y' }, mediaHosts: [sim.mediaHost], includeVoicemail: false, allowPrivateNetwork: true });
-    return new KoreProvider({ ...conn, name: 'kore-quota' }, { clientId: sim.clientId, clientSecret: sim.clientSecret }, { apiIntervalMs: 0 });
+    const conn = koreConnectionSchema.parse({
+      provider: 'kore',
+      baseUrl: sim.baseUrl,
+      botId: sim.botId,
+      clientId: { env: 'X' },
+      clientSecret: { env: 'Y' },
+      mediaHosts: [sim.mediaHost],
+      includeVoicemail: false,
+      allowPrivateNetwork: true,
+    });
+    return new KoreProvider(
+      { ...conn, name: 'kore-quota' },
+      { clientId: sim.clientId, clientSecret: sim.clientSecret },
+      { apiIntervalMs: 0 },
+    );
   };
   const rateLimited = { kind: 'status' as const, status: 429, retryAfterSeconds: 0, body: 'Rate limit for this API has been reached' };
 
@@ -83,7 +110,8 @@ describe('Kore listing under a shared quota', () => {
     const clean = await listAll();
     // 429s on getSessions and on many sessions' calls, up to four in a row on one call.
     sim.faults.add({ target: 'v2', fault: rateLimited, times: 4 }).add({ target: 'getSessions', fault: rateLimited, times: 2 });
-    for (const victim of clean.items.filter((_, i) => i % 7 === 3)) sim.faults.add({ target: 'v2', id: victim.conversationId, fault: rateLimited, times: 3 });
+    for (const victim of clean.items.filter((_, i) => i % 7 === 3))
+      sim.faults.add({ target: 'v2', id: victim.conversationId, fault: rateLimited, times: 3 });
     const limited = await listAll(fast);
     expect(sim.faults.pending()).toBe(0);
     expect(limited.items.map((i) => i.sourceId).sort()).toEqual(clean.items.map((i) => i.sourceId).sort());

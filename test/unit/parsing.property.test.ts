@@ -30,8 +30,46 @@ const MIN_EACH_WAY = 50;
 
 // --- generators --------------------------------------------------------------------------------
 
-const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', 'prototype', 'isPrototypeOf', '__defineGetter__', 'then'];
-const NASTY_CHARS = ['\u0000', '\n', '\r', '\t', '\u0007', '\u007f', '\u0085', '\u2028', '\u202e', '\u2066', '\ufeff', '\ud800', '\udfff', '😀', 'é', 'e\u0301', '１', 'Ⅻ', ' ', '/', '.', '..', ':', '%00', "'", '"', '\\'];
+const PROTOTYPE_NAMES = [
+  'constructor',
+  '__proto__',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'prototype',
+  'isPrototypeOf',
+  '__defineGetter__',
+  'then',
+];
+const NASTY_CHARS = [
+  '\u0000',
+  '\n',
+  '\r',
+  '\t',
+  '\u0007',
+  '\u007f',
+  '\u0085',
+  '\u2028',
+  '\u202e',
+  '\u2066',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '😀',
+  'é',
+  'e\u0301',
+  '１',
+  'Ⅻ',
+  ' ',
+  '/',
+  '.',
+  '..',
+  ':',
+  '%00',
+  "'",
+  '"',
+  '\\',
+];
 
 const goodName = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/);
 const nastyString = fc.oneof(
@@ -73,7 +111,9 @@ interface DateParts {
 
 const offsets = fc.oneof(
   fc.constantFrom('Z', '+00:00', '-00:00', '+14:00', '+14:01', '-12:00', '+23:59', '-24:00', '+05:60', '+0530', '+05'),
-  fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 61 })).map(([s, h, m]) => `${s}${pad(h, 2)}:${pad(m, 2)}`),
+  fc
+    .tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 61 }))
+    .map(([s, h, m]) => `${s}${pad(h, 2)}:${pad(m, 2)}`),
 );
 const dateParts: fc.Arbitrary<DateParts> = fc.record({
   y: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(1999, 2000, 2027, 2028, 2099, 2100, 2101)),
@@ -119,20 +159,27 @@ function expectedInstant(p: DateParts): number | undefined {
   return ms >= Date.UTC(2000, 0, 1) && ms < Date.UTC(2101, 0, 1) ? ms : undefined;
 }
 
-const dateString = fc.oneof({ weight: 4, arbitrary: dateParts.map(renderDate) }, { weight: 1, arbitrary: nastyString }, { weight: 1, arbitrary: dateParts.map((p) => `\uFEFF${renderDate(p)}`) });
+const dateString = fc.oneof(
+  { weight: 4, arbitrary: dateParts.map(renderDate) },
+  { weight: 1, arbitrary: nastyString },
+  { weight: 1, arbitrary: dateParts.map((p) => `\uFEFF${renderDate(p)}`) },
+);
 
 /** Adds junk keys (own `__proto__` included, as JSON.parse makes them) to an object. */
 function withJunkKeys(base: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<unknown> {
-  return fc.tuple(base, fc.dictionary(fc.oneof(nastyString, fc.constantFrom(...PROTOTYPE_NAMES)), fc.jsonValue(), { maxKeys: 3 }), fc.boolean()).map(([b, extra, viaJson]) => {
-    const merged = { ...b };
-    for (const [k, v] of Object.entries(extra)) Object.defineProperty(merged, k, { value: v, enumerable: true, configurable: true, writable: true });
-    if (!viaJson) return merged;
-    try {
-      return JSON.parse(JSON.stringify(merged) ?? 'null') as unknown;
-    } catch {
-      return merged; // a BigInt somewhere: JSON cannot carry it, the object itself still goes in
-    }
-  });
+  return fc
+    .tuple(base, fc.dictionary(fc.oneof(nastyString, fc.constantFrom(...PROTOTYPE_NAMES)), fc.jsonValue(), { maxKeys: 3 }), fc.boolean())
+    .map(([b, extra, viaJson]) => {
+      const merged = { ...b };
+      for (const [k, v] of Object.entries(extra))
+        Object.defineProperty(merged, k, { value: v, enumerable: true, configurable: true, writable: true });
+      if (!viaJson) return merged;
+      try {
+        return JSON.parse(JSON.stringify(merged) ?? 'null') as unknown;
+      } catch {
+        return merged; // a BigInt somewhere: JSON cannot carry it, the object itself still goes in
+      }
+    });
 }
 
 /** Inputs as anyone may send them: mostly mutated valid ones, some with junk keys, some junk of any type. */
@@ -147,7 +194,10 @@ const DELETE = Symbol('delete');
  * one rule at a time, and some stay valid, so both the refusals and the invariants of what is
  * accepted get exercised.
  */
-function mutated(valid: fc.Arbitrary<Record<string, unknown>>, hostile: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
+function mutated(
+  valid: fc.Arbitrary<Record<string, unknown>>,
+  hostile: Record<string, fc.Arbitrary<unknown>>,
+): fc.Arbitrary<Record<string, unknown>> {
   const keys = Object.keys(hostile);
   const change = fc.oneof(
     { weight: 4, arbitrary: fc.oneof(...keys.map((k) => hostile[k]!.map((v): [string, unknown] => [k, v]))) },
@@ -171,14 +221,25 @@ function renderInstant(ms: number, style: 'iso' | 'date' | number): string {
   const local = new Date(ms + style * MINUTE).toISOString().slice(0, 23);
   return `${local}${style < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(style) / 60), 2)}:${pad(Math.abs(style) % 60, 2)}`;
 }
-const instantStyle = fc.oneof(fc.constantFrom('iso' as const, 'date' as const), fc.integer({ min: -12 * 4, max: 14 * 4 }).map((q) => q * 15));
+const instantStyle = fc.oneof(
+  fc.constantFrom('iso' as const, 'date' as const),
+  fc.integer({ min: -12 * 4, max: 14 * 4 }).map((q) => q * 15),
+);
 const validInstant = fc.tuple(validInstantMs, instantStyle).map(([ms, style]) => renderInstant(ms, style));
 const goodText = fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 60 }).filter((t) => textProblem(t, 200) === undefined);
 const validOptions = fc.record(
-  Object.fromEntries(Object.entries(OPTION_RULES).map(([k, r]) => [k, r.integer ? fc.integer({ min: r.min, max: r.max }) : fc.double({ min: r.min, max: r.max, noNaN: true })])),
+  Object.fromEntries(
+    Object.entries(OPTION_RULES).map(([k, r]) => [
+      k,
+      r.integer ? fc.integer({ min: r.min, max: r.max }) : fc.double({ min: r.min, max: r.max, noNaN: true }),
+    ]),
+  ),
   { requiredKeys: [] },
 );
-const hostileOptions = fc.oneof(fc.dictionary(fc.oneof(fc.constantFrom(...Object.keys(OPTION_RULES)), fc.constantFrom(...PROTOTYPE_NAMES)), numberish, { maxKeys: 4 }), junk);
+const hostileOptions = fc.oneof(
+  fc.dictionary(fc.oneof(fc.constantFrom(...Object.keys(OPTION_RULES)), fc.constantFrom(...PROTOTYPE_NAMES)), numberish, { maxKeys: 4 }),
+  junk,
+);
 const hostileName = fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), nastyString, junk);
 
 // --- what an error must look like --------------------------------------------------------------
@@ -189,7 +250,10 @@ function expectFieldError(err: unknown, type: new (...args: never[]) => Error, p
   expect(err.message.startsWith(prefix)).toBe(true);
   const first = err.message.slice(prefix.length);
   const head = /^(input|carried|[A-Za-z0-9_$-]+|'.*?')[.:]/.exec(first)?.[1];
-  expect(head !== undefined && (head === 'input' || head.startsWith("'") || fields.includes(head) || /^[A-Za-z0-9_$-]+$/.test(head)), first.slice(0, 80)).toBe(true);
+  expect(
+    head !== undefined && (head === 'input' || head.startsWith("'") || fields.includes(head) || /^[A-Za-z0-9_$-]+$/.test(head)),
+    first.slice(0, 80),
+  ).toBe(true);
   expect(err.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
   expect(err.message.length).toBeLessThan(4000);
 }
@@ -246,18 +310,33 @@ describe('instants', () => {
 
 describe('the export input', () => {
   const KNOWN = ['connection', 'from', 'to', 'trigger', 'options'];
-  const window = fc.tuple(validInstantMs, fc.integer({ min: 1, max: MAX_WINDOW_DAYS * DAY + DAY }), instantStyle, instantStyle).map(([from, length, a, b]) => ({
-    from: renderInstant(from, a),
-    to: renderInstant(Math.min(from + length, LATEST_INSTANT), b),
-  }));
+  const window = fc
+    .tuple(validInstantMs, fc.integer({ min: 1, max: MAX_WINDOW_DAYS * DAY + DAY }), instantStyle, instantStyle)
+    .map(([from, length, a, b]) => ({
+      from: renderInstant(from, a),
+      to: renderInstant(Math.min(from + length, LATEST_INSTANT), b),
+    }));
   const valid = fc
-    .record({ connection: goodName, window, trigger: fc.option(fc.record({ kind: fc.constantFrom(...TRIGGER_KINDS), by: goodText }, { requiredKeys: ['kind'] })), options: fc.option(validOptions) })
-    .map(({ connection, window: w, trigger, options }) => ({ connection, ...w, ...(trigger ? { trigger } : {}), ...(options ? { options } : {}) }));
+    .record({
+      connection: goodName,
+      window,
+      trigger: fc.option(fc.record({ kind: fc.constantFrom(...TRIGGER_KINDS), by: goodText }, { requiredKeys: ['kind'] })),
+      options: fc.option(validOptions),
+    })
+    .map(({ connection, window: w, trigger, options }) => ({
+      connection,
+      ...w,
+      ...(trigger ? { trigger } : {}),
+      ...(options ? { options } : {}),
+    }));
   const input = mutated(valid, {
     connection: hostileName,
     from: fc.oneof(dateString, junk),
     to: fc.oneof(dateString, junk),
-    trigger: fc.oneof(fc.record({ kind: fc.oneof(fc.constantFrom(...TRIGGER_KINDS), nastyString), by: fc.oneof(nastyString, junk) }, { requiredKeys: [] }), junk),
+    trigger: fc.oneof(
+      fc.record({ kind: fc.oneof(fc.constantFrom(...TRIGGER_KINDS), nastyString), by: fc.oneof(nastyString, junk) }, { requiredKeys: [] }),
+      junk,
+    ),
     options: hostileOptions,
   });
 
@@ -290,9 +369,11 @@ describe('the export input', () => {
 
 describe('durations and cron', () => {
   const durationText = fc.oneof(
-    fc.tuple(fc.option(fc.nat(2000)), fc.option(fc.nat(100)), fc.option(fc.nat(100)), fc.option(fc.nat(100))).map(([d, h, m, s]) =>
-      [d === null ? '' : `${d}d`, h === null ? '' : `${h}h`, m === null ? '' : `${m}m`, s === null ? '' : `${s}s`].join(''),
-    ),
+    fc
+      .tuple(fc.option(fc.nat(2000)), fc.option(fc.nat(100)), fc.option(fc.nat(100)), fc.option(fc.nat(100)))
+      .map(([d, h, m, s]) =>
+        [d === null ? '' : `${d}d`, h === null ? '' : `${h}h`, m === null ? '' : `${m}m`, s === null ? '' : `${s}s`].join(''),
+      ),
     fc.stringMatching(/^\d{1,12}[dhms]?$/),
     nastyString,
   );
@@ -315,7 +396,32 @@ describe('durations and cron', () => {
   });
 
   const cronField = fc.oneof(
-    fc.constantFrom('*', '*/5', '*/0', '*/99', '1-5', '5-1', '1-2-3', '0', '59', '60', '7', '31', '29', '30', '2', 'mon', 'monday', 'feb', 'jan-mar', 'L', '?', '1,15', '', '-1'),
+    fc.constantFrom(
+      '*',
+      '*/5',
+      '*/0',
+      '*/99',
+      '1-5',
+      '5-1',
+      '1-2-3',
+      '0',
+      '59',
+      '60',
+      '7',
+      '31',
+      '29',
+      '30',
+      '2',
+      'mon',
+      'monday',
+      'feb',
+      'jan-mar',
+      'L',
+      '?',
+      '1,15',
+      '',
+      '-1',
+    ),
     fc.nat(70).map(String),
     fc.tuple(fc.nat(40), fc.nat(40)).map(([a, b]) => `${a}-${b}`),
   );
@@ -345,11 +451,17 @@ describe('durations and cron', () => {
 });
 
 describe('trigger inputs', () => {
-  const every = fc.oneof(fc.constantFrom('1h', '1d', '10s', '15m', '366d', '1d12h'), fc.integer({ min: 10, max: 366 * 86_400 }).map(String));
+  const every = fc.oneof(
+    fc.constantFrom('1h', '1d', '10s', '15m', '366d', '1d12h'),
+    fc.integer({ min: 10, max: 366 * 86_400 }).map(String),
+  );
   const validScheduled = fc
     .record({
       connection: goodName,
-      cadence: fc.oneof(every.map((e) => ({ every: e })), fc.constantFrom('@daily', '30 2 * * *', '0 0 13 * 5', '*/15 * * * mon-fri', '0 0 1 1,7 *').map((c) => ({ cron: c }))),
+      cadence: fc.oneof(
+        every.map((e) => ({ every: e })),
+        fc.constantFrom('@daily', '30 2 * * *', '0 0 13 * 5', '*/15 * * * mon-fri', '0 0 1 1,7 *').map((c) => ({ cron: c })),
+      ),
       delay: fc.option(fc.constantFrom('0s', '10m', '2h', '30d')),
       scheduleId: fc.option(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/)),
       options: fc.option(validOptions),
@@ -399,7 +511,11 @@ describe('trigger inputs', () => {
     })
     .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null)));
   const sweep = mutated(validSweep, {
-    connections: fc.oneof(fc.array(fc.oneof(goodName, fc.constantFrom(...PROTOTYPE_NAMES), nastyString), { maxLength: 4 }), goodName.map((n) => [n, n]), junk),
+    connections: fc.oneof(
+      fc.array(fc.oneof(goodName, fc.constantFrom(...PROTOTYPE_NAMES), nastyString), { maxLength: 4 }),
+      goodName.map((n) => [n, n]),
+      junk,
+    ),
     lookbackDays: numberish,
     dryRun: junk,
     now: fc.oneof(dateString, junk),
@@ -452,31 +568,63 @@ describe('the configuration', () => {
     fc.ipV4(),
     fc.ipV6().map((ip) => `[${ip}]`),
   );
-  const weighted = <T>(common: T[], rare: T[]) => fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: fc.constantFrom(...rare) });
+  const weighted = <T>(common: T[], rare: T[]) =>
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: fc.constantFrom(...rare) });
   const url = fc
     .record({
       scheme: weighted(['http', 'https', 'HTTPS'], ['file', 'ftp', 'javascript', 'gopher', 'postgres']),
-      user: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('u', 'u:p', ':p', 'user:pa%40ss') }),
+      user: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constantFrom('u', 'u:p', ':p', 'user:pa%40ss') },
+      ),
       host: hosts,
       port: fc.option(fc.integer({ min: 0, max: 70000 })),
       path: fc.option(fc.webPath()),
-      tail: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('?token=x', '?', '#frag', '?X-Amz-Signature=abc') }),
+      tail: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constantFrom('?token=x', '?', '#frag', '?X-Amz-Signature=abc') },
+      ),
     })
-    .map((u) => `${u.scheme}://${u.user === null ? '' : `${u.user}@`}${u.host}${u.port === null ? '' : `:${u.port}`}${u.path ?? ''}${u.tail ?? ''}`);
+    .map(
+      (u) =>
+        `${u.scheme}://${u.user === null ? '' : `${u.user}@`}${u.host}${u.port === null ? '' : `:${u.port}`}${u.path ?? ''}${u.tail ?? ''}`,
+    );
   const hostPattern = fc.oneof(
-    fc.tuple(fc.oneof(hosts, fc.constantFrom('*.amazonaws.com', '*.com', '*.google.internal', '*.svc.internal', '*.example.org')), fc.option(fc.integer({ min: 0, max: 70000 }))).map(
-      ([h, port]) => `${h}${port === null ? '' : `:${port}`}`,
-    ),
+    fc
+      .tuple(
+        fc.oneof(hosts, fc.constantFrom('*.amazonaws.com', '*.com', '*.google.internal', '*.svc.internal', '*.example.org')),
+        fc.option(fc.integer({ min: 0, max: 70000 })),
+      )
+      .map(([h, port]) => `${h}${port === null ? '' : `:${port}`}`),
     nastyString,
   );
   const secret = fc.oneof(
-    { weight: 3, arbitrary: fc.oneof(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,20}$/).map((env) => ({ env })), fc.webPath().map((f) => ({ file: `/${f}` }))) },
-    { weight: 2, arbitrary: fc.oneof(nastyString, fc.record({ env: nastyString }), fc.record({ file: nastyString }), fc.record({ value: goodText }), fc.constant({ env: 'A', file: '/b' }), junk) },
+    {
+      weight: 3,
+      arbitrary: fc.oneof(
+        fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,20}$/).map((env) => ({ env })),
+        fc.webPath().map((f) => ({ file: `/${f}` })),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.oneof(
+        nastyString,
+        fc.record({ env: nastyString }),
+        fc.record({ file: nastyString }),
+        fc.record({ value: goodText }),
+        fc.constant({ env: 'A', file: '/b' }),
+        junk,
+      ),
+    },
   );
   const hostile = fc.oneof(nastyString, junk, numberish);
   const value = (common: unknown[]) => fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: hostile });
   const FIELDS: Array<[readonly string[], fc.Arbitrary<unknown>]> = [
-    [['temporal', 'address'], value(['127.0.0.1:7233', 'temporal:7233', '[::1]:7233', 'http://temporal:7233', 'temporal:99999', 'temporal'])],
+    [
+      ['temporal', 'address'],
+      value(['127.0.0.1:7233', 'temporal:7233', '[::1]:7233', 'http://temporal:7233', 'temporal:99999', 'temporal']),
+    ],
     [['temporal', 'namespace'], value(['default', 'prod.ns-1'])],
     [['temporal', 'taskQueue'], value(['callvault', 'cv.prod_1', 'a b', '../x'])],
     [['storage', 'endpoint'], fc.oneof(url, hostile)],
@@ -484,7 +632,10 @@ describe('the configuration', () => {
     [['storage', 'prefix'], value(['exports', 'a/b/c', 'x_y/z-1', '../../etc', '/', '', 'a//b', 'a/', '.x', 'a/../b'])],
     [['storage', 'region'], value(['eu-west-1', 'us-east-1', 'evil.com#'])],
     [['storage', 'accessKeyId'], secret],
-    [['database', 'url'], value(['postgres://u@h/db', 'postgresql://h:5432/db', 'postgres://u:p@h/db', 'postgres://h/db?password=x', 'mysql://h/db'])],
+    [
+      ['database', 'url'],
+      value(['postgres://u@h/db', 'postgresql://h:5432/db', 'postgres://u:p@h/db', 'postgres://h/db?password=x', 'mysql://h/db']),
+    ],
     [['connections', 'c', 'baseUrl'], fc.oneof(url, hostile)],
     [['connections', 'c', 'mediaHosts', '0'], hostPattern],
     [['connections', 'c', 'accessKey'], secret],
@@ -518,14 +669,22 @@ describe('the configuration', () => {
     const conns = raw.connections as Record<string, Record<string, unknown>>;
     if (typeof conns.c === 'object' && conns.c !== null) conns.c.allowPrivateNetwork = allowPrivate;
     // An own property, as JSON.parse makes it, even for `__proto__`.
-    if (junkName !== null) Object.defineProperty(conns, junkName, { value: { ...conns.c }, enumerable: true, configurable: true, writable: true });
+    if (junkName !== null)
+      Object.defineProperty(conns, junkName, { value: { ...conns.c }, enumerable: true, configurable: true, writable: true });
     return raw;
   }
 
   /** Independent of src/http/hosts: the addresses that must never be reached, in their normalized spelling. */
   function pointsAtMetadata(hostname: string): boolean {
     const h = hostname.replace(/\.$/, '').toLowerCase();
-    return h.startsWith('169.254.') || h === '100.100.100.200' || h === 'metadata.google.internal' || h === '[fd00:ec2::254]' || h.startsWith('[fe80:') || h.startsWith('[::ffff:a9fe:');
+    return (
+      h.startsWith('169.254.') ||
+      h === '100.100.100.200' ||
+      h === 'metadata.google.internal' ||
+      h === '[fd00:ec2::254]' ||
+      h.startsWith('[fe80:') ||
+      h.startsWith('[::ffff:a9fe:')
+    );
   }
 
   function checkUrl(value: unknown, allowPrivate: boolean): void {
@@ -539,7 +698,10 @@ describe('the configuration', () => {
 
   it('either fails naming the file and every field, or holds nothing the rules refuse', () => {
     const change = fc.oneof(...FIELDS.map(([path, arb]) => arb.map((v): [readonly string[], unknown] => [path, v])));
-    const junkName = fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), nastyString) });
+    const junkName = fc.oneof(
+      { weight: 4, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), nastyString) },
+    );
     fc.assert(
       fc.property(fc.array(change, { minLength: 1, maxLength: 3 }), fc.boolean(), junkName, (changes, allowPrivate, junkName) => {
         const raw = mutated(changes, allowPrivate, junkName);
@@ -575,12 +737,19 @@ describe('CLI numbers', () => {
   it('are plain decimal digits in range, nothing else', () => {
     const parse = wholeNumberArg(2, 3600);
     fc.assert(
-      fc.property(fc.oneof(fc.stringMatching(/^[0-9]{1,6}$/), fc.constantFrom('0x10', '1e3', '+5', '-5', ' 5', '5.0', '', 'Infinity', '٣'), nastyString), (s) => {
-        const out = attempt(() => parse(s));
-        const expected = /^(0|[1-9][0-9]*)$/.test(s) && Number(s) >= 2 && Number(s) <= 3600;
-        expect('value' in out, JSON.stringify(s)).toBe(expected);
-        if ('value' in out) expect(out.value).toBe(Number(s));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.stringMatching(/^[0-9]{1,6}$/),
+          fc.constantFrom('0x10', '1e3', '+5', '-5', ' 5', '5.0', '', 'Infinity', '٣'),
+          nastyString,
+        ),
+        (s) => {
+          const out = attempt(() => parse(s));
+          const expected = /^(0|[1-9][0-9]*)$/.test(s) && Number(s) >= 2 && Number(s) <= 3600;
+          expect('value' in out, JSON.stringify(s)).toBe(expected);
+          if ('value' in out) expect(out.value).toBe(Number(s));
+        },
+      ),
       { numRuns: 2000 },
     );
     expectBothWays(MIN_EACH_WAY);

@@ -1,16 +1,29 @@
 import { Readable } from 'node:stream';
 import { buffer as readAll } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { chunkBody, choosePartSize, contiguousParts, partLengths, sizeClass, streamParts, type StreamedBody } from '../../src/transfer/parts';
+import {
+  chunkBody,
+  choosePartSize,
+  contiguousParts,
+  partLengths,
+  sizeClass,
+  streamParts,
+  type StreamedBody,
+} from '../../src/transfer/parts';
 import { MiB } from '../../src/contracts/units';
-
 
 async function collect(body: Readable, partSize: number, skip = 0, hint: number | null = null) {
   const stats = { discarded: 0, received: 0 };
   const seen: Buffer[] = [];
   const parts: Buffer[] = [];
   let received = 0;
-  const options = { partSize, skip, sizeHint: hint, onData: (c: Buffer) => seen.push(Buffer.from(c)), onReceived: (n: number) => (received += n) };
+  const options = {
+    partSize,
+    skip,
+    sizeHint: hint,
+    onData: (c: Buffer) => seen.push(Buffer.from(c)),
+    onReceived: (n: number) => (received += n),
+  };
   for await (const part of chunkBody(body, options, stats)) parts.push(Buffer.from(part));
   expect(received).toBe(stats.received);
   return { parts, stats, seen: Buffer.concat(seen) };
@@ -75,7 +88,13 @@ describe('streamParts', () => {
     const data = bytes(30);
     const s = stats();
     const got: Buffer[] = [];
-    for await (const part of streamParts(Readable.from([data.subarray(0, 7), data.subarray(7)]), partLengths(18, 10), { skip: 12, onData: () => undefined }, s)) got.push(await readAll(part.body));
+    for await (const part of streamParts(
+      Readable.from([data.subarray(0, 7), data.subarray(7)]),
+      partLengths(18, 10),
+      { skip: 12, onData: () => undefined },
+      s,
+    ))
+      got.push(await readAll(part.body));
     expect(Buffer.concat(got)).toEqual(data.subarray(12));
     expect(s.discarded).toBe(12);
   });
@@ -103,7 +122,12 @@ describe('streamParts', () => {
   it('fails the part in flight with a clear error when the source ends early', async () => {
     const s = stats();
     const heard: Error[] = [];
-    const parts = streamParts(Readable.from([bytes(15)]), partLengths(25, 10), { skip: 0, onData: () => undefined, onFailure: (e) => heard.push(e) }, s);
+    const parts = streamParts(
+      Readable.from([bytes(15)]),
+      partLengths(25, 10),
+      { skip: 0, onData: () => undefined, onFailure: (e) => heard.push(e) },
+      s,
+    );
     await readAll((await parts.next()).value!.body);
     const second = (await parts.next()).value!;
     await expect(readAll(second.body)).rejects.toThrow(/short body: the source ended after 15 bytes/);
@@ -134,7 +158,11 @@ describe('part buffers', () => {
     const second = Buffer.from(first).reverse();
     const pass = async (data: Buffer) => {
       const out: Buffer[] = [];
-      for await (const part of chunkBody(Readable.from([data]), { partSize: 8 * MiB, skip: 0, sizeHint: data.length, onData: () => undefined }, { discarded: 0, received: 0 })) {
+      for await (const part of chunkBody(
+        Readable.from([data]),
+        { partSize: 8 * MiB, skip: 0, sizeHint: data.length, onData: () => undefined },
+        { discarded: 0, received: 0 },
+      )) {
         out.push(part);
       }
       return out[0]!;

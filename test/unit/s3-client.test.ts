@@ -16,15 +16,21 @@ describe('the S3 client', () => {
     // A server that never answers 100 Continue would make an Expect header visible as a stall; Node answers it, so check the header itself.
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const storage = parseConfig({ storage: { endpoint, bucket: 'unit-bucket', accessKeyId: { env: 'K' }, secretAccessKey: { env: 'S' } }, connections: {} }).storage;
+    const storage = parseConfig({
+      storage: { endpoint, bucket: 'unit-bucket', accessKeyId: { env: 'K' }, secretAccessKey: { env: 'S' } },
+      connections: {},
+    }).storage;
     const s3 = createS3Client(storage, { K: 'key', S: 'secret' });
     try {
-      await s3.send(new PutObjectCommand({ Bucket: 'unit-bucket', Key: 'k', Body: Buffer.alloc(3 * 1024 * 1024), ContentLength: 3 * 1024 * 1024 }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: 'unit-bucket', Key: 'k', Body: Buffer.alloc(3 * 1024 * 1024), ContentLength: 3 * 1024 * 1024 }),
+      );
       expect(seen).toHaveLength(1);
       expect(seen[0]!.expect).toBeUndefined();
       expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
       const steps = s3.middlewareStack.identify().join('\n');
-      for (const gone of ['loggerMiddleware', 'recursionDetectionMiddleware', 'validateBucketNameMiddleware', 'regionRedirectMiddleware']) expect(steps).not.toContain(gone);
+      for (const gone of ['loggerMiddleware', 'recursionDetectionMiddleware', 'validateBucketNameMiddleware', 'regionRedirectMiddleware'])
+        expect(steps).not.toContain(gone);
       expect(steps).toContain('httpSigningMiddleware');
     } finally {
       s3.destroy();

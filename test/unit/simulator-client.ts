@@ -9,7 +9,10 @@ export interface Answer {
   broken: boolean;
 }
 
-export async function send(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+export async function send(
+  url: string,
+  init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   let status = 0;
   let headers: Answer['headers'] = {};
   try {

@@ -65,7 +65,10 @@ function atRates(plan: () => FaultPlan, targets: () => Target[]): void {
 }
 
 describe('the Bird simulator at fault rates', () => {
-  const sim = new BirdSimulator({ seed: 'bird-rates', recordings: BirdSimulator.generate({ seed: 'bird-rates', count: PROBES, ...window, size }) });
+  const sim = new BirdSimulator({
+    seed: 'bird-rates',
+    recordings: BirdSimulator.generate({ seed: 'bird-rates', count: PROBES, ...window, size }),
+  });
   const auth = { authorization: `AccessKey ${sim.accessKey}` };
   const api = (path: string) => `${sim.baseUrl}/workspaces/${sim.workspaceId}/recordings${path}`;
   const rec = (i: number) => sim.list()[i]!;
@@ -76,7 +79,11 @@ describe('the Bird simulator at fault rates', () => {
   atRates(
     () => sim.faults,
     () => [
-      { name: 'list', kinds: ['429', '500', '503', 'malformed-json'], probe: async (i) => outcome(await send(api(`?limit=${i + 1}`), { headers: auth }), true) },
+      {
+        name: 'list',
+        kinds: ['429', '500', '503', 'malformed-json'],
+        probe: async (i) => outcome(await send(api(`?limit=${i + 1}`), { headers: auth }), true),
+      },
       {
         name: 'metadata',
         kinds: ['429', '500', '503', 'malformed-json', 'expired'],
@@ -130,7 +137,9 @@ describe('the Bird simulator at fault rates', () => {
     sim.faults.clear();
     const r = rec(3);
     const [bytesBefore, requestsBefore] = [sim.mediaBytesSent(r.id), sim.requestsFor(r.id).length];
-    sim.faults.add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 } }).add({ target: 'media', id: r.id, fault: { kind: 'cut', fraction: 0.5 } });
+    sim.faults
+      .add({ target: 'media', id: r.id, fault: { kind: 'status', status: 503 } })
+      .add({ target: 'media', id: r.id, fault: { kind: 'cut', fraction: 0.5 } });
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) seen.push(outcome(await send((parsed(await meta(3)) as { url: string }).url)));
     expect(seen).toEqual(['503', 'broken', 'ok']);
@@ -138,7 +147,6 @@ describe('the Bird simulator at fault rates', () => {
     // Three metadata requests and three to the storage.
     expect(sim.requestsFor(r.id).length - requestsBefore).toBe(6);
   });
-
 });
 
 describe('the Dixa simulator at fault rates', () => {
@@ -171,9 +179,23 @@ describe('the Dixa simulator at fault rates', () => {
             return outcome(a, true) === 'ok' && !Array.isArray(parsed(a)) ? 'not an array' : outcome(a, true);
           },
         },
-        { name: 'messages', kinds: ['429', '500', '503', 'malformed-json'], probe: async (i) => outcome(await send(`${sim.apiBaseUrl}/v1/conversations/${100_000 + (i % 10)}/messages`, { headers: { authorization: sim.apiToken } }), true) },
+        {
+          name: 'messages',
+          kinds: ['429', '500', '503', 'malformed-json'],
+          probe: async (i) =>
+            outcome(
+              await send(`${sim.apiBaseUrl}/v1/conversations/${100_000 + (i % 10)}/messages`, { headers: { authorization: sim.apiToken } }),
+              true,
+            ),
+        },
         { ...files, kinds: ['429', '500', '503', 'expired'] },
-        { ...files, label: 'files (direct delivery)', kinds: ['cut', 'short'], before: () => (sim.delivery = 'direct'), after: () => (sim.delivery = 'redirect') },
+        {
+          ...files,
+          label: 'files (direct delivery)',
+          kinds: ['cut', 'short'],
+          before: () => (sim.delivery = 'direct'),
+          after: () => (sim.delivery = 'redirect'),
+        },
         {
           name: 'storage',
           kinds: ['500', '503', 'expired', 'cut', 'short'],
@@ -188,7 +210,14 @@ describe('the Dixa simulator at fault rates', () => {
 });
 
 describe('the Kore simulator at fault rates', () => {
-  const sessions = KoreSimulator.generate({ seed: 'kore-rates', count: PROBES, ...window, recordingsPerSession: { min: 1, max: 2 }, size, voicemailEvery: 1 });
+  const sessions = KoreSimulator.generate({
+    seed: 'kore-rates',
+    count: PROBES,
+    ...window,
+    recordingsPerSession: { min: 1, max: 2 },
+    size,
+    voicemailEvery: 1,
+  });
   const sim = new KoreSimulator({ seed: 'kore-rates', sessions });
   const bot = (path: string) => `${sim.baseUrl}/api/public/bot/${sim.botId}/${path}`;
   const headers = () => ({ auth: sim.mintToken(), 'content-type': 'application/json' });
@@ -213,19 +242,38 @@ describe('the Kore simulator at fault rates', () => {
         name: 'getSessions',
         kinds: ['429', '500', '503', 'malformed-json'],
         probe: async (i) => {
-          const a = await send(bot('getSessions'), { method: 'POST', headers: headers(), body: JSON.stringify({ skip: i, limit: 5, dateFrom: window.from, dateTo: window.to }) });
+          const a = await send(bot('getSessions'), {
+            method: 'POST',
+            headers: headers(),
+            body: JSON.stringify({ skip: i, limit: 5, dateFrom: window.from, dateTo: window.to }),
+          });
           // Kore's clients read the rate limit from the body.
-          if (a.status === 429 && !a.body.toString().includes('Rate limit for this API has been reached')) return '429 without Kore\'s message';
+          if (a.status === 429 && !a.body.toString().includes('Rate limit for this API has been reached'))
+            return "429 without Kore's message";
           return outcome(a, true);
         },
       },
-      { name: 'v1', kinds: ['429', '500', '503', 'malformed-json', 'cut'], probe: async (i) => outcome(await send(bot(`recordings?sessionId=${session(i)}`), { headers: headers() }), true) },
+      {
+        name: 'v1',
+        kinds: ['429', '500', '503', 'malformed-json', 'cut'],
+        probe: async (i) => outcome(await send(bot(`recordings?sessionId=${session(i)}`), { headers: headers() }), true),
+      },
       { name: 'v2', kinds: ['429', '500', '503', 'malformed-json', 'expired'], probe: signedThenMedia('v2/recordings', 'recording') },
-      { name: 'voicemail', kinds: ['429', '500', '503', 'malformed-json', 'expired'], probe: signedThenMedia('voicemail', 'voicemail_recording') },
+      {
+        name: 'voicemail',
+        kinds: ['429', '500', '503', 'malformed-json', 'expired'],
+        probe: signedThenMedia('voicemail', 'voicemail_recording'),
+      },
       {
         name: 'media',
         kinds: ['500', '503', 'expired', 'cut', 'short'],
-        probe: async (i) => download(await send((await signed('v2/recordings', 'recording', i)).url!), sim.requests, 'kore-media', sim.file(session(i), 'recording', 0).size),
+        probe: async (i) =>
+          download(
+            await send((await signed('v2/recordings', 'recording', i)).url!),
+            sim.requests,
+            'kore-media',
+            sim.file(session(i), 'recording', 0).size,
+          ),
       },
     ],
   );

@@ -41,7 +41,13 @@ interface Fetched {
 }
 
 /** Prints the mix's effective rates and checks what every soak must be able to rely on. */
-function expectMix(name: string, plan: FaultPlan, files: SimFile[], fetched: Map<string, Fetched>, sentBytes: (id: string) => number): void {
+function expectMix(
+  name: string,
+  plan: FaultPlan,
+  files: SimFile[],
+  fetched: Map<string, Fetched>,
+  sentBytes: (id: string) => number,
+): void {
   const stats = plan.stats();
   console.log(`${name} realistic mix at rate ${MIX.rate}, 429 on every ${MIX.every429}th API call:\n${formatStats(stats)}`);
   expect(stats.total.faults / stats.total.requests).toBeGreaterThanOrEqual(0.15);
@@ -59,8 +65,14 @@ function expectMix(name: string, plan: FaultPlan, files: SimFile[], fetched: Map
   }
 }
 
-describe('the Bird simulator\'s realistic mix', () => {
-  const recordings = BirdSimulator.generate({ seed: 'bird-mix', count: 120, ...window, size, statuses: { absent: 2, failed: 2, ongoing: 1 } });
+describe("the Bird simulator's realistic mix", () => {
+  const recordings = BirdSimulator.generate({
+    seed: 'bird-mix',
+    count: 120,
+    ...window,
+    size,
+    statuses: { absent: 2, failed: 2, ongoing: 1 },
+  });
   for (const i of [5, 50]) Object.assign(recordings[i]!, { status: 'ongoing', availableAfterPolls: 2 });
   const sim = new BirdSimulator({ seed: 'bird-mix', recordings });
   const auth = { authorization: `AccessKey ${sim.accessKey}` };
@@ -74,16 +86,23 @@ describe('the Bird simulator\'s realistic mix', () => {
     let token: string | undefined = '';
     while (token !== undefined) {
       const url = api(`?limit=20&startAt=${window.from}&endAt=${window.to}${token ? `&pageToken=${token}` : ''}`);
-      const page = await retrying(MAX_TRIES, async () => json<{ results: Array<{ id: string }>; nextPageToken?: string }>(await send(url, { headers: auth })));
+      const page = await retrying(MAX_TRIES, async () =>
+        json<{ results: Array<{ id: string }>; nextPageToken?: string }>(await send(url, { headers: auth })),
+      );
       listed.push(...page.value.results.map((r) => r.id));
       token = page.value.nextPageToken;
     }
-    expect(listed.length).toBe(recordings.length + 2 * (Math.ceil((recordings.length - 20) / 18)));
+    expect(listed.length).toBe(recordings.length + 2 * Math.ceil((recordings.length - 20) / 18));
     const fetched = new Map<string, Fetched>();
     for (const id of new Set(listed)) {
       const { value, tries } = await retrying(MAX_TRIES, async () => {
         const meta = json<{ status: string; url?: string }>(await send(api(`/${id}`), { headers: auth }));
-        if (meta?.status === 'absent' || meta?.status === 'failed' || (meta?.status === 'ongoing' && !sim.recording(id).availableAfterPolls)) return 'final';
+        if (
+          meta?.status === 'absent' ||
+          meta?.status === 'failed' ||
+          (meta?.status === 'ongoing' && !sim.recording(id).availableAfterPolls)
+        )
+          return 'final';
         if (!meta?.url) return undefined;
         const body = bytes(await send(meta.url));
         return body && sha256(body);
@@ -92,7 +111,12 @@ describe('the Bird simulator\'s realistic mix', () => {
     }
     const files = await sim.inventory();
     expect(new Set(listed)).toEqual(new Set(files.map((f) => f.id)));
-    expect(files.filter((f) => f.availability === 'final').map((f) => f.status).sort()).toEqual(['absent', 'absent', 'failed', 'failed']);
+    expect(
+      files
+        .filter((f) => f.availability === 'final')
+        .map((f) => f.status)
+        .sort(),
+    ).toEqual(['absent', 'absent', 'failed', 'failed']);
     expect(files.filter((f) => f.availability === 'pending').map((f) => f.status)).toEqual(['ongoing']);
     expectMix('Bird', sim.faults, files, fetched, (id) => sim.mediaBytesSent(id));
     const one = files.find((f) => f.availability === 'available')!;
@@ -100,7 +124,7 @@ describe('the Bird simulator\'s realistic mix', () => {
   });
 });
 
-describe('the Dixa simulator\'s realistic mix', () => {
+describe("the Dixa simulator's realistic mix", () => {
   const sim = new DixaSimulator({ seed: 'dixa-mix', generate: { count: 90, ...window, size } });
   const basic = { authorization: `Basic ${Buffer.from(`bearer:${sim.apiToken}`).toString('base64')}` };
   beforeAll(() => sim.start());
@@ -115,14 +139,18 @@ describe('the Dixa simulator\'s realistic mix', () => {
     // Slices, as callvault pages: the answers reach past the slice bounds and repeat records.
     for (let s = from; s < to; s += day) {
       const url = `${sim.exportsBaseUrl}/v1/message_export?created_after=${s}&created_before=${Math.min(s + day, to)}`;
-      const { value } = await retrying(MAX_TRIES, async () => json<ExportRecord[]>(await send(url, { headers: { authorization: `Bearer ${sim.apiToken}` } })));
+      const { value } = await retrying(MAX_TRIES, async () =>
+        json<ExportRecord[]>(await send(url, { headers: { authorization: `Bearer ${sim.apiToken}` } })),
+      );
       answered += value.length;
       for (const r of value) records.set(r.id, r);
     }
     expect(records.size).toBe(90);
     expect(answered).toBeGreaterThan(90);
     for (const csid of new Set([...records.values()].map((r) => r.csid))) {
-      await retrying(MAX_TRIES, async () => json(await send(`${sim.apiBaseUrl}/v1/conversations/${csid}/messages`, { headers: { authorization: sim.apiToken } })));
+      await retrying(MAX_TRIES, async () =>
+        json(await send(`${sim.apiBaseUrl}/v1/conversations/${csid}/messages`, { headers: { authorization: sim.apiToken } })),
+      );
     }
     const files = await sim.inventory();
     const byLink = new Map(files.map((f) => [f.link, f.id]));
@@ -140,12 +168,21 @@ describe('the Dixa simulator\'s realistic mix', () => {
     }
     expect(fetched.size).toBe(files.length);
     expectMix('Dixa', sim.faults, files, fetched, (id) => sim.mediaBytesSent(id));
-    for (const f of files) expect(sim.requestsFor(f.id).filter((r) => r.server === 'dixa-files').length, f.id).toBe(fetched.get(f.id)!.tries);
+    for (const f of files)
+      expect(sim.requestsFor(f.id).filter((r) => r.server === 'dixa-files').length, f.id).toBe(fetched.get(f.id)!.tries);
   });
 });
 
-describe('the Kore simulator\'s realistic mix', () => {
-  const sessions = KoreSimulator.generate({ seed: 'kore-mix', count: 60, ...window, chatEvery: 6, recordingsPerSession: { min: 1, max: 2 }, size, voicemailEvery: 3 });
+describe("the Kore simulator's realistic mix", () => {
+  const sessions = KoreSimulator.generate({
+    seed: 'kore-mix',
+    count: 60,
+    ...window,
+    chatEvery: 6,
+    recordingsPerSession: { min: 1, max: 2 },
+    size,
+    voicemailEvery: 3,
+  });
   const sim = new KoreSimulator({ seed: 'kore-mix', sessions });
   sim.setStatus(sessions[0]!.sessionId, 'failed');
   sim.setStatus(sessions[1]!.sessionId, 'media_in_progress', 1);
@@ -160,7 +197,11 @@ describe('the Kore simulator\'s realistic mix', () => {
     const channels = new Map<string, string>();
     for (let skip = 0, more = true; more; ) {
       const body = JSON.stringify({ skip, limit: 10, dateFrom: window.from, dateTo: window.to });
-      const { value } = await retrying(MAX_TRIES, async () => json<{ moreAvailable: boolean; sessions: Array<{ sessionId: string; channel: string }> }>(await send(bot('getSessions'), { method: 'POST', headers: headers(), body })));
+      const { value } = await retrying(MAX_TRIES, async () =>
+        json<{ moreAvailable: boolean; sessions: Array<{ sessionId: string; channel: string }> }>(
+          await send(bot('getSessions'), { method: 'POST', headers: headers(), body }),
+        ),
+      );
       for (const s of value.sessions) channels.set(s.sessionId, s.channel);
       ids.push(...value.sessions.map((s) => s.sessionId));
       skip += value.sessions.length;
@@ -170,9 +211,17 @@ describe('the Kore simulator\'s realistic mix', () => {
   }
 
   /** v2 recordings or voicemail: each file fetched with a fresh fileUrl per try. */
-  async function fetchSigned(sessionId: string, path: string, kind: 'recording' | 'voicemail', fetched: Map<string, Fetched>): Promise<void> {
+  async function fetchSigned(
+    sessionId: string,
+    path: string,
+    kind: 'recording' | 'voicemail',
+    fetched: Map<string, Fetched>,
+  ): Promise<void> {
     const key = kind === 'recording' ? 'recording' : 'voicemail_recording';
-    const list = async () => json<Record<string, Array<{ fileUrl: string }>> & { status: string }>(await send(bot(`${path}?sessionId=${sessionId}`), { headers: headers() }));
+    const list = async () =>
+      json<Record<string, Array<{ fileUrl: string }>> & { status: string }>(
+        await send(bot(`${path}?sessionId=${sessionId}`), { headers: headers() }),
+      );
     const first = await retrying(MAX_TRIES, async () => {
       const answer = await list();
       return answer && answer.status !== 'media_in_progress' ? answer : undefined;
@@ -202,14 +251,18 @@ describe('the Kore simulator\'s realistic mix', () => {
     }
     // v1: every recording inline, base64 in one JSON answer per session.
     for (const id of voice.filter((s) => sim.session(s).status === 'success')) {
-      const { value } = await retrying(MAX_TRIES, async () => json<{ recording: string[] }>(await send(bot(`recordings?sessionId=${id}`), { headers: headers() })));
+      const { value } = await retrying(MAX_TRIES, async () =>
+        json<{ recording: string[] }>(await send(bot(`recordings?sessionId=${id}`), { headers: headers() })),
+      );
       for (const [index, uri] of value.recording.entries()) {
         expect(sha256(Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64'))).toBe(fetched.get(`${id}/recording/${index}`)?.sha256);
       }
       expect(sim.v1BytesSent(id)).toBeGreaterThan(value.recording.join('').length);
     }
     const files = await sim.inventory();
-    expect(files.filter((f) => f.availability === 'final').map((f) => f.status)).toEqual(sim.session(sessions[0]!.sessionId).recordings.map(() => 'failed'));
+    expect(files.filter((f) => f.availability === 'final').map((f) => f.status)).toEqual(
+      sim.session(sessions[0]!.sessionId).recordings.map(() => 'failed'),
+    );
     for (const f of files.filter((f) => f.availability === 'final')) fetched.delete(f.id);
     expectMix('Kore', sim.faults, files, fetched, (id) => sim.mediaBytesSent(id));
     for (const f of files.filter((f) => f.availability === 'available')) {

@@ -26,7 +26,10 @@ describe('Bird List Recordings with listOverlap', () => {
     let token: string | undefined;
     do {
       const url = `${sim.baseUrl}/workspaces/${sim.workspaceId}/recordings?limit=${limit}${token ? `&pageToken=${token}` : ''}`;
-      const body = parsed(await send(url, { headers: { authorization: `AccessKey ${sim.accessKey}` } })) as { results: Array<{ id: string }>; nextPageToken?: string };
+      const body = parsed(await send(url, { headers: { authorization: `AccessKey ${sim.accessKey}` } })) as {
+        results: Array<{ id: string }>;
+        nextPageToken?: string;
+      };
       expect(body.results.length).toBeLessThanOrEqual(limit);
       out.push(body.results.map((r) => r.id));
       token = body.nextPageToken;
@@ -55,7 +58,9 @@ describe('Kore getSessions with sessionsShift', () => {
     const pages: string[][] = [];
     for (let skip = 0, more = true; more; skip += 10) {
       const body = JSON.stringify({ skip, limit: 10, dateFrom: window.from, dateTo: window.to });
-      const page = parsed(await send(`${sim.baseUrl}/api/public/bot/${sim.botId}/getSessions`, { method: 'POST', headers: { auth: sim.mintToken() }, body })) as {
+      const page = parsed(
+        await send(`${sim.baseUrl}/api/public/bot/${sim.botId}/getSessions`, { method: 'POST', headers: { auth: sim.mintToken() }, body }),
+      ) as {
         sessions: Array<{ sessionId: string }>;
         moreAvailable: boolean;
         total: number;
@@ -65,7 +70,11 @@ describe('Kore getSessions with sessionsShift', () => {
       more = page.moreAvailable;
     }
     // Newest first, as Kore lists them.
-    expectOverlapping(pages, sim.list().map((s) => s.sessionId), 3);
+    expectOverlapping(
+      pages,
+      sim.list().map((s) => s.sessionId),
+      3,
+    );
     expect(pages).toHaveLength(Math.ceil((40 - 10) / 7) + 1);
   });
 });
@@ -74,10 +83,17 @@ describe('Dixa message export with exportOverlap', () => {
   const t0 = Date.parse(window.from);
   const HOUR = 3_600_000;
   const boundary = t0 + 24 * HOUR;
-  const near: DixaMessageSpec = { id: 'near-boundary', csid: 7, createdAt: boundary + 30_000, recording: { id: 'near-rec', size: 10, visibility: 'private', link: 'absolute', name: 'near.mp3' } };
+  const near: DixaMessageSpec = {
+    id: 'near-boundary',
+    csid: 7,
+    createdAt: boundary + 30_000,
+    recording: { id: 'near-rec', size: 10, visibility: 'private', link: 'absolute', name: 'near.mp3' },
+  };
   const sim = new DixaSimulator({ seed: 'dixa-overlap', messages: [near], generate: { count: 20, ...window, size } });
   const exportIds = async (after: number, before: number) => {
-    const a = await send(`${sim.exportsBaseUrl}/v1/message_export?created_after=${after}&created_before=${before}`, { headers: { authorization: `Bearer ${sim.apiToken}` } });
+    const a = await send(`${sim.exportsBaseUrl}/v1/message_export?created_after=${after}&created_before=${before}`, {
+      headers: { authorization: `Bearer ${sim.apiToken}` },
+    });
     return (parsed(a) as Array<{ id: string }>).map((r) => r.id);
   };
   beforeAll(() => sim.start());

@@ -55,7 +55,10 @@ describe('the TLS proxy', () => {
   beforeAll(async () => {
     echo = await echoServer();
     const upstream = `127.0.0.1:${(echo.address() as AddressInfo).port}`;
-    [tls, mtls] = await Promise.all([startTlsProxy({ upstream, certs, requireClientCert: false }), startTlsProxy({ upstream, certs, requireClientCert: true })]);
+    [tls, mtls] = await Promise.all([
+      startTlsProxy({ upstream, certs, requireClientCert: false }),
+      startTlsProxy({ upstream, certs, requireClientCert: true }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([tls.close(), mtls.close()]);
@@ -76,10 +79,25 @@ describe('the TLS proxy', () => {
 
   it("tells callvault's connection why a handshake fails, which grpc-js does not", async () => {
     const config = parseConfig({ storage: { bucket: 'b-1' }, connections: {} });
-    const target = (env: Record<string, string>) => resolveTemporalTarget(config, { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert, ...env });
+    const target = (env: Record<string, string>) =>
+      resolveTemporalTarget(config, {
+        TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert,
+        ...env,
+      });
     expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: mtls.address }))).toMatch(/certificate required/i);
-    expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey }))).toBeNull();
-    expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.clientCert }))).toMatch(/certificate/i);
+    expect(
+      await tlsHandshakeProblem(
+        target({
+          TEMPORAL_ADDRESS: mtls.address,
+          TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert,
+          TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey,
+        }),
+      ),
+    ).toBeNull();
+    expect(
+      await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.clientCert })),
+    ).toMatch(/certificate/i);
     // A server that is not there is not a TLS problem: the caller waits for it.
     expect(await tlsHandshakeProblem(target({ TEMPORAL_ADDRESS: 'localhost:1' }))).toBeNull();
   });
@@ -110,7 +128,12 @@ describe('the API key proxy', () => {
 
   function call(key: string | null): Promise<{ headers: http2.IncomingHttpHeaders; body: string; trailers: http2.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
-      const req = client.request({ ':method': 'POST', ':path': '/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo', 'content-type': 'application/grpc', ...(key ? { authorization: `Bearer ${key}` } : {}) });
+      const req = client.request({
+        ':method': 'POST',
+        ':path': '/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo',
+        'content-type': 'application/grpc',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      });
       let headers: http2.IncomingHttpHeaders = {};
       let trailers: http2.IncomingHttpHeaders = {};
       let body = '';

@@ -102,7 +102,8 @@ function fakeStore() {
       const u = uploads.get(uploadId)!;
       const body = Buffer.concat(parts.map((p) => u.parts.get(p.partNumber)!));
       // As the store does: a CRC32 that is not the assembled object's is refused.
-      if (crc !== null && crc !== crc32(body)) throw Object.assign(new Error('The CRC32 you specified did not match the calculated checksum.'), { name: 'BadDigest' });
+      if (crc !== null && crc !== crc32(body))
+        throw Object.assign(new Error('The CRC32 you specified did not match the calculated checksum.'), { name: 'BadDigest' });
       store.completedCrc.push(crc);
       objects.set(key, { body, metadata: {} });
       uploads.delete(uploadId);
@@ -125,7 +126,14 @@ function fakeStore() {
   return store;
 }
 
-const item: SourceItem = { sourceId: 'rec-1', conversationId: 'call-1', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', extension: '.mp3', locator: {} };
+const item: SourceItem = {
+  sourceId: 'rec-1',
+  conversationId: 'call-1',
+  kind: 'recording',
+  createdAt: '2026-01-01T00:00:00Z',
+  extension: '.mp3',
+  locator: {},
+};
 
 function input(provider: Provider, store: ReturnType<typeof fakeStore>, extra: Partial<TransferFileInput> = {}): TransferFileInput {
   return {
@@ -205,19 +213,30 @@ describe('transferFile: finding an earlier upload by key', () => {
   });
 });
 
-describe('transferFile: the whole object\'s CRC32, which the store checks on CompleteMultipartUpload', () => {
-  it('continues from the checkpoint\'s CRC32 after a crash, so the resumed upload is checked end to end', async () => {
+describe("transferFile: the whole object's CRC32, which the store checks on CompleteMultipartUpload", () => {
+  it("continues from the checkpoint's CRC32 after a crash, so the resumed upload is checked end to end", async () => {
     const data = content(3 * PART + 77);
     const store = fakeStore();
     const id = await store.createUpload('k/rec-1.mp3');
     await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
     const checkpoints: unknown[] = [];
-    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    const checkpoint = {
+      sourceId: 'rec-1',
+      key: 'k/rec-1.mp3',
+      uploadId: id,
+      partsDone: 1,
+      bytesDone: PART,
+      crc32: crc32(data.subarray(0, PART)),
+    };
     const out = await transferFile(input(fakeProvider(data), store, { checkpoint, onCheckpoint: (cp) => checkpoints.push(cp) }));
     expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), resumedFromByte: PART });
     expect(store.completedCrc).toEqual([crc32(data)]);
     // Every later checkpoint carries the CRC32 of the bytes up to it.
-    expect(checkpoints).toEqual([2, 3, 4].map((parts) => expect.objectContaining({ partsDone: parts, crc32: crc32(data.subarray(0, Math.min(parts * PART, data.length))) })));
+    expect(checkpoints).toEqual(
+      [2, 3, 4].map((parts) =>
+        expect.objectContaining({ partsDone: parts, crc32: crc32(data.subarray(0, Math.min(parts * PART, data.length))) }),
+      ),
+    );
   });
 
   it('sends again the one part stored after the last checkpoint the server had, to keep the CRC32', async () => {
@@ -227,7 +246,14 @@ describe('transferFile: the whole object\'s CRC32, which the store checks on Com
     await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
     await store.uploadPart('k/rec-1.mp3', id, 2, data.subarray(PART, 2 * PART));
     const provider = fakeProvider(data);
-    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    const checkpoint = {
+      sourceId: 'rec-1',
+      key: 'k/rec-1.mp3',
+      uploadId: id,
+      partsDone: 1,
+      bytesDone: PART,
+      crc32: crc32(data.subarray(0, PART)),
+    };
     await transferFile(input(provider, store, { checkpoint }));
     expect(provider.opens).toEqual([PART]);
     expect(store.completedCrc).toEqual([crc32(data)]);
@@ -239,7 +265,14 @@ describe('transferFile: the whole object\'s CRC32, which the store checks on Com
     const id = await store.createUpload('k/rec-1.mp3');
     for (const n of [1, 2, 3]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
     const provider = fakeProvider(data);
-    const checkpoint = { sourceId: 'rec-1', key: 'k/rec-1.mp3', uploadId: id, partsDone: 1, bytesDone: PART, crc32: crc32(data.subarray(0, PART)) };
+    const checkpoint = {
+      sourceId: 'rec-1',
+      key: 'k/rec-1.mp3',
+      uploadId: id,
+      partsDone: 1,
+      bytesDone: PART,
+      crc32: crc32(data.subarray(0, PART)),
+    };
     const out = await transferFile(input(provider, store, { checkpoint }));
     expect(provider.opens).toEqual([3 * PART]);
     expect(store.completedCrc).toEqual([null]);
@@ -256,7 +289,7 @@ describe('transferFile: the whole object\'s CRC32, which the store checks on Com
     expect(store.completedCrc).toEqual([null]);
   });
 
-  it('a refused CRC32 (a part changed on the way) aborts the upload and is the file\'s own retry', async () => {
+  it("a refused CRC32 (a part changed on the way) aborts the upload and is the file's own retry", async () => {
     const data = content(2 * PART + 9);
     const store = fakeStore();
     const uploadPart = store.uploadPart;
@@ -267,7 +300,10 @@ describe('transferFile: the whole object\'s CRC32, which the store checks on Com
       return uploadPart(key, uploadId, n, bytes);
     };
     const err = await transferFile(input(fakeProvider(data), store)).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'TransientError', message: expect.stringMatching(/^rec-1: the store refused the bytes it received \(BadDigest/) });
+    expect(err).toMatchObject({
+      name: 'TransientError',
+      message: expect.stringMatching(/^rec-1: the store refused the bytes it received \(BadDigest/),
+    });
     expect(store.calls.slice(-2)).toEqual(['completeUpload', 'abortUpload']);
     expect(store.uploads.size).toBe(0);
   });
@@ -280,7 +316,12 @@ describe('transferFile: a file an earlier try stored whole, but never recorded',
     store.objects.set('k/rec-1.mp3', { body: data, metadata: { sha256: sha(data) } });
     const provider = fakeProvider(data);
     const out = await transferFile(input(provider, store, { retrying: true }));
-    expect(out.kind === 'stored' && out.object).toMatchObject({ size: data.length, sha256: sha(data), hashedBy: 'metadata', resumedFromByte: data.length });
+    expect(out.kind === 'stored' && out.object).toMatchObject({
+      size: data.length,
+      sha256: sha(data),
+      hashedBy: 'metadata',
+      resumedFromByte: data.length,
+    });
     // Asked from the end of the file: the source answers with its size and no body.
     expect(provider.opens).toEqual([data.length]);
     expect(store.calls).toEqual(['findUploads', 'head']);
@@ -307,7 +348,7 @@ describe('transferFile: a file an earlier try stored whole, but never recorded',
     expect(provider.opens).toEqual([data.length]);
   });
 
-  it('is overwritten when its size is not the source\'s', async () => {
+  it("is overwritten when its size is not the source's", async () => {
     const data = content(70_000);
     const store = fakeStore();
     store.objects.set('k/rec-1.mp3', { body: content(5), metadata: { sha256: 'stale' } });

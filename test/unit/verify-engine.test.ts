@@ -65,7 +65,9 @@ class FakeBucket {
 
   async *listKeys(prefix: string): AsyncGenerator<string> {
     // S3 lists in UTF-8 byte order.
-    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const keys = [...this.objects.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     for (const k of keys) yield k;
   }
 
@@ -87,7 +89,9 @@ class FakeProvenance {
       .filter(([, r]) => r.status === 'stored' && (filter.workflowId === undefined || r.workflowId === filter.workflowId))
       .sort(([a], [b]) => (a < b ? -1 : 1));
     for (let i = 0; i < all.length; i += pageSize) {
-      yield all.slice(i, i + pageSize).map(([sourceId, r]) => ({ sourceId, bucket: r.bucket!, objectKey: r.objectKey!, size: r.size, sha256: r.sha256! }));
+      yield all
+        .slice(i, i + pageSize)
+        .map(([sourceId, r]) => ({ sourceId, bucket: r.bucket!, objectKey: r.objectKey!, size: r.size, sha256: r.sha256! }));
     }
   }
 
@@ -145,7 +149,15 @@ function scenario(fates: readonly Fate[], workflowOf: (i: number) => string = ()
   fates.forEach((fate, i) => {
     const sourceId = `rec-${String(i).padStart(5, '0')}`;
     const body = Buffer.from(`recording ${i} `.repeat((i % 7) + 1));
-    const key = objectKey({ prefix: PREFIX, provider: 'bird', connection: CONNECTION, createdAt: `2026-03-0${(i % 7) + 1}T00:00:00Z`, conversationId: `call-${i % 13}`, sourceId, extension: '.mp3' });
+    const key = objectKey({
+      prefix: PREFIX,
+      provider: 'bird',
+      connection: CONNECTION,
+      createdAt: `2026-03-0${(i % 7) + 1}T00:00:00Z`,
+      conversationId: `call-${i % 13}`,
+      sourceId,
+      extension: '.mp3',
+    });
     keyOf.set(key, fate);
     const workflowId = workflowOf(i);
     const record: StoredFileRecord = {
@@ -166,7 +178,8 @@ function scenario(fates: readonly Fate[], workflowOf: (i: number) => string = ()
     };
     const hasManifest = !['orphan_no_manifest', 'orphan_behind_failed_no_manifest', 'failed_only'].includes(fate);
     const hasObject = !['object_missing', 'failed_only'].includes(fate);
-    const row = fate === 'ok' || fate === 'object_missing' || fate === 'content_differs' ? 'stored' : fate.includes('failed') ? 'failed' : null;
+    const row =
+      fate === 'ok' || fate === 'object_missing' || fate === 'content_differs' ? 'stored' : fate.includes('failed') ? 'failed' : null;
     if (hasManifest) {
       // Groups of up to 32 per manifest, as Bookkeeping writes them.
       const mkey = `${manifestsPrefix({ prefix: PREFIX, provider: 'bird', connection: CONNECTION })}2026/03/09/${workflowId}/run-1-${Math.floor(i / 32)}.json`;
@@ -174,21 +187,55 @@ function scenario(fates: readonly Fate[], workflowOf: (i: number) => string = ()
       if (fate === 'ok' && i % 5 === 0) {
         // An earlier attempt's entry for the same file in another manifest, listed after the newer one: the newer one counts.
         const stale = `${manifestsPrefix({ prefix: PREFIX, provider: 'bird', connection: CONNECTION })}2026/03/09/${workflowId}/stale-${i}.json`;
-        manifests.set(stale, [{ ...manifestEntry(record), object: { ...manifestEntry(record).object, sha256: 'f'.repeat(64) }, transferredAt: '2026-03-08T00:00:00.000Z' }]);
+        manifests.set(stale, [
+          {
+            ...manifestEntry(record),
+            object: { ...manifestEntry(record).object, sha256: 'f'.repeat(64) },
+            transferredAt: '2026-03-08T00:00:00.000Z',
+          },
+        ]);
       }
     }
     if (hasObject) {
       let stored = body;
       if (fate === 'content_differs' || fate === 'orphan_hash_differs') stored = Buffer.from(body.toString().toUpperCase());
       if (fate === 'orphan_size_differs') stored = Buffer.concat([body, Buffer.from('!')]);
-      bucket.objects.set(key, { body: stored, metadata: { provider: 'bird', connection: CONNECTION, 'source-id': encodeURIComponent(sourceId), sha256: record.sha256 } });
+      bucket.objects.set(key, {
+        body: stored,
+        metadata: { provider: 'bird', connection: CONNECTION, 'source-id': encodeURIComponent(sourceId), sha256: record.sha256 },
+      });
     }
-    if (row === 'stored') provenance.rows.set(sourceId, { status: 'stored', failureCode: null, objectKey: key, workflowId, bucket: BUCKET, size: body.length, sha256: record.sha256 });
-    if (row === 'failed') provenance.rows.set(sourceId, { status: 'failed', failureCode: 'gave_up', objectKey: null, workflowId, bucket: null, size: 0, sha256: null });
+    if (row === 'stored')
+      provenance.rows.set(sourceId, {
+        status: 'stored',
+        failureCode: null,
+        objectKey: key,
+        workflowId,
+        bucket: BUCKET,
+        size: body.length,
+        sha256: record.sha256,
+      });
+    if (row === 'failed')
+      provenance.rows.set(sourceId, {
+        status: 'failed',
+        failureCode: 'gave_up',
+        objectKey: null,
+        workflowId,
+        bucket: null,
+        size: 0,
+        sha256: null,
+      });
   });
   for (const [mkey, files] of manifests) {
     const workflowId = mkey.split('/').at(-2)!;
-    const header = { manifest: 1, provider: 'bird', connection: CONNECTION, bucket: BUCKET, export: { workflowId, runId: 'run-1', attempt: 1 }, writtenAt: '2026-03-09T00:00:00Z' };
+    const header = {
+      manifest: 1,
+      provider: 'bird',
+      connection: CONNECTION,
+      bucket: BUCKET,
+      export: { workflowId, runId: 'run-1', attempt: 1 },
+      writtenAt: '2026-03-09T00:00:00Z',
+    };
     bucket.objects.set(mkey, { body: Buffer.from(JSON.stringify({ ...header, files })), metadata: {} });
   }
   const run = async (options: Partial<VerifyOptions> = {}, workflowId?: string) => {
@@ -230,7 +277,12 @@ async function checkAllWays(fates: readonly Fate[]): Promise<void> {
   const first = await s.run();
   expect(byKey(first.problems)).toEqual(expected(s.keyOf, 'first'));
   const orphans = fates.filter((f) => f.startsWith('orphan')).length;
-  expect(first.summary).toMatchObject({ listed: fates.filter((f) => f !== 'object_missing' && f !== 'failed_only').length, orphans, adopted: 0, problems: first.problems.length });
+  expect(first.summary).toMatchObject({
+    listed: fates.filter((f) => f !== 'object_missing' && f !== 'failed_only').length,
+    orphans,
+    adopted: 0,
+    problems: first.problems.length,
+  });
 
   const repair = await s.run({ repair: true });
   expect(new Set(repair.adopted)).toEqual(new Set([...s.keyOf].filter(([, f]) => EXPECTED[f].adopted).map(([k]) => k)));
@@ -238,9 +290,13 @@ async function checkAllWays(fates: readonly Fate[]): Promise<void> {
   expect(repair.summary).toMatchObject({ orphans, adopted: repair.adopted.length });
 
   const after = await s.run();
-  expect(byKey(after.problems)).toEqual(new Map([...expected(s.keyOf, 'after')].map(([k, v]) => [k, v.replace(/:(no manifest entry|size differs|hash differs)$/, '')])));
+  expect(byKey(after.problems)).toEqual(
+    new Map([...expected(s.keyOf, 'after')].map(([k, v]) => [k, v.replace(/:(no manifest entry|size differs|hash differs)$/, '')])),
+  );
   // The adopted files are stored rows now, checked like any other.
-  expect(after.summary.checked).toBe(fates.filter((f) => ['ok', 'object_missing', 'content_differs'].includes(f)).length + repair.adopted.length);
+  expect(after.summary.checked).toBe(
+    fates.filter((f) => ['ok', 'object_missing', 'content_differs'].includes(f)).length + repair.adopted.length,
+  );
 }
 
 describe('verify, both ways, against an in-memory bucket and provenance', () => {
@@ -263,7 +319,14 @@ describe('verify, both ways, against an in-memory bucket and provenance', () => 
   });
 
   it('answers for one export only when asked: its rows, and the orphans its manifests or rows name', async () => {
-    const fates: Fate[] = ['object_missing', 'orphan_adoptable', 'orphan_behind_failed_no_manifest', 'orphan_no_manifest', 'object_missing', 'orphan_adoptable'];
+    const fates: Fate[] = [
+      'object_missing',
+      'orphan_adoptable',
+      'orphan_behind_failed_no_manifest',
+      'orphan_no_manifest',
+      'object_missing',
+      'orphan_adoptable',
+    ];
     const s = scenario(fates, (i) => (i < 3 ? WF : OTHER_WF));
     const mine = await s.run({}, WF);
     const keys = [...s.keyOf.keys()];
@@ -292,7 +355,11 @@ describe('verify, both ways, against an in-memory bucket and provenance', () => 
     s.bucket.objects.set(broken, { body: Buffer.from('{"files": [{"object": {}}]}'), metadata: {} });
     const { problems } = await s.run();
     expect(problems).toEqual([
-      expect.objectContaining({ kind: 'manifest', key: broken, problem: expect.stringMatching(/^unreadable manifest: files\[0\]: needs object.key/) }),
+      expect.objectContaining({
+        kind: 'manifest',
+        key: broken,
+        problem: expect.stringMatching(/^unreadable manifest: files\[0\]: needs object.key/),
+      }),
     ]);
   });
 });

@@ -18,7 +18,14 @@ const SHA = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
 const key = 'exports/bird/bird-eu/2026/03/04/call-1/rec-1.mp3';
 const row: StoredObjectRow = { sourceId: 'rec-1', bucket: 'b', objectKey: key, size: 10, sha256: SHA };
-const head = (over: Partial<HeadResult> = {}): HeadResult => ({ size: 10, etag: '"e"', versionId: null, metadata: { sha256: SHA }, contentType: 'audio/mpeg', ...over });
+const head = (over: Partial<HeadResult> = {}): HeadResult => ({
+  size: 10,
+  etag: '"e"',
+  versionId: null,
+  metadata: { sha256: SHA },
+  contentType: 'audio/mpeg',
+  ...over,
+});
 const entry = (over: Partial<ManifestEntryRow> = {}): ManifestEntryRow => ({
   objectKey: key,
   size: 10,
@@ -40,8 +47,12 @@ describe('a stored row against its object', () => {
   it('judges a multipart object, which has no SHA-256 in its metadata, by its ETag', () => {
     const withEtag = { ...row, etag: 'e' };
     expect(rowProblems(withEtag, 'b', head({ metadata: {} }), entry(), null)).toEqual([]);
-    expect(rowProblems(withEtag, 'b', head({ metadata: {}, etag: '"f-2"' }), entry(), null)).toEqual(['object rewritten: etag f-2, provenance says e']);
-    expect(rowProblems(withEtag, 'b', head({ metadata: { sha256: OTHER } }), entry(), null)).toEqual([`metadata sha256 ${OTHER} differs from provenance`]);
+    expect(rowProblems(withEtag, 'b', head({ metadata: {}, etag: '"f-2"' }), entry(), null)).toEqual([
+      'object rewritten: etag f-2, provenance says e',
+    ]);
+    expect(rowProblems(withEtag, 'b', head({ metadata: { sha256: OTHER } }), entry(), null)).toEqual([
+      `metadata sha256 ${OTHER} differs from provenance`,
+    ]);
   });
 
   it('says the object is missing, and nothing else, when HEAD finds none', () => {
@@ -54,12 +65,10 @@ describe('a stored row against its object', () => {
 
   it('reports each way the object differs', () => {
     const problems = rowProblems(row, 'b', head({ size: 11, metadata: {} }), undefined, OTHER);
-    expect(problems).toEqual([
-      'size 11, provenance says 10',
-      'in no manifest',
-      `content sha256 ${OTHER} differs from provenance ${SHA}`,
+    expect(problems).toEqual(['size 11, provenance says 10', 'in no manifest', `content sha256 ${OTHER} differs from provenance ${SHA}`]);
+    expect(rowProblems(row, 'b', head(), entry({ sha256: OTHER }), SHA)).toEqual([
+      `manifest ${entry().manifestKey} differs from provenance`,
     ]);
-    expect(rowProblems(row, 'b', head(), entry({ sha256: OTHER }), SHA)).toEqual([`manifest ${entry().manifestKey} differs from provenance`]);
   });
 });
 
@@ -67,7 +76,10 @@ describe('the bucket walk', () => {
   const manifests = 'exports/bird/bird-eu/_manifests/';
 
   it('leaves manifests out of the data objects', () => {
-    expect(dataKeys([key, `${manifests}2026/03/05/wf/run-1-1-1.json`, 'exports/bird/bird-eu/undated/c/x.mp3'], manifests)).toEqual([key, 'exports/bird/bird-eu/undated/c/x.mp3']);
+    expect(dataKeys([key, `${manifests}2026/03/05/wf/run-1-1-1.json`, 'exports/bird/bird-eu/undated/c/x.mp3'], manifests)).toEqual([
+      key,
+      'exports/bird/bird-eu/undated/c/x.mp3',
+    ]);
   });
 
   it('finds the keys no stored row names, in listing order, ignoring rows for keys outside the page', () => {
@@ -79,7 +91,12 @@ describe('the bucket walk', () => {
 
 describe('an orphan', () => {
   const failed: SourceRow = { status: 'failed', failureCode: 'gave_up', objectKey: null, workflowId: 'export:bird-eu:a:b' };
-  const storedElsewhere: SourceRow = { status: 'stored', failureCode: null, objectKey: 'exports/bird/bird-eu/undated/call-1/rec-1.mp3', workflowId: 'w' };
+  const storedElsewhere: SourceRow = {
+    status: 'stored',
+    failureCode: null,
+    objectKey: 'exports/bird/bird-eu/undated/call-1/rec-1.mp3',
+    workflowId: 'w',
+  };
 
   it('takes its source from its manifest entry, else from the object metadata', () => {
     expect(orphanSourceId(entry(), { 'source-id': 'meta' })).toBe('rec-1');
@@ -88,10 +105,20 @@ describe('an orphan', () => {
     expect(orphanSourceId(undefined, {})).toBeNull();
   });
 
-  it('is classified by its manifest entry and its source\'s row', () => {
+  it("is classified by its manifest entry and its source's row", () => {
     expect(describeOrphan(10, entry(), undefined)).toMatchObject({ manifest: 'size_matches', source: 'no_row', failureCode: null });
-    expect(describeOrphan(12, entry(), failed)).toMatchObject({ manifest: 'size_differs', manifestSize: 10, size: 12, source: 'failed_row', failureCode: 'gave_up' });
-    expect(describeOrphan(10, undefined, storedElsewhere)).toMatchObject({ manifest: 'none', manifestKey: null, source: 'stored_elsewhere' });
+    expect(describeOrphan(12, entry(), failed)).toMatchObject({
+      manifest: 'size_differs',
+      manifestSize: 10,
+      size: 12,
+      source: 'failed_row',
+      failureCode: 'gave_up',
+    });
+    expect(describeOrphan(10, undefined, storedElsewhere)).toMatchObject({
+      manifest: 'none',
+      manifestKey: null,
+      source: 'stored_elsewhere',
+    });
   });
 
   it('is adoptable only with a manifest entry of its size and no stored row elsewhere', () => {
@@ -104,12 +131,16 @@ describe('an orphan', () => {
 
   it('reads as one line that says what is known and why it stayed', () => {
     const detail = { ...describeOrphan(12, entry(), failed), notAdopted: 'size differs' as const };
-    expect(orphanText(detail)).toBe(`stored object behind a failed row (gave_up); manifest ${entry().manifestKey} says 10 bytes, the object has 12; not adopted: size differs`);
+    expect(orphanText(detail)).toBe(
+      `stored object behind a failed row (gave_up); manifest ${entry().manifestKey} says 10 bytes, the object has 12; not adopted: size differs`,
+    );
     expect(orphanText(describeOrphan(10, undefined, undefined))).toBe('object without a stored row; no manifest entry');
-    expect(orphanText(describeOrphan(10, entry(), storedElsewhere), storedElsewhere.objectKey)).toContain(`its source is stored at ${storedElsewhere.objectKey}`);
+    expect(orphanText(describeOrphan(10, entry(), storedElsewhere), storedElsewhere.objectKey)).toContain(
+      `its source is stored at ${storedElsewhere.objectKey}`,
+    );
   });
 
-  it('belongs to an export when its manifest or its source\'s row names the export', () => {
+  it("belongs to an export when its manifest or its source's row names the export", () => {
     expect(orphanInScope(undefined, undefined, undefined)).toBe(true);
     expect(orphanInScope('export:bird-eu:a:b', entry(), undefined)).toBe(true);
     expect(orphanInScope('export:bird-eu:a:b', undefined, failed)).toBe(true);
@@ -120,11 +151,25 @@ describe('an orphan', () => {
 
 describe('the row an adopted object gets', () => {
   const manifestEntry: ManifestEntry = {
-    source: { id: 'rec-\u0000-1', kind: 'recording', conversationId: 'call-1', messageId: null, originalName: 'a.mp3', createdAt: '2026-03-04T05:06:07Z', url: 'https://api.bird.com/x' },
+    source: {
+      id: 'rec-\u0000-1',
+      kind: 'recording',
+      conversationId: 'call-1',
+      messageId: null,
+      originalName: 'a.mp3',
+      createdAt: '2026-03-04T05:06:07Z',
+      url: 'https://api.bird.com/x',
+    },
     object: { key, size: 10, sha256: SHA, contentType: 'audio/mpeg', etag: '"e"', versionId: null },
     transferredAt: '2026-03-05T00:00:00.000Z',
   };
-  const header: ManifestHeader = { provider: 'bird', connection: 'bird-eu', bucket: 'b', export: { workflowId: 'wf', runId: 'run', attempt: 2 }, exportRun: 'first-run' };
+  const header: ManifestHeader = {
+    provider: 'bird',
+    connection: 'bird-eu',
+    bucket: 'b',
+    export: { workflowId: 'wf', runId: 'run', attempt: 2 },
+    exportRun: 'first-run',
+  };
   const where = { provider: 'bird', connection: 'bird-eu', bucket: 'b' };
 
   it('carries the source identity, object and export attempt from the manifest', () => {
@@ -132,7 +177,13 @@ describe('the row an adopted object gets', () => {
     expect(record).toMatchObject({
       provider: 'bird',
       connection: 'bird-eu',
-      item: { sourceId: 'rec-\u0000-1', kind: 'recording', conversationId: 'call-1', originalName: 'a.mp3', createdAt: '2026-03-04T05:06:07Z' },
+      item: {
+        sourceId: 'rec-\u0000-1',
+        kind: 'recording',
+        conversationId: 'call-1',
+        originalName: 'a.mp3',
+        createdAt: '2026-03-04T05:06:07Z',
+      },
       sourceUrl: 'https://api.bird.com/x',
       bucket: 'b',
       objectKey: key,

@@ -25,7 +25,13 @@ describe('schedule windows', () => {
   });
 
   it('makes consecutive runs of any cadence contiguous', () => {
-    for (const spec of [{ every: '1h' }, { every: '1d', delay: '2h' }, { cron: '30 2 * * *' }, { cron: '0 */6 * * 1-5', delay: '5m' }, { cron: '@monthly' }]) {
+    for (const spec of [
+      { every: '1h' },
+      { every: '1d', delay: '2h' },
+      { cron: '30 2 * * *' },
+      { cron: '0 */6 * * 1-5', delay: '5m' },
+      { cron: '@monthly' },
+    ]) {
       const c = parseCadence(spec);
       const plan = planBackfill(c, t('2026-01-01T00:00:00Z'), t('2026-03-01T00:00:00Z'));
       for (let i = 1; i < plan.windows.length; i++) expect(plan.windows[i]!.from, JSON.stringify(spec)).toBe(plan.windows[i - 1]!.to);
@@ -112,7 +118,14 @@ describe('retention planning', () => {
 
 describe('retention coverage', () => {
   it('counts a completed export as covering only what existed when it began', () => {
-    const r = { workflowId: 'w', from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z'), status: 'completed' as const, error: null, startedAt: new Date('2026-03-12T09:00:00Z') };
+    const r = {
+      workflowId: 'w',
+      from: new Date('2026-03-01T00:00:00Z'),
+      to: new Date('2026-04-01T00:00:00Z'),
+      status: 'completed' as const,
+      error: null,
+      startedAt: new Date('2026-03-12T09:00:00Z'),
+    };
     expect(coverageOf('bird', r)).toMatchObject({ from: t('2026-03-01T00:00:00Z'), to: t('2026-03-12T09:00:00Z') });
     // Due now: 2026-03-07 (deletion horizon) to 2026-03-17 (lead).
     const policy = { connection: 'bird', keepDays: 25, leadDays: 10 };
@@ -144,7 +157,17 @@ describe('bounded cadences (issue 11)', () => {
   });
 
   it('refuses what cron does not mean', () => {
-    for (const bad of ['1-2-3 * * * *', '*/0 * * * *', '*/61 * * * *', '0 0 * * mondays', '0 0 * jann *', '0 0 * * *\n', '0 0 ? * *', 'x'.repeat(201), '0 0 * * * *']) {
+    for (const bad of [
+      '1-2-3 * * * *',
+      '*/0 * * * *',
+      '*/61 * * * *',
+      '0 0 * * mondays',
+      '0 0 * jann *',
+      '0 0 * * *\n',
+      '0 0 ? * *',
+      'x'.repeat(201),
+      '0 0 * * * *',
+    ]) {
       expect(() => parseCron(bad), JSON.stringify(bad)).toThrow(/^cron/);
     }
   });

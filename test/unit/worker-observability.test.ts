@@ -13,7 +13,8 @@ import { GracefulShutdown } from '../../src/worker/shutdown';
 
 /** A meter that keeps what it was told, as `name{tags}` -> value (counters add, gauges set, histograms count). */
 function recordingMeter(into = new Map<string, number>(), base: MetricTags = {}): MetricMeter & { values: Map<string, number> } {
-  const key = (name: string, tags: MetricTags = {}) => `${name}${JSON.stringify(Object.fromEntries(Object.entries({ ...base, ...tags }).sort()))}`;
+  const key = (name: string, tags: MetricTags = {}) =>
+    `${name}${JSON.stringify(Object.fromEntries(Object.entries({ ...base, ...tags }).sort()))}`;
   const add = (name: string) => (value: number, tags?: MetricTags) => into.set(key(name, tags), (into.get(key(name, tags)) ?? 0) + value);
   return {
     values: into,
@@ -24,13 +25,29 @@ function recordingMeter(into = new Map<string, number>(), base: MetricTags = {})
   };
 }
 
-const entry = (meta: Record<string, unknown>, message = 'Activity failed'): LogEntry => ({ level: 'WARN', message, meta, timestampNanos: 1_767_225_600_000_000_000n });
+const entry = (meta: Record<string, unknown>, message = 'Activity failed'): LogEntry => ({
+  level: 'WARN',
+  message,
+  meta,
+  timestampNanos: 1_767_225_600_000_000_000n,
+});
 
 describe('worker log lines', () => {
   it('are one JSON object with ts, level and msg, the run id named runId, no task token, errors spelled out', () => {
     const cause = new Error('connect ECONNREFUSED 127.0.0.1:5432');
     const error = ApplicationFailure.create({ message: 'store away', type: 'Transient', cause });
-    const line = formatEntry(entry({ workflowId: 'export:a:b:c', workflowRunId: 'r-1', taskToken: 'c2VjcmV0', activityType: 'transferBatch', connection: 'bird-eu', error, size: 10n }), 'json');
+    const line = formatEntry(
+      entry({
+        workflowId: 'export:a:b:c',
+        workflowRunId: 'r-1',
+        taskToken: 'c2VjcmV0',
+        activityType: 'transferBatch',
+        connection: 'bird-eu',
+        error,
+        size: 10n,
+      }),
+      'json',
+    );
     expect(JSON.parse(line)).toEqual({
       ts: '2026-01-01T00:00:00.000Z',
       level: 'warn',
@@ -39,13 +56,20 @@ describe('worker log lines', () => {
       runId: 'r-1',
       activityType: 'transferBatch',
       connection: 'bird-eu',
-      error: { name: 'ApplicationFailure', message: 'store away', type: 'Transient', cause: { name: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:5432', stack: expect.any(Array) } },
+      error: {
+        name: 'ApplicationFailure',
+        message: 'store away',
+        type: 'Transient',
+        cause: { name: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:5432', stack: expect.any(Array) },
+      },
       size: '10',
     });
   });
 
   it('read as a line with key=value pairs in the text format, for a terminal', () => {
-    expect(formatEntry(entry({ connection: 'bird-eu', note: 'two words' }, 'worker stopping'), 'text')).toBe('2026-01-01T00:00:00.000Z WARN  worker stopping connection=bird-eu note="two words"');
+    expect(formatEntry(entry({ connection: 'bird-eu', note: 'two words' }, 'worker stopping'), 'text')).toBe(
+      '2026-01-01T00:00:00.000Z WARN  worker stopping connection=bird-eu note="two words"',
+    );
   });
 
   it('take their format and level from the environment, naming a wrong variable', () => {
@@ -81,7 +105,13 @@ describe('retry causes, as bounded labels', () => {
 describe("callvault's activity metrics", () => {
   it("carry the SDK's tags in its own Prometheus spelling, the camelCase ones unset (the SDK drops undefined tags)", () => {
     const tags = snakeCased({ namespace: 'default', taskQueue: 'q', activityType: 'transferBatch' });
-    expect(tags).toEqual({ namespace: 'default', taskQueue: undefined, task_queue: 'q', activityType: undefined, activity_type: 'transferBatch' });
+    expect(tags).toEqual({
+      namespace: 'default',
+      taskQueue: undefined,
+      task_queue: 'q',
+      activityType: undefined,
+      activity_type: 'transferBatch',
+    });
   });
 
   it('count each file try by outcome with its connection and provider, bytes stored or received in vain, and retries by cause', () => {
@@ -93,7 +123,10 @@ describe("callvault's activity metrics", () => {
     m.tried({ outcome: 'retry', reason: 'x: HTTP 502' }, 0.1, 300);
     m.gaveUp(2);
     m.gaveUp(0);
-    const at = (name: string, tags: Record<string, string>) => meter.values.get(`${name}${JSON.stringify(Object.fromEntries(Object.entries({ connection: 'bird-eu', provider: 'bird', ...tags }).sort()))}`);
+    const at = (name: string, tags: Record<string, string>) =>
+      meter.values.get(
+        `${name}${JSON.stringify(Object.fromEntries(Object.entries({ connection: 'bird-eu', provider: 'bird', ...tags }).sort()))}`,
+      );
     expect(at('callvault_files', { outcome: 'stored' })).toBe(1);
     expect(at('callvault_files', { outcome: 'retry' })).toBe(1);
     expect(at('callvault_files', { outcome: 'gave_up' })).toBe(2);
@@ -106,9 +139,26 @@ describe("callvault's activity metrics", () => {
 
   it('set days at risk per connection and reason, zeros included, with the time of the sweep', () => {
     const meter = recordingMeter();
-    const window = (from: string, to: string, reasons: AtRiskWindow['reasons']) => ({ connection: 'a', from, to, deletesAt: to, workflowIds: [], reasons, detail: '' });
-    recordDaysAtRisk(meter, ['a', 'b'], [window('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', ['deleted']), window('2026-01-02T00:00:00.000Z', '2026-01-04T00:00:00.000Z', ['export_failed', 'deleted'])], Date.UTC(2026, 3, 1));
-    const days = (connection: string, reason: string) => meter.values.get(`callvault_retention_days_at_risk${JSON.stringify({ connection, reason })}`);
+    const window = (from: string, to: string, reasons: AtRiskWindow['reasons']) => ({
+      connection: 'a',
+      from,
+      to,
+      deletesAt: to,
+      workflowIds: [],
+      reasons,
+      detail: '',
+    });
+    recordDaysAtRisk(
+      meter,
+      ['a', 'b'],
+      [
+        window('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', ['deleted']),
+        window('2026-01-02T00:00:00.000Z', '2026-01-04T00:00:00.000Z', ['export_failed', 'deleted']),
+      ],
+      Date.UTC(2026, 3, 1),
+    );
+    const days = (connection: string, reason: string) =>
+      meter.values.get(`callvault_retention_days_at_risk${JSON.stringify({ connection, reason })}`);
     expect([days('a', 'deleted'), days('a', 'export_failed'), days('a', 'deletion_started'), days('b', 'deleted')]).toEqual([3, 2, 0, 0]);
     expect(meter.values.get('callvault_retention_sweep_timestamp_seconds{}')).toBe(Date.UTC(2026, 3, 1) / 1000);
   });
@@ -121,7 +171,9 @@ describe('the metrics address', () => {
   it('comes from the file, or from CALLVAULT_METRICS_ADDRESS, which is checked as the file is and named', () => {
     expect(loadConfig({ path, env: {} }).worker.metrics).toEqual({ address: '127.0.0.1:9464' });
     expect(loadConfig({ path, env: { CALLVAULT_METRICS_ADDRESS: '0.0.0.0:9100' } }).worker.metrics).toEqual({ address: '0.0.0.0:9100' });
-    expect(() => loadConfig({ path, env: { CALLVAULT_METRICS_ADDRESS: 'http://x:9100' } })).toThrow(/worker\.metrics\.address \(from \$CALLVAULT_METRICS_ADDRESS\): expected host:port to listen on/);
+    expect(() => loadConfig({ path, env: { CALLVAULT_METRICS_ADDRESS: 'http://x:9100' } })).toThrow(
+      /worker\.metrics\.address \(from \$CALLVAULT_METRICS_ADDRESS\): expected host:port to listen on/,
+    );
   });
 });
 
@@ -129,7 +181,9 @@ describe('a graceful stop', () => {
   const quiet = { info: () => undefined, warn: () => undefined } as unknown as Logger;
   const fakeWorker = () => {
     let state = 'RUNNING';
-    return { getState: () => state, shutdown: () => {
+    return {
+      getState: () => state,
+      shutdown: () => {
         state = 'STOPPING';
       },
     } as unknown as Worker;

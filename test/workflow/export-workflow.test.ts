@@ -23,7 +23,14 @@ const DAY = 24 * 3600 * 1000;
 let env: TestWorkflowEnvironment;
 let windows = 0;
 
-const item = (id: string): SourceItem => ({ sourceId: id, conversationId: 'c', kind: 'recording', createdAt: '2026-01-01T00:00:00Z', extension: '.mp3', locator: {} });
+const item = (id: string): SourceItem => ({
+  sourceId: id,
+  conversationId: 'c',
+  kind: 'recording',
+  createdAt: '2026-01-01T00:00:00Z',
+  extension: '.mp3',
+  locator: {},
+});
 
 interface Script {
   /** The listing: pages of ids. */
@@ -65,7 +72,11 @@ function activities(script: Script, trace: Trace): Partial<Activities> {
     },
     async listPage(input) {
       const n = input.cursor === null ? 0 : Number(input.cursor);
-      return { items: (script.pages[n] ?? []).map(item), alreadyStored: [], nextCursor: n + 1 < script.pages.length ? String(n + 1) : null };
+      return {
+        items: (script.pages[n] ?? []).map(item),
+        alreadyStored: [],
+        nextCursor: n + 1 < script.pages.length ? String(n + 1) : null,
+      };
     },
     async transferBatch(input: TransferBatchInput) {
       trace.batches.push(input.tasks.map((t) => t.item.sourceId));
@@ -89,7 +100,10 @@ function activities(script: Script, trace: Trace): Partial<Activities> {
   };
 }
 
-async function runExport(script: Script, options: ExportInput['options'] = {}): Promise<{ result?: ExportResult; error?: Error; trace: Trace }> {
+async function runExport(
+  script: Script,
+  options: ExportInput['options'] = {},
+): Promise<{ result?: ExportResult; error?: Error; trace: Trace }> {
   const trace: Trace = { tries: new Map(), batches: [], givenUp: [], finished: [] };
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -123,7 +137,10 @@ afterAll(async () => {
 describe('export workflow: each file keeps its own tries', () => {
   it('tries again only the file that failed; its batch neighbours are tried once', async () => {
     const { result, trace } = await runExport({
-      pages: [['a', 'b', 'c', 'd'], ['e', 'f']],
+      pages: [
+        ['a', 'b', 'c', 'd'],
+        ['e', 'f'],
+      ],
       answer: (id, n) => (id === 'b' && n < 3 ? { sourceId: id, outcome: 'retry', reason: `b: HTTP 503 (try ${n})` } : undefined),
     });
     expect(result).toMatchObject({ listed: 6, transferred: 6, failed: 0, skipped: 0 });
@@ -171,19 +188,28 @@ describe('export workflow: each file keeps its own tries', () => {
 
   it('gives up a file still not ready after the longest wait, as not_ready_timeout', async () => {
     const { result, trace } = await runExport(
-      { pages: [['live', 'done']], answer: (id) => (id === 'live' ? { sourceId: id, outcome: 'not_ready', reason: "status 'ongoing'", retryAfterSeconds: 1 } : undefined) },
+      {
+        pages: [['live', 'done']],
+        answer: (id) =>
+          id === 'live' ? { sourceId: id, outcome: 'not_ready', reason: "status 'ongoing'", retryAfterSeconds: 1 } : undefined,
+      },
       { notReadyMaxWaitHours: 0.001 },
     );
     expect(result).toMatchObject({ transferred: 1, failed: 1 });
-    expect(trace.givenUp).toEqual([{ item: item('live'), code: 'not_ready_timeout', reason: "still not ready after 0 h: status 'ongoing'" }]);
+    expect(trace.givenUp).toEqual([
+      { item: item('live'), code: 'not_ready_timeout', reason: "still not ready after 0 h: status 'ongoing'" },
+    ]);
     expect(trace.tries.get('live')).toBeGreaterThanOrEqual(3);
   });
 
   it('runs the files of a batch that failed as a whole alone, so one crashing file costs no other', async () => {
-    const { result, trace } = await runExport({
-      pages: [['p1', 'poison', 'p2', 'p3']],
-      answer: (id) => (id === 'poison' ? 'throw' : undefined),
-    }, { maxInFlight: 1 });
+    const { result, trace } = await runExport(
+      {
+        pages: [['p1', 'poison', 'p2', 'p3']],
+        answer: (id) => (id === 'poison' ? 'throw' : undefined),
+      },
+      { maxInFlight: 1 },
+    );
     expect(result).toMatchObject({ listed: 4, transferred: 3, failed: 1 });
     expect(trace.givenUp.map((g) => [g.item.sourceId, g.code])).toEqual([['poison', 'gave_up']]);
     expect(trace.givenUp[0]!.reason).toBe('gave up after 3 tries: transfer failed: worker crashed on poison');
@@ -204,11 +230,20 @@ describe('export workflow: each file keeps its own tries', () => {
 
   it('records a cancelled export as failed, "cancelled", and ends cancelled', async () => {
     const trace: Trace = { tries: new Map(), batches: [], givenUp: [], finished: [] };
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: { codePath: join(repo, 'dist', 'workflow-bundle.js') }, activities: activities({ pages: [['a', 'b', 'c', 'd']], batchMs: 60_000 }, trace) });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: QUEUE,
+      workflowBundle: { codePath: join(repo, 'dist', 'workflow-bundle.js') },
+      activities: activities({ pages: [['a', 'b', 'c', 'd']], batchMs: 60_000 }, trace),
+    });
     const from = new Date(Date.UTC(2026, 0, 1) + windows++ * DAY).toISOString();
     const to = new Date(Date.parse(from) + DAY).toISOString();
     const error = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(EXPORT_WORKFLOW_TYPE, { taskQueue: QUEUE, workflowId: exportWorkflowId({ connection: 'fake', from, to }), args: [{ connection: 'fake', from, to }] });
+      const handle = await env.client.workflow.start(EXPORT_WORKFLOW_TYPE, {
+        taskQueue: QUEUE,
+        workflowId: exportWorkflowId({ connection: 'fake', from, to }),
+        args: [{ connection: 'fake', from, to }],
+      });
       while (trace.batches.length === 0) await new Promise((r) => setTimeout(r, 50));
       await handle.cancel();
       return handle.result().catch((err: unknown) => err as Error);
@@ -219,15 +254,35 @@ describe('export workflow: each file keeps its own tries', () => {
 
   it('refuses carried state on a run that did not continue as new', async () => {
     const trace: Trace = { tries: new Map(), batches: [], givenUp: [], finished: [] };
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: QUEUE, workflowBundle: { codePath: join(repo, 'dist', 'workflow-bundle.js') }, activities: activities({ pages: [] }, trace) });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: QUEUE,
+      workflowBundle: { codePath: join(repo, 'dist', 'workflow-bundle.js') },
+      activities: activities({ pages: [] }, trace),
+    });
     const input = { connection: 'fake', from: '2026-02-01', to: '2026-02-02' };
-    const forged = { counters: { listed: 1_000_000, transferred: 999_999, skipped: 0, failed: 0, bytes: 0 }, cursor: null, listingDone: true, pagesListed: 1, generation: 0, queue: [], waiting: [], recentlyListed: [] };
+    const forged = {
+      counters: { listed: 1_000_000, transferred: 999_999, skipped: 0, failed: 0, bytes: 0 },
+      cursor: null,
+      listingDone: true,
+      pagesListed: 1,
+      generation: 0,
+      queue: [],
+      waiting: [],
+      recentlyListed: [],
+    };
     const error = await worker.runUntil(
       env.client.workflow
-        .execute(EXPORT_WORKFLOW_TYPE, { taskQueue: QUEUE, workflowId: exportWorkflowId({ connection: 'fake', from: '2026-02-01T00:00:00.000Z', to: '2026-02-02T00:00:00.000Z' }), args: [input, forged] })
+        .execute(EXPORT_WORKFLOW_TYPE, {
+          taskQueue: QUEUE,
+          workflowId: exportWorkflowId({ connection: 'fake', from: '2026-02-01T00:00:00.000Z', to: '2026-02-02T00:00:00.000Z' }),
+          args: [input, forged],
+        })
         .catch((err: unknown) => err as Error),
     );
-    expect((error as { cause?: { message?: string } }).cause?.message).toMatch(/^carried: the second argument is the state a run hands the next/);
+    expect((error as { cause?: { message?: string } }).cause?.message).toMatch(
+      /^carried: the second argument is the state a run hands the next/,
+    );
     expect(trace.batches).toEqual([]);
   });
 });

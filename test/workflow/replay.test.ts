@@ -15,7 +15,12 @@ const BUNDLE = join(repo, 'dist', 'workflow-bundle.js');
 const WORKFLOW_TYPES = ['exportWorkflow', 'scheduledExportWorkflow', 'retentionSweepWorkflow', 'eraseWorkflow'];
 
 interface HistoryJson {
-  events: Array<Record<string, { workflowType?: { name: string }; markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } | string>>;
+  events: Array<
+    Record<
+      string,
+      { workflowType?: { name: string }; markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } | string
+    >
+  >;
 }
 
 /** A fixture as scripts/recordHistories.ts writes it: what Worker.runReplayHistories takes, and where it came from. */
@@ -32,7 +37,10 @@ function loadFixtures(): Fixture[] {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((file) => {
-      const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as { workflowId: string; history: HistoryJson };
+      const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as {
+        workflowId: string;
+        history: HistoryJson;
+      };
       const started = history.events[0]?.workflowExecutionStartedEventAttributes;
       const workflowType = typeof started === 'object' ? (started.workflowType?.name ?? '') : '';
       return { file, workflowId, history, workflowType, patches: patchIds(history) };
@@ -71,25 +79,30 @@ async function replay(bundle: { codePath: string } | { code: string }, fixtures:
   const results: ReplayResult[] = [];
   const byId = new Map(fixtures.map((f) => [f.workflowId, f.file]));
   const histories = fixtures.map((f) => ({ workflowId: f.workflowId, history: f.history }));
-  for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, histories as never)) results.push({ ...r, workflowId: byId.get(r.workflowId) ?? r.workflowId });
+  for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, histories as never))
+    results.push({ ...r, workflowId: byId.get(r.workflowId) ?? r.workflowId });
   return results;
 }
 
-const failures = (results: ReplayResult[]) => results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error!.name}: ${r.error!.message.split('\n')[0]}`);
+const failures = (results: ReplayResult[]) =>
+  results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error!.name}: ${r.error!.message.split('\n')[0]}`);
 
 let fixtures: Fixture[];
 
 beforeAll(() => {
   try {
     // Replay failures are the point of two tests here: keep the worker's own warnings about them out of the output.
-    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
   } catch {
     // Installed already in this process.
   }
   fixtures = loadFixtures();
 });
 
-describe('recorded histories replay against this checkout\'s workflow code', () => {
+describe("recorded histories replay against this checkout's workflow code", () => {
   it('has histories of every workflow type, from real runs', () => {
     expect(new Set(fixtures.map((f) => f.workflowType))).toEqual(new Set(WORKFLOW_TYPES));
   });
@@ -105,8 +118,10 @@ describe('recorded histories replay against this checkout\'s workflow code', () 
     expect(notLiteral, 'write patch ids as string literals').toEqual([]);
     const missing: string[] = [];
     for (const id of patched) {
-      if (!fixtures.some((f) => f.patches.includes(id))) missing.push(`${id}: no history recorded with it (npm run record-histories -- --label <next>)`);
-      if (!fixtures.some((f) => f.workflowType === 'exportWorkflow' && !f.patches.includes(id))) missing.push(`${id}: no history from before it is kept`);
+      if (!fixtures.some((f) => f.patches.includes(id)))
+        missing.push(`${id}: no history recorded with it (npm run record-histories -- --label <next>)`);
+      if (!fixtures.some((f) => f.workflowType === 'exportWorkflow' && !f.patches.includes(id)))
+        missing.push(`${id}: no history from before it is kept`);
     }
     expect(missing).toEqual([]);
   });
@@ -116,7 +131,10 @@ describe('the replay test can fail', () => {
   const exportHistories = () => fixtures.filter((f) => f.workflowType === 'exportWorkflow');
 
   it('fails every export history on an activity call added before the first one', async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: join(__dirname, '..', 'replay', 'variants', 'extraActivity.ts'), logger: quiet });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: join(__dirname, '..', 'replay', 'variants', 'extraActivity.ts'),
+      logger: quiet,
+    });
     const results = await replay({ code }, exportHistories());
     expect(results.length).toBeGreaterThan(0);
     for (const r of results) {
@@ -126,7 +144,10 @@ describe('the replay test can fail', () => {
   });
 
   it('passes the same change made behind patched()', async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: join(__dirname, '..', 'replay', 'variants', 'patchedActivity.ts'), logger: quiet });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: join(__dirname, '..', 'replay', 'variants', 'patchedActivity.ts'),
+      logger: quiet,
+    });
     expect(failures(await replay({ code }, exportHistories()))).toEqual([]);
   });
 });

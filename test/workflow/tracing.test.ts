@@ -30,7 +30,14 @@ const fakes: Partial<Activities> = {
   async recordFailedStart() {},
   async finishExport() {},
   async listPage() {
-    const item = (id: string) => ({ sourceId: id, conversationId: 'c', kind: 'recording' as const, createdAt: '2026-01-01T00:00:00Z', extension: '.mp3', locator: {} });
+    const item = (id: string) => ({
+      sourceId: id,
+      conversationId: 'c',
+      kind: 'recording' as const,
+      createdAt: '2026-01-01T00:00:00Z',
+      extension: '.mp3',
+      locator: {},
+    });
     return { items: [item('a'), item('b')], alreadyStored: [], nextCursor: null };
   },
   async transferBatch(input: TransferBatchInput) {
@@ -64,7 +71,8 @@ describe('tracing', () => {
       { connection: 'fake', from: '2026-01-02T00:00:00.000Z', to: '2026-01-03T00:00:00.000Z' },
     ];
     await worker.runUntil(async () => {
-      for (const w of windows) await client.workflow.execute(EXPORT_WORKFLOW_TYPE, { taskQueue: QUEUE, workflowId: exportWorkflowId(w), args: [w] });
+      for (const w of windows)
+        await client.workflow.execute(EXPORT_WORKFLOW_TYPE, { taskQueue: QUEUE, workflowId: exportWorkflowId(w), args: [w] });
     });
     const finished = spans.getFinishedSpans();
     const traces = new Map<string, string[]>();
@@ -75,7 +83,10 @@ describe('tracing', () => {
         new Set([
           `StartWorkflow:${EXPORT_WORKFLOW_TYPE}`,
           `RunWorkflow:${EXPORT_WORKFLOW_TYPE}`,
-          ...['describeConnection', 'beginExport', 'listPage', 'transferBatch', 'finishExport'].flatMap((a) => [`StartActivity:${a}`, `RunActivity:${a}`]),
+          ...['describeConnection', 'beginExport', 'listPage', 'transferBatch', 'finishExport'].flatMap((a) => [
+            `StartActivity:${a}`,
+            `RunActivity:${a}`,
+          ]),
         ]),
       );
     }

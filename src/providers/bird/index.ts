@@ -20,7 +20,11 @@ export const bird: ProviderDescriptor<BirdConnectionConfig> = {
    */
   limits: LIMITS,
   create: (conn, env) =>
-    new BirdProvider(conn, resolveSecret(conn.accessKey, `connections.${conn.name}.accessKey`, env), conn.rateLimit.transferPerSecond ?? LIMITS.transferRequestsPerSecond),
+    new BirdProvider(
+      conn,
+      resolveSecret(conn.accessKey, `connections.${conn.name}.accessKey`, env),
+      conn.rateLimit.transferPerSecond ?? LIMITS.transferRequestsPerSecond,
+    ),
   explainCredentialFailure: (conn, err) =>
     `${err.message}: Bird refused the credentials of connection '${conn.name}'. Fix: put an access key of workspace ${conn.workspaceId} ` +
     `where connections.${conn.name}.accessKey points, then rerun the export`,

@@ -91,9 +91,14 @@ export class BirdProvider implements Provider {
     if (!meta.success) throw new TransientError(`${what} metadata: unexpected response shape`);
     const status = meta.data.status;
     if (FINAL.has(status)) throw new UnavailableError(`${what}: Bird reports status '${status}'`, 'provider_final_status');
-    if (NOT_YET.has(status)) return { kind: 'not_ready', reason: `Bird reports status '${status}'`, retryAfterSeconds: this.conn.notReadyRetrySeconds };
+    if (NOT_YET.has(status))
+      return { kind: 'not_ready', reason: `Bird reports status '${status}'`, retryAfterSeconds: this.conn.notReadyRetrySeconds };
     if (status !== 'available') {
-      return { kind: 'not_ready', reason: `Bird reports an unknown status '${status.slice(0, 40)}'`, retryAfterSeconds: this.conn.notReadyRetrySeconds };
+      return {
+        kind: 'not_ready',
+        reason: `Bird reports an unknown status '${status.slice(0, 40)}'`,
+        retryAfterSeconds: this.conn.notReadyRetrySeconds,
+      };
     }
 
     const media = await this.openMedia(meta.data, metaUrl, options, what);

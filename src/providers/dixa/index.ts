@@ -19,7 +19,7 @@ export const dixa: ProviderDescriptor<DixaConnectionConfig> = {
     // Refused by the exports API (`about`, see DixaProvider): the tenant may want the older form of the header.
     const basicHint =
       err.about === 'exports' && conn.exportsAuth === 'bearer'
-        ? "; if the token is right, the tenant may expect the older Basic 'bearer:<token>' form: set exportsAuth to \"basic\""
+        ? '; if the token is right, the tenant may expect the older Basic \'bearer:<token>\' form: set exportsAuth to "basic"'
         : '';
     return (
       `${err.message}: Dixa refused the API token of connection '${conn.name}'. Fix: create an API token in Dixa ` +

@@ -81,7 +81,13 @@ export function conversationMessageItems(conversationId: string, message: unknow
   return { id, createdAtMs, items: toItems(id, idOf(conversationId, 'conversation id'), createdAtMs, links, ctx) };
 }
 
-function toItems(messageId: string, conversationId: string, createdAtMs: number, links: Array<{ kind: SourceKind; link: unknown }>, ctx: MappingContext): SourceItem[] {
+function toItems(
+  messageId: string,
+  conversationId: string,
+  createdAtMs: number,
+  links: Array<{ kind: SourceKind; link: unknown }>,
+  ctx: MappingContext,
+): SourceItem[] {
   const createdAt = new Date(createdAtMs).toISOString();
   const seen = new Set<string>();
   const items: SourceItem[] = [];
@@ -95,16 +101,25 @@ function toItems(messageId: string, conversationId: string, createdAtMs: number,
   return items;
 }
 
-function toItem(messageId: string, conversationId: string, createdAt: string, kind: SourceKind, link: unknown, ctx: MappingContext): SourceItem {
+function toItem(
+  messageId: string,
+  conversationId: string,
+  createdAt: string,
+  kind: SourceKind,
+  link: unknown,
+  ctx: MappingContext,
+): SourceItem {
   const base = { conversationId, messageId, kind, createdAt };
   // A link we cannot use is still an item, so the export records a failure row for it instead
   // of skipping it silently; the download refuses it with the reason kept in the locator.
   if (typeof link !== 'string' || link.length === 0) {
     const problem = `the ${kind} link is ${describeType(link)}, not a URL string`;
-    const sourceId = kind === 'attachment' ? `${messageId}:attachment:${shortHash(`invalid:${JSON.stringify(link) ?? ''}`)}` : `${messageId}:${kind}`;
+    const sourceId =
+      kind === 'attachment' ? `${messageId}:attachment:${shortHash(`invalid:${JSON.stringify(link) ?? ''}`)}` : `${messageId}:${kind}`;
     return { ...base, sourceId, locator: { problem } };
   }
-  const sourceId = kind === 'attachment' ? `${messageId}:attachment:${shortHash(linkIdentity(link, ctx.filesOrigin))}` : `${messageId}:${kind}`;
+  const sourceId =
+    kind === 'attachment' ? `${messageId}:attachment:${shortHash(linkIdentity(link, ctx.filesOrigin))}` : `${messageId}:${kind}`;
   if (link.length > MAX_LINK_LENGTH) {
     return { ...base, sourceId, locator: { problem: `the ${kind} link is ${link.length} characters long (limit ${MAX_LINK_LENGTH})` } };
   }
@@ -113,7 +128,9 @@ function toItem(messageId: string, conversationId: string, createdAt: string, ki
   // A link with user info carries credentials (whoever wrote it): it must not reach workflow
   // history, and it is refused anyway. The item keeps the link without them, and the reason.
   const stripped = withoutUserInfo(link, ctx.filesOrigin);
-  const locator: Record<string, string> = stripped ? { link: stripped.link, refused: `refused link with user info (${stripped.shown})` } : { link };
+  const locator: Record<string, string> = stripped
+    ? { link: stripped.link, refused: `refused link with user info (${stripped.shown})` }
+    : { link };
   const item: SourceItem = { ...base, sourceId, locator };
   if (extension) item.extension = extension;
   if (kind === 'attachment' && name !== undefined) item.originalName = name;

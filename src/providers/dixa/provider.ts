@@ -3,7 +3,17 @@ import type { DixaConnectionConfig } from './connection';
 import { ConfigurationError, CredentialsRejectedError, TransientError, UnavailableError } from '../../errors';
 import { HttpClient, failForStatus, networkError, readJson, type HttpResponse } from '../../http/client';
 import { openedOrFail, rangeHeader } from '../download';
-import { compareKeys, decodeCursor, encodeCursor, firstSlice, nextSlice, sliceLengthMs, sliceQuery, type RecordKey, type SliceCursor } from './cursor';
+import {
+  compareKeys,
+  decodeCursor,
+  encodeCursor,
+  firstSlice,
+  nextSlice,
+  sliceLengthMs,
+  sliceQuery,
+  type RecordKey,
+  type SliceCursor,
+} from './cursor';
 import { MalformedRecordError, conversationMessageItems, exportRecordItems, type MappedRecord, type MappingContext } from './items';
 import { JsonArrayError, jsonArrayElements } from '../../json/arrayElements';
 import { contentTypeOf, extensionForType, isPrivatePath, resolveFileLink } from './links';
@@ -67,7 +77,8 @@ export class DixaProvider implements Provider {
   private async listOnce(window: Window, cursor: string | null, signal?: AbortSignal): Promise<ListPage> {
     const from = Date.parse(window.from);
     const to = Date.parse(window.to);
-    if (Number.isNaN(from) || Number.isNaN(to)) throw new ConfigurationError(`Dixa connection '${this.conn.name}': window ${window.from}..${window.to} is not two ISO-8601 times`);
+    if (Number.isNaN(from) || Number.isNaN(to))
+      throw new ConfigurationError(`Dixa connection '${this.conn.name}': window ${window.from}..${window.to} is not two ISO-8601 times`);
     if (to <= from) return { items: [], nextCursor: null };
     const slice = cursor ? decodeCursor(cursor, from, to) : firstSlice(from, to, this.sliceMs);
     const what = `Dixa connection '${this.conn.name}': message export ${new Date(slice.s).toISOString()}..${new Date(slice.e).toISOString()}`;
@@ -160,7 +171,8 @@ export class DixaProvider implements Provider {
       }
     }
     const last = candidates[candidates.length - 1];
-    if (more && last) return { items, nextCursor: encodeCursor({ s: slice.s, e: slice.e, after: { ...last.key, items: last.items.length } }) };
+    if (more && last)
+      return { items, nextCursor: encodeCursor({ s: slice.s, e: slice.e, after: { ...last.key, items: last.items.length } }) };
     const next = nextSlice(slice, to, this.sliceMs);
     return { items, nextCursor: next ? encodeCursor(next) : null };
   }
@@ -197,7 +209,13 @@ export class DixaProvider implements Provider {
   async conversationItems(conversationId: string, signal?: AbortSignal): Promise<SourceItem[]> {
     const what = `Dixa connection '${this.conn.name}': messages of conversation ${conversationId}`;
     const url = `${this.apiBase}/v1/conversations/${encodeURIComponent(conversationId)}/messages`;
-    const res = await this.http.send({ url, headers: { accept: 'application/json' }, credentialHeaders: { authorization: this.apiToken }, signal, what });
+    const res = await this.http.send({
+      url,
+      headers: { accept: 'application/json' },
+      credentialHeaders: { authorization: this.apiToken },
+      signal,
+      what,
+    });
     if (res.status !== 200) return this.fail(res, what, 'api');
     const parsed = messagesSchema.safeParse(await readJson(res, what));
     if (!parsed.success) throw new TransientError(`${what}: unexpected response shape (${parsed.error.issues[0]?.message})`);

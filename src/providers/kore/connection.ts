@@ -19,7 +19,11 @@ export const koreConnectionSchema = connectionSchema(
     /** Hosts v2 signed fileUrls may point at besides the platform host. No credentials go there. */
     mediaHosts: z.array(hostPatternSchema).max(100).default([]),
     /** Session channels that are calls. */
-    channels: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'a channel name such as korevg')).min(1).max(100).default(['korevg']),
+    channels: z
+      .array(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'a channel name such as korevg'))
+      .min(1)
+      .max(100)
+      .default(['korevg']),
     /**
      * Least time between two Kore API calls (getSessions, recordings, voicemail) from one worker
      * process for this connection. Kore allows 60 calls a minute and 1,800 an hour per bot, so the

@@ -53,7 +53,9 @@ export function encodeCursor(cursor: KoreCursor): string {
 
 export function decodeCursor(value: string | null): KoreCursor {
   if (value === null) return { range: 0, skip: 0, position: 0 };
-  const parts = value.startsWith(PREFIX) ? /^(\d{1,6})\.(\d{1,9})\.(\d{1,4})$/.exec(Buffer.from(value.slice(PREFIX.length), 'base64url').toString()) : null;
+  const parts = value.startsWith(PREFIX)
+    ? /^(\d{1,6})\.(\d{1,9})\.(\d{1,4})$/.exec(Buffer.from(value.slice(PREFIX.length), 'base64url').toString())
+    : null;
   if (!parts) throw new ConfigurationError(`not a Kore listing cursor: ${value.slice(0, 40)}`);
   return { range: Number(parts[1]), skip: Number(parts[2]), position: Number(parts[3]) };
 }

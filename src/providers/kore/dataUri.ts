@@ -125,7 +125,10 @@ export class DataUriDecoder {
 }
 
 function parseHeader(header: string): string | null {
-  const params = header.slice('data:'.length).split(';').map((p) => p.trim());
+  const params = header
+    .slice('data:'.length)
+    .split(';')
+    .map((p) => p.trim());
   const type = params.shift() ?? '';
   if (!params.some((p) => p.toLowerCase() === 'base64')) throw new DataUriError('data URI is not base64-encoded');
   return /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i.test(type) ? type.toLowerCase() : null;

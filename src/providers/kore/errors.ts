@@ -20,7 +20,10 @@ export const MISSING_SCOPE = 'scope';
 export async function koreFailForStatus(res: HttpResponse, what: string, redact: readonly string[]): Promise<never> {
   const text = redacted(await readHead(res), redact);
   if (RATE_LIMITED.test(text)) {
-    throw new TransientError(`${what}: HTTP ${res.status} (Rate limit for this API has been reached): rate limited`, parseRetryAfter(res.headers['retry-after']) ?? RATE_LIMIT_WAIT_MS);
+    throw new TransientError(
+      `${what}: HTTP ${res.status} (Rate limit for this API has been reached): rate limited`,
+      parseRetryAfter(res.headers['retry-after']) ?? RATE_LIMIT_WAIT_MS,
+    );
   }
   if ((res.status === 401 || res.status === 403) && res.credentialsSent && SCOPE.test(text)) {
     throw new CredentialsRejectedError(

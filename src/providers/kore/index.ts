@@ -24,7 +24,8 @@ export const kore: ProviderDescriptor<KoreConnectionConfig> = {
       clientSecret: resolveSecret(conn.clientSecret, `connections.${conn.name}.clientSecret`, env),
     }),
   explainCredentialFailure(_conn, err) {
-    if (err.about === MISSING_SCOPE) return `${err.message}; add that scope to the app (the app whose client id and secret the connection uses)`;
+    if (err.about === MISSING_SCOPE)
+      return `${err.message}; add that scope to the app (the app whose client id and secret the connection uses)`;
     return (
       `${err.message}: Kore refused the connection's JWT. Fix: check that the connection's clientId and clientSecret are the ` +
       'client id and secret of a Kore.ai app of the bot in botId, and that the app has the "SmartAssist Recordings" API scope'

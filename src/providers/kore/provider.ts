@@ -130,7 +130,9 @@ export class KoreProvider implements Provider {
         at = { ...at, position: at.position + 1 };
       }
       if (at.position < page.sessions.length) break;
-      at = page.moreAvailable ? { range: at.range, skip: at.skip + page.received, position: 0 } : { range: at.range + 1, skip: 0, position: 0 };
+      at = page.moreAvailable
+        ? { range: at.range, skip: at.skip + page.received, position: 0 }
+        : { range: at.range + 1, skip: 0, position: 0 };
       if (voiceSessions >= SESSIONS_PER_CALL || items.length >= ITEMS_PER_CALL || pages >= PAGES_PER_CALL) break;
     }
     return { items, nextCursor: at.range < ranges.length ? encodeCursor(at) : null };
@@ -169,7 +171,8 @@ export class KoreProvider implements Provider {
   private async itemsOf(session: KoreSession, options: ListOptions): Promise<SourceItem[]> {
     const { signal, retry } = options;
     const items = await retryTransient(
-      () => (this.conn.recordingsApi === 'v1' ? this.listV1(session, signal, options.memory) : this.listSigned(session, 'recording', signal)),
+      () =>
+        this.conn.recordingsApi === 'v1' ? this.listV1(session, signal, options.memory) : this.listSigned(session, 'recording', signal),
       retry,
     );
     if (this.conn.includeVoicemail) items.push(...(await retryTransient(() => this.listSigned(session, 'voicemail', signal), retry)));
@@ -214,14 +217,23 @@ export class KoreProvider implements Provider {
     // count or status); they are streamed through, not kept. v1 is deprecated: prefer v2.
     const elements = await scanV1Recordings(res.body, what);
     if (elements.length > 0) await memory?.remember(session.sessionId, elements.length);
-    return elements.map((element, index) => this.item(session, 'recording', index, extensionOfMime(element.mime) ?? UNKNOWN_TYPE.extension, undefined));
+    return elements.map((element, index) =>
+      this.item(session, 'recording', index, extensionOfMime(element.mime) ?? UNKNOWN_TYPE.extension, undefined),
+    );
   }
 
   private item(session: KoreSession, kind: Kind, index: number, extension: string | undefined, fileName: string | undefined): SourceItem {
     return this.itemAt(session.sessionId, new Date(session.startedAt).toISOString(), kind, index, extension, fileName);
   }
 
-  private itemAt(sessionId: string, createdAt: string, kind: Kind, index: number, extension: string | undefined, fileName: string | undefined): SourceItem {
+  private itemAt(
+    sessionId: string,
+    createdAt: string,
+    kind: Kind,
+    index: number,
+    extension: string | undefined,
+    fileName: string | undefined,
+  ): SourceItem {
     const item: SourceItem = {
       sourceId: `${sessionId}-${kind}-${index}`,
       conversationId: sessionId,
@@ -255,18 +267,34 @@ export class KoreProvider implements Provider {
     };
   }
 
-  private async openSigned(item: SourceItem, sessionId: string, kind: Kind, index: number, what: string, options: OpenDownloadOptions): Promise<DownloadOutcome> {
+  private async openSigned(
+    item: SourceItem,
+    sessionId: string,
+    kind: Kind,
+    index: number,
+    what: string,
+    options: OpenDownloadOptions,
+  ): Promise<DownloadOutcome> {
     // Fresh on every attempt: the signed fileUrl expires and is never stored or reused.
     const list = await this.fetchMediaList(sessionId, kind, options.signal, false);
     if (list === null) throw new UnavailableError(`${what}: Kore answered 404`, 'not_found');
     const status = list.status;
     const state = classifyStatus(status);
-    if (state === 'not_ready') return { kind: 'not_ready', reason: `Kore reports status '${status}'`, retryAfterSeconds: retryAfterSeconds(status, this.conn.notReadyRetrySeconds) };
+    if (state === 'not_ready')
+      return {
+        kind: 'not_ready',
+        reason: `Kore reports status '${status}'`,
+        retryAfterSeconds: retryAfterSeconds(status, this.conn.notReadyRetrySeconds),
+      };
     if (state === 'final') throw new UnavailableError(`${what}: Kore reports status '${status}'`, 'provider_final_status');
     const entry = list.entries[index];
     if (!entry) {
       if (state === 'unknown') {
-        return { kind: 'not_ready', reason: `Kore reports an unknown status '${String(status).slice(0, 40)}'`, retryAfterSeconds: retryAfterSeconds(status, this.conn.notReadyRetrySeconds) };
+        return {
+          kind: 'not_ready',
+          reason: `Kore reports an unknown status '${String(status).slice(0, 40)}'`,
+          retryAfterSeconds: retryAfterSeconds(status, this.conn.notReadyRetrySeconds),
+        };
       }
       throw new UnavailableError(`${what}: the session has ${list.entries.length} ${kind} file(s), none at index ${index}`, 'not_found');
     }
@@ -307,11 +335,18 @@ export class KoreProvider implements Provider {
 
   /** Files 1..n-1 of a stand-in's session, as the listing would have named them. */
   private siblingsOf(item: SourceItem, sessionId: string, kind: Kind, list: MediaList): SourceItem[] {
-    return list.entries.slice(1).map((e, i) => this.itemAt(sessionId, item.createdAt, kind, i + 1, extensionOfFileName(e.fileName), e.fileName));
+    return list.entries
+      .slice(1)
+      .map((e, i) => this.itemAt(sessionId, item.createdAt, kind, i + 1, extensionOfFileName(e.fileName), e.fileName));
   }
 
   /** The v2 recordings or voicemail JSON of a session; null on a 404 while listing (a session without such files). */
-  private async fetchMediaList(sessionId: string, kind: Kind, signal: AbortSignal | undefined, listing: boolean): Promise<MediaList | null> {
+  private async fetchMediaList(
+    sessionId: string,
+    kind: Kind,
+    signal: AbortSignal | undefined,
+    listing: boolean,
+  ): Promise<MediaList | null> {
     const what = `Kore connection '${this.conn.name}': session ${sessionId} ${kind === 'recording' ? 'recordings' : 'voicemail'}`;
     const res = await this.call({ url: this.mediaListUrl(sessionId, kind, 'v2'), what, signal });
     if (res.status === 404 && listing) {
@@ -330,7 +365,13 @@ export class KoreProvider implements Provider {
   }
 
   /** A Kore API call: paced, with a cached JWT in the `auth` header (kept on the API's origin only). */
-  private async call(request: { url: string | URL; method?: 'GET' | 'POST'; body?: string; what: string; signal?: AbortSignal }): Promise<HttpResponse> {
+  private async call(request: {
+    url: string | URL;
+    method?: 'GET' | 'POST';
+    body?: string;
+    what: string;
+    signal?: AbortSignal;
+  }): Promise<HttpResponse> {
     await this.pacer.wait(request.signal);
     return this.http.send({
       url: request.url,

@@ -16,10 +16,25 @@ const adapter: ContractAdapter = {
   requestsPerFile: { api: 1, media: 1 },
   async start(scenario) {
     const files = [...scenario.inside, ...scenario.outside];
-    const sim = new EchoSimulator(files.map((f) => ({ id: f.key, startedAt: f.createdAt, size: f.size, state: STATE[f.state], ...(f.name !== undefined ? { name: f.name } : {}) })));
+    const sim = new EchoSimulator(
+      files.map((f) => ({
+        id: f.key,
+        startedAt: f.createdAt,
+        size: f.size,
+        state: STATE[f.state],
+        ...(f.name !== undefined ? { name: f.name } : {}),
+      })),
+    );
     await sim.start();
     return {
-      connection: { provider: 'echo', allowPrivateNetwork: true, baseUrl: sim.baseUrl, token: { env: 'ECHO_TOKEN' }, mediaHosts: [sim.storageHost], pageSize: 7 },
+      connection: {
+        provider: 'echo',
+        allowPrivateNetwork: true,
+        baseUrl: sim.baseUrl,
+        token: { env: 'ECHO_TOKEN' },
+        mediaHosts: [sim.storageHost],
+        pageSize: 7,
+      },
       env: { ECHO_TOKEN: sim.token },
       wrongEnv: { ECHO_TOKEN: 'not-the-token' },
       secrets: [sim.token],
@@ -39,9 +54,15 @@ const adapter: ContractAdapter = {
 providerContract(adapter);
 
 describe('a fourth provider is a folder and one catalog line', () => {
-  const connection = { provider: 'echo', allowPrivateNetwork: true, baseUrl: 'http://127.0.0.1:1', token: { env: 'T' }, mediaHosts: ['127.0.0.1:2'] };
+  const connection = {
+    provider: 'echo',
+    allowPrivateNetwork: true,
+    baseUrl: 'http://127.0.0.1:1',
+    token: { env: 'T' },
+    mediaHosts: ['127.0.0.1:2'],
+  };
 
-  it('the configuration\'s connection union and the registry take it from the test catalog', () => {
+  it("the configuration's connection union and the registry take it from the test catalog", () => {
     const parsed = connectionSchemaFor(TEST_PROVIDERS).parse(connection);
     expect(parsed).toMatchObject({ provider: 'echo', pageSize: 50, notReadyRetrySeconds: 60 });
     const conn = { ...(parsed as Omit<ConnectionBase, 'name'>), name: 'echo-1' };

@@ -12,5 +12,6 @@ export const echo: ProviderDescriptor<EchoConnectionConfig> = {
   connectionSchema: echoConnectionSchema,
   limits: { listRequestsPerSecond: 5, transferRequestsPerSecond: 10, requestsPerFile: 1 },
   create: (conn, env) => new EchoProvider(conn, resolveSecret(conn.token, `connections.${conn.name}.token`, env)),
-  explainCredentialFailure: (conn, err) => `${err.message}: Echo refused the token of connection '${conn.name}'. Fix: put a valid token where connections.${conn.name}.token points`,
+  explainCredentialFailure: (conn, err) =>
+    `${err.message}: Echo refused the token of connection '${conn.name}'. Fix: put a valid token where connections.${conn.name}.token points`,
 };

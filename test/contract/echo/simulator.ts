@@ -67,7 +67,13 @@ export class EchoSimulator {
     const fault = this.faults.take('call', id);
     if (playResponseFault(res, log, fault)) return;
     const mediaUrl = fault?.kind === 'foreign-redirect' ? fault.location : `${this.storage.origin}/media/${id}?sig=${this.sign(id)}`;
-    sendJson(res, log, 200, { id, startedAt: call.startedAt, state: call.state, name: call.name, ...(call.state === 'ready' ? { mediaUrl } : {}) });
+    sendJson(res, log, 200, {
+      id,
+      startedAt: call.startedAt,
+      state: call.state,
+      name: call.name,
+      ...(call.state === 'ready' ? { mediaUrl } : {}),
+    });
   }
 
   private list(res: ServerResponse, url: URL, log: LoggedRequest): void {
@@ -86,7 +92,14 @@ export class EchoSimulator {
     const call = this.call(id);
     log.id = id;
     if (!call || url.searchParams.get('sig') !== this.sign(id)) return sendJson(res, log, 403, { error: 'bad signature' });
-    await serveMedia(req, res, log, { key: contentKey('echo', id), size: call.size, contentType: 'audio/wav' }, this.media, this.faults.take('media', id));
+    await serveMedia(
+      req,
+      res,
+      log,
+      { key: contentKey('echo', id), size: call.size, contentType: 'audio/wav' },
+      this.media,
+      this.faults.take('media', id),
+    );
   }
 
   private sign(id: string): string {
