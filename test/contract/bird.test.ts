@@ -1,5 +1,6 @@
 import { BirdSimulator, type BirdStatus } from '../../src/simulators/bird';
 import { providerContract, type ContractAdapter } from './suite';
+import { birdConnection } from '../support/birdConnection';
 
 const STATUS: Record<'ready' | 'not_ready' | 'final', BirdStatus> = { ready: 'available', not_ready: 'ongoing', final: 'absent' };
 
@@ -21,15 +22,7 @@ const adapter: ContractAdapter = {
     const sim = new BirdSimulator({ seed: 'contract', recordings });
     await sim.start();
     return {
-      connection: {
-        provider: 'bird',
-        allowPrivateNetwork: true,
-        baseUrl: sim.baseUrl,
-        workspaceId: sim.workspaceId,
-        accessKey: { env: 'BIRD_KEY' },
-        mediaHosts: [sim.storageHost],
-        pageSize: 7,
-      },
+      connection: birdConnection(sim, { pageSize: 7 }),
       env: { BIRD_KEY: sim.accessKey },
       wrongEnv: { BIRD_KEY: 'bird-key-wrong' },
       secrets: [sim.accessKey],

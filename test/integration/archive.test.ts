@@ -23,6 +23,7 @@ import type { ExportResult } from '../../src/contracts/exportResult';
 import { MiB } from '../../src/contracts/units';
 import { eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
 import { S3FaultProxy, type S3Exchange } from '../support/s3FaultProxy';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * The archive policy and the store-verified checksum on a real SeaweedFS 4.48 (its own, with
@@ -85,16 +86,7 @@ describe('an archive with Object Lock, legal hold, encryption, storage class, ta
     env = await exportEnv({
       stack: { ...inject('stack'), s3Endpoint: proxy.endpoint },
       connections: {
-        [connection]: {
-          provider: 'bird',
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          allowPrivateNetwork: true,
-          rateLimit: { transferPerSecond: 400 },
-          archive,
-        },
+        [connection]: birdConnection(sim, { rateLimit: { transferPerSecond: 400 }, archive }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { bucket, partSizeMiB: PART_MIB },

@@ -5,6 +5,7 @@ import { BirdSimulator, type BirdRecordingSpec } from '../../src/simulators/bird
 import { verifyObjects } from '../../src/verify/verify';
 import { eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
 import { GiB, MiB } from '../../src/contracts/units';
+import { birdConnection } from '../support/birdConnection';
 
 // What the engine can fetch twice is the part in flight. On top of it come bytes the simulator
 // wrote that the worker never read: the kernel's socket buffers, the sender's (tcp_wmem) and the
@@ -55,15 +56,7 @@ describe('a worker killed in the middle of a 1 GiB recording', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          batchSize: 1,
-        },
+        [connection]: birdConnection(sim, { batchSize: 1 }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: PART_MIB },

@@ -6,6 +6,7 @@ import { readManifests } from '../../src/storage/manifests';
 import { verifyObjects } from '../../src/verify/verify';
 import { decodedHistory, exportEnv, runCli as cli, uniqueName, type ExportEnv, streamText, type WorkerProcess } from '../support/harness';
 import { MiB } from '../../src/contracts/units';
+import { birdConnection } from '../support/birdConnection';
 
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
 
@@ -40,19 +41,13 @@ describe('Bird export on the real stack', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
+        [connection]: birdConnection(sim, {
           pageSize: 25,
           batchSize: 4,
           notReadyRetrySeconds: 2,
           // The simulator has no rate limit; the published one (50 GET/s) would only slow the test.
           rateLimit: { transferPerSecond: 400 },
-        },
+        }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: 5 },

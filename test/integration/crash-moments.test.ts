@@ -8,6 +8,7 @@ import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack
 import { PROVENANCE_INSERT, blockWrites } from '../support/pgBlock';
 import type { S3Request } from '../support/s3FaultRules';
 import { MiB } from '../../src/contracts/units';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * A worker killed with -9 at each moment of a large file's life: in the middle of a part, with
@@ -93,15 +94,7 @@ describe("kill -9 at every moment of a large file's life", () => {
     env = await exportEnv({
       stack: iso.stack,
       connections: {
-        [connection]: {
-          provider: 'bird',
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          allowPrivateNetwork: true,
-          rateLimit: { transferPerSecond: 400 },
-        },
+        [connection]: birdConnection(sim, { rateLimit: { transferPerSecond: 400 } }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: PART_MIB },

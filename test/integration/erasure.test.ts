@@ -18,6 +18,7 @@ import { exportWorkflowId } from '../../src/contracts/exportInput';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator } from '../../src/simulators/bird';
 import { eventually, exportEnv, runCli, streamText, uniqueName, type ExportEnv, type FileRow } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * Erasure with proof on the real stack, in a versioned bucket (a plain DELETE there only adds a
@@ -71,15 +72,7 @@ describe('erasure on the real stack', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          retention: { keepDays: 10, leadDays: 2 },
-        },
+        [connection]: birdConnection(sim, { retention: { keepDays: 10, leadDays: 2 } }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });
@@ -307,14 +300,7 @@ describe('erasure in a bucket with Object Lock', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-        },
+        [connection]: birdConnection(sim),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { bucket },

@@ -6,6 +6,7 @@ import { exportWorkflowId, parseExportInput } from '../../src/contracts/exportIn
 import { RETENTION_SWEEP_WORKFLOW_TYPE } from '../../src/contracts/retentionSweep';
 import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/scheduledExport';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * Issue 11 on the real stack: hostile inputs started directly through Temporal, as anyone who can
@@ -293,16 +294,7 @@ describe('hostile inputs through the real Temporal server (issue 11)', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          rateLimit: { transferPerSecond: 400 },
-          retention: { keepDays: 10, leadDays: 1 },
-        },
+        [connection]: birdConnection(sim, { rateLimit: { transferPerSecond: 400 }, retention: { keepDays: 10, leadDays: 1 } }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });

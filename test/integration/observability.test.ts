@@ -13,6 +13,7 @@ import { sampleOpenExports } from '../../src/worker/openExports';
 import { eventually, exportEnv, uniqueName, type ExportEnv, type WorkerProcess } from '../support/harness';
 import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack';
 import { metricNames, parseExposition, total, type Sample } from '../support/prometheus';
+import { birdConnection } from '../support/birdConnection';
 
 const DAY = 24 * 3600 * 1000;
 const PART_MIB = 5;
@@ -57,16 +58,7 @@ describe('watching a worker', () => {
     env = await exportEnv({
       stack: iso.stack,
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          rateLimit: { transferPerSecond: 400 },
-          retention: { keepDays: 30, leadDays: 3 },
-        },
+        [connection]: birdConnection(sim, { rateLimit: { transferPerSecond: 400 }, retention: { keepDays: 30, leadDays: 3 } }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: PART_MIB },

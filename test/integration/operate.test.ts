@@ -6,6 +6,7 @@ import { MiB } from '../../src/contracts/units';
 import { BirdSimulator } from '../../src/simulators/bird';
 import { EXIT } from '../../src/cli/exitCodes';
 import { eventually, exportEnv, runCli, uniqueName, type ExportEnv } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * The operator's verbs of the CLI against the real stack: an export that ends with files given up
@@ -32,14 +33,7 @@ describe('the operator CLI: list, status, failures, retry, cancel and exit codes
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-        },
+        [connection]: birdConnection(sim),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });

@@ -6,6 +6,7 @@ import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/ha
 import { startIsolatedStack, type IsolatedStack } from '../support/isolatedStack';
 import { dataObjects } from '../support/soak';
 import { MiB } from '../../src/contracts/units';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * Our own servers restarting in the middle of an export: Postgres (a private cluster, killed),
@@ -39,17 +40,7 @@ describe('restarts of our own servers in the middle of an export', () => {
     env = await exportEnv({
       stack: iso.stack,
       connections: {
-        [connection]: {
-          provider: 'bird',
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          pageSize: 40,
-          batchSize: 8,
-          allowPrivateNetwork: true,
-          rateLimit: { transferPerSecond: 400 },
-        },
+        [connection]: birdConnection(sim, { pageSize: 40, batchSize: 8, rateLimit: { transferPerSecond: 400 } }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
       storage: { partSizeMiB: 5 },

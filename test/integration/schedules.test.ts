@@ -6,6 +6,7 @@ import { exportWorkflowId } from '../../src/contracts/exportInput';
 import { SCHEDULED_EXPORT_WORKFLOW_TYPE, type ScheduledExportResult } from '../../src/contracts/scheduledExport';
 import { cronFireAfter, parseCron } from '../../src/contracts/cron';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 const SECOND = 1000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -68,15 +69,7 @@ describe('data-platform schedules on the real stack', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          notReadyRetrySeconds: 1,
-        },
+        [connection]: birdConnection(sim, { notReadyRetrySeconds: 1 }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });

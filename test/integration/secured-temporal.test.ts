@@ -9,6 +9,7 @@ import { startApiKeyProxy, type ApiKeyProxy } from '../support/apiKeyProxy';
 import { makeTestCertificates, type TestCertificates } from '../support/certificates';
 import { exportEnv, uniqueName, type ExportEnv } from '../support/harness';
 import { startTlsProxy, type TlsProxy } from '../support/tlsProxy';
+import { birdConnection } from '../support/birdConnection';
 
 const API_KEY = 'callvault-test-api-key-7f3e';
 const DAY = 24 * 3600 * 1000;
@@ -55,14 +56,7 @@ describe('a secured Temporal', () => {
     env = await exportEnv({
       stack: { ...inject('stack'), temporalAddress: temporal.address },
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-        },
+        [connection]: birdConnection(sim),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });

@@ -11,6 +11,7 @@ import type { ExportResult } from '../../src/contracts/exportResult';
 import { EXPORT_WORKFLOW_TYPE } from '../../src/contracts/exportResult';
 import { exportWorkflowId } from '../../src/contracts/exportInput';
 import { eventually, exportEnv, uniqueName, type ExportEnv } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 /** Debian's chromium package; scripts/setup.sh installs it. Never a downloaded browser build. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -68,14 +69,7 @@ describe('starting an export from the Temporal Web UI', () => {
     [temporal] = await Promise.all([startTemporal({ dataDir, headless: false, dbFile: null }), sim.start()]);
     connectionToUi = await Connection.connect({ address: temporal.address });
     client = new Client({ connection: connectionToUi, namespace: 'default' });
-    const bird = {
-      provider: 'bird',
-      allowPrivateNetwork: true,
-      baseUrl: sim.baseUrl,
-      workspaceId: sim.workspaceId,
-      accessKey: { env: 'BIRD_KEY' },
-      mediaHosts: [sim.storageHost],
-    };
+    const bird = birdConnection(sim);
     env = await exportEnv({ connections: { [connection]: bird, [other]: bird }, secrets: { BIRD_KEY: sim.accessKey } });
     // The worker serves this test's Temporal (the one with the UI); storage and provenance are the shared ones.
     await env.spawnWorker({ TEMPORAL_ADDRESS: temporal.address });

@@ -6,6 +6,7 @@ import { BirdSimulator } from '../../src/simulators/bird';
 import { connectionPrefix } from '../../src/storage/keys';
 import { verifyObjects, type VerifyProblem } from '../../src/verify/verify';
 import { exportEnv, runCli, uniqueName, type ExportEnv, type FileRow } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-08T00:00:00Z' };
 
@@ -60,17 +61,7 @@ describe('verify and repair on the real stack', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-          pageSize: 25,
-          batchSize: 4,
-          rateLimit: { transferPerSecond: 400 },
-        },
+        [connection]: birdConnection(sim, { pageSize: 25, batchSize: 4, rateLimit: { transferPerSecond: 400 } }),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });

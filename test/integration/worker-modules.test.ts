@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ExportResult } from '../../src/contracts/exportResult';
 import { BirdSimulator } from '../../src/simulators/bird';
 import { exportEnv, uniqueName, type ExportEnv } from '../support/harness';
+import { birdConnection } from '../support/birdConnection';
 
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-03-02T00:00:00Z' };
 const DIST = join(__dirname, '..', '..', 'dist');
@@ -27,14 +28,7 @@ describe('the worker process', () => {
     await sim.start();
     env = await exportEnv({
       connections: {
-        [connection]: {
-          provider: 'bird',
-          allowPrivateNetwork: true,
-          baseUrl: sim.baseUrl,
-          workspaceId: sim.workspaceId,
-          accessKey: { env: 'BIRD_KEY' },
-          mediaHosts: [sim.storageHost],
-        },
+        [connection]: birdConnection(sim),
       },
       secrets: { BIRD_KEY: sim.accessKey },
     });
