@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load';
 import { createProvider } from '../../src/providers/registry';
 import type { Provider } from '../../src/providers/types';
 import { BirdSimulator } from '../../src/simulators/bird';
+import { birdConnection } from '../support/birdConnection';
 
 /**
  * The Bird provider spaces its per-file API requests at the connection's transfer rate: the task
@@ -22,15 +23,7 @@ describe('the Bird provider paces its metadata requests', () => {
 
   beforeAll(async () => {
     await sim.start();
-    const conn = {
-      provider: 'bird',
-      allowPrivateNetwork: true,
-      baseUrl: sim.baseUrl,
-      workspaceId: sim.workspaceId,
-      accessKey: { env: 'BIRD_KEY' },
-      mediaHosts: [sim.storageHost],
-      rateLimit: { transferPerSecond: 40 },
-    };
+    const conn = birdConnection(sim, { rateLimit: { transferPerSecond: 40 } });
     provider = createProvider(parseConfig({ storage: { bucket: 'x-x' }, connections: { pace: conn } }).connections.pace!, {
       BIRD_KEY: sim.accessKey,
     });
