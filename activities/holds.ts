@@ -45,24 +45,8 @@ export class Holds {
   ): Promise<HoldSummary> {
     const storeLock = await this.versions.lockEnabled();
     const storeHold = storeLock ? 'legal hold ON in the store' : 'none: the bucket has no Object Lock';
-    return this.each(
-      connection,
-      selection,
-      storeLock,
-      async (page) => {
-        const held = new Set(
-          await this.records.setHolds(
-            connection,
-            page.map((f) => f.sourceId),
-            who.by,
-            who.reason,
-            storeHold,
-          ),
-        );
-        return page.map((f) => ({ file: f, outcome: held.has(f.sourceId) ? 'held' : 'already_held', store: true }) as const);
-      },
-      onFile,
-    );
+    const mark = (ids: string[]) => this.records.setHolds(connection, ids, who.by, who.reason, storeHold);
+    return this.change(connection, selection, { on: true, storeLock, mark }, onFile);
   }
 
   async release(
@@ -72,40 +56,29 @@ export class Holds {
     onFile: (line: HoldLine) => void,
   ): Promise<HoldSummary> {
     const storeLock = await this.versions.lockEnabled();
-    return this.each(
-      connection,
-      selection,
-      storeLock,
-      async (page) => {
-        const released = new Set(
-          await this.records.releaseHolds(
-            connection,
-            page.map((f) => f.sourceId),
-            who.by,
-            who.reason,
-          ),
-        );
-        return page.map((f) => ({ file: f, outcome: released.has(f.sourceId) ? 'released' : 'not_held', store: false }) as const);
-      },
-      onFile,
-    );
+    const mark = (ids: string[]) => this.records.releaseHolds(connection, ids, who.by, who.reason);
+    return this.change(connection, selection, { on: false, storeLock, mark }, onFile);
   }
 
-  /** Pages through the selection; `apply` changes provenance, then the store follows for the changed files. */
-  private async each(
+  /**
+   * Pages through the selection; `mark` changes provenance and answers which files it changed,
+   * then the store follows for those.
+   */
+  private async change(
     connection: string,
     selection: FileSelection,
-    storeLock: boolean,
-    apply: (page: SelectedFile[]) => Promise<ReadonlyArray<{ file: SelectedFile; outcome: HoldOutcome; store: boolean }>>,
+    how: { on: boolean; storeLock: boolean; mark: (sourceIds: string[]) => Promise<Iterable<string>> },
     onFile: (line: HoldLine) => void,
   ): Promise<HoldSummary> {
-    const summary: HoldSummary = { matched: 0, changed: 0, unchanged: 0, storeVersions: 0, storeLock };
+    const summary: HoldSummary = { matched: 0, changed: 0, unchanged: 0, storeVersions: 0, storeLock: how.storeLock };
     let after: string | null = null;
     for (;;) {
       const page = await this.records.selectFiles(connection, selection, after, PAGE);
-      for (const { file, outcome, store } of await apply(page)) {
-        const changed = outcome === 'held' || outcome === 'released';
-        const storeVersions = changed && storeLock ? await this.storeHold(file, store) : 0;
+      const changedIds = new Set(await how.mark(page.map((f) => f.sourceId)));
+      for (const file of page) {
+        const changed = changedIds.has(file.sourceId);
+        const outcome: HoldOutcome = how.on ? (changed ? 'held' : 'already_held') : changed ? 'released' : 'not_held';
+        const storeVersions = changed && how.storeLock ? await this.storeHold(file, how.on) : 0;
         summary.matched++;
         summary[changed ? 'changed' : 'unchanged']++;
         summary.storeVersions += storeVersions;
