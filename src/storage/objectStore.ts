@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import type { ArchivePolicy } from '../providers/archive';
+import { s3ErrorOf } from './errors';
 import { writeFields } from './writePolicy';
 import {
   AbortMultipartUploadCommand,
@@ -158,7 +159,7 @@ export class ObjectStore {
         marker = res.NextPartNumberMarker;
       }
     } catch (err) {
-      if ((err as { name?: string }).name === 'NoSuchUpload') return null;
+      if (s3ErrorOf(err).name === 'NoSuchUpload') return null;
       throw err;
     }
     return [...newest.values()].map(({ at: _at, ...part }) => part).sort((a, b) => a.partNumber - b.partNumber);
@@ -224,8 +225,8 @@ export class ObjectStore {
         contentType: res.ContentType ?? null,
       };
     } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;
+      const { name, status } = s3ErrorOf(err);
+      if (name === 'NotFound' || name === 'NoSuchKey' || status === 404) return null;
       throw err;
     }
   }

@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { ObjectVersionRef } from '../contracts/erasure';
+import { s3ErrorOf } from './errors';
 
 /** What the store's Object Lock says about one version. */
 export interface VersionLock {
@@ -15,9 +16,6 @@ export interface VersionLock {
   /** A retention in force (retain-until in the future). */
   retention: { mode: string; until: string } | null;
 }
-
-const errorName = (err: unknown) => (err as { name?: string }).name ?? '';
-const status = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /**
  * The calls erasure and legal holds make on one bucket: every version of a key, its Object Lock
@@ -37,7 +35,8 @@ export class ObjectVersions {
     this.lock ??= this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket })).then(
       (res) => res.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
       (err: unknown) => {
-        if (errorName(err) === 'ObjectLockConfigurationNotFoundError' || status(err) === 404 || status(err) === 400) return false;
+        const { name, status } = s3ErrorOf(err);
+        if (name === 'ObjectLockConfigurationNotFoundError' || status === 404 || status === 400) return false;
         this.lock = undefined;
         throw err;
       },
@@ -70,13 +69,15 @@ export class ObjectVersions {
   /** The version's legal hold and retention in force at `now` (ms); nothing when the bucket has no Object Lock. */
   async lockOf(ref: ObjectVersionRef, now: number): Promise<VersionLock> {
     if (!(await this.lockEnabled())) return { legalHold: false, retention: null };
-    const params = { Bucket: this.bucket, Key: ref.key, ...(ref.versionId !== 'null' ? { VersionId: ref.versionId } : {}) };
-    const hold = await this.client.send(new GetObjectLegalHoldCommand(params)).then((r) => r.LegalHold?.Status === 'ON', absentAs(false));
-    const retention = await this.client.send(new GetObjectRetentionCommand(params)).then((r) => {
-      const until = r.Retention?.RetainUntilDate;
-      return until && until.getTime() > now ? { mode: r.Retention?.Mode ?? 'unknown', until: until.toISOString() } : null;
-    }, absentAs(null));
-    return { legalHold: hold, retention };
+    const params = this.versionParams(ref);
+    const [legalHold, retention] = await Promise.all([
+      this.client.send(new GetObjectLegalHoldCommand(params)).then((r) => r.LegalHold?.Status === 'ON', absentAs(false)),
+      this.client.send(new GetObjectRetentionCommand(params)).then((r) => {
+        const until = r.Retention?.RetainUntilDate;
+        return until && until.getTime() > now ? { mode: r.Retention?.Mode ?? 'unknown', until: until.toISOString() } : null;
+      }, absentAs(null)),
+    ]);
+    return { legalHold, retention };
   }
 
   async deleteVersion(ref: ObjectVersionRef): Promise<void> {
@@ -85,14 +86,12 @@ export class ObjectVersions {
 
   /** Puts the store's legal hold on or off a version. Only in a bucket with Object Lock. */
   async setLegalHold(ref: ObjectVersionRef, on: boolean): Promise<void> {
-    await this.client.send(
-      new PutObjectLegalHoldCommand({
-        Bucket: this.bucket,
-        Key: ref.key,
-        ...(ref.versionId !== 'null' ? { VersionId: ref.versionId } : {}),
-        LegalHold: { Status: on ? 'ON' : 'OFF' },
-      }),
-    );
+    await this.client.send(new PutObjectLegalHoldCommand({ ...this.versionParams(ref), LegalHold: { Status: on ? 'ON' : 'OFF' } }));
+  }
+
+  /** Bucket, key and version id; an unversioned bucket's `null` version is addressed without one. */
+  private versionParams(ref: ObjectVersionRef): { Bucket: string; Key: string; VersionId?: string } {
+    return { Bucket: this.bucket, Key: ref.key, ...(ref.versionId !== 'null' ? { VersionId: ref.versionId } : {}) };
   }
 }
 
@@ -102,13 +101,8 @@ export class ObjectVersions {
  */
 function absentAs<T>(value: T): (err: unknown) => T {
   return (err) => {
-    const name = errorName(err);
-    if (
-      name === 'NoSuchObjectLockConfiguration' ||
-      name === 'ObjectLockConfigurationNotFoundError' ||
-      status(err) === 404 ||
-      status(err) === 405
-    )
+    const { name, status } = s3ErrorOf(err);
+    if (name === 'NoSuchObjectLockConfiguration' || name === 'ObjectLockConfigurationNotFoundError' || status === 404 || status === 405)
       return value;
     throw err;
   };

@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import { TransientError } from '../errors';
 import type { OpenedDownload } from '../providers/types';
 import type { SourceItem } from '../contracts/sourceItem';
+import { s3ErrorOf } from '../storage/errors';
 import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../storage/objectStore';
 import { chunkBody, choosePartSize, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
 import type { Previous, TransferCheckpoint } from './previous';
@@ -110,7 +111,7 @@ async function complete(input: UploadInput, uploadId: string, progress: Progress
 
 /** The store's refusal of a checksum (a byte changed between us and its disk) as the file's own transient failure. */
 function refusedChecksum(item: SourceItem, err: unknown): unknown {
-  const name = (err as { name?: string }).name;
+  const { name } = s3ErrorOf(err);
   if (name !== 'BadDigest' && name !== 'InvalidDigest') return err;
   return new TransientError(
     `${item.sourceId}: the store refused the bytes it received (${name}: ${(err as Error).message}); sending them again`,

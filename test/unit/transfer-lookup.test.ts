@@ -150,6 +150,16 @@ function input(provider: Provider, store: ReturnType<typeof fakeStore>, extra: P
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The checkpoint a worker heartbeats once the first part of `data` is stored, with its CRC32. */
+const afterFirstPart = (uploadId: string, data: Buffer) => ({
+  sourceId: 'rec-1',
+  key: 'k/rec-1.mp3',
+  uploadId,
+  partsDone: 1,
+  bytesDone: PART,
+  crc32: crc32(data.subarray(0, PART)),
+});
+
 describe('transferFile: finding an earlier upload by key', () => {
   it('a first attempt at a file that fits in one part makes no upload lookup, and its hash signs the PUT', async () => {
     const data = content(64 * 1024);
@@ -220,14 +230,7 @@ describe("transferFile: the whole object's CRC32, which the store checks on Comp
     const id = await store.createUpload('k/rec-1.mp3');
     await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
     const checkpoints: unknown[] = [];
-    const checkpoint = {
-      sourceId: 'rec-1',
-      key: 'k/rec-1.mp3',
-      uploadId: id,
-      partsDone: 1,
-      bytesDone: PART,
-      crc32: crc32(data.subarray(0, PART)),
-    };
+    const checkpoint = afterFirstPart(id, data);
     const out = await transferFile(input(fakeProvider(data), store, { checkpoint, onCheckpoint: (cp) => checkpoints.push(cp) }));
     expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), resumedFromByte: PART });
     expect(store.completedCrc).toEqual([crc32(data)]);
@@ -246,14 +249,7 @@ describe("transferFile: the whole object's CRC32, which the store checks on Comp
     await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
     await store.uploadPart('k/rec-1.mp3', id, 2, data.subarray(PART, 2 * PART));
     const provider = fakeProvider(data);
-    const checkpoint = {
-      sourceId: 'rec-1',
-      key: 'k/rec-1.mp3',
-      uploadId: id,
-      partsDone: 1,
-      bytesDone: PART,
-      crc32: crc32(data.subarray(0, PART)),
-    };
+    const checkpoint = afterFirstPart(id, data);
     await transferFile(input(provider, store, { checkpoint }));
     expect(provider.opens).toEqual([PART]);
     expect(store.completedCrc).toEqual([crc32(data)]);
@@ -265,14 +261,7 @@ describe("transferFile: the whole object's CRC32, which the store checks on Comp
     const id = await store.createUpload('k/rec-1.mp3');
     for (const n of [1, 2, 3]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
     const provider = fakeProvider(data);
-    const checkpoint = {
-      sourceId: 'rec-1',
-      key: 'k/rec-1.mp3',
-      uploadId: id,
-      partsDone: 1,
-      bytesDone: PART,
-      crc32: crc32(data.subarray(0, PART)),
-    };
+    const checkpoint = afterFirstPart(id, data);
     const out = await transferFile(input(provider, store, { checkpoint }));
     expect(provider.opens).toEqual([3 * PART]);
     expect(store.completedCrc).toEqual([null]);
