@@ -233,9 +233,18 @@ describe('starting an export from the Temporal Web UI', () => {
     const flaky = otherRecordings[2]!;
     await page.goto(`${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`, { waitUntil: 'domcontentloaded' });
     await page.getByText('User Metadata').first().click();
-    // Current details come from a query the worker answers, rendered as markdown in a frame.
-    await expect.poll(allText, { timeout: 30_000, interval: 1_000 }).toContain('Failed files');
-    const text = await allText();
+    // Current details come from a query the worker answers, rendered as markdown in a frame that the UI
+    // re-renders on refresh; the assertions read the one snapshot in which the details had arrived.
+    let text = '';
+    await expect
+      .poll(
+        async () => {
+          text = await allText();
+          return text;
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toContain('Failed files');
     await page.screenshot({ path: join(dataDir, 'failed-files.png'), fullPage: true });
     expect(text).toContain(`${other} 2026-05-06 → 2026-05-07 (cli: ui-test)`);
     expect(text).toContain('Completed, some files given up');
