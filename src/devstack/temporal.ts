@@ -161,6 +161,14 @@ function startDevArgs(opts: TemporalOptions, ports: TemporalPorts, dbFile: strin
     // The server otherwise calls home to check for newer versions.
     '--dynamic-config-value',
     'frontend.enableServerVersionCheck=false',
+    // A task queue's rate limit (callvault paces each connection's transfers by it) is split evenly
+    // over the queue's partitions, four by default, and a backlog in one partition drains at its
+    // share: a queue paced at 1.25 starts a second started its last batches 3.2 s apart. One
+    // partition keeps the pace whole (README.md, "Running it for real", says the same for servers).
+    '--dynamic-config-value',
+    'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value',
+    'matching.numTaskqueueWritePartitions=1',
     ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
   ];
 }
