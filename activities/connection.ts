@@ -1,6 +1,6 @@
 import { connectionByName } from '../src/config/load';
 import { taskQueues } from '../src/contracts/names';
-import { transferBatchSize } from '../src/providers/registry';
+import { transferBatchSize, transferStartsAreScarce } from '../src/providers/registry';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
 import type { ConnectionPlan } from '../src/contracts/connectionPlan';
@@ -17,6 +17,7 @@ export function connectionActivities(deps: ActivityDeps) {
           listTaskQueue: queues.list,
           transferTaskQueue: queues.transfer,
           batchSize: transferBatchSize(conn),
+          startsAreScarce: transferStartsAreScarce(conn),
         };
       } catch (err) {
         throw toActivityFailure(err);

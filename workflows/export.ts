@@ -26,6 +26,7 @@ import { failuresQuery, outcomeOf } from '../src/contracts/exportFailures';
 import type { ExportStateName } from '../src/contracts/searchAttributes';
 import { DETERMINISTIC_FAILURE_TYPES, FATAL_FAILURE_TYPES, FailureType, errorMessage } from '../src/contracts/failures';
 import type { ListPageResult } from '../src/contracts/listing';
+import type { ConnectionPlan } from '../src/contracts/connectionPlan';
 import type { GivenUp } from '../src/contracts/transfer';
 import type { Window } from '../src/contracts/window';
 import { ExportState, type RetryRules } from './exportState';
@@ -174,7 +175,7 @@ class ExportRun {
     this.visibility = new ExportVisibility(this.input, plan.provider, this.state.counters.failed);
     const activities = workers(plan, this.input);
     try {
-      await this.loop(activities, plan.batchSize, rawInput);
+      await this.loop(activities, plan, rawInput);
     } catch (err) {
       if (!isCancellation(err)) throw err;
       // Cancelled (callvault export cancel, the UI): the row says so, then the cancellation goes on.
@@ -211,16 +212,18 @@ class ExportRun {
     this.visibility?.finish(state, this.counters(), this.state.failures);
   }
 
-  private async loop(activities: ReturnType<typeof workers>, perBatch: number, rawInput: ExportInput): Promise<void> {
+  private async loop(activities: ReturnType<typeof workers>, plan: ConnectionPlan, rawInput: ExportInput): Promise<void> {
     const { maxInFlight } = this.input.options;
+    const perBatch = plan.batchSize;
+    const fullWhileListing = plan.startsAreScarce === true;
     const lookAhead = Math.min(LIST_AHEAD_MAX, maxInFlight * perBatch);
     for (;;) {
       if (this.fatal) return;
       this.giveUp(this.state.dueNow(Date.now()));
       this.visibility?.update('running', this.counters(), this.state.failures);
       if (!workflowInfo().continueAsNewSuggested) {
-        let batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight);
-        for (; batch; batch = this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight)) this.launchBatch(activities, batch);
+        const next = () => this.state.nextBatch(perBatch, maxInFlight - this.state.inFlight, fullWhileListing);
+        for (let batch = next(); batch; batch = next()) this.launchBatch(activities, batch);
         if (!this.listing && this.state.wantsPage(lookAhead)) this.launchListing(activities);
       } else if (this.state.inFlight === 0 && !this.listing && this.recording === 0) {
         log.info('continuing as new to keep history small', { generation: this.state.generation, pagesListed: this.state.pagesListed });

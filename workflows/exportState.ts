@@ -95,14 +95,21 @@ export class ExportState {
   /**
    * The next batch: a file that must run alone by itself, else up to `perBatch` files, fewer when
    * the queue is short so it spreads over the free slots (four 1 GiB files make four transfers).
+   *
+   * With `fullWhileListing` (the transfer queue's rate limit counts activity starts, and they are
+   * what bounds the files per second), a short queue is not spread while the listing will add to
+   * it: a batch waits to be full, unless nothing is in flight. Spread, the first page's files went
+   * out in batches of 13 at 1.25 starts a second: 16 files/s for the first 10 s against a pace of 40.
    */
-  nextBatch(perBatch: number, freeSlots: number): FileTask[] | null {
+  nextBatch(perBatch: number, freeSlots: number, fullWhileListing = false): FileTask[] | null {
     const first = this.queue[0];
     if (!first || freeSlots <= 0) return null;
     let size = 1;
     if (!first.alone) {
-      const want = Math.max(1, Math.min(perBatch, Math.ceil(this.queue.length / freeSlots)));
+      const filling = fullWhileListing && !this.listingDone;
+      const want = filling ? perBatch : Math.max(1, Math.min(perBatch, Math.ceil(this.queue.length / freeSlots)));
       while (size < want && size < this.queue.length && !this.queue[size]!.alone) size++;
+      if (filling && size < want && size === this.queue.length && this.batchesInFlight > 0) return null;
     }
     this.batchesInFlight++;
     return this.queue.splice(0, size);

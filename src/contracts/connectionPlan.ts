@@ -4,4 +4,10 @@ export interface ConnectionPlan {
   listTaskQueue: string;
   transferTaskQueue: string;
   batchSize: number;
+  /**
+   * The transfer queue's rate limit (a platform's published one, not a lifted one) is what bounds
+   * the files per second, so every activity start should carry a full batch. Absent from plans
+   * recorded before it existed: those histories replay with the batches they made.
+   */
+  startsAreScarce?: boolean;
 }

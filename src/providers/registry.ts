@@ -72,7 +72,7 @@ const MIN_TRANSFER_STARTS_PER_SECOND = 1.25;
  * full batches, while a short queue is spread over the free slots in smaller ones: under a tight
  * limit, 64 would let ten small daily exports of one-file batches start 0.3 activities a second.
  * So a batch grows past 16 only as far as the queue can still start 1.25 activities a second:
- * Bird's published 40 requests/s keeps 16; a raised quota (or a self-hosted source) gets 64.
+ * Bird's pace of 40 files/s gets 32; a raised quota (or a self-hosted source) gets 64.
  */
 export function transferBatchSize(conn: ConnectionBase, catalog: readonly ProviderDescriptor[] = PROVIDERS): number {
   if (conn.batchSize !== undefined) return conn.batchSize;
@@ -85,4 +85,16 @@ export function transferBatchSize(conn: ConnectionBase, catalog: readonly Provid
 export function transferActivitiesPerSecond(conn: ConnectionBase, catalog: readonly ProviderDescriptor[] = PROVIDERS): number {
   const limits = providerLimits(conn, catalog);
   return limits.transferRequestsPerSecond / (limits.requestsPerFile * transferBatchSize(conn, catalog));
+}
+
+/**
+ * Below this many transfer activity starts a second, the queue's rate limit binds before the
+ * workers do: eight slots on 64-file batches of small files start 4-6 activities a second in the
+ * bench with the limit lifted.
+ */
+const SCARCE_STARTS_PER_SECOND = 10;
+
+/** Whether the connection's transfer queue is paced tightly enough that each start should carry a full batch. */
+export function transferStartsAreScarce(conn: ConnectionBase, catalog: readonly ProviderDescriptor[] = PROVIDERS): boolean {
+  return transferActivitiesPerSecond(conn, catalog) < SCARCE_STARTS_PER_SECOND;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectionByName, loadConfig, parseConfig, splitDatabasePassword } from '../../src/config/load';
 import { resolveSecret } from '../../src/secrets';
-import { transferActivitiesPerSecond, transferBatchSize } from '../../src/providers/registry';
+import { transferActivitiesPerSecond, transferBatchSize, transferStartsAreScarce } from '../../src/providers/registry';
 import { parseRetryAfter } from '../../src/errors';
 
 const valid = {
@@ -39,6 +39,11 @@ describe('configuration', () => {
       const conn = bird({ batchSize: 4, rateLimit: { transferPerSecond: 100_000 } });
       expect(transferBatchSize(conn)).toBe(4);
       expect(transferActivitiesPerSecond(conn)).toBe(100_000 / (1 * 4));
+    });
+
+    it('asks for full batches while listing under a published limit, and not once the limit is lifted', () => {
+      expect(transferStartsAreScarce(bird({}))).toBe(true);
+      expect(transferStartsAreScarce(bird({ rateLimit: { transferPerSecond: 100_000 } }))).toBe(false);
     });
   });
 

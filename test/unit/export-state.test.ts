@@ -173,6 +173,30 @@ describe('ExportState: counters equal distinct files, whatever the listing repea
     state.pageListed(page(['1', '2', '3', '4']));
     expect(state.nextBatch(16, 4)!.length).toBe(1);
   });
+
+  it('fills each batch while the listing goes on when starts are scarce, and spreads what is left once it ends', () => {
+    const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const state = new ExportState(rules);
+    state.pageListed(page(ids('a', 10), { next: 'p2' }));
+    const sizes = (free: number) => {
+      const out: number[] = [];
+      for (let b = state.nextBatch(4, free, true); b; b = state.nextBatch(4, free, true)) out.push(b.length);
+      return out;
+    };
+    // Full batches; the short rest waits for the next page while batches are in flight.
+    expect(sizes(8)).toEqual([4, 4]);
+    state.pageListed(page(ids('b', 5), { next: 'p3' }));
+    expect(sizes(8)).toEqual([4]);
+    state.pageListed(page(ids('c', 2), { next: null }));
+    // The listing has ended: nothing more will join, so the rest (3 + 2) spreads over the free slots.
+    expect(sizes(5)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('sends a short batch when nothing is in flight, so a slow listing never leaves the slots idle', () => {
+    const state = new ExportState(rules);
+    state.pageListed(page(['a', 'b', 'c'], { next: 'p2' }));
+    expect(state.nextBatch(4, 8, true)!.length).toBe(3);
+  });
 });
 
 describe('carried state', () => {

@@ -39,6 +39,8 @@ interface Script {
   answer?: (id: string, tryNo: number) => ItemResult | 'throw' | 'fatal' | undefined;
   /** Milliseconds a batch takes. */
   batchMs?: number;
+  /** The plan's word that the transfer queue's starts are what is scarce (a tight rate limit). */
+  startsAreScarce?: boolean;
 }
 
 interface Trace {
@@ -63,7 +65,8 @@ function pause(ms: number): Promise<void> {
 function activities(script: Script, trace: Trace): Partial<Activities> {
   return {
     async describeConnection() {
-      return { provider: 'fake', listTaskQueue: QUEUE, transferTaskQueue: QUEUE, batchSize: 4 };
+      const scarce = script.startsAreScarce === undefined ? {} : { startsAreScarce: script.startsAreScarce };
+      return { provider: 'fake', listTaskQueue: QUEUE, transferTaskQueue: QUEUE, batchSize: 4, ...scarce };
     },
     async beginExport() {},
     async recordFailedStart() {},
@@ -147,6 +150,15 @@ describe('export workflow: each file keeps its own tries', () => {
     expect(trace.tries.get('b')).toBe(3);
     for (const id of ['a', 'c', 'd', 'e', 'f']) expect(trace.tries.get(id), id).toBe(1);
     expect(trace.givenUp).toEqual([]);
+  });
+
+  it('spreads the first page over free slots, but sends it in full batches when the plan says starts are scarce', async () => {
+    const pages = [['a1', 'a2', 'a3', 'a4', 'a5', 'a6'], ['b1']];
+    const spread = await runExport({ pages, batchMs: 300 });
+    expect(spread.trace.batches[0]).toEqual(['a1']);
+    const filled = await runExport({ pages, batchMs: 300, startsAreScarce: true });
+    expect(filled.trace.batches[0]).toEqual(['a1', 'a2', 'a3', 'a4']);
+    expect(filled.result).toMatchObject({ listed: 7, transferred: 7 });
   });
 
   it('gives a file up with its own last error when its tries are spent, and only that file', async () => {
