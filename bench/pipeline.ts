@@ -24,8 +24,11 @@ export interface PipelineInput {
   concurrency: number;
   partSizeMiB: number;
   batchSize: number | undefined;
-  /** Keep the provider's published rate limits (the rate-limited workload); otherwise they are lifted. */
-  publishedLimits?: boolean;
+  /**
+   * The connection's `rateLimit` (the rate-limited workload: `{}` keeps the provider's published
+   * pace); without it the limits are lifted.
+   */
+  rateLimit?: { transferPerSecond?: number };
   /** Diagnostic pass: profile and count requests in the workers (not a timed run). */
   profileDir?: string;
   workerRepo?: string;
@@ -66,7 +69,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     workspaceId: input.sim.workspaceId,
     accessKey: { env: 'BIRD_KEY' },
     mediaHosts: [input.sim.storageHost],
-    ...(input.publishedLimits ? {} : { rateLimit: LIFTED_RATE_LIMIT }),
+    rateLimit: input.rateLimit ?? LIFTED_RATE_LIMIT,
     ...(input.batchSize !== undefined ? { batchSize: input.batchSize } : {}),
   };
   const config = {

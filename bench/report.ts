@@ -80,6 +80,8 @@ export interface LimitedResult {
   filesPerSecond: number;
   /** The platform's published limit the simulator enforced, API requests per second. */
   limitPerSecond: number;
+  /** The connection's `rateLimit.transferPerSecond`, or null for the provider descriptor's pace. */
+  configuredTransferPerSecond: number | null;
   /** API requests the pipeline made per file, listing included, 429s not counted. */
   apiRequestsPerFile: number;
   /** Requests per file to the storage origin the signed URLs point at (not rate limited). */
@@ -102,7 +104,7 @@ export interface BenchReport {
   machine: { cores: number; loadavgBefore: number[]; loadavgAfter: number[]; node: string };
   settings: { batchSize: number; concurrency: number; partSizeMiB: number; transferConcurrency: number; maxInFlight: number };
   workloads: Partial<Record<WorkloadName, WorkloadResult>>;
-  limited?: LimitedResult;
+  limited?: LimitedResult[];
   hash?: HashResult & { decision: string };
 }
 
@@ -235,7 +237,7 @@ export function formatReport(r: BenchReport): string {
     );
     out.push(`  ${h.decision}`);
   }
-  if (r.limited) out.push('', ...limitedLines(r.limited, r.options.workerRepo));
+  for (const l of r.limited ?? []) out.push('', ...limitedLines(l, r.options.workerRepo));
   const verdicts = Object.values(r.workloads).filter((w): w is WorkloadResult => !!w);
   if (verdicts.length > 0 || r.limited) {
     out.push('');
@@ -261,10 +263,9 @@ export function formatReport(r: BenchReport): string {
           `${mb(w.memory.transfersPeakBytes)} / ${mb(w.memory.workflowsPeakBytes)} ${w.memory.met ? '(< 200 MB)' : '(OVER 200 MB)'}`,
       );
     }
-    if (r.limited) {
-      const l = r.limited;
+    for (const l of r.limited ?? []) {
       out.push(
-        `  ${pad('limited', 10)}${lpad('-', 16)}${lpad(`${f(l.filesPerSecond, 1)} files/s`, 16)}${lpad('-', 16)}  ` +
+        `  ${pad(limitedName(l), 10)}${lpad('-', 16)}${lpad(`${f(l.filesPerSecond, 1)} files/s`, 16)}${lpad('-', 16)}  ` +
           `ceiling ${f(l.ceilingFilesPerSecond, 1)} files/s (${l.limitPerSecond} GET/s / ${f(l.apiRequestsPerFile, 3)} API requests per file): ${f(l.shareOfCeiling * 100, 0)}% of it, ${l.throttled} answered 429`,
       );
     }
@@ -312,12 +313,21 @@ function cpuTotal(p: PhaseResult): number {
     .reduce((a, [, v]) => a + v, 0);
 }
 
+/** `limited` at the descriptor's pace, `limited@50` with the connection's transfer rate set to 50/s. */
+function limitedName(l: LimitedResult): string {
+  return l.configuredTransferPerSecond === null ? 'limited' : `limited@${l.configuredTransferPerSecond}`;
+}
+
 function limitedLines(l: LimitedResult, workerRepo: string | undefined): string[] {
   const whose = workerRepo ? ` (this checkout's descriptor: the workers from ${workerRepo} may pace differently)` : '';
+  const pace =
+    l.configuredTransferPerSecond === null
+      ? "the provider's published pace"
+      : `rateLimit.transferPerSecond ${l.configuredTransferPerSecond} (the whole published limit)`;
   return [
-    `limited: ${l.files} x ${describeSize(l.size)} through a simulator enforcing ${l.limitPerSecond} API GET/s (429 + Retry-After beyond it); the connection's published limits, ${l.batchSize} files per transfer activity${whose}`,
+    `${limitedName(l)}: ${l.files} x ${describeSize(l.size)} through a simulator enforcing ${l.limitPerSecond} API GET/s (429 + Retry-After beyond it); ${pace}, ${l.batchSize} files per transfer activity${whose}`,
     `  pipeline ${f(l.filesPerSecond)} files/s in ${f(l.seconds, 1)} s; ceiling ${f(l.ceilingFilesPerSecond, 1)} files/s = ${l.limitPerSecond} / ${f(l.apiRequestsPerFile, 3)} API requests per file (listing included, 429s not): ${f(l.shareOfCeiling * 100, 0)}% of the ceiling`,
-    `  ${l.throttled} requests answered 429; ${f(l.storageRequestsPerFile, 2)} storage-origin requests per file (signed URLs, not limited); the worker paces transfers at ${f(l.pacedFilesPerSecond, 1)} files/s (descriptor: transfer requests/s over requests per file)${whose}`,
+    `  ${l.throttled} requests answered 429; ${f(l.storageRequestsPerFile, 2)} storage-origin requests per file (signed URLs, not limited); the worker paces transfers at ${f(l.pacedFilesPerSecond, 1)} files/s (transfer requests/s over requests per file)${whose}`,
     `  CPU seconds: ${COMPONENTS.filter(([k]) => l.cpu[k] !== undefined)
       .map(([k, label]) => `${label} ${f(l.cpu[k]!)}`)
       .join(', ')}`,

@@ -86,7 +86,14 @@ async function main(): Promise<void> {
       for (const [index, name] of wanted.entries()) {
         report.workloads[name] = await runWorkload(stack, monitor, options, workload(name, options.scale, index), progress);
       }
-      if (limited) report.limited = await runLimited(stack, monitor, options, progress, wanted.length);
+      if (limited) {
+        // The descriptor's pace (room left for the workspace's other clients), then the whole published limit.
+        report.limited = [];
+        for (const transferPerSecond of [undefined, BIRD_PUBLISHED_GET_PER_SECOND])
+          report.limited.push(
+            await runLimited(stack, monitor, options, progress, wanted.length + report.limited.length, transferPerSecond),
+          );
+      }
     } finally {
       progress.done();
       await monitor.end().catch(() => undefined);
@@ -238,7 +245,7 @@ async function pipelinePhase(
   name: string,
   label: string,
   progress: Progress,
-  extra: { profileDir?: string; publishedLimits?: boolean } = {},
+  extra: { profileDir?: string; rateLimit?: { transferPerSecond?: number } } = {},
 ): Promise<PipelinePhase & { probe: { transfers: Record<string, number>; workflows: Record<string, number> } }> {
   const before = await sim.stats();
   const startedAt = Date.now();
@@ -261,7 +268,7 @@ async function pipelinePhase(
       partSizeMiB: options.partSizeMiB,
       batchSize: options.batchSize,
       ...(extra.profileDir ? { profileDir: extra.profileDir } : {}),
-      ...(extra.publishedLimits ? { publishedLimits: true } : {}),
+      ...(extra.rateLimit ? { rateLimit: extra.rateLimit } : {}),
       ...(options.workerRepo ? { workerRepo: options.workerRepo } : {}),
     });
     const after = await sim.stats();
@@ -289,52 +296,52 @@ const BIRD_PUBLISHED_GET_PER_SECOND = 50;
  * signed URLs and make no API request per file, so the limit does not bind them. The ceiling is
  * the limit over the API requests the pipeline made per file (429s not counted).
  */
-async function runLimited(stack: Stack, monitor: PgClient, options: BenchOptions, progress: Progress, day: number): Promise<LimitedResult> {
+async function runLimited(
+  stack: Stack,
+  monitor: PgClient,
+  options: BenchOptions,
+  progress: Progress,
+  day: number,
+  transferPerSecond: number | undefined,
+): Promise<LimitedResult> {
   const files = Math.max(50, Math.round(1000 * options.scale));
   const wl: Workload = { ...workload('small', options.scale, day), files, target: null };
   const sim = await startSimulator({
-    seed: 'bench-limited',
+    seed: `bench-limited-${day}`,
     files,
     size: wl.size,
     from: wl.from,
     to: wl.to,
     apiRequestsPerSecond: BIRD_PUBLISHED_GET_PER_SECOND,
   });
+  const rateLimit: Record<string, number> = transferPerSecond === undefined ? {} : { transferPerSecond };
   try {
     const before = await sim.stats();
     const name = uniqueName('l-small');
-    const phase = await pipelinePhase(
-      stack,
-      monitor,
-      sim,
-      wl,
-      { ...options, batchSize: undefined },
-      name,
-      'rate-limited pipeline',
-      progress,
-      { publishedLimits: true },
-    );
+    const label = transferPerSecond === undefined ? 'rate-limited pipeline' : `rate-limited pipeline, ${transferPerSecond}/s`;
+    const phase = await pipelinePhase(stack, monitor, sim, wl, { ...options, batchSize: undefined }, name, label, progress, { rateLimit });
     const after = await sim.stats();
     await removeBucketOf(stack, name, options.partSizeMiB);
     const throttled = after.throttled - before.throttled;
     const apiRequests = (after.requests['bird-api'] ?? 0) - (before.requests['bird-api'] ?? 0) - throttled;
     const apiRequestsPerFile = apiRequests / files;
     const ceiling = BIRD_PUBLISHED_GET_PER_SECOND / apiRequestsPerFile;
-    const conn = { provider: 'bird', workspaceId: 'w', accessKey: { env: 'K' } };
-    const limits = providerLimits(parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!);
+    const conn = benchConnection(undefined, rateLimit);
+    const limits = providerLimits(conn);
     return {
       files,
       size: wl.size,
       seconds: phase.seconds,
       filesPerSecond: phase.filesPerSecond,
       limitPerSecond: BIRD_PUBLISHED_GET_PER_SECOND,
+      configuredTransferPerSecond: transferPerSecond ?? null,
       apiRequestsPerFile: round(apiRequestsPerFile, 3),
       storageRequestsPerFile: round(((after.requests['bird-storage'] ?? 0) - (before.requests['bird-storage'] ?? 0)) / files, 3),
       throttled,
       ceilingFilesPerSecond: round(ceiling, 2),
       shareOfCeiling: round(phase.filesPerSecond / ceiling, 3),
       pacedFilesPerSecond: round(limits.transferRequestsPerSecond / limits.requestsPerFile, 2),
-      batchSize: benchBatchSizeWith(undefined, false),
+      batchSize: transferBatchSize(conn),
       cpu: phase.cpu,
     };
   } finally {
@@ -527,18 +534,19 @@ function storageConfig(stack: Stack, bucket: string, partSizeMiB: number) {
 
 /** Files per transfer activity of the bench's connection: the option, or what the lifted rate limit chooses. */
 function benchBatchSize(batchSize: number | undefined): number {
-  return benchBatchSizeWith(batchSize, true);
+  return transferBatchSize(benchConnection(batchSize, LIFTED_RATE_LIMIT));
 }
 
-function benchBatchSizeWith(batchSize: number | undefined, lifted: boolean): number {
+/** The bench's Bird connection as the configuration parses it, for its batch size and pace. */
+function benchConnection(batchSize: number | undefined, rateLimit: Record<string, number>) {
   const conn = {
     provider: 'bird',
     workspaceId: 'w',
     accessKey: { env: 'K' },
-    ...(lifted ? { rateLimit: LIFTED_RATE_LIMIT } : {}),
+    rateLimit,
     ...(batchSize !== undefined ? { batchSize } : {}),
   };
-  return transferBatchSize(parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!);
+  return parseConfig({ storage: { bucket: 'x-x' }, connections: { c: conn } }).connections.c!;
 }
 
 function prefixed(prefix: string, m: Record<string, number>): Record<string, number> {
