@@ -1,5 +1,9 @@
 import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import type { CallvaultConfig } from '../config/schema';
+import { createS3Client } from './s3';
+import { SignedPut } from './signedPut';
 import type { ArchivePolicy } from '../providers/archive';
 import { s3ErrorOf } from './errors';
 import { writeFields } from './writePolicy';
@@ -70,7 +74,21 @@ export class ObjectStore {
     readonly bucket: string,
     /** Send CRC32 checksums the store verifies (storage.checksums). */
     readonly checksums = true,
+    /** The direct path for buffered PutObjects (`./signedPut.ts`), where the store has one. */
+    private readonly signedPut: SignedPut | null = null,
   ) {}
+
+  /** The store for `storage`: one SDK client, and the direct PutObject path where it applies. */
+  static for(storage: CallvaultConfig['storage'], env: NodeJS.ProcessEnv = process.env): ObjectStore {
+    const client = createS3Client(storage, env);
+    return new ObjectStore(client, storage.bucket, storage.checksums, SignedPut.for(storage, client));
+  }
+
+  /** Closes the store's connections. */
+  async close(): Promise<void> {
+    await this.signedPut?.close();
+    this.client.destroy();
+  }
 
   async ensureBucket(): Promise<void> {
     try {
@@ -92,6 +110,13 @@ export class ObjectStore {
    */
   async putObject(key: string, body: UploadBody, meta: ObjectMeta, signal?: AbortSignal, sha256Hex?: string): Promise<WriteResult> {
     const checksum = this.checksums && Buffer.isBuffer(body) ? { ChecksumCRC32: crc32Base64(crc32(body)) } : {};
+    // Archive policies (Object Lock, encryption, tags) stay on the SDK's path, which writes them.
+    if (this.signedPut && Buffer.isBuffer(body) && !meta.policy) {
+      const headers: Record<string, string> = { 'content-type': meta.contentType };
+      for (const [name, value] of Object.entries(meta.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+      if (checksum.ChecksumCRC32) headers['x-amz-checksum-crc32'] = checksum.ChecksumCRC32;
+      return this.signedPut.put(key, body, headers, sha256Hex ?? createHash('sha256').update(body).digest('hex'), signal);
+    }
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: key,

@@ -5,7 +5,6 @@ import { ProvenanceStore } from '../provenance/store';
 import { createProvider } from '../providers/registry';
 import type { Provider } from '../providers/types';
 import { ObjectStore } from '../storage/objectStore';
-import { createS3Client } from '../storage/s3';
 
 export interface WorkerDeps extends ActivityDeps {
   close(): Promise<void>;
@@ -21,7 +20,7 @@ export function buildDeps(
   env: NodeJS.ProcessEnv = process.env,
   options: { draining?: AbortSignal; warn?: (message: string) => void } = {},
 ): WorkerDeps {
-  const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket, config.storage.checksums);
+  const store = ObjectStore.for(config.storage, env);
   const provenance = ProvenanceStore.connect(config.database.url, config.worker.transferConcurrency + config.worker.listConcurrency + 2, {
     warn: options.warn,
   });
@@ -42,7 +41,7 @@ export function buildDeps(
     async close() {
       await Promise.allSettled([...providers.values()].map((p) => p.close()));
       await provenance.close();
-      store.client.destroy();
+      await store.close();
     },
   };
 }

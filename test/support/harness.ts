@@ -9,7 +9,6 @@ import { parseConfig } from '../../src/config/load';
 import type { CallvaultConfig } from '../../src/config/schema';
 import { ProvenanceStore } from '../../src/provenance/store';
 import { ObjectStore } from '../../src/storage/objectStore';
-import { createS3Client } from '../../src/storage/s3';
 import { WorkerProcess } from '../../src/devstack/worker';
 import type { WorkerRole } from '../../src/worker/roles';
 import type { ExportInput } from '../../src/contracts/exportInput';
@@ -95,7 +94,7 @@ export async function exportEnv(options: {
   // Tests restart the database under this pool; an idle client's error must not end the test run.
   provenance.pool.on('error', () => undefined);
   await provenance.migrate();
-  const store = new ObjectStore(createS3Client(config.storage, env), config.storage.bucket, config.storage.checksums);
+  const store = ObjectStore.for(config.storage, env);
   await store.ensureBucket();
   const workers: WorkerProcess[] = [];
   const everyWorker: WorkerProcess[] = [];
@@ -135,7 +134,7 @@ export async function exportEnv(options: {
     async close() {
       for (const w of workers) await w.stop();
       await provenance.close();
-      store.client.destroy();
+      await store.close();
       await connection.close();
     },
   };
