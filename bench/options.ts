@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-export const WORKLOAD_NAMES = ['large', 'middle', 'small'] as const;
+export const WORKLOAD_NAMES = ['large', 'single', 'middle', 'small'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 /** The rate-limited workload: the pipeline alone, against a simulator enforcing Bird's published limit. */
 export const LIMITED = 'limited';
@@ -31,8 +31,8 @@ export interface BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --scale <f>          amount of work, 1 = full run (4 x 1 GiB, 200 x 5 MiB, 2000 x 64 KiB; limited: 1000 x 64 KiB); 0.05 for a quick look
-  --only <list>        comma-separated: large,middle,small,limited,hash (default: all)
+  --scale <f>          amount of work, 1 = full run (4 x 1 GiB, 1 x 1 GiB, 200 x 5 MiB, 2000 x 64 KiB; limited: 1000 x 64 KiB); 0.05 for a quick look
+  --only <list>        comma-separated: large,single,middle,small,limited,hash (default: all)
   --concurrency <n>    files in flight, baseline and pipeline alike (default 8)
   --part-size <MiB>    multipart part size (default 8, the configuration default)
   --batch-size <n>     files per transfer activity (default: the configuration default)

@@ -14,8 +14,8 @@ export interface Workload {
 }
 
 /**
- * The three shapes of export, scaled. `large` scales its bytes (a quick run moves one smaller
- * file rather than waiting for a whole GiB); the others scale their file count.
+ * The shapes of export, scaled. `large` and `single` scale their bytes (a quick run moves smaller
+ * files rather than waiting for whole GiBs); the others scale their file count.
  */
 export function workload(name: WorkloadName, scale: number, day: number): Workload {
   const date = new Date(Date.UTC(2026, 0, 1 + day));
@@ -27,6 +27,9 @@ export function workload(name: WorkloadName, scale: number, day: number): Worklo
       const size = Math.max(16 * MiB, Math.round((Math.min(1, (4 * scale) / files) * GiB) / MiB) * MiB);
       return { name, files, size, from, to, target: { metric: 'MiB/s', ratio: 0.9 } };
     }
+    case 'single':
+      // One large file alone: what a file's own transfer does when nothing else runs beside it.
+      return { name, files: 1, size: Math.max(16 * MiB, Math.round(scale * 1024) * MiB), from, to, target: null };
     case 'middle':
       return { name, files: Math.max(4, Math.round(200 * scale)), size: 5 * MiB, from, to, target: null };
     case 'small':
