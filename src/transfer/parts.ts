@@ -119,6 +119,15 @@ export async function* chunkBody(body: Readable, options: ChunkOptions, stats: C
 }
 
 /** A part of known length, read from the source only as fast as the store takes it. */
+/**
+ * Streamed parts of one file in flight at once. The next part starts streaming from the source as
+ * soon as the previous one's last byte has left, while the store still writes it and answers:
+ * a file alone kept the store busy only between its answers (a 1 GiB file moved at 101 MiB/s,
+ * rclone with 4 parts at once at 122). No part is buffered for it; a crash leaves at most one more
+ * stored part than the last checkpoint says (`previous.ts` sends up to this many again to keep the CRC32).
+ */
+export const PARTS_IN_FLIGHT = 2;
+
 export interface PartStream {
   body: Readable;
   length: number;

@@ -1,5 +1,5 @@
 import type { ObjectStore, StoredPart } from '../storage/objectStore';
-import { contiguousParts } from './parts';
+import { PARTS_IN_FLIGHT, contiguousParts } from './parts';
 
 /** What the previous attempt's last heartbeat said: identities and counters, no URLs. */
 export interface TransferCheckpoint {
@@ -57,10 +57,10 @@ export async function findPrevious(input: FindPreviousInput): Promise<Previous |
 /**
  * The parts to keep and the CRC32 to continue from. The checkpoint's CRC32 covers its parts only,
  * and Temporal sends heartbeats at most once per 0.8 x the heartbeat timeout, so the store may
- * hold parts the last checkpoint on the server does not cover. One such part (the one in flight
- * at that checkpoint) is sent again to keep the CRC32; more are kept, since a crash should cost
- * about a part, and the upload is then completed without the CRC32 (its SHA-256 is read back, as
- * for any resumed file).
+ * hold parts the last checkpoint on the server does not cover. The parts that were in flight at
+ * that checkpoint (PARTS_IN_FLIGHT) are sent again to keep the CRC32; more are kept, since a crash
+ * should cost about the parts in flight, and the upload is then completed without the CRC32 (its
+ * SHA-256 is read back, as for any resumed file).
  */
 function resumable(
   parts: StoredPart[],
@@ -68,7 +68,7 @@ function resumable(
 ): { parts: StoredPart[]; bytes: number; crc32: number | null } {
   const bytesOf = (ps: StoredPart[]) => ps.reduce((sum, p) => sum + p.size, 0);
   const beyond = checkpoint ? parts.length - checkpoint.partsDone : -1;
-  if (checkpoint?.crc32 !== undefined && (beyond === 0 || beyond === 1)) {
+  if (checkpoint?.crc32 !== undefined && beyond >= 0 && beyond <= PARTS_IN_FLIGHT) {
     const kept = parts.slice(0, checkpoint.partsDone);
     if (bytesOf(kept) === checkpoint.bytesDone) return { parts: kept, bytes: checkpoint.bytesDone, crc32: checkpoint.crc32 };
   }

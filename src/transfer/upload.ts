@@ -1,11 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
+import { finished } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import { TransientError } from '../errors';
 import type { OpenedDownload } from '../providers/types';
 import type { SourceItem } from '../contracts/sourceItem';
 import { s3ErrorOf } from '../storage/errors';
 import type { ObjectMeta, ObjectStore, StoredPart, UploadBody, WriteResult } from '../storage/objectStore';
-import { chunkBody, choosePartSize, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
+import { PARTS_IN_FLIGHT, chunkBody, choosePartSize, partLengths, streamParts, type ChunkedBody, type StreamedBody } from './parts';
 import type { Previous, TransferCheckpoint } from './previous';
 import { unquoted, type StoredObject } from './result';
 import { sha256OfObject } from './verify';
@@ -147,35 +148,85 @@ function partSources(input: UploadInput, offset: number, onData: (chunk: Buffer)
 
 /** Sends each body: the whole file in one PutObject when it fits in a first part, else as parts. */
 async function sendParts(input: UploadInput, sources: PartSources, progress: Progress, hash: Hash | null, meta: ObjectMeta): Promise<void> {
-  const { store, key, item } = input;
+  const { store, key } = input;
   const partSize = choosePartSize(input.partSize, input.download.totalSize);
-  for await (const body of sources.bodies) {
-    const length = body.length;
-    if (progress.uploadId === null && length < partSize && hash && Buffer.isBuffer(body)) {
-      // The whole file in one request, hashed already: the hash goes into its metadata and
-      // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
-      const sha256 = hash.digest('hex');
-      progress.single = {
-        written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
-        sha256,
-      };
-      progress.bytes += length;
-      continue;
+  const sending: PartInFlight[] = [];
+  try {
+    for await (const body of sources.bodies) {
+      const length = body.length;
+      if (progress.uploadId === null && length < partSize && hash && Buffer.isBuffer(body)) {
+        // The whole file in one request, hashed already: the hash goes into its metadata and
+        // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
+        const sha256 = hash.digest('hex');
+        progress.single = {
+          written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
+          sha256,
+        };
+        progress.bytes += length;
+        continue;
+      }
+      if (length === 0) continue;
+      progress.uploadId ??= await store.createUpload(key, meta, input.signal);
+      const partNumber = progress.parts.length + sending.length + 1;
+      const { stored } = await startPart(input, sources.signal, progress.uploadId, partNumber, body);
+      const bytesAfter = sending.reduce((n, p) => n + p.length, progress.bytes) + length;
+      // Read to its end and no further: the CRC32 so far is this part's checkpoint.
+      sending.push({ stored, length, bytesAfter, crc32After: progress.crc32 });
+      // A buffered part's buffer is reused for the next one: it must be stored first.
+      while (sending.length >= (Buffer.isBuffer(body) ? 1 : PARTS_IN_FLIGHT)) await settleOldest(input, sending, progress);
     }
-    if (length === 0) continue;
-    progress.uploadId ??= await store.createUpload(key, meta, input.signal);
-    progress.parts.push(await store.uploadPart(key, progress.uploadId, progress.parts.length + 1, body, sources.signal));
-    progress.bytes += length;
-    const crc32 = progress.crc32 === null ? {} : { crc32: progress.crc32 };
-    input.onCheckpoint({
-      sourceId: item.sourceId,
-      key,
-      uploadId: progress.uploadId,
-      partsDone: progress.parts.length,
-      bytesDone: progress.bytes,
-      ...crc32,
-    });
+    while (sending.length > 0) await settleOldest(input, sending, progress);
+  } finally {
+    // Failed: parts still going are not waited for (the source's end stops them; startPart handles their failures).
+    sending.length = 0;
   }
+}
+
+interface PartInFlight {
+  stored: Promise<StoredPart>;
+  length: number;
+  /** The bytes read and the CRC32 over them once this part's last byte was read: its checkpoint. */
+  bytesAfter: number;
+  crc32After: number | null;
+}
+
+/** Starts a part's upload and returns once its body has been read to the end (or the upload failed). */
+async function startPart(
+  input: UploadInput,
+  signal: AbortSignal | undefined,
+  uploadId: string,
+  partNumber: number,
+  body: UploadBody,
+): Promise<{ stored: Promise<StoredPart> }> {
+  const stored = input.store.uploadPart(input.key, uploadId, partNumber, body, signal);
+  // Handled by whoever waits for it; until then a failure must not count as unhandled.
+  stored.catch(() => undefined);
+  if (Buffer.isBuffer(body)) return { stored };
+  try {
+    await Promise.race([finished(body.body, { writable: false }), stored]);
+  } catch (err) {
+    // The store's own answer says more than a stream cut off under it.
+    await stored;
+    throw err;
+  }
+  return { stored };
+}
+
+/** Waits for the oldest part in flight to be stored, and checkpoints it: parts are checkpointed in order. */
+async function settleOldest(input: UploadInput, sending: PartInFlight[], progress: Progress): Promise<void> {
+  const part = sending.shift();
+  if (!part) return;
+  progress.parts.push(await part.stored);
+  progress.bytes = part.bytesAfter;
+  const crc32 = part.crc32After === null ? {} : { crc32: part.crc32After };
+  input.onCheckpoint({
+    sourceId: input.item.sourceId,
+    key: input.key,
+    uploadId: progress.uploadId ?? '',
+    partsDone: progress.parts.length,
+    bytesDone: progress.bytes,
+    ...crc32,
+  });
 }
 
 function checkLength(item: SourceItem, download: OpenedDownload, stats: ChunkedBody, bytes: number): void {

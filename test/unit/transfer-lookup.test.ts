@@ -242,12 +242,11 @@ describe("transferFile: the whole object's CRC32, which the store checks on Comp
     );
   });
 
-  it('sends again the one part stored after the last checkpoint the server had, to keep the CRC32', async () => {
-    const data = content(2 * PART + 9);
+  it('sends again the parts that were in flight after the last checkpoint the server had, to keep the CRC32', async () => {
+    const data = content(3 * PART + 9);
     const store = fakeStore();
     const id = await store.createUpload('k/rec-1.mp3');
-    await store.uploadPart('k/rec-1.mp3', id, 1, data.subarray(0, PART));
-    await store.uploadPart('k/rec-1.mp3', id, 2, data.subarray(PART, 2 * PART));
+    for (const n of [1, 2, 3]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
     const provider = fakeProvider(data);
     const checkpoint = afterFirstPart(id, data);
     await transferFile(input(provider, store, { checkpoint }));
@@ -256,14 +255,14 @@ describe("transferFile: the whole object's CRC32, which the store checks on Comp
   });
 
   it('keeps more parts stored after the last checkpoint (heartbeats are throttled), and then completes without a CRC32', async () => {
-    const data = content(3 * PART + 9);
+    const data = content(4 * PART + 9);
     const store = fakeStore();
     const id = await store.createUpload('k/rec-1.mp3');
-    for (const n of [1, 2, 3]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
+    for (const n of [1, 2, 3, 4]) await store.uploadPart('k/rec-1.mp3', id, n, data.subarray((n - 1) * PART, n * PART));
     const provider = fakeProvider(data);
     const checkpoint = afterFirstPart(id, data);
     const out = await transferFile(input(provider, store, { checkpoint }));
-    expect(provider.opens).toEqual([3 * PART]);
+    expect(provider.opens).toEqual([4 * PART]);
     expect(store.completedCrc).toEqual([null]);
     expect(out.kind === 'stored' && out.object).toMatchObject({ sha256: sha(data), hashedBy: 'read-back' });
   });
@@ -374,5 +373,36 @@ describe('chunkBody: part buffers', () => {
     expect(partC.buffer).not.toBe(partB.buffer);
     await b.return(undefined);
     await c.return(undefined);
+  });
+});
+
+describe('transferFile: parts in flight', () => {
+  it('streams the next part while the store still answers the one before, and checkpoints them in order', async () => {
+    const data = content(3 * PART + 5);
+    const store = fakeStore();
+    const events: string[] = [];
+    let answerPart1: () => void = () => undefined;
+    const part1Answered = new Promise<void>((resolve) => {
+      answerPart1 = resolve;
+    });
+    const uploadPart = store.uploadPart.bind(store);
+    store.uploadPart = async (key, uploadId, partNumber, upload) => {
+      events.push(`start ${partNumber}`);
+      const stored = await uploadPart(key, uploadId, partNumber, upload);
+      if (partNumber === 1) await part1Answered;
+      if (partNumber === 2) answerPart1();
+      events.push(`stored ${partNumber}`);
+      return stored;
+    };
+    const out = await transferFile(
+      input(fakeProvider(data), store, { onCheckpoint: (cp) => events.push(`checkpoint ${cp.partsDone} at ${cp.bytesDone}`) }),
+    );
+    expect(out.kind === 'stored' && out.object.sha256).toBe(sha(data));
+    // Part 2 began before part 1 was answered; part 2 was answered first, yet checkpointed second.
+    expect(events.slice(0, 5)).toEqual(['start 1', 'start 2', 'stored 2', 'stored 1', `checkpoint 1 at ${PART}`]);
+    expect(events.filter((e) => e.startsWith('checkpoint'))).toEqual(
+      [1, 2, 3, 4].map((n) => `checkpoint ${n} at ${Math.min(n * PART, data.length)}`),
+    );
+    expect(store.completedCrc).toEqual([crc32(data)]);
   });
 });
