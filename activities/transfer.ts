@@ -179,8 +179,8 @@ class BatchTransfer {
         onCheckpoint: (cp) => {
           this.checkpoint = cp;
           this.alive.checkpoint(cp);
-          this.handBackIfDraining(this.input.tasks.findIndex((t) => t.item.sourceId === sourceId));
         },
+        beforePart: () => this.handBackIfDraining(this.input.tasks.findIndex((t) => t.item.sourceId === sourceId)),
         onBytes: (n) => {
           moved.received += n;
           this.metrics.moved(n);

@@ -38,6 +38,11 @@ export interface TransferFileInput {
   signal?: AbortSignal;
   /** Called after each stored part: heartbeat it. */
   onCheckpoint: (checkpoint: TransferCheckpoint) => void;
+  /**
+   * Called before each part after the first: throwing stops the file there (a worker that is
+   * stopping), once the parts already sent are stored and checkpointed.
+   */
+  beforePart?: () => void;
   /** Called as bytes arrive or are read back, so a slow source or a long read-back still heartbeats. */
   onBytes?: (bytes: number) => void;
 }

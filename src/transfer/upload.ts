@@ -34,6 +34,7 @@ export interface UploadInput {
   partSize: number;
   signal?: AbortSignal;
   onCheckpoint: (checkpoint: TransferCheckpoint) => void;
+  beforePart?: () => void;
   onBytes?: (bytes: number) => void;
 }
 
@@ -166,6 +167,7 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
         continue;
       }
       if (length === 0) continue;
+      if (progress.uploadId !== null) await askBeforePart(input, sending, progress);
       progress.uploadId ??= await store.createUpload(key, meta, input.signal);
       const partNumber = progress.parts.length + sending.length + 1;
       const { stored } = await startPart(input, sources.signal, progress.uploadId, partNumber, body);
@@ -210,6 +212,16 @@ async function startPart(
     throw err;
   }
   return { stored };
+}
+
+/** Lets the caller stop the file before its next part; the parts already sent are stored and checkpointed first. */
+async function askBeforePart(input: UploadInput, sending: PartInFlight[], progress: Progress): Promise<void> {
+  try {
+    input.beforePart?.();
+  } catch (err) {
+    while (sending.length > 0) await settleOldest(input, sending, progress);
+    throw err;
+  }
 }
 
 /** Waits for the oldest part in flight to be stored, and checkpoints it: parts are checkpointed in order. */

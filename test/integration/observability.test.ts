@@ -170,7 +170,7 @@ describe('watching a worker', () => {
     expect([...CALLVAULT_METRIC_NAMES, ...SDK_METRIC_NAMES].filter((n) => !names.has(n))).toEqual([]);
   });
 
-  it('stops on SIGTERM mid-file after the part in flight, exits 0 within the grace period, and the successor resumes after that part', async () => {
+  it('stops on SIGTERM mid-file after the parts in flight, exits 0 within the grace period, and the successor resumes after them', async () => {
     const id = big!.id;
     const hold = iso.proxy.hold((r) => r.operation === 'UploadPart' && r.partNumber === 3 && (r.key ?? '').includes(id), {
       at: { bodyByte: 2 * MiB },

@@ -405,4 +405,28 @@ describe('transferFile: parts in flight', () => {
     );
     expect(store.completedCrc).toEqual([crc32(data)]);
   });
+
+  it('stops before a next part when asked, once the parts already sent are stored and checkpointed', async () => {
+    const data = content(4 * PART + 5);
+    const store = fakeStore();
+    const started: number[] = [];
+    const checkpoints: number[] = [];
+    const uploadPart = store.uploadPart.bind(store);
+    store.uploadPart = async (key, uploadId, partNumber, upload) => {
+      started.push(partNumber);
+      return uploadPart(key, uploadId, partNumber, upload);
+    };
+    const stopping = transferFile(
+      input(fakeProvider(data), store, {
+        onCheckpoint: (cp) => checkpoints.push(cp.partsDone),
+        beforePart: () => {
+          if (started.includes(2)) throw new Error('the worker is stopping');
+        },
+      }),
+    );
+    await expect(stopping).rejects.toThrow('the worker is stopping');
+    // Part 2 was on its way when the stop came: it is stored and checkpointed; part 3 never starts.
+    expect(started).toEqual([1, 2]);
+    expect(checkpoints).toEqual([1, 2]);
+  });
 });
