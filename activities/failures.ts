@@ -29,6 +29,15 @@ export function isDataRejection(err: unknown): err is DatabaseError {
  */
 export class WorkerDraining extends Error {
   override readonly name = 'WorkerDraining';
+
+  constructor(
+    /** Files of the batch finished before the stop; the one in progress and those after it go back. */
+    readonly filesDone: number,
+    readonly filesLeft: number,
+    filesInBatch: number,
+  ) {
+    super(`the worker is shutting down: ${filesLeft} of ${filesInBatch} files handed back to resume elsewhere`);
+  }
 }
 
 export function toActivityFailure(err: unknown): unknown {

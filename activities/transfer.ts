@@ -108,6 +108,7 @@ class BatchTransfer {
       // Whatever stops the batch, the files it stored get their rows if Postgres answers; if it
       // does not, the next attempt finds the objects and adopts them.
       await this.bookkeeping.drain().catch(() => undefined);
+      if (err instanceof WorkerDraining) this.logHandBack(err);
       throw err;
     }
     await this.bookkeeping.drain();
@@ -117,14 +118,21 @@ class BatchTransfer {
   /** A stopping worker starts no further file, and no further part of the one it is on. */
   private handBackIfDraining(done: number): void {
     if (!this.deps.draining?.aborted) return;
-    const left = this.input.tasks.length - done;
+    throw new WorkerDraining(done, this.input.tasks.length - done, this.input.tasks.length);
+  }
+
+  /**
+   * Said once the batch has stopped, not where the stop was noticed: the parts a file had in
+   * flight are stored and checkpointed in between, and the checkpoint logged is the one the
+   * successor resumes from.
+   */
+  private logHandBack(stop: WorkerDraining): void {
     this.ctx.log.info('worker stopping: handing the rest of the batch back', {
       connection: this.conn.name,
-      filesDone: done,
-      filesLeft: left,
+      filesDone: stop.filesDone,
+      filesLeft: stop.filesLeft,
       ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),
     });
-    throw new WorkerDraining(`the worker is shutting down: ${left} of ${this.input.tasks.length} files handed back to resume elsewhere`);
   }
 
   /** One file's try, and its metrics: outcome, duration, bytes stored or received in vain. */

@@ -192,7 +192,12 @@ describe('watching a worker', () => {
       .filter((l) => l.includes('handing the rest of the batch back'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(handedBack).toHaveLength(1);
-    expect(handedBack[0]).toMatchObject({ connection, checkpoint: { partsDone: 3 }, activityType: 'transferBatch' });
+    expect(handedBack[0]).toMatchObject({ connection, activityType: 'transferBatch' });
+    // Part 3 was on the wire when the signal came, so it was finished and checkpointed. With two
+    // parts in flight, part 4 may have begun too (part 3's last bytes can sit in socket buffers
+    // while the proxy holds it); then it was finished as well. No part began after the stop.
+    const { partsDone } = (handedBack[0] as { checkpoint: { partsDone: number } }).checkpoint;
+    expect([3, 4]).toContain(partsDone);
     await env.spawnWorker();
     const result = (await started.handle.result()) as ExportResult;
     expect(result).toMatchObject({ transferred: 1, failed: 0 });
