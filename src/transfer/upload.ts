@@ -151,37 +151,34 @@ function partSources(input: UploadInput, offset: number, onData: (chunk: Buffer)
 async function sendParts(input: UploadInput, sources: PartSources, progress: Progress, hash: Hash | null, meta: ObjectMeta): Promise<void> {
   const { store, key } = input;
   const partSize = choosePartSize(input.partSize, input.download.totalSize);
+  // On a failure, parts still going are not waited for: the source's end stops them, and startPart
+  // handles their failures.
   const sending: PartInFlight[] = [];
-  try {
-    for await (const body of sources.bodies) {
-      const length = body.length;
-      if (progress.uploadId === null && length < partSize && hash && Buffer.isBuffer(body)) {
-        // The whole file in one request, hashed already: the hash goes into its metadata and
-        // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
-        const sha256 = hash.digest('hex');
-        progress.single = {
-          written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
-          sha256,
-        };
-        progress.bytes += length;
-        continue;
-      }
-      if (length === 0) continue;
-      if (progress.uploadId !== null) await askBeforePart(input, sending, progress);
-      progress.uploadId ??= await store.createUpload(key, meta, input.signal);
-      const partNumber = progress.parts.length + sending.length + 1;
-      const { stored } = await startPart(input, sources.signal, progress.uploadId, partNumber, body);
-      const bytesAfter = sending.reduce((n, p) => n + p.length, progress.bytes) + length;
-      // Read to its end and no further: the CRC32 so far is this part's checkpoint.
-      sending.push({ stored, length, bytesAfter, crc32After: progress.crc32 });
-      // A buffered part's buffer is reused for the next one: it must be stored first.
-      while (sending.length >= (Buffer.isBuffer(body) ? 1 : PARTS_IN_FLIGHT)) await settleOldest(input, sending, progress);
+  for await (const body of sources.bodies) {
+    const length = body.length;
+    if (progress.uploadId === null && length < partSize && hash && Buffer.isBuffer(body)) {
+      // The whole file in one request, hashed already: the hash goes into its metadata and
+      // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
+      const sha256 = hash.digest('hex');
+      progress.single = {
+        written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
+        sha256,
+      };
+      progress.bytes += length;
+      continue;
     }
-    while (sending.length > 0) await settleOldest(input, sending, progress);
-  } finally {
-    // Failed: parts still going are not waited for (the source's end stops them; startPart handles their failures).
-    sending.length = 0;
+    if (length === 0) continue;
+    if (progress.uploadId !== null) await askBeforePart(input, sending, progress);
+    progress.uploadId ??= await store.createUpload(key, meta, input.signal);
+    const partNumber = progress.parts.length + sending.length + 1;
+    const { stored } = await startPart(input, sources.signal, progress.uploadId, partNumber, body);
+    const bytesAfter = sending.reduce((n, p) => n + p.length, progress.bytes) + length;
+    // Read to its end and no further: the CRC32 so far is this part's checkpoint.
+    sending.push({ stored, length, bytesAfter, crc32After: progress.crc32 });
+    // A buffered part's buffer is reused for the next one: it must be stored first.
+    while (sending.length >= (Buffer.isBuffer(body) ? 1 : PARTS_IN_FLIGHT)) await settleOldest(input, sending, progress);
   }
+  while (sending.length > 0) await settleOldest(input, sending, progress);
 }
 
 interface PartInFlight {
