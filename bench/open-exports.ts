@@ -4,6 +4,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { splitDatabasePassword } from '../src/config/load';
 import { exportWorkflowId, type ExportInput } from '../src/contracts/exportInput';
 import { startStack } from './stack';
+import { DEV_S3_CREDENTIALS } from '../src/devstack/seaweed';
 import { spawnWorker } from './workers';
 
 /**
@@ -50,7 +51,13 @@ async function main(): Promise<void> {
     const { worker, readyRss } = await spawnWorker({
       configPath,
       role: 'workflows',
-      env: { ...process.env, S3_KEY: 'k', S3_SECRET: 's', BIRD_KEY: 'b', ...database.env },
+      env: {
+        ...process.env,
+        S3_KEY: DEV_S3_CREDENTIALS.accessKeyId,
+        S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey,
+        BIRD_KEY: 'b',
+        ...database.env,
+      },
       logFile: join(stack.dataDir, 'open-exports.workflows.log'),
       ...(workerRepo ? { repo: workerRepo } : {}),
     });

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { DEV_S3_CREDENTIALS } from '../src/devstack/seaweed';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Client as PgClient } from 'pg';
@@ -87,7 +88,12 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
     connections: { [connection]: connectionConfig },
   };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const env = { S3_KEY: 'callvault', S3_SECRET: 'callvault-secret', BIRD_KEY: input.sim.accessKey, ...database.env };
+  const env = {
+    S3_KEY: DEV_S3_CREDENTIALS.accessKeyId,
+    S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey,
+    BIRD_KEY: input.sim.accessKey,
+    ...database.env,
+  };
 
   const flags = (role: string): string[] => {
     if (!input.profileDir) return [];

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DEV_S3_CREDENTIALS } from '../src/devstack/seaweed';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -35,7 +36,7 @@ import { workload, type Workload } from './workloads';
 import { MiB } from '../src/contracts/units';
 
 const repo = join(__dirname, '..', '..');
-const S3_ENV = { S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' };
+const S3_ENV = { S3_KEY: DEV_S3_CREDENTIALS.accessKeyId, S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey };
 
 async function main(): Promise<void> {
   // The SDK's notice about Node 22 is not about the bench; keep its output readable.

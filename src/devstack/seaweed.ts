@@ -30,7 +30,9 @@ export interface SeaweedOptions {
   readyTimeoutMs?: number;
   /**
    * Configure one identity, DEV_S3_CREDENTIALS, so SeaweedFS checks every request's SigV4
-   * signature (by default it accepts any credentials and checks none).
+   * signature, as a store in production does (the default). Without one it accepts any
+   * credentials and checks none, and refuses a streamed PutObject with a checksum trailer
+   * (InvalidAccessKeyId), which callvault then sends as multipart uploads instead.
    */
   authenticate?: boolean;
   /**
@@ -104,7 +106,7 @@ async function startSeaweedOnce(opts: SeaweedOptions): Promise<SeaweedServer> {
   ];
   const ports: SeaweedPorts = { master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc };
   const endpoint = `http://${HOST}:${s3}`;
-  const args = weedArgs(dataDir, ports, opts.authenticate ? writeIdentities(dataDir) : null);
+  const args = weedArgs(dataDir, ports, opts.authenticate !== false ? writeIdentities(dataDir) : null);
   const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
 
   const launch = async (): Promise<ManagedProcess> => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { DEV_S3_CREDENTIALS } from '../../src/devstack/seaweed';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,8 +81,8 @@ describe('a secured Temporal', () => {
     const child = spawn(process.execPath, [CLI, '--config', env.configPath, ...args], {
       env: {
         ...base,
-        S3_KEY: 'callvault',
-        S3_SECRET: 'callvault-secret',
+        S3_KEY: DEV_S3_CREDENTIALS.accessKeyId,
+        S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey,
         BIRD_KEY: sim.accessKey,
         TEMPORAL_CONFIG_FILE: join(dataDir, 'no-profiles.toml'),
         ...extraEnv,

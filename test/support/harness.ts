@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { DEV_S3_CREDENTIALS } from '../../src/devstack/seaweed';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,7 +87,7 @@ export async function exportEnv(options: {
   };
   const configPath = join(stack.dataDir, `${name}.config.json`);
   writeFileSync(configPath, JSON.stringify(raw, null, 2));
-  const env = { ...options.secrets, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret' };
+  const env = { ...options.secrets, S3_KEY: DEV_S3_CREDENTIALS.accessKeyId, S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey };
   const config = parseConfig(raw, configPath);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
@@ -184,7 +185,7 @@ export async function runCli(
   timeoutMs = 120_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist/src/cli/main.js'), '--config', env.configPath, ...args], {
-    env: { ...process.env, S3_KEY: 'callvault', S3_SECRET: 'callvault-secret', ...extraEnv },
+    env: { ...process.env, S3_KEY: DEV_S3_CREDENTIALS.accessKeyId, S3_SECRET: DEV_S3_CREDENTIALS.secretAccessKey, ...extraEnv },
   });
   let stdout = '';
   let stderr = '';
