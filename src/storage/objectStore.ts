@@ -7,6 +7,7 @@ import { SignedPut } from './signedPut';
 import type { ArchivePolicy } from '../providers/archive';
 import { s3ErrorOf } from './errors';
 import { writeFields } from './writePolicy';
+import { TransientError } from '../errors';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -112,8 +113,7 @@ export class ObjectStore {
     const checksum = this.checksums && Buffer.isBuffer(body) ? { ChecksumCRC32: crc32Base64(crc32(body)) } : {};
     // Archive policies (Object Lock, encryption, tags) stay on the SDK's path, which writes them.
     if (this.signedPut && Buffer.isBuffer(body) && !meta.policy) {
-      const headers: Record<string, string> = { 'content-type': meta.contentType };
-      for (const [name, value] of Object.entries(meta.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+      const headers = directHeaders(meta);
       if (checksum.ChecksumCRC32) headers['x-amz-checksum-crc32'] = checksum.ChecksumCRC32;
       return this.signedPut.put(key, body, headers, sha256Hex ?? createHash('sha256').update(body).digest('hex'), signal);
     }
@@ -129,6 +129,47 @@ export class ObjectStore {
     if (sha256Hex) withPayloadSha256(command, sha256Hex);
     const res = await this.client.send(command, { abortSignal: signal });
     return { etag: res.ETag ?? '', versionId: res.VersionId ?? null };
+  }
+
+  /**
+   * Whether a streamed body can go up in one PutObject with its CRC32 as a trailer (`putStream`):
+   * on the direct path, with checksums on, without an archive policy, and until the store has
+   * once failed to confirm a trailer.
+   */
+  streamsInOnePut(meta: ObjectMeta): boolean {
+    return this.signedPut !== null && this.checksums && !meta.policy && this.trailersConfirmed;
+  }
+
+  private trailersConfirmed = true;
+
+  /**
+   * Stores a streamed body of known length in one PutObject, the CRC32 `crc32After()` gives once
+   * the body has ended sent as a trailer the store checks: one request where a multipart upload
+   * takes three. A store that does not confirm the trailer (no echo of the CRC32, or a refusal
+   * of the framing) is not asked again: the file fails as transient, and its retry and every
+   * later file go up as multipart uploads, which carry their CRC32 in the completion instead.
+   */
+  async putStream(
+    key: string,
+    body: { body: Readable; length: number },
+    meta: ObjectMeta,
+    crc32After: () => number,
+    signal?: AbortSignal,
+  ): Promise<WriteResult> {
+    if (!this.signedPut) throw new Error('putStream needs the direct path (storage.endpoint)');
+    const put = await this.signedPut
+      .putStream(key, body.body, body.length, directHeaders(meta), () => crc32Base64(crc32After()), signal)
+      .catch((err: unknown) => {
+        if (!refusesTrailers(err)) throw err;
+        throw this.noMoreTrailers(`${key}: the store refused a checksum trailer (${(err as Error).message})`);
+      });
+    if (!put.confirmed) throw this.noMoreTrailers(`${key}: the store did not confirm the CRC32 sent after the body`);
+    return put;
+  }
+
+  private noMoreTrailers(why: string): TransientError {
+    this.trailersConfirmed = false;
+    return new TransientError(`${why}; files sent in one stream go up as multipart uploads from now on`);
   }
 
   /**
@@ -286,6 +327,25 @@ export class ObjectStore {
     };
     return this.putObject(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), meta, signal);
   }
+}
+
+/** Content type and metadata as the direct path's request headers. */
+function directHeaders(meta: ObjectMeta): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': meta.contentType };
+  for (const [name, value] of Object.entries(meta.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+  return headers;
+}
+
+/**
+ * Whether a store's refusal of a streamed PutObject may be of the framing itself: any 4xx or 501
+ * but a changed byte (BadDigest, InvalidDigest: the file's own, sent again) or a request to slow
+ * down. Stores word it differently (SeaweedFS without identities answers InvalidAccessKeyId, to
+ * this request only), and a refusal of the caller is met again, and told, on the multipart path.
+ */
+function refusesTrailers(err: unknown): boolean {
+  const { name, status } = s3ErrorOf(err);
+  if (status === undefined || name === 'BadDigest' || name === 'InvalidDigest') return false;
+  return (status >= 400 && status < 500 && status !== 408 && status !== 429) || status === 501;
 }
 
 /**

@@ -2,7 +2,8 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { Pool } from 'undici';
+import { Readable } from 'node:stream';
+import { type Dispatcher, Pool } from 'undici';
 import type { CallvaultConfig } from '../config/schema';
 import type { WriteResult } from './objectStore';
 
@@ -58,10 +59,11 @@ export class SignedPut {
    * like the SDK's standard mode, 4 attempts in all: the body is a buffer, so it can be sent again.
    */
   async put(key: string, body: Buffer, headers: Record<string, string>, sha256Hex: string, signal?: AbortSignal): Promise<WriteResult> {
-    const path = `${this.bucketPath}/${key.split('/').map(escapeSegment).join('/')}`;
+    const path = this.pathOf(key);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once(path, body, headers, sha256Hex, signal);
+        const sent = { ...headers, 'content-length': String(body.length), 'x-amz-content-sha256': sha256Hex };
+        return writeResultOf(await this.send(path, sent, body, signal));
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || signal?.aborted || !retryable(err)) throw err;
         await sleep(Math.random() * Math.min(20_000, 100 * 2 ** attempt), undefined, signal ? { signal } : undefined);
@@ -69,17 +71,61 @@ export class SignedPut {
     }
   }
 
+  /**
+   * PUTs a stream of `length` bytes in one request, its CRC32 sent after the last byte as a
+   * trailer (`crc32After` is asked once the body has ended): the body is framed as one aws-chunked
+   * chunk under STREAMING-UNSIGNED-PAYLOAD-TRAILER, so no byte is held back or read twice, and the
+   * store refuses the object (InvalidDigest) unless the bytes it decoded have that CRC32. Sent once:
+   * a stream cannot be sent again, the file's own retry fetches it again.
+   *
+   * `Content-Encoding: aws-chunked` is left out: the framing is declared by x-amz-content-sha256
+   * and x-amz-decoded-content-length, and stores that keep the header on the object (SeaweedFS
+   * 4.48 does; AWS strips it) would hand it to every reader, some of which then refuse the bytes.
+   * `confirmed` says whether the store's answer echoes the CRC32: only then did it read the trailer.
+   */
+  async putStream(
+    key: string,
+    body: Readable,
+    length: number,
+    headers: Record<string, string>,
+    crc32After: () => string,
+    signal?: AbortSignal,
+  ): Promise<WriteResult & { confirmed: boolean }> {
+    const head = Buffer.from(`${length.toString(16)}\r\n`);
+    const tail = (crc: string) => Buffer.from(`\r\n0\r\n${TRAILER}:${crc}\r\n\r\n`);
+    const sent = {
+      ...headers,
+      'content-length': String(head.length + length + tail('AAAAAA==').length),
+      'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      'x-amz-decoded-content-length': String(length),
+      'x-amz-trailer': TRAILER,
+    };
+    let crc = '';
+    async function* framed(): AsyncGenerator<Buffer> {
+      yield head;
+      for await (const chunk of body) yield chunk as Buffer;
+      crc = crc32After();
+      yield tail(crc);
+    }
+    const res = await this.send(this.pathOf(key), sent, Readable.from(framed(), { objectMode: false }), signal);
+    return { ...writeResultOf(res), confirmed: crc !== '' && headerOf(res.headers[TRAILER]) === crc };
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }
 
-  private async once(
+  private pathOf(key: string): string {
+    return `${this.bucketPath}/${key.split('/').map(escapeSegment).join('/')}`;
+  }
+
+  /** Signs the request (the payload hash is the x-amz-content-sha256 header given) and sends it; a non-2xx answer is thrown as an S3 error. */
+  private async send(
     path: string,
-    body: Buffer,
     headers: Record<string, string>,
-    sha256Hex: string,
+    body: Buffer | Readable,
     signal?: AbortSignal,
-  ): Promise<WriteResult> {
+  ): Promise<Dispatcher.ResponseData> {
     const signed = await this.signer.sign({
       method: 'PUT',
       protocol: this.origin.protocol,
@@ -87,13 +133,19 @@ export class SignedPut {
       ...(this.origin.port ? { port: Number(this.origin.port) } : {}),
       path,
       query: {},
-      headers: { ...headers, host: this.origin.host, 'content-length': String(body.length), 'x-amz-content-sha256': sha256Hex },
+      headers: { ...headers, host: this.origin.host },
     });
     const res = await this.pool.request({ method: 'PUT', path, headers: signed.headers, body, ...(signal ? { signal } : {}) });
     if (res.statusCode >= 300) throw s3Error(res.statusCode, await res.body.text());
     await res.body.dump();
-    return { etag: headerOf(res.headers.etag) ?? '', versionId: headerOf(res.headers['x-amz-version-id']) ?? null };
+    return res;
   }
+}
+
+const TRAILER = 'x-amz-checksum-crc32';
+
+function writeResultOf(res: Dispatcher.ResponseData): WriteResult {
+  return { etag: headerOf(res.headers.etag) ?? '', versionId: headerOf(res.headers['x-amz-version-id']) ?? null };
 }
 
 const MAX_ATTEMPTS = 4;

@@ -15,9 +15,11 @@ import type { ArchivePolicy } from '../providers/archive';
 
 /**
  * Files of known size from here up are streamed from the source to the store without holding a
- * part in memory, as a multipart upload (whose CRC32 goes with CompleteMultipartUpload, once it is
- * known): below it, eight transfers buffer at most 8 MiB between them, and a buffered file goes
- * up in one PutObject with its SHA-256 in the metadata and its CRC32 in a header.
+ * part in memory: one that fits in a part as one PutObject with its CRC32 in a trailer, where the
+ * store takes trailers (`ObjectStore.streamsInOnePut`), else as a multipart upload (whose CRC32
+ * goes with CompleteMultipartUpload, once it is known). Below it, eight transfers buffer at most
+ * 8 MiB between them, and a buffered file goes up in one PutObject with its SHA-256 in the
+ * metadata and its CRC32 in a header.
  */
 const STREAM_FROM_BYTES = MiB;
 
@@ -52,9 +54,10 @@ interface Progress {
  * Uploads the download's bytes from where `resume` ends: small files (and bodies of unknown
  * length that fit in one part) gathered into one signed PutObject with their SHA-256 in the
  * metadata and their CRC32 in a header; anything larger streamed from the source's socket into
- * the store's as a multipart upload with a checkpoint after each part, completed with the whole
- * object's CRC32 (a streamed body's checksum is known only after its last byte, too late for a
- * PutObject header). The hashes are taken on the way; only a resumed file's SHA-256 is taken by
+ * the store's: in one PutObject with the CRC32 in a trailer when the file fits in a part and the
+ * store takes trailers, else as a multipart upload with a checkpoint after each part, completed
+ * with the whole object's CRC32 (a streamed body's checksum is known only after its last byte, too
+ * late for a header). The hashes are taken on the way; only a resumed file's SHA-256 is taken by
  * reading it back (README, "Decisions").
  */
 export async function uploadFrom(input: UploadInput): Promise<StoredObject> {
@@ -164,6 +167,14 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
         written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
         sha256,
       };
+      progress.bytes += length;
+      continue;
+    }
+    if (progress.uploadId === null && length < partSize && hash && !Buffer.isBuffer(body) && store.streamsInOnePut(meta)) {
+      // The whole file streamed in one request, its CRC32 checked by the store from a trailer;
+      // its SHA-256 is known only after the last byte, so it stays in provenance and the manifest.
+      const written = await store.putStream(key, body, meta, () => progress.crc32 ?? 0, sources.signal);
+      progress.single = { written, sha256: hash.digest('hex') };
       progress.bytes += length;
       continue;
     }

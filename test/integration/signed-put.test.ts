@@ -1,4 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
 import { DEV_S3_CREDENTIALS, devS3Client, ensureBucket, startSeaweed, type SeaweedServer } from '../../src/devstack/seaweed';
 import { s3ErrorOf } from '../../src/storage/errors';
-import { ObjectStore } from '../../src/storage/objectStore';
+import { ObjectStore, crc32Base64 } from '../../src/storage/objectStore';
+import { TransientError } from '../../src/errors';
 import { S3FaultProxy } from '../support/s3FaultProxy';
 
 /**
@@ -129,4 +134,98 @@ describe('buffered PutObject, signed and sent without the SDK', () => {
       await store.close();
     }
   });
+
+  describe('a streamed body in one PutObject, its CRC32 in a trailer', () => {
+    const streamed = (body: Buffer) => ({ body: Readable.from(chunksOf(body, 50_000)), length: body.length });
+
+    it('stores the bytes and metadata in one request, the store checking the trailer, with no Content-Encoding on the object', async () => {
+      const store = storeWith();
+      const body = randomBytes(3 * 1024 * 1024 + 17);
+      try {
+        proxy.clearLog();
+        expect(store.streamsInOnePut(meta)).toBe(true);
+        await store.putStream('streamed.mp3', streamed(body), meta, () => crc32(body));
+        const [sent, ...more] = proxy.requests;
+        expect(more).toEqual([]);
+        expect(sent).toMatchObject({ operation: 'PutObject', requestBytes: body.length });
+        expect(sent!.headers['x-amz-content-sha256']).toBe('STREAMING-UNSIGNED-PAYLOAD-TRAILER');
+        expect(sent!.trailers['x-amz-checksum-crc32']).toBe(crc32Base64(crc32(body)));
+        const head = await reader.send(new HeadObjectCommand({ Bucket: bucket, Key: 'streamed.mp3', ChecksumMode: 'ENABLED' }));
+        expect(head).toMatchObject({ ContentLength: body.length, ContentType: 'audio/mpeg', ChecksumCRC32: crc32Base64(crc32(body)) });
+        expect(head.ContentEncoding).toBeUndefined();
+        expect(head.Metadata).toEqual(meta.metadata);
+        const got = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed.mp3' }));
+        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('is refused (InvalidDigest) when a byte changed on the way, stores nothing, and keeps sending trailers', async () => {
+      const store = storeWith();
+      const body = randomBytes(2 * 1024 * 1024);
+      try {
+        proxy.flipByte('PutObject', { offset: 1_500_000 });
+        const err = await store.putStream('streamed-flipped.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
+        expect(s3ErrorOf(err)).toMatchObject({ name: 'InvalidDigest', status: 400 });
+        await expect(reader.send(new HeadObjectCommand({ Bucket: bucket, Key: 'streamed-flipped.mp3' }))).rejects.toMatchObject({
+          name: 'NotFound',
+        });
+        expect(store.streamsInOnePut(meta)).toBe(true);
+      } finally {
+        proxy.clearRules();
+        await store.close();
+      }
+    });
+
+    it('stops sending trailers to a store that refuses the request (4xx other than a changed byte), failing that file as transient', async () => {
+      const store = storeWith();
+      const body = randomBytes(1024 * 1024);
+      try {
+        // What SeaweedFS without identities answers to this request only.
+        proxy.fail('PutObject', { status: 403, code: 'InvalidAccessKeyId' });
+        const err = await store.putStream('refused-trailer.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TransientError);
+        expect((err as Error).message).toMatch(/refused-trailer\.mp3: the store refused a checksum trailer.*multipart uploads from now on/);
+        expect(store.streamsInOnePut(meta)).toBe(false);
+      } finally {
+        proxy.clearRules();
+        await store.close();
+      }
+    });
+
+    it('stops sending trailers to a store that does not confirm them, failing that file as transient', async () => {
+      // A store that reads the body and answers 200 without echoing the checksum: it never read the trailer.
+      const deaf = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(200, { etag: '"x"' }).end());
+      });
+      await new Promise<void>((resolve) => deaf.listen(0, '127.0.0.1', resolve));
+      const storage = parseConfig({
+        storage: {
+          endpoint: `http://127.0.0.1:${(deaf.address() as AddressInfo).port}`,
+          bucket,
+          accessKeyId: { env: 'K' },
+          secretAccessKey: { env: 'S' },
+        },
+        connections: {},
+      }).storage;
+      const store = ObjectStore.for(storage, { K: 'k', S: 's' });
+      const body = randomBytes(1024 * 1024);
+      try {
+        const err = await store.putStream('unconfirmed.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TransientError);
+        expect((err as Error).message).toMatch(/unconfirmed\.mp3: the store did not confirm the CRC32.*multipart uploads from now on/);
+        expect(store.streamsInOnePut(meta)).toBe(false);
+        expect(store.streamsInOnePut({ ...meta, policy: { legalHold: false } })).toBe(false);
+      } finally {
+        await store.close();
+        deaf.close();
+      }
+    });
+  });
 });
+
+function* chunksOf(body: Buffer, size: number): Generator<Buffer> {
+  for (let at = 0; at < body.length; at += size) yield body.subarray(at, at + size);
+}

@@ -420,8 +420,12 @@ class RequestTap extends Transform {
   }
 }
 
+/** The SDK marks an aws-chunked body with Content-Encoding; callvault's streamed PutObject only with x-amz-content-sha256, as stores read it. */
 function isAwsChunked(req: http.IncomingMessage): boolean {
-  return /aws-chunked/i.test(String(req.headers['content-encoding'] ?? ''));
+  return (
+    /aws-chunked/i.test(String(req.headers['content-encoding'] ?? '')) ||
+    String(req.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-')
+  );
 }
 
 function hex(byte: number): string {
