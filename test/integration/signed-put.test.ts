@@ -194,6 +194,31 @@ describe('buffered PutObject, signed and sent without the SDK', () => {
       }
     });
 
+    it('fails, storing nothing, when the store dies in the middle of the body, and stores the file whole once it is back', async () => {
+      const store = storeWith();
+      const body = randomBytes(3 * 1024 * 1024);
+      try {
+        const hold = proxy.hold('PutObject', { at: { bodyByte: 1_000_000 } });
+        const put = store.putStream('streamed-crash.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
+        await hold.held();
+        await weed.kill9();
+        hold.release();
+        expect(await put).toBeInstanceOf(Error);
+        // A store that went away is not one that refuses trailers.
+        expect(store.streamsInOnePut(meta)).toBe(true);
+        await weed.start();
+        await expect(reader.send(new HeadObjectCommand({ Bucket: bucket, Key: 'streamed-crash.mp3' }))).rejects.toMatchObject({
+          name: 'NotFound',
+        });
+        await store.putStream('streamed-crash.mp3', streamed(body), meta, () => crc32(body));
+        const got = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed-crash.mp3' }));
+        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      } finally {
+        proxy.clearRules();
+        await store.close();
+      }
+    }, 120_000);
+
     it('stops sending trailers to a store that does not confirm them, failing that file as transient', async () => {
       // A store that reads the body and answers 200 without echoing the checksum: it never read the trailer.
       const deaf = createServer((req, res) => {
