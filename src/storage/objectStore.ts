@@ -70,6 +70,9 @@ export interface HeadResult {
  * earlier, crashed attempt began.
  */
 export class ObjectStore {
+  /** Until the store once fails to confirm a checksum trailer (`putStream`). */
+  private trailersConfirmed = true;
+
   constructor(
     readonly client: S3Client,
     readonly bucket: string,
@@ -139,8 +142,6 @@ export class ObjectStore {
   streamsInOnePut(meta: ObjectMeta): boolean {
     return this.signedPut !== null && this.checksums && !meta.policy && this.trailersConfirmed;
   }
-
-  private trailersConfirmed = true;
 
   /**
    * Stores a streamed body of known length in one PutObject, the CRC32 `crc32After()` gives once

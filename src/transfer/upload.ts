@@ -159,22 +159,8 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
   const sending: PartInFlight[] = [];
   for await (const body of sources.bodies) {
     const length = body.length;
-    if (progress.uploadId === null && length < partSize && hash && Buffer.isBuffer(body)) {
-      // The whole file in one request, hashed already: the hash goes into its metadata and
-      // doubles as the signed payload hash (hashed once); its CRC32 goes in a header the store checks.
-      const sha256 = hash.digest('hex');
-      progress.single = {
-        written: await store.putObject(key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, sources.signal, sha256),
-        sha256,
-      };
-      progress.bytes += length;
-      continue;
-    }
-    if (progress.uploadId === null && length < partSize && hash && !Buffer.isBuffer(body) && store.streamsInOnePut(meta)) {
-      // The whole file streamed in one request, its CRC32 checked by the store from a trailer;
-      // its SHA-256 is known only after the last byte, so it stays in provenance and the manifest.
-      const written = await store.putStream(key, body, meta, () => progress.crc32 ?? 0, sources.signal);
-      progress.single = { written, sha256: hash.digest('hex') };
+    if (progress.uploadId === null && length < partSize && hash && (Buffer.isBuffer(body) || store.streamsInOnePut(meta))) {
+      progress.single = await putWhole(input, body, hash, meta, progress, sources.signal);
       progress.bytes += length;
       continue;
     }
@@ -190,6 +176,30 @@ async function sendParts(input: UploadInput, sources: PartSources, progress: Pro
     while (sending.length >= (Buffer.isBuffer(body) ? 1 : PARTS_IN_FLIGHT)) await settleOldest(input, sending, progress);
   }
   while (sending.length > 0) await settleOldest(input, sending, progress);
+}
+
+/**
+ * The whole file in one PutObject. A buffered one is hashed already: its SHA-256 goes into its
+ * metadata and doubles as the signed payload hash (hashed once), its CRC32 in a header. A streamed
+ * one's CRC32 follows its last byte as a trailer, and its SHA-256, known only then, stays in
+ * provenance and the manifest. The store checks the CRC32 either way.
+ */
+async function putWhole(
+  input: UploadInput,
+  body: UploadBody,
+  hash: Hash,
+  meta: ObjectMeta,
+  progress: Progress,
+  signal: AbortSignal | undefined,
+): Promise<NonNullable<Progress['single']>> {
+  if (Buffer.isBuffer(body)) {
+    const sha256 = hash.digest('hex');
+    const written = await input.store.putObject(input.key, body, { ...meta, metadata: { ...input.baseMetadata, sha256 } }, signal, sha256);
+    return { written, sha256 };
+  }
+  // Hashing from the first byte means the CRC32 is taken from the first byte too.
+  const written = await input.store.putStream(input.key, body, meta, () => progress.crc32 ?? 0, signal);
+  return { written, sha256: hash.digest('hex') };
 }
 
 interface PartInFlight {
