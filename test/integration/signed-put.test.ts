@@ -13,7 +13,7 @@ import { DEV_S3_CREDENTIALS, devS3Client, ensureBucket, startSeaweed, type Seawe
 import { s3ErrorOf } from '../../src/storage/errors';
 import { ObjectStore, crc32Base64 } from '../../src/storage/objectStore';
 import { TransientError } from '../../src/errors';
-import { S3FaultProxy } from '../support/s3FaultProxy';
+import { S3FaultProxy, type S3Request } from '../support/s3FaultProxy';
 
 /**
  * The direct PutObject path (src/storage/signedPut.ts) against SeaweedFS with signatures checked,
@@ -138,10 +138,20 @@ describe('buffered PutObject, signed and sent without the SDK', () => {
   describe('a streamed body in one PutObject, its CRC32 in a trailer', () => {
     const streamed = (body: Buffer) => ({ body: Readable.from(chunksOf(body, 50_000)), length: body.length });
 
-    it('stores the bytes and metadata in one request, the store checking the trailer, with no Content-Encoding on the object', async () => {
+    /** Runs `test` with a store on the direct path, then clears the proxy's rules and closes the store. */
+    async function withStore(test: (store: ObjectStore) => Promise<void>): Promise<void> {
       const store = storeWith();
-      const body = randomBytes(3 * 1024 * 1024 + 17);
       try {
+        await test(store);
+      } finally {
+        proxy.clearRules();
+        await store.close();
+      }
+    }
+
+    it('stores the bytes and metadata in one request, the store checking the trailer, with no Content-Encoding on the object', async () => {
+      const body = randomBytes(3 * 1024 * 1024 + 17);
+      await withStore(async (store) => {
         proxy.clearLog();
         expect(store.streamsInOnePut(meta)).toBe(true);
         await store.putStream('streamed.mp3', streamed(body), meta, () => crc32(body));
@@ -156,15 +166,12 @@ describe('buffered PutObject, signed and sent without the SDK', () => {
         expect(head.Metadata).toEqual(meta.metadata);
         const got = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed.mp3' }));
         expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
-      } finally {
-        await store.close();
-      }
+      });
     });
 
     it('is refused (InvalidDigest) when a byte changed on the way, stores nothing, and keeps sending trailers', async () => {
-      const store = storeWith();
       const body = randomBytes(2 * 1024 * 1024);
-      try {
+      await withStore(async (store) => {
         proxy.flipByte('PutObject', { offset: 1_500_000 });
         const err = await store.putStream('streamed-flipped.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
         expect(s3ErrorOf(err)).toMatchObject({ name: 'InvalidDigest', status: 400 });
@@ -172,32 +179,24 @@ describe('buffered PutObject, signed and sent without the SDK', () => {
           name: 'NotFound',
         });
         expect(store.streamsInOnePut(meta)).toBe(true);
-      } finally {
-        proxy.clearRules();
-        await store.close();
-      }
+      });
     });
 
     it('stops sending trailers to a store that refuses the request (4xx other than a changed byte), failing that file as transient', async () => {
-      const store = storeWith();
       const body = randomBytes(1024 * 1024);
-      try {
+      await withStore(async (store) => {
         // What SeaweedFS without identities answers to this request only.
         proxy.fail('PutObject', { status: 403, code: 'InvalidAccessKeyId' });
         const err = await store.putStream('refused-trailer.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(TransientError);
         expect((err as Error).message).toMatch(/refused-trailer\.mp3: the store refused a checksum trailer.*multipart uploads from now on/);
         expect(store.streamsInOnePut(meta)).toBe(false);
-      } finally {
-        proxy.clearRules();
-        await store.close();
-      }
+      });
     });
 
     it('fails, storing nothing, when the store dies in the middle of the body, and stores the file whole once it is back', async () => {
-      const store = storeWith();
       const body = randomBytes(3 * 1024 * 1024);
-      try {
+      await withStore(async (store) => {
         const hold = proxy.hold('PutObject', { at: { bodyByte: 1_000_000 } });
         const put = store.putStream('streamed-crash.mp3', streamed(body), meta, () => crc32(body)).catch((e: unknown) => e);
         await hold.held();
@@ -213,10 +212,59 @@ describe('buffered PutObject, signed and sent without the SDK', () => {
         await store.putStream('streamed-crash.mp3', streamed(body), meta, () => crc32(body));
         const got = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed-crash.mp3' }));
         expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
-      } finally {
-        proxy.clearRules();
-        await store.close();
-      }
+      });
+    }, 120_000);
+
+    it('charges each file only its own faults when refusals and flipped bytes come at rates, to files in flight together, and stores every one whole', async () => {
+      // A plan per file: a quarter clean, a quarter refused once (503), a quarter with a byte
+      // flipped once, a quarter both in turn; eight files of each, six at a time, three tries each.
+      const plans: Array<Array<'fail' | 'flip'>> = [[], ['fail'], ['flip'], ['fail', 'flip']];
+      const files = Array.from({ length: 24 }, (_, i) => ({
+        key: `rates/${i}.mp3`,
+        body: randomBytes(1024 * 1024 + i * 40_000),
+        plan: plans[i % 4]!,
+      }));
+      const planOf = new Map(files.map((f) => [f.key, f.plan]));
+      const triesOf = new Map<string, number>();
+      const tryOf = new Map<number, number>();
+      const faultOf = (r: S3Request): 'fail' | 'flip' | undefined => {
+        if (r.operation !== 'PutObject' || r.key === null || !planOf.has(r.key)) return undefined;
+        if (!tryOf.has(r.id)) {
+          triesOf.set(r.key, (triesOf.get(r.key) ?? 0) + 1);
+          tryOf.set(r.id, triesOf.get(r.key)!);
+        }
+        return planOf.get(r.key)![tryOf.get(r.id)! - 1];
+      };
+      await withStore(async (store) => {
+        proxy.fail((r) => faultOf(r) === 'fail', { status: 503, code: 'SlowDown', times: 1_000 });
+        proxy.flipByte((r) => faultOf(r) === 'flip', { offset: 700_000, times: 1_000 });
+        const seen = new Map<string, string[]>();
+        const queue = [...files];
+        const worker = async () => {
+          for (let file = queue.shift(); file; file = queue.shift()) {
+            const errors: string[] = [];
+            for (let attempt = 1; attempt <= 3; attempt++) {
+              const err = await store
+                .putStream(file.key, streamed(file.body), meta, () => crc32(file.body))
+                .then(
+                  () => null,
+                  (e: unknown) => e,
+                );
+              if (err === null) break;
+              errors.push(s3ErrorOf(err).name);
+            }
+            seen.set(file.key, errors);
+          }
+        };
+        await Promise.all(Array.from({ length: 6 }, worker));
+        const expected = (plan: Array<'fail' | 'flip'>) => plan.map((f) => (f === 'fail' ? 'SlowDown' : 'InvalidDigest'));
+        expect(Object.fromEntries(seen)).toEqual(Object.fromEntries(files.map((f) => [f.key, expected(f.plan)])));
+        expect(store.streamsInOnePut(meta)).toBe(true);
+        for (const file of files) {
+          const got = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: file.key }));
+          expect(Buffer.from(await got.Body!.transformToByteArray()).equals(file.body), file.key).toBe(true);
+        }
+      });
     }, 120_000);
 
     it('stops sending trailers to a store that does not confirm them, failing that file as transient', async () => {
